@@ -1,0 +1,114 @@
+/**
+ * Runs every `bench/*.bench.ts` (or those whose file name contains one of the arguments) and prints,
+ * per suite, each case's mean time per iteration and skein's time as a multiple of every other case's.
+ * `--json [file]` also writes the figures (default `bench-results.json`).
+ *
+ *   npm run bench                 # everything
+ *   npm run bench -- core flow    # files whose name contains "core" or "flow"
+ *   npm run bench -- --json out.json
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import type { Suite, TimedSuite, CustomSuite } from './harness.js';
+
+interface CaseResult {
+  readonly name: string;
+  readonly role: string;
+  readonly meanMs: number;
+  readonly opsPerSecond: number;
+  readonly rmePercent: number;
+  readonly samples: number;
+}
+
+interface SuiteResult {
+  readonly file: string;
+  readonly suite: string;
+  readonly description: string;
+  readonly cases?: readonly CaseResult[];
+  /** skein's mean time divided by each other case's: 0.5 = skein takes half as long. */
+  readonly ratios?: Readonly<Record<string, number>>;
+  readonly figures?: readonly { name: string; value: number; unit: string }[];
+}
+
+const args = process.argv.slice(2);
+const jsonIndex = args.indexOf('--json');
+let jsonPath: string | undefined;
+if (jsonIndex !== -1) {
+  const next = args[jsonIndex + 1];
+  jsonPath = next !== undefined && !next.startsWith('--') ? next : 'bench-results.json';
+  args.splice(jsonIndex, next === jsonPath ? 2 : 1);
+}
+const filters = args.filter((arg) => !arg.startsWith('--'));
+
+const dir = fileURLToPath(new URL('.', import.meta.url));
+const files = (await readdir(dir))
+  .filter((file) => file.endsWith('.bench.ts'))
+  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .sort();
+
+if (files.length === 0) {
+  console.error(`no benchmark file matches ${filters.join(', ')}`);
+  process.exit(1);
+}
+
+const format = (ms: number): string =>
+  ms >= 1 ? `${ms.toFixed(2)} ms` : ms >= 0.001 ? `${(ms * 1000).toFixed(2)} µs` : `${(ms * 1e6).toFixed(0)} ns`;
+
+async function runTimed(file: string, suite: TimedSuite): Promise<SuiteResult> {
+  const bench = new Bench({ time: suite.timeMs ?? 1000, warmupTime: 200, warmupIterations: 5 });
+  for (const benchCase of suite.cases) bench.add(benchCase.name, benchCase.fn);
+  await bench.run();
+  const cases: CaseResult[] = [];
+  for (const task of bench.tasks) {
+    const result = task.result;
+    const role = suite.cases.find((c) => c.name === task.name)?.role ?? 'peer';
+    if (result.state !== 'completed') {
+      const why = result.state === 'errored' ? String(result.error) : result.state;
+      throw new Error(`${suite.name} / ${task.name} did not complete: ${why}`);
+    }
+    cases.push({
+      name: task.name,
+      role,
+      meanMs: result.latency.mean,
+      opsPerSecond: result.throughput.mean,
+      rmePercent: result.latency.rme,
+      samples: result.latency.samplesCount,
+    });
+  }
+  const skein = cases.find((c) => c.role === 'skein');
+  const ratios: Record<string, number> = {};
+  if (skein !== undefined) {
+    for (const other of cases) if (other !== skein) ratios[other.name] = skein.meanMs / other.meanMs;
+  }
+  console.log(`\n## ${suite.name}\n${suite.description}`);
+  for (const c of cases) {
+    const ratio = skein === undefined || c === skein ? '' : `   skein = ${ratios[c.name]!.toFixed(2)}x this`;
+    console.log(`  ${c.name.padEnd(38)} ${format(c.meanMs).padStart(11)} ±${c.rmePercent.toFixed(1).padStart(4)}%${ratio}`);
+  }
+  return { file, suite: suite.name, description: suite.description, cases, ratios };
+}
+
+async function runCustom(file: string, suite: CustomSuite): Promise<SuiteResult> {
+  const figures = await suite.run();
+  console.log(`\n## ${suite.name}\n${suite.description}`);
+  for (const f of figures) console.log(`  ${f.name.padEnd(38)} ${f.value.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${f.unit}`);
+  return { file, suite: suite.name, description: suite.description, figures: [...figures] };
+}
+
+const results: SuiteResult[] = [];
+console.log(`skein benchmarks, node ${process.version}, ${new Date().toISOString()}`);
+console.log('Times are means per iteration; "skein = Nx this" is skein\'s time divided by that case\'s (below 1: skein is faster).');
+for (const file of files) {
+  const module = (await import(pathToFileURL(join(dir, file)).href)) as { default: Suite | readonly Suite[] };
+  const suites = Array.isArray(module.default) ? (module.default as readonly Suite[]) : [module.default as Suite];
+  for (const suite of suites) {
+    results.push(suite.kind === 'timed' ? await runTimed(file, suite) : await runCustom(file, suite));
+  }
+}
+
+if (jsonPath !== undefined) {
+  await writeFile(jsonPath, `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 2)}\n`);
+  console.log(`\nwrote ${jsonPath}`);
+}

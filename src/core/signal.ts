@@ -1,0 +1,81 @@
+/**
+ * Linking a child's cancellation to its parent's. skein never uses `AbortSignal.any` on a signal that
+ * may live long (a server's shutdown signal, say): each call adds a listener that is only released
+ * when the parent itself is collected, so a loop of calls leaks. A link here adds exactly one listener
+ * and removes it the moment the child's work is done.
+ */
+
+/** A live link from a parent signal to a child controller. Dispose it when the child's work is done. */
+export interface SignalLink extends Disposable {
+  /** Removes the listener from the parent. Idempotent. */
+  unlink(): void;
+}
+
+const noop = (): void => {};
+const DEAD_LINK: SignalLink = { unlink: noop, [Symbol.dispose]: noop };
+
+/**
+ * Makes `child` abort, with the parent's reason, when `parent` aborts. Adds one listener to `parent`
+ * and removes it on `unlink()` (or `using`). If `parent` is already aborted, `child` aborts at once
+ * and nothing is added.
+ *
+ * @example
+ * ```ts
+ * import { linkSignal } from 'skein';
+ * const shutdown = new AbortController();
+ * for (let i = 0; i < 3; i++) {
+ *   const child = new AbortController();
+ *   using _link = linkSignal(child, shutdown.signal);
+ *   // ... work with child.signal; the parent's listener is removed at the end of each iteration
+ * }
+ * ```
+ */
+export function linkSignal(child: AbortController, parent: AbortSignal | undefined): SignalLink {
+  if (parent === undefined) return DEAD_LINK;
+  if (parent.aborted) {
+    child.abort(parent.reason);
+    return DEAD_LINK;
+  }
+  const onAbort = (): void => child.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  const unlink = (): void => parent.removeEventListener('abort', onAbort);
+  return { unlink, [Symbol.dispose]: unlink };
+}
+
+/**
+ * Registers `onAbort` on `signal` for the duration of one wait, and returns the function that
+ * removes it. Used by every wait in skein so that no listener outlives the wait that added it.
+ */
+export function onAbort(signal: AbortSignal | undefined, listener: () => void): () => void {
+  if (signal === undefined) return noop;
+  signal.addEventListener('abort', listener, { once: true });
+  return () => signal.removeEventListener('abort', listener);
+}
+
+/**
+ * Absolute deadlines (epoch milliseconds) known for signals that skein created with one, so that a
+ * nested scope or timeout can inherit the earliest of them. Weakly held: nothing is kept alive here.
+ */
+const deadlines = new WeakMap<AbortSignal, number>();
+
+/** Records that `signal` will abort at `deadline` (epoch ms). */
+export function setDeadline(signal: AbortSignal, deadline: number): void {
+  deadlines.set(signal, deadline);
+}
+
+/**
+ * The deadline (epoch milliseconds) a skein scope or timeout attached to `signal`, or `undefined`
+ * when none is known. Lets code that talks to the outside world pass the remaining time on.
+ *
+ * @example
+ * ```ts
+ * import { scope, deadlineOf } from 'skein';
+ * await scope(async (group) => {
+ *   const remainingMs = (deadlineOf(group.signal) ?? Infinity) - Date.now();
+ *   console.log(remainingMs <= 5_000); // true
+ * }, { timeout: 5_000 });
+ * ```
+ */
+export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
+  return signal === undefined ? undefined : deadlines.get(signal);
+}
