@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^skein$/, replacement: src('index.ts') },
+      { find: /^skein\/worker$/, replacement: src('runtime/worker-pool.ts') },
       { find: /^skein\/(.*)$/, replacement: src('$1/index.ts') },
     ],
   },
