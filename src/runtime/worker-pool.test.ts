@@ -4,6 +4,12 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { CancelledError } from '../core/errors.js';
 import { WorkerPool, WorkerPoolClosedError, type WorkerPoolOptions } from './worker-pool.js';
 
+// A worker thread pipes its stdout and stderr into the parent's, which opens the parent's stdio
+// handles on first use. They belong to the process, not to the pool: open them before the leak
+// check takes its baseline.
+void process.stdout;
+void process.stderr;
+
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const pools: WorkerPool<any, any>[] = [];
 
