@@ -179,7 +179,7 @@ describe('WorkerPool', () => {
 
   it('types run by the pool parameters', () => {
     const pool = open<number, string>();
-    expectTypeOf(pool.run).parameter(0).toEqualTypeOf<number>();
+    expectTypeOf<Parameters<typeof pool.run>[0]>().toEqualTypeOf<number>();
     expectTypeOf(pool.run(1)).toEqualTypeOf<Promise<string>>();
   });
 
