@@ -84,6 +84,21 @@ describe('WorkerPool', () => {
     expect((error as Error).stack).toContain('tasks.mjs');
   });
 
+  it('rejects the waiting calls with the load error when the module cannot load', async () => {
+    const pool = open({ filename: new URL('./fixtures/broken.mjs', import.meta.url) });
+    const calls = await Promise.allSettled([pool.run(1), pool.run(2)]);
+    expect(calls).toEqual([
+      { status: 'rejected', reason: expect.objectContaining({ message: 'this module cannot load' }) },
+      { status: 'rejected', reason: expect.objectContaining({ message: 'this module cannot load' }) },
+    ]);
+    await expect(pool.run(3)).rejects.toThrow('this module cannot load');
+  });
+
+  it('rejects a call to an export that does not exist', async () => {
+    const pool = open();
+    await expect(pool.run(1, { name: 'missing' })).rejects.toThrow(/No handler function exported/);
+  });
+
   it('rejects at once, without queueing, when the signal is already aborted', async () => {
     const pool = open();
     const reason = new Error('already stopped');

@@ -91,7 +91,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 5_000;
  * - `run(input, { signal })` resolves with the function's (awaited) return value. Inputs and results
  *   cross threads by structured clone; pass `transferList` to move buffers instead.
  * - An error thrown in the worker rejects the call with its `name`, `message` and `stack` (and
- *   `cause`) preserved; custom classes and extra properties do not survive the thread boundary.
+ *   `cause`) preserved; custom classes and extra properties do not survive the thread boundary. A
+ *   module that fails to load rejects the calls waiting for it with the load error.
  * - Aborting a queued call removes it from the queue; aborting a running call terminates its thread
  *   and starts a new one if needed. The call rejects with the signal's reason, never with piscina's
  *   own `AbortError`.
@@ -142,13 +143,8 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
       recordTiming: false,
     });
     this.#piscina.on('workerCreate', () => this.#trackThreads());
-    // piscina emits 'error' for a thread that fails with no task to blame; unheard, it would crash.
-    this.#piscina.on('error', (error: unknown) => {
-      globalThis.process?.emitWarning?.(`skein: a WorkerPool thread failed outside any call: ${String(error)}`, {
-        type: 'SkeinWorkerPoolWarning',
-        code: 'SKEIN_WORKER_ERROR',
-      });
-    });
+    // piscina emits 'error' for a thread that fails with no call to blame; unheard, it would crash.
+    this.#piscina.on('error', (error: unknown) => this.#onThreadError(error));
   }
 
   /** The most threads this pool runs at once. */
@@ -249,6 +245,24 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
   /** Same as `close()`: waits for the calls in flight. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * A thread failed outside any call. If it failed while starting (its module would not load) and no
+   * started thread is left, the queued calls would wait forever: piscina keeps them for a thread that
+   * will never be ready. They are rejected with the error instead. Otherwise a started thread died
+   * between calls (an asynchronous throw in the module): piscina replaces it, and it is reported.
+   */
+  #onThreadError(error: unknown): void {
+    const serving = this.#piscina.threads.some((thread) => this.#threads.has(thread));
+    if (!serving && this.#calls.size > 0) {
+      for (const controller of this.#calls.keys()) controller.abort(error);
+      return;
+    }
+    globalThis.process?.emitWarning?.(`skein: a WorkerPool thread failed outside any call: ${String(error)}`, {
+      type: 'SkeinWorkerPoolWarning',
+      code: 'SKEIN_WORKER_ERROR',
+    });
   }
 
   #trackThreads(): void {
