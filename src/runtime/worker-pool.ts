@@ -115,7 +115,11 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
   readonly #piscina: Piscina<In, Out>;
   /** One controller per call in flight: force-closing aborts them, and close waits for their calls. */
   readonly #calls = new Map<AbortController, Promise<unknown>>();
-  /** Every thread not yet exited, including terminated ones piscina has already forgotten. */
+  /**
+   * Every thread that started (became ready) and has not exited yet, including threads terminated by
+   * an abort, which piscina forgets before they have exited. (A thread whose module failed to load
+   * exits on its own and is not waited for.)
+   */
   readonly #threads = new Map<Worker, Promise<void>>();
   #closing: Promise<void> | undefined;
 
