@@ -44,6 +44,12 @@ export interface ExecuteOptions {
  */
 export interface Policy<Alt = never> {
   execute<T>(task: PolicyTask<T>, options?: ExecuteOptions): Promise<T | Alt>;
+  /**
+   * Type-level only, never set: lets {@link wrap} read `Alt` back (inferring it from the generic
+   * `execute` yields `unknown` for `never`). Annotate a policy of your own as `Policy` or `Policy<F>`
+   * so that `wrap` types its result exactly.
+   */
+  readonly '~alternative'?: () => Alt;
 }
 
 /** The context of a call no retry layer has numbered. Frozen, so sharing it is safe. */

@@ -12,7 +12,7 @@ import { NEVER_ABORTED } from './never-signal.js';
 import { assertFunction } from '../core/validate.js';
 
 /** The stand-in type a policy may resolve with: `F` for `fallback<F>`, `never` for the others. */
-export type AlternativeOf<P> = P extends Policy<infer Alt> ? Alt : never;
+export type AlternativeOf<P> = P extends { readonly '~alternative'?: () => infer Alt } ? Alt : never;
 
 /**
  * One policy made of several, applied outside-in (the first is the outermost). Order matters: a
