@@ -400,7 +400,7 @@ class MapIterator<T, R> implements AsyncIterableIterator<R> {
     const stopped = this.#stopped;
     if (stopped?.report === true) {
       stopped.report = false;
-      return Promise.reject(stopped.error as unknown);
+      return Promise.reject(stopped.error);
     }
     return Promise.resolve({ done: true, value: undefined });
   }

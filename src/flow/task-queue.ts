@@ -242,7 +242,7 @@ export class TaskQueue {
     if (full) this.#roomWaiters.push(entry);
     else this.#enqueue(entry);
     // Registered now, so the task runs in the async context of this call, not of whoever frees the slot.
-    return gate.then(() => this.#execute(task, signal) as Promise<T>);
+    return gate.then(() => this.#execute<T>(task, signal));
   }
 
   /** Stops starting tasks; running ones go on. */
