@@ -1,7 +1,7 @@
 export { Semaphore, type Permit, type AcquireOptions, type SemaphoreRunOptions } from './semaphore.js';
 export { Mutex, type LockOptions, type RunExclusiveOptions } from './mutex.js';
 export { map, type MapOptions } from './map.js';
-export { mapIterable, type MapIterableOptions } from './map-iterable.js';
+export { mapIterable, type MapIterableOptions, type MappedIterator } from './map-iterable.js';
 export type { Source, Mapper } from './source.js';
 export { Channel, ChannelClosedError, type ChannelWaitOptions, type TryReceiveResult } from './channel.js';
 export {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, flushMicrotasks, untilAborted } from '../../test/helpers.js';
 import { CancelledError } from '../core/errors.js';
-import { mapIterable } from './map-iterable.js';
+import { mapIterable, type MappedIterator } from './map-iterable.js';
 
 async function* counting(log: { pulled: number; closed: boolean }, count = Infinity) {
   try {
@@ -212,7 +212,7 @@ describe('mapIterable', () => {
   });
 
   it('infers the element type', () => {
-    expectTypeOf(mapIterable([1], async (n) => String(n))).toEqualTypeOf<AsyncIterableIterator<string>>();
+    expectTypeOf(mapIterable([1], async (n) => String(n))).toEqualTypeOf<MappedIterator<string>>();
   });
 });
 

@@ -28,6 +28,23 @@ export interface MapIterableOptions extends GraceOptions {
 }
 
 /**
+ * What {@link mapIterable} returns: an async iterable iterator whose `return()` (what `break` calls)
+ * always exists and resolves once the running calls have settled and the source is closed.
+ *
+ * @example
+ * ```ts
+ * import { mapIterable } from 'skein';
+ * const doubled = mapIterable([1, 2, 3], (n) => n * 2);
+ * console.log(await doubled.next()); // { done: false, value: 2 }
+ * await doubled.return(); // stop early: nothing is left running
+ * ```
+ */
+export interface MappedIterator<R> extends AsyncIterableIterator<R> {
+  return(): Promise<IteratorResult<R>>;
+  [Symbol.asyncIterator](): MappedIterator<R>;
+}
+
+/**
  * Maps `source` through `fn(item, index, signal)` lazily: returns an async iterable that pulls
  * from `source` only as fast as its consumer takes results (backpressure), with at most
  * `concurrency` calls in flight. Results come in input order, or as they finish with
@@ -58,7 +75,7 @@ export function mapIterable<T, R>(
   source: Source<T>,
   fn: Mapper<T, R>,
   options?: MapIterableOptions,
-): AsyncIterableIterator<Awaited<R>> {
+): MappedIterator<Awaited<R>> {
   assertSource(source, 'source');
   assertFunction(fn, 'fn');
   assertOptions(options);
@@ -83,7 +100,7 @@ interface Request<R> {
   reject: (error: unknown) => void;
 }
 
-class MapIterator<T, R> implements AsyncIterableIterator<R> {
+class MapIterator<T, R> implements MappedIterator<R> {
   readonly #source: Source<T>;
   readonly #fn: Mapper<T, R>;
   readonly #concurrency: number;
@@ -132,7 +149,7 @@ class MapIterator<T, R> implements AsyncIterableIterator<R> {
     this.#options = options;
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<R> {
+  [Symbol.asyncIterator](): MappedIterator<R> {
     return this;
   }
 

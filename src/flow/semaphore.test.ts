@@ -11,7 +11,7 @@ describe('Semaphore', () => {
     expect(semaphore.available).toBe(0);
     const fourth = semaphore.acquire();
     expect(semaphore.waiting).toBe(1);
-    held[0]!.release();
+    held[0].release();
     (await fourth).release();
     for (const permit of held) permit.release();
     expect(semaphore.available).toBe(3);
