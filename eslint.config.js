@@ -20,6 +20,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
+      // skein rejects with `signal.reason` on purpose (DESIGN.md): its type is `unknown` by nature.
+      '@typescript-eslint/prefer-promise-reject-errors': 'off',
     },
   },
   {

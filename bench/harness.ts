@@ -23,6 +23,8 @@ export interface TimedSuite {
   readonly cases: readonly BenchCase[];
   /** Time budget per case in ms (default 1000). */
   readonly timeMs?: number;
+  /** Minimum iterations per case (default 10); a case runs until both budgets are spent. */
+  readonly iterations?: number;
 }
 
 /**

@@ -57,7 +57,7 @@ const format = (ms: number): string =>
   ms >= 1 ? `${ms.toFixed(2)} ms` : ms >= 0.001 ? `${(ms * 1000).toFixed(2)} µs` : `${(ms * 1e6).toFixed(0)} ns`;
 
 async function runTimed(file: string, suite: TimedSuite): Promise<SuiteResult> {
-  const bench = new Bench({ time: suite.timeMs ?? 1000, warmupTime: 200, warmupIterations: 5 });
+  const bench = new Bench({ time: suite.timeMs ?? 1000, iterations: suite.iterations ?? 10, warmupTime: 200, warmupIterations: 3 });
   for (const benchCase of suite.cases) bench.add(benchCase.name, benchCase.fn);
   await bench.run();
   const cases: CaseResult[] = [];
@@ -84,7 +84,11 @@ async function runTimed(file: string, suite: TimedSuite): Promise<SuiteResult> {
   }
   console.log(`\n## ${suite.name}\n${suite.description}`);
   for (const c of cases) {
-    const ratio = skein === undefined || c === skein ? '' : `   skein = ${ratios[c.name]!.toFixed(2)}x this`;
+    let ratio = '';
+    if (skein !== undefined && c !== skein) {
+      const r = ratios[c.name]!;
+      ratio = `   skein = ${r.toPrecision(3)}x this${r < 1 ? ` (this takes ${(1 / r).toPrecision(3)}x skein's time)` : ''}`;
+    }
     console.log(`  ${c.name.padEnd(38)} ${format(c.meanMs).padStart(11)} ±${c.rmePercent.toFixed(1).padStart(4)}%${ratio}`);
   }
   return { file, suite: suite.name, description: suite.description, cases, ratios };

@@ -86,3 +86,33 @@ export class ScopeClosedError extends Error {
 export function isCancellation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
 }
+
+const suppressed = new WeakMap<object, readonly unknown[]>();
+
+/** Records the other genuine failures that were suppressed in favour of `error`. */
+export function setSuppressedErrors(error: unknown, others: readonly unknown[]): void {
+  if (others.length > 0 && typeof error === 'object' && error !== null) suppressed.set(error, others);
+}
+
+/**
+ * The other genuine failures that happened while a fail-fast combinator (such as `gather`) was
+ * stopping, after `error`, the first one, which it rejected with. Cancellations caused by the stop
+ * itself are not included. Empty when there were none.
+ *
+ * @example
+ * ```ts
+ * import { gather, suppressedErrors } from 'skein';
+ * import assert from 'node:assert/strict';
+ * const first = new Error('first');
+ * const second = new Error('second, while cleaning up');
+ * const error = await gather([
+ *   async () => { throw first; },
+ *   (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(second))),
+ * ]).catch((e: unknown) => e);
+ * assert.equal(error, first);
+ * assert.deepEqual(suppressedErrors(error), [second]);
+ * ```
+ */
+export function suppressedErrors(error: unknown): readonly unknown[] {
+  return (typeof error === 'object' && error !== null && suppressed.get(error)) || [];
+}

@@ -1,5 +1,10 @@
-export { CancelledError, TimeoutError, ScopeClosedError, isCancellation } from './errors.js';
+export { CancelledError, TimeoutError, ScopeClosedError, isCancellation, suppressedErrors } from './errors.js';
 export { linkSignal, deadlineOf, type SignalLink } from './signal.js';
 export { DEFAULT_GRACE_MS, type GraceOptions, type StragglerReport, type StragglerHandler } from './grace.js';
 export { sleep, type SleepOptions } from './sleep.js';
+export { timeout, type TimeoutOptions } from './timeout.js';
+export { gather, type GatherOptions, type GatherTasks, type GatherResult, type GatherSettledResult } from './gather.js';
+export { scope, TaskGroup, TaskHandle, type ScopeOptions } from './scope.js';
+export { race, any, type RaceOptions } from './race.js';
+export type { SupervisorOptions } from './supervisor.js';
 export type { Task, TaskValue } from './task.js';

@@ -1,0 +1,31 @@
+/** Small helpers shared by test files. */
+import { getEventListeners } from 'node:events';
+
+/** A promise with its resolve and reject exposed. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A task body that never finishes on its own: it rejects with the signal's reason when aborted. */
+export function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** How many 'abort' listeners `signal` has right now. */
+export function abortListenerCount(signal: AbortSignal): number {
+  return getEventListeners(signal, 'abort').length;
+}
+
+/** Lets every queued microtask (and the microtasks they queue) run. */
+export async function flushMicrotasks(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
