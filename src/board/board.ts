@@ -14,11 +14,14 @@
  *   (edges on a cycle of the agent graph never wait; the per-workflow run limit bounds those).
  * - Everything the board starts is tracked and settles before `shutdown()` resolves.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncResource } from 'node:async_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import { CancelledError, TimeoutError } from '../core/errors.js';
-import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
-import { linkSignal, onAbort } from '../core/signal.js';
+import { gather } from '../core/gather.js';
+import { validateGrace, type GraceOptions } from '../core/grace.js';
+import { TaskGroup } from '../core/scope.js';
+import { onAbort } from '../core/signal.js';
+import { timeout } from '../core/timeout.js';
 import { isThenable } from '../core/task.js';
 import { assertDuration, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { AgentBuilder, type AgentSpec, type Subscription } from './agent.js';
@@ -42,7 +45,7 @@ import { Deque } from './deque.js';
 import { BoardClosedError, OutputError, PublishBlockedError, ValidationError, type ValidationIssue } from './errors.js';
 import { EventHub, type BoardEvent, type EventStreamOptions } from './events.js';
 import type { AgentInfo } from './hooks.js';
-import { ONCE, createSemaphore, runWithTimeout, type PermitSource, type Permit } from './primitives.js';
+import { ONCE, createSemaphore, type PermitSource, type Permit } from './primitives.js';
 import { sortByPriority } from './hooks.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, GateRecord, RunRecord, WorkflowState } from './store.js';
 import { MemoryStore } from './stores/memory-store.js';
@@ -124,7 +127,8 @@ interface WorkflowRuntime {
   publishing: number;
   readonly runsByAgent: Map<string, number>;
   readonly loopReported: Set<string>;
-  readonly controllers: Set<AbortController>;
+  /** Aborts the workflow's running runs (cancel, shutdown); made when its first run starts. */
+  controller: AbortController | undefined;
   readonly waiters: Set<Waiter>;
 }
 
@@ -161,13 +165,99 @@ interface IndexEntry {
   readonly subscription: Subscription;
 }
 
+/** One run's mutable state: a single object per run instead of a closure per step. */
+class RunState {
+  inputs: readonly Artifact[] = EMPTY_ARTIFACTS;
+  attempts = 0;
+  lastError: unknown = undefined;
+  streamed: Artifact[] | undefined = undefined;
+  span: ReturnType<Tracing['start']> = undefined;
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly agent: AgentRuntime,
+    readonly run: RunRecord,
+    readonly wf: WorkflowRuntime,
+  ) {}
+
+  /** The run's signal: its workflow's, made on first use (most trivial runs never need one). */
+  get signal(): AbortSignal {
+    return (this.wf.controller ??= new AbortController()).signal;
+  }
+
+  get aborted(): boolean {
+    return this.wf.controller?.signal.aborted ?? false;
+  }
+}
+
+let publishFromContext: (board: Board, state: RunState, draft: Draft) => Promise<Artifact>;
+let readerFor: (board: Board, agent: AgentRuntime) => BoardReader;
+
+/** What an agent's body, engines and hooks receive. */
+class RunContext implements AgentContext {
+  readonly #board: Board;
+  readonly #state: RunState;
+  readonly #signal: AbortSignal | undefined;
+  readonly attempt: number;
+  readonly inputs: readonly Artifact[];
+
+  constructor(board: Board, state: RunState, attempt: number, inputs: readonly Artifact[], signal: AbortSignal | undefined) {
+    this.#board = board;
+    this.#state = state;
+    this.attempt = attempt;
+    this.inputs = inputs;
+    this.#signal = signal;
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal ?? this.#state.signal;
+  }
+
+  get agent(): string {
+    return this.#state.agent.spec.name;
+  }
+
+  get runId(): string {
+    return this.#state.run.id;
+  }
+
+  get correlationId(): string {
+    return this.#state.run.correlationId;
+  }
+
+  get board(): BoardReader {
+    return readerFor(this.#board, this.#state.agent);
+  }
+
+  publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>> {
+    const signal = this.signal;
+    if (signal.aborted) return Promise.reject(signal.reason as unknown);
+    assertArtifactType(type, 'ctx.publish type');
+    return publishFromContext(this.#board, this.#state, type.draft(payload, options)) as Promise<Artifact<T>>;
+  }
+
+  withSignal(signal: AbortSignal): RunContext {
+    return new RunContext(this.#board, this.#state, this.attempt, this.inputs, signal);
+  }
+}
+
+const EMPTY_ARTIFACTS: readonly Artifact[] = Object.freeze([]);
 const EXTERNAL_PUBLISHER: Publisher = { kind: 'external' };
 const BOARD_PUBLISHER: Publisher = { kind: 'board' };
 const RESERVED = new Set([EXTERNAL, BOARD]);
 const noop = (): void => {};
 
-function newId(): string {
-  return globalThis.crypto.randomUUID();
+/**
+ * Ids: a random 64-bit prefix per board and a counter. Unique across boards and processes
+ * sharing a store, and far cheaper than one UUID per artifact and per run.
+ */
+class IdSource {
+  readonly #prefix = globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+  #next = 0;
+
+  next(): string {
+    return `${this.#prefix}-${(this.#next++).toString(36)}`;
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -205,11 +295,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
   readonly #store: BoardStore;
   readonly #queueCapacity: number;
   readonly #maxRunsPerWorkflow: number;
-  readonly #graceMs: number;
-  readonly #onStraggler: GraceOptions['onStraggler'];
   readonly #tracing: Tracing;
-  readonly #root = new AbortController();
+  /** The root scope: every run, pump and timer handler the board starts is a child of it. */
+  readonly #scope: TaskGroup;
   readonly #events = new EventHub();
+  readonly #ids = new IdSource();
 
   readonly #agents = new Map<string, AgentRuntime>();
   readonly #reserved = new Set<string>();
@@ -222,10 +312,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   readonly #workflows = new Map<string, WorkflowRuntime>();
   /** The async context each queued run was scheduled in, to run it there. */
-  readonly #contexts = new Map<string, <R>(fn: () => R) => R>();
+  readonly #contexts = new Map<string, AsyncResource>();
   readonly #timers = new Map<string, TimerEntry>();
   readonly #deferred = new Set<{ timer: ReturnType<typeof setTimeout>; correlationId: string; fire: () => void }>();
-  readonly #inflight = new Set<Promise<unknown>>();
   #gateChain: Promise<void> = Promise.resolve();
 
   #publishing = 0;
@@ -254,8 +343,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#store = options?.store ?? new MemoryStore();
     this.#queueCapacity = options?.queueCapacity ?? 1024;
     this.#maxRunsPerWorkflow = options?.maxRunsPerWorkflow ?? 1000;
-    this.#graceMs = options?.graceMs ?? DEFAULT_GRACE_MS;
-    this.#onStraggler = options?.onStraggler;
+    this.#scope = new TaskGroup({ graceMs: options?.graceMs, onStraggler: options?.onStraggler });
     this.#tracing = new Tracing(options?.tracer);
   }
 
@@ -266,7 +354,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   /** Aborts when the board shuts down. */
   get signal(): AbortSignal {
-    return this.#root.signal;
+    return this.#scope.signal;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -411,7 +499,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     return {
       producedBy: EXTERNAL,
-      correlationId: options?.correlationId ?? newId(),
+      correlationId: options?.correlationId ?? this.#ids.next(),
       tags: checkTags(options?.tags),
       visibility: checkVisibility(options?.visibility),
       causedBy: EMPTY,
@@ -479,7 +567,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       let value = validatePayload(type, payload);
       if (isThenable(value)) value = await value;
       let artifact: Artifact = {
-        id: newId(),
+        id: this.#ids.next(),
         type: type.name,
         payload: value,
         producedBy: meta.producedBy,
@@ -498,7 +586,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
       });
       if (span !== undefined) artifact = { ...artifact, trace: this.#tracing.ref(span) };
       try {
-        await this.#store.putArtifact(Object.freeze(artifact));
+        const stored = this.#store.putArtifact(Object.freeze(artifact));
+        if (isThenable(stored)) await stored;
         this.#published++;
         if (this.#events.listening) {
           this.#events.emit({
@@ -658,7 +747,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   async #load(ids: readonly string[], known?: Artifact): Promise<Artifact[]> {
     if (ids.length === 1 && known !== undefined && ids[0] === known.id) return [known];
-    const found = await this.#store.getArtifacts(ids);
+    let found = this.#store.getArtifacts(ids);
+    if (isThenable(found)) found = await found;
     return found.map((artifact, i) => {
       if (artifact === undefined) throw new Error(`artifact ${ids[i]} is missing from the store`);
       return artifact;
@@ -669,7 +759,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const wf = this.#workflowFor(gate.correlationId, true);
     const entry: TimerEntry = {
       correlationId: gate.correlationId,
-      timer: setTimeout(() => this.#track(this.#onDeadline(gate.key, entry, agent, subscription)), Math.max(0, gate.deadline! - Date.now())),
+      timer: setTimeout(() => this.#spawn(() => this.#onDeadline(gate.key, entry, agent, subscription)), Math.max(0, gate.deadline! - Date.now())),
     };
     this.#timers.set(gate.key, entry);
     this.#timerCount++;
@@ -802,14 +892,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
       correlationId: wf.id,
       fire: (): void => {
         if (!this.#deferred.delete(entry)) return;
-        this.#track(
-          again()
-            .catch(noop)
-            .finally(() => {
-              this.#timerCount--;
-              wf.timers--;
-              this.#settled(wf);
-            }),
+        this.#spawn(() =>
+          again().finally(() => {
+            this.#timerCount--;
+            wf.timers--;
+            this.#settled(wf);
+          }),
         );
       },
       timer: undefined as unknown as ReturnType<typeof setTimeout>,
@@ -823,7 +911,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   async #enqueue(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], wf: WorkflowRuntime, replayOf?: string): Promise<void> {
     const run: RunRecord = {
-      id: newId(),
+      id: this.#ids.next(),
       agent: agent.spec.name,
       subscription: subscription.index,
       inputIds: inputs.map((input) => input.id),
@@ -837,9 +925,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#queued++;
     if (wf.state === 'paused') this.#pausedQueued++;
     this.#busy = true;
-    this.#contexts.set(run.id, AsyncLocalStorage.snapshot());
+    // The run will execute in this async context (AsyncLocalStorage, OpenTelemetry), not the pump's.
+    this.#contexts.set(run.id, new AsyncResource('skein.board.run'));
     try {
-      await this.#store.enqueueRun(run);
+      const queued = this.#store.enqueueRun(run);
+      if (isThenable(queued)) await queued;
     } catch (error) {
       this.#contexts.delete(run.id);
       this.#dequeued(agent, wf, 1);
@@ -894,7 +984,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     agent.wake = true;
     if (agent.pumping || this.#closed) return;
     agent.pumping = true;
-    this.#track(this.#pumpLoop(agent));
+    this.#spawn(() => this.#pumpLoop(agent));
   }
 
   async #pumpLoop(agent: AgentRuntime): Promise<void> {
@@ -904,13 +994,14 @@ export class Board implements WorkflowControl, AsyncDisposable {
         while (agent.queued > 0 && !this.#closed) {
           let permit: Permit;
           try {
-            permit = await agent.permits.acquire({ signal: this.#root.signal });
+            permit = await agent.permits.acquire({ signal: this.#scope.signal });
           } catch {
             return;
           }
           let run: RunRecord | undefined;
           try {
-            run = this.#closed ? undefined : await this.#store.claimRun(agent.spec.name);
+            const claimed = this.#closed ? undefined : this.#store.claimRun(agent.spec.name);
+            run = isThenable(claimed) ? await claimed : claimed;
           } catch (error) {
             permit.release();
             throw error;
@@ -921,10 +1012,19 @@ export class Board implements WorkflowControl, AsyncDisposable {
           }
           const wf = this.#workflowFor(run.correlationId, true);
           this.#dequeued(agent, wf, 1);
+          if (this.#closed) {
+            // Shut down while claiming: the run ends as cancelled, like every queued one.
+            permit.release();
+            this.#contexts.delete(run.id);
+            await this.#cancelled(agent, run, this.#scope.signal.reason);
+            this.#settled(wf);
+            return;
+          }
           this.#running++;
           wf.running++;
           agent.running++;
-          this.#track(this.#execute(agent, run, wf, permit));
+          const claimed = run;
+          this.#spawn(() => this.#execute(agent, claimed, wf, permit));
         }
       }
     } finally {
@@ -933,59 +1033,46 @@ export class Board implements WorkflowControl, AsyncDisposable {
   }
 
   async #execute(agent: AgentRuntime, run: RunRecord, wf: WorkflowRuntime, permit: Permit): Promise<void> {
-    // No listener on the board's signal per run: shutdown aborts every run's controller itself.
-    const controller = new AbortController();
-    if (this.#closed) controller.abort(this.#root.signal.reason);
-    wf.controllers.add(controller);
-    const startedAt = Date.now();
-    const attempts = { count: 0 };
-    let inputs: readonly Artifact[] = [];
-    const snapshot = this.#contexts.get(run.id);
+    if (this.#closed) (wf.controller ??= new AbortController()).abort(this.#scope.signal.reason);
+    const state = new RunState(agent, run, wf);
+    const resource = this.#contexts.get(run.id);
     this.#contexts.delete(run.id);
-    let span: ReturnType<Tracing['start']> = undefined;
-    if (this.#events.listening) this.#events.emit({ kind: 'started', at: startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
+    if (this.#events.listening) this.#events.emit({ kind: 'started', at: state.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     try {
-      const body = async (): Promise<number> => {
-        inputs = await this.#load(run.inputIds);
-        span = this.#tracing.start(
-          `run ${agent.spec.name}`,
-          { 'skein.agent': agent.spec.name, 'skein.run_id': run.id, 'skein.correlation_id': run.correlationId },
-          inputs,
-        );
-        return this.#tracing.with(span, () => this.#runBody(agent, run, inputs, controller.signal, attempts));
-      };
-      const outputs = await (snapshot !== undefined ? snapshot(body) : body());
-      await this.#store.finishRun(run.id, 'finished');
+      const outputs = await (resource !== undefined ? resource.runInAsyncScope(this.#traced, this, state) : this.#traced(state));
+      const finished = this.#store.finishRun(run.id, 'finished');
+      if (isThenable(finished)) await finished;
       agent.done++;
-      this.#tracing.end(span, undefined, { 'skein.attempts': attempts.count, 'skein.outputs': outputs });
+      this.#tracing.end(state.span, undefined, { 'skein.attempts': state.attempts, 'skein.outputs': outputs });
       if (this.#events.listening) {
-        this.#events.emit({
-          kind: 'finished',
-          at: Date.now(),
-          runId: run.id,
-          agent: run.agent,
-          correlationId: run.correlationId,
-          durationMs: Date.now() - startedAt,
-          outputs,
-        });
+        const at = Date.now();
+        this.#events.emit({ kind: 'finished', at, runId: run.id, agent: run.agent, correlationId: run.correlationId, durationMs: at - state.startedAt, outputs });
       }
     } catch (error) {
-      if (controller.signal.aborted) {
-        this.#tracing.end(span, undefined, { 'skein.cancelled': true });
-        await this.#cancelled(agent, run, controller.signal.reason);
+      if (state.aborted) {
+        this.#tracing.end(state.span, undefined, { 'skein.cancelled': true });
+        await this.#cancelled(agent, run, wf.controller!.signal.reason);
       } else {
-        this.#tracing.end(span, error, { 'skein.attempts': attempts.count });
-        await this.#failed(agent, run, inputs, error, attempts.count, startedAt, controller.signal);
+        this.#tracing.end(state.span, error, { 'skein.attempts': state.attempts });
+        await this.#failed(state, error);
       }
     } finally {
       permit.release();
-      wf.controllers.delete(controller);
       this.#running--;
       wf.running--;
       agent.running--;
       this.#settled(wf);
     }
   }
+
+  /** Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it. */
+  readonly #traced = async (state: RunState): Promise<number> => {
+    const loaded = await this.#load(state.run.inputIds);
+    state.inputs = loaded;
+    const name = state.agent.spec.name;
+    state.span = this.#tracing.start(`run ${name}`, { 'skein.agent': name, 'skein.run_id': state.run.id, 'skein.correlation_id': state.run.correlationId }, loaded);
+    return state.span === undefined ? this.#runBody(state) : this.#tracing.with(state.span, () => this.#runBody(state));
+  };
 
   async #cancelled(agent: AgentRuntime, run: RunRecord, reason: unknown): Promise<void> {
     agent.cancelled++;
@@ -999,17 +1086,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  async #failed(
-    agent: AgentRuntime,
-    run: RunRecord,
-    inputs: readonly Artifact[],
-    error: unknown,
-    attempts: number,
-    startedAt: number,
-    signal: AbortSignal,
-  ): Promise<void> {
+  async #failed(state: RunState, error: unknown): Promise<void> {
+    const { agent, run, inputs, attempts, startedAt } = state;
     agent.failed++;
-    const ctx = this.#context(agent, run, inputs, signal, attempts);
+    const ctx = new RunContext(this, state, attempts, inputs, undefined);
     for (const hooks of agent.spec.hooks) {
       if (hooks.error === undefined) continue;
       try {
@@ -1026,7 +1106,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         // Same as above.
       }
     }
-    const letter: DeadLetter = { id: newId(), run, error: summarizeError(error), attempts, failedAt: new Date(Date.now()).toISOString() };
+    const letter: DeadLetter = { id: this.#ids.next(), run, error: summarizeError(error), attempts, failedAt: new Date(Date.now()).toISOString() };
     try {
       await this.#store.addDeadLetter(letter);
       await this.#store.finishRun(run.id, 'failed');
@@ -1067,20 +1147,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  #context(agent: AgentRuntime, run: RunRecord, inputs: readonly Artifact[], signal: AbortSignal, attempt: number): AgentContext {
-    return {
-      signal,
-      agent: agent.spec.name,
-      runId: run.id,
-      correlationId: run.correlationId,
-      attempt,
-      inputs,
-      publish: (type, payload, options) => {
-        if (signal.aborted) return Promise.reject(signal.reason as unknown);
-        return this.#publishOutput(agent, run, inputs, type.draft(payload, options)) as never;
-      },
-      board: (agent.reader ??= this.#reader(agent)),
-    };
+  static {
+    publishFromContext = (board, state, draft) => board.#publishOutput(state, draft);
+    readerFor = (board, agent) => (agent.reader ??= board.#reader(agent));
   }
 
   #reader(agent: AgentRuntime): BoardReader {
@@ -1103,7 +1172,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   async #initialize(agent: AgentRuntime): Promise<void> {
     if (agent.initialized) return;
     agent.init ??= (async () => {
-      const info: AgentInfo = { name: agent.spec.name, signal: this.#root.signal };
+      const info: AgentInfo = { name: agent.spec.name, signal: this.#scope.signal };
       for (const hooks of agent.spec.hooks) if (hooks.initialize !== undefined) await hooks.initialize(info);
       agent.initialized = true;
     })().catch((error: unknown) => {
@@ -1114,89 +1183,92 @@ export class Board implements WorkflowControl, AsyncDisposable {
   }
 
   /** Hooks, policy, attempts, outputs. Returns how many artifacts the run published. */
-  async #runBody(agent: AgentRuntime, run: RunRecord, loaded: readonly Artifact[], signal: AbortSignal, attempts: { count: number }): Promise<number> {
-    const spec = agent.spec;
-    if (spec.hooks.length > 0) await this.#initialize(agent);
-    let inputs = loaded;
+  /** Hooks, policy, attempts, outputs. Returns how many artifacts the run published. */
+  async #runBody(state: RunState): Promise<number> {
+    const spec = state.agent.spec;
     if (spec.hooks.length > 0) {
-      const runCtx = this.#context(agent, run, inputs, signal, 0);
+      await this.#initialize(state.agent);
+      const runCtx = new RunContext(this, state, 0, state.inputs, undefined);
       for (const hooks of spec.hooks) {
         if (hooks.preConsume === undefined) continue;
-        const replaced = await hooks.preConsume(inputs, runCtx);
-        if (replaced !== undefined) inputs = replaced;
+        const replaced = await hooks.preConsume(state.inputs, runCtx);
+        if (replaced !== undefined) state.inputs = replaced;
       }
     }
-    if (inputs.length === 0) return 0;
-    const streamed: Artifact[] = [];
-    let lastError: unknown;
-    const attempt = async (attemptSignal: AbortSignal): Promise<readonly Draft[]> => {
-      attempts.count++;
-      if (attempts.count > 1) {
-        agent.retries++;
-        if (this.#events.listening) {
-          this.#events.emit({
-            kind: 'retrying',
-            at: Date.now(),
-            runId: run.id,
-            agent: run.agent,
-            correlationId: run.correlationId,
-            attempt: attempts.count,
-            error: summarizeError(lastError),
-          });
-        }
-      }
-      try {
-        const once = (s: AbortSignal): Promise<readonly Draft[]> => this.#attempt(agent, run, inputs, s, attempts.count, streamed);
-        return spec.timeoutMs === undefined ? await once(attemptSignal) : await runWithTimeout(once, spec.timeoutMs, attemptSignal);
-      } catch (error) {
-        lastError = error;
-        throw error;
-      }
-    };
-    const drafts = await (spec.policy ?? ONCE).execute(attempt, { signal });
-    const published = [...streamed];
-    for (const draft of drafts) published.push(await this.#publishOutput(agent, run, inputs, draft));
+    if (state.inputs.length === 0) return 0;
+    // Without a policy or a timeout the run's signal is never needed unless the body reads it.
+    const drafts =
+      spec.policy === undefined && spec.timeoutMs === undefined
+        ? await this.#attempt(state, undefined)
+        : await (spec.policy ?? ONCE).execute((signal) => this.#attemptWithin(state, signal), { signal: state.signal });
+    let published = state.streamed ?? EMPTY_ARTIFACTS;
+    if (drafts.length > 0) {
+      published = [...published];
+      for (const draft of drafts) (published as Artifact[]).push(await this.#publishOutput(state, draft));
+    }
     if (spec.hooks.length > 0) {
-      const ctx = this.#context(agent, run, inputs, signal, attempts.count);
+      const ctx = new RunContext(this, state, state.attempts, state.inputs, undefined);
       for (const hooks of spec.hooks) if (hooks.postPublish !== undefined) await hooks.postPublish(published, ctx);
     }
     return published.length;
   }
 
-  async #attempt(
-    agent: AgentRuntime,
-    run: RunRecord,
-    runInputs: readonly Artifact[],
-    signal: AbortSignal,
-    attempt: number,
-    streamed: Artifact[],
-  ): Promise<readonly Draft[]> {
+  /** One attempt under the agent's policy: counts it, reports retries, applies the timeout. */
+  async #attemptWithin(state: RunState, signal: AbortSignal): Promise<readonly Draft[]> {
+    try {
+      const timeoutMs = state.agent.spec.timeoutMs;
+      return timeoutMs === undefined ? await this.#attempt(state, signal) : await timeout((s) => this.#attempt(state, s), timeoutMs, { signal });
+    } catch (error) {
+      state.lastError = error;
+      throw error;
+    }
+  }
+
+  async #attempt(state: RunState, signal: AbortSignal | undefined): Promise<readonly Draft[]> {
+    const { agent, run } = state;
+    const attempt = ++state.attempts;
+    if (attempt > 1) {
+      agent.retries++;
+      if (this.#events.listening) {
+        this.#events.emit({
+          kind: 'retrying',
+          at: Date.now(),
+          runId: run.id,
+          agent: run.agent,
+          correlationId: run.correlationId,
+          attempt,
+          error: summarizeError(state.lastError),
+        });
+      }
+    }
     const spec = agent.spec;
-    let inputs = runInputs;
-    const ctx = this.#context(agent, run, inputs, signal, attempt);
+    let inputs = state.inputs;
+    const ctx = new RunContext(this, state, attempt, inputs, signal);
+    if (spec.hooks.length === 0) {
+      if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
+      return this.#evaluate(agent, inputs, ctx, state);
+    }
     for (const hooks of spec.hooks) {
       if (hooks.preEvaluate === undefined) continue;
       const replaced = await hooks.preEvaluate(inputs, ctx);
       if (replaced !== undefined) inputs = replaced;
     }
-    const postEvaluate = async (drafts: readonly Draft[]): Promise<readonly Draft[]> => {
-      let current = drafts;
-      for (const hooks of spec.hooks) {
-        if (hooks.postEvaluate === undefined) continue;
-        const replaced = await hooks.postEvaluate(current, ctx);
-        if (replaced !== undefined) current = replaced;
-      }
-      return current;
-    };
-    if (spec.bestOf !== undefined) return postEvaluate(await this.#bestOf(agent, inputs, ctx));
-    const onYield = async (drafts: readonly Draft[]): Promise<void> => {
-      for (const draft of await postEvaluate(drafts)) streamed.push(await this.#publishOutput(agent, run, runInputs, draft));
-    };
-    return postEvaluate(await this.#evaluate(agent, inputs, ctx, onYield));
+    const drafts = spec.bestOf !== undefined ? await this.#bestOf(agent, inputs, ctx) : await this.#evaluate(agent, inputs, ctx, state);
+    return this.#postEvaluate(agent, drafts, ctx);
+  }
+
+  async #postEvaluate(agent: AgentRuntime, drafts: readonly Draft[], ctx: AgentContext): Promise<readonly Draft[]> {
+    let current = drafts;
+    for (const hooks of agent.spec.hooks) {
+      if (hooks.postEvaluate === undefined) continue;
+      const replaced = await hooks.postEvaluate(current, ctx);
+      if (replaced !== undefined) current = replaced;
+    }
+    return current;
   }
 
   /** Runs the engine chain and the body once. Yields go to `onYield` when given, or are collected. */
-  async #evaluate(agent: AgentRuntime, inputs: readonly Artifact[], ctx: AgentContext, onYield: ((drafts: readonly Draft[]) => Promise<void>) | undefined): Promise<readonly Draft[]> {
+  async #evaluate(agent: AgentRuntime, inputs: readonly Artifact[], ctx: AgentContext, stream: RunState | undefined): Promise<readonly Draft[]> {
     const stages = agent.spec.stages;
     let value: unknown = inputs;
     for (let i = 0; i < stages.length; i++) {
@@ -1211,8 +1283,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
           const collected: Draft[] = [];
           for await (const item of value) {
             const drafts = this.#normalize(agent, item);
-            if (onYield !== undefined) await onYield(drafts);
-            else collected.push(...drafts);
+            if (stream === undefined) collected.push(...drafts);
+            else {
+              for (const draft of await this.#postEvaluate(agent, drafts, ctx)) (stream.streamed ??= []).push(await this.#publishOutput(stream, draft));
+            }
             if (ctx.signal.aborted) throw ctx.signal.reason;
           }
           this.#tracing.end(span);
@@ -1228,45 +1302,32 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return this.#normalize(agent, value);
   }
 
-  /** n evaluations in parallel; the best-scoring finished one wins. */
+  /**
+   * n evaluations in one `gather` (settle mode): with a deadline, those still running when it passes
+   * are aborted (and awaited), and the best-scoring finished one wins.
+   */
   async #bestOf(agent: AgentRuntime, inputs: readonly Artifact[], ctx: AgentContext): Promise<readonly Draft[]> {
     const { n, score, deadlineMs } = agent.spec.bestOf!;
-    const controllers = Array.from({ length: n }, () => new AbortController());
-    const links = controllers.map((controller) => linkSignal(controller, ctx.signal));
-    const finished = new Array<boolean>(n).fill(false);
-    const timer =
-      deadlineMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            controllers.forEach((controller, i) => {
-              if (!finished[i]) controller.abort(new TimeoutError(`bestOf deadline of ${deadlineMs} ms passed`));
-            });
-          }, deadlineMs);
-    try {
-      const outcomes = await Promise.allSettled(
-        controllers.map(async (controller, i) => {
-          const evalCtx: AgentContext = { ...ctx, signal: controller.signal };
-          const drafts = await this.#evaluate(agent, inputs, evalCtx, undefined);
-          const rating = await score(drafts, evalCtx);
-          finished[i] = true;
-          return { drafts, rating };
-        }),
-      );
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      let best: { drafts: readonly Draft[]; rating: number } | undefined;
-      const errors: unknown[] = [];
-      for (const outcome of outcomes) {
-        if (outcome.status === 'rejected') errors.push(outcome.reason);
-        else if (best === undefined || outcome.value.rating > best.rating) best = outcome.value;
-      }
-      if (best === undefined) {
-        throw errors.length === 1 ? errors[0] : new AggregateError(errors, `all ${n} bestOf evaluations of agent '${agent.spec.name}' failed`);
-      }
-      return best.drafts;
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      for (const link of links) link.unlink();
+    const evaluation = async (signal: AbortSignal): Promise<{ drafts: readonly Draft[]; rating: number }> => {
+      const evalCtx = ctx instanceof RunContext ? ctx.withSignal(signal) : ctx;
+      const drafts = await this.#evaluate(agent, inputs, evalCtx, undefined);
+      return { drafts, rating: await score(drafts, evalCtx) };
+    };
+    const outcomes = await gather(Array.from({ length: n }, () => evaluation), {
+      settle: true,
+      signal: ctx.signal,
+      ...(deadlineMs === undefined ? {} : { timeout: deadlineMs }),
+    });
+    let best: { drafts: readonly Draft[]; rating: number } | undefined;
+    const errors: unknown[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') errors.push(outcome.reason);
+      else if (best === undefined || outcome.value.rating > best.rating) best = outcome.value;
     }
+    if (best === undefined) {
+      throw errors.length === 1 ? errors[0] : new AggregateError(errors, `all ${n} bestOf evaluations of agent '${agent.spec.name}' failed`);
+    }
+    return best.drafts;
   }
 
   /** Turns what a body returned or yielded into drafts of declared types. */
@@ -1293,7 +1354,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     );
   }
 
-  async #publishOutput(agent: AgentRuntime, run: RunRecord, inputs: readonly Artifact[], draft: Draft): Promise<Artifact> {
+  async #publishOutput(state: RunState, draft: Draft): Promise<Artifact> {
+    const { agent, run, inputs } = state;
     const declared = agent.spec.publishes.get(draft.type.name);
     if (declared === undefined || declared.type !== draft.type) {
       throw new OutputError(`agent '${agent.spec.name}' does not publish ${draft.type.name}; declare publishes(${draft.type.name})`);
@@ -1326,7 +1388,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         publishing: 0,
         runsByAgent: new Map(),
         loopReported: new Set(),
-        controllers: new Set(),
+        controller: undefined,
         waiters: new Set(),
       };
       this.#workflows.set(id, wf);
@@ -1355,7 +1417,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   #checkIdle(): void {
     if (this.#idleScheduled || !this.#isIdle()) return;
     this.#idleScheduled = true;
-    queueMicrotask(() => this.#track(this.#becomeIdle()));
+    queueMicrotask(() => this.#spawn(() => this.#becomeIdle()));
   }
 
   async #becomeIdle(): Promise<void> {
@@ -1482,10 +1544,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
     await this.#serialize(async () => {
       for (const gate of await this.#store.listGates({ correlationId: id })) await this.#store.deleteGate(gate.key);
     });
-    const running = [...wf.controllers];
-    for (const controller of running) controller.abort(why);
+    wf.controller?.abort(why);
     for (const waiter of wf.waiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
-    if (running.length > 0 || wf.running > 0) {
+    if (wf.running > 0) {
       await new Promise<void>((resolve) => wf.waiters.add({ resolve, reject: () => resolve() }));
     }
     this.#settled(wf);
@@ -1593,10 +1654,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (this.#closed) throw new BoardClosedError();
   }
 
-  #track(promise: Promise<unknown>): void {
-    const tracked = promise.then(noop, noop);
-    this.#inflight.add(tracked);
-    void tracked.then(() => this.#inflight.delete(tracked));
+  /** Starts `task` in the board's root scope. The board's tasks handle their own errors; none fails the scope. */
+  #spawn(task: () => Promise<unknown>): void {
+    this.#scope.spawn(() => task().then(noop, noop)).then(noop, noop);
   }
 
   /**
@@ -1617,8 +1677,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
   async #close(): Promise<void> {
     this.#closed = true;
     const reason = new CancelledError('the board is shutting down');
-    this.#root.abort(reason);
-    for (const wf of this.#workflows.values()) for (const controller of wf.controllers) controller.abort(reason);
+    this.#scope.cancel(reason);
+    for (const wf of this.#workflows.values()) wf.controller?.abort(reason);
     for (const agent of this.#agents.values()) {
       for (let waiter = agent.spaceWaiters.shift(); waiter !== undefined; waiter = agent.spaceWaiters.shift()) waiter.fail(new BoardClosedError());
     }
@@ -1644,10 +1704,15 @@ export class Board implements WorkflowControl, AsyncDisposable {
     } catch {
       // The store failed; runs still settle below.
     }
-    await this.#drain();
+    try {
+      // Waits for every run, pump and timer handler; those that ignore their signal get the grace period.
+      await this.#scope.join();
+    } catch {
+      // The board's tasks handle their own errors; a cancelled scope has nothing more to report.
+    }
     for (const agent of this.#agents.values()) {
       if (!agent.initialized) continue;
-      const info: AgentInfo = { name: agent.spec.name, signal: this.#root.signal };
+      const info: AgentInfo = { name: agent.spec.name, signal: this.#scope.signal };
       for (const hooks of agent.spec.hooks) {
         if (hooks.terminate === undefined) continue;
         try {
@@ -1659,24 +1724,5 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     this.#events.close();
     await this.#store.close?.();
-  }
-
-  /** Waits for everything tracked, with the grace period for work that ignores its signal. */
-  async #drain(): Promise<void> {
-    let expired = false;
-    let release: () => void = noop;
-    const graceOver = new Promise<void>((resolve) => (release = resolve));
-    const stopGrace = startGrace(this.#graceMs, () => {
-      expired = true;
-      release();
-    });
-    try {
-      while (this.#inflight.size > 0 && !expired) await Promise.race([Promise.all([...this.#inflight]), graceOver]);
-    } finally {
-      stopGrace();
-    }
-    if (expired && this.#inflight.size > 0) {
-      reportStragglers({ operation: 'board.shutdown', pending: this.#inflight.size, graceMs: this.#graceMs, reason: this.#root.signal.reason }, this.#onStraggler);
-    }
   }
 }

@@ -1,15 +1,13 @@
 /**
  * INTERIM ADAPTER, TO BE REPLACED: the board's only doors to the flow and resilience layers.
  *
- * The board must use skein's `Semaphore` (flow), `retryPolicy` (resilience) and core `timeout`, not
- * its own. Until those land in this branch, this file gives the smallest stand-ins behind the exact
+ * The board must use skein's `Semaphore` (flow) and `retryPolicy` (resilience), not its own. Until those land in this branch, this file gives the smallest stand-ins behind the exact
  * shapes the board needs, so that swapping them is a change to this file alone:
  * - `createSemaphore(permits)` -> `new Semaphore(permits)` from `src/flow/semaphore.ts`,
- * - `createRetryPolicy(options)` -> `retryPolicy(options)` from `src/resilience/`,
- * - `runWithTimeout(task, ms, signal)` -> `timeout(task, ms, { signal })` from `src/core/timeout.ts`.
+ * - `createRetryPolicy(options)` -> `retryPolicy(options)` from `src/resilience/`.
+ * (Per-attempt timeouts and bestOf already use the core's `timeout` and `gather`.)
  */
-import { TimeoutError, isCancellation } from '../core/errors.js';
-import { linkSignal } from '../core/signal.js';
+import { isCancellation } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 
 /** A held permit; `release` is idempotent. */
@@ -128,28 +126,3 @@ export const ONCE: ExecutionPolicy = {
     return task(options?.signal ?? new AbortController().signal, { attempt: 1 });
   },
 };
-
-/**
- * Runs `task` with a signal that aborts when `ms` passes (with a `TimeoutError`) or `signal` aborts.
- * Settles only when the task has settled: a slot it holds is never released early.
- */
-export async function runWithTimeout<T>(task: (signal: AbortSignal) => Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
-  const controller = new AbortController();
-  const link = linkSignal(controller, signal);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new TimeoutError(`timed out after ${ms} ms`));
-  }, ms);
-  try {
-    const value = await task(controller.signal);
-    if (timedOut) throw new TimeoutError(`timed out after ${ms} ms`);
-    return value;
-  } catch (error) {
-    if (timedOut && !signal.aborted) throw new TimeoutError(`timed out after ${ms} ms`, { cause: error });
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    link.unlink();
-  }
-}
