@@ -1,0 +1,401 @@
+/**
+ * The agent builder: how a user declares what an agent consumes, what it publishes, under which
+ * limits and policies it runs, and what it does. `handle(fn)` ends the declaration and registers the
+ * agent with its board.
+ */
+import { assertDuration, assertFunction, assertInteger, assertOptions, describe } from '../core/validate.js';
+import {
+  assertArtifactType,
+  checkTags,
+  checkVisibility,
+  type AnyArtifactType,
+  type Artifact,
+  type Draft,
+  type PayloadOf,
+} from './artifact.js';
+import type { AgentContext } from './context.js';
+import { sortByPriority, type AgentHooks } from './hooks.js';
+import { createRetryPolicy, type ExecutionPolicy, type RetryOptions } from './primitives.js';
+import type { Visibility } from './visibility.js';
+
+type Awaitable<T> = T | Promise<T>;
+
+/** Batching: the agent receives up to `size` artifacts at once, flushed when full or `timeoutMs` after the first arrived. */
+export interface BatchOptions {
+  readonly size?: number;
+  readonly timeoutMs?: number;
+}
+
+/** Joining: artifacts of every listed type with the same key (default: the correlation id), within `withinMs` of the first. */
+export interface JoinOptions<A = Artifact> {
+  readonly by?: (artifact: A) => string;
+  readonly withinMs: number;
+}
+
+/** How an agent filters and groups what it consumes. */
+export interface ConsumeOptions<A = Artifact> {
+  /** Only artifacts for which this returns true. */
+  readonly where?: (artifact: A) => boolean;
+  /** Only artifacts produced by these agents (`'external'` for `board.publish`). */
+  readonly from?: string | readonly string[];
+  /** Only artifacts carrying every one of these tags. */
+  readonly tags?: readonly string[];
+  /** Receive artifacts in batches (one type only). */
+  readonly batch?: BatchOptions;
+  /** Join several types by key within a window. */
+  readonly join?: JoinOptions<A>;
+}
+
+/** How an agent publishes a type. */
+export interface PublishOptions {
+  /** The default visibility of what it publishes of this type (public unless said). */
+  readonly visibility?: Visibility;
+  /** The agent returns an array of up to `fanOut` payloads of this type, each published as its own artifact. */
+  readonly fanOut?: number;
+  /** Tags added to every artifact of this type it publishes. */
+  readonly tags?: readonly string[];
+}
+
+/** A value an agent may return or yield: a payload of its (only) published type, or a draft. */
+export type Output<Out> = Out | Draft;
+/** What an agent's body may return. */
+export type HandlerResult<Out> = void | undefined | Output<Out> | readonly Output<Out>[];
+
+/** An evaluation stage: each engine's output feeds the next. */
+export interface Engine<I, O> {
+  readonly name?: string;
+  evaluate(input: I, ctx: AgentContext): Awaitable<O>;
+}
+export type EngineLike<I, O> = Engine<I, O> | ((input: I, ctx: AgentContext) => Awaitable<O>);
+
+/** Scores one evaluation's outputs for `bestOf`: higher is better. */
+export type Scorer = (outputs: readonly Draft[], ctx: AgentContext) => Awaitable<number>;
+
+export interface BestOfOptions {
+  /** When this passes, evaluations still running are aborted and the best finished one is kept. */
+  readonly deadlineMs?: number;
+}
+
+/** One `consumes` declaration, checked and frozen. */
+export interface Subscription {
+  readonly index: number;
+  readonly types: readonly AnyArtifactType[];
+  readonly where: ((artifact: Artifact) => boolean) | undefined;
+  readonly from: ReadonlySet<string> | undefined;
+  readonly tags: readonly string[];
+  readonly batch: { readonly size: number; readonly timeoutMs: number | undefined } | undefined;
+  readonly join: { readonly by: ((artifact: Artifact) => string) | undefined; readonly withinMs: number } | undefined;
+}
+
+export interface PublishSpec {
+  readonly type: AnyArtifactType;
+  readonly visibility: Visibility;
+  readonly fanOut: number | undefined;
+  readonly tags: readonly string[];
+}
+
+export type Stage = (input: unknown, ctx: AgentContext) => unknown;
+
+/** An agent as the board runs it. */
+export interface AgentSpec {
+  readonly name: string;
+  readonly subscriptions: readonly Subscription[];
+  readonly publishes: ReadonlyMap<string, PublishSpec>;
+  readonly maxConcurrency: number;
+  readonly queueCapacity: number | undefined;
+  readonly maxRunsPerWorkflow: number | undefined;
+  readonly bestOf: { readonly n: number; readonly score: Scorer; readonly deadlineMs: number | undefined } | undefined;
+  readonly policy: ExecutionPolicy | undefined;
+  readonly timeoutMs: number | undefined;
+  /** Engines, then the body; the last one's result is the output. */
+  readonly stages: readonly { readonly name: string; readonly run: Stage }[];
+  readonly hooks: readonly AgentHooks[];
+  readonly labels: ReadonlySet<string>;
+  readonly tenant: string | undefined;
+  readonly allowSelfTrigger: boolean;
+}
+
+type InputsOf<T, O> = O extends { readonly batch: object }
+  ? T extends AnyArtifactType
+    ? Artifact<PayloadOf<T>>[]
+    : never
+  : T extends readonly AnyArtifactType[]
+    ? { -readonly [K in keyof T]: Artifact<PayloadOf<T[K]>> }
+    : [Artifact<PayloadOf<T>>];
+
+type ArtifactOf<T> = T extends readonly AnyArtifactType[] ? Artifact<PayloadOf<T[number]>> : Artifact<PayloadOf<T>>;
+
+const CONSUME_KEYS = new Set(['where', 'from', 'tags', 'batch', 'join']);
+
+/**
+ * Declares an agent, fluently. Made by `board.agent(name)`; `handle(fn)` registers it.
+ *
+ * `In` is what the body receives (a union when there are several `consumes`), `Cur` what the next
+ * stage receives (changed by each `engine`), `Out` the payload types it may publish.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Idea = artifactType('Idea', z.object({ topic: z.string() }));
+ * const Pizza = artifactType('Pizza', z.object({ name: z.string() }));
+ * await using board = new Board();
+ * board.agent('chef')
+ *   .consumes(Idea)
+ *   .publishes(Pizza)
+ *   .maxConcurrency(4)
+ *   .handle(async ([idea]) => ({ name: idea.payload.topic }));
+ * ```
+ */
+export class AgentBuilder<In = never, Cur = In, Out = never> {
+  readonly #name: string;
+  readonly #register: (spec: AgentSpec) => void;
+  readonly #subscriptions: Subscription[] = [];
+  readonly #publishes = new Map<string, PublishSpec>();
+  readonly #engines: { name: string; run: Stage }[] = [];
+  readonly #hooks: AgentHooks[] = [];
+  readonly #labels = new Set<string>();
+  #maxConcurrency = 1;
+  #queueCapacity: number | undefined;
+  #maxRuns: number | undefined;
+  #bestOf: AgentSpec['bestOf'];
+  #policy: ExecutionPolicy | undefined;
+  #timeoutMs: number | undefined;
+  #tenant: string | undefined;
+  #allowSelf = false;
+  #sealed = false;
+
+  /** @internal Made by `board.agent(name)`. */
+  constructor(name: string, register: (spec: AgentSpec) => void) {
+    this.#name = name;
+    this.#register = register;
+  }
+
+  #open(method: string): void {
+    if (this.#sealed) throw new Error(`agent '${this.#name}' is already registered; ${method}() must come before handle()`);
+  }
+
+  /**
+   * Subscribes to one type, or to several at once (an AND gate: the agent runs when one of each has
+   * arrived in the same workflow, or under the same join key). Several `consumes` calls are alternatives.
+   */
+  consumes<const T extends AnyArtifactType | readonly AnyArtifactType[], const O extends ConsumeOptions<ArtifactOf<T>> = ConsumeOptions<ArtifactOf<T>>>(
+    types: T,
+    options?: O,
+  ): AgentBuilder<In | InputsOf<T, O>, In | InputsOf<T, O>, Out> {
+    this.#open('consumes');
+    const list: readonly unknown[] = Array.isArray(types) ? (types as readonly unknown[]) : [types];
+    if (list.length === 0) throw new RangeError(`agent '${this.#name}': consumes needs at least one artifact type`);
+    list.forEach((type, i) => assertArtifactType(type, `agent '${this.#name}': consumes type ${i}`));
+    assertOptions(options, 'consumes options');
+    for (const key of Object.keys(options ?? {})) {
+      if (!CONSUME_KEYS.has(key)) throw new TypeError(`agent '${this.#name}': unknown consumes option '${key}' (allowed: ${[...CONSUME_KEYS].join(', ')})`);
+    }
+    const o = (options ?? {}) as ConsumeOptions;
+    if (o.where !== undefined) assertFunction(o.where, 'consumes where');
+    let from: Set<string> | undefined;
+    if (o.from !== undefined) {
+      const names: unknown[] = typeof o.from === 'string' ? [o.from] : Array.isArray(o.from) ? (o.from as unknown[]) : [o.from];
+      if (names.length === 0 || names.some((n) => typeof n !== 'string')) {
+        throw new TypeError(`consumes from must be an agent name or an array of them, got ${describe(o.from)}`);
+      }
+      from = new Set(names as string[]);
+    }
+    let batch: Subscription['batch'];
+    if (o.batch !== undefined) {
+      assertOptions(o.batch, 'consumes batch');
+      if (list.length !== 1) throw new TypeError(`agent '${this.#name}': batch consumes exactly one type, got ${list.length}`);
+      if (o.batch.size === undefined && o.batch.timeoutMs === undefined) {
+        throw new TypeError('consumes batch needs a size, a timeoutMs, or both');
+      }
+      if (o.batch.size !== undefined) assertInteger(o.batch.size, 'batch size', { min: 1 });
+      if (o.batch.timeoutMs !== undefined) assertDuration(o.batch.timeoutMs, 'batch timeoutMs');
+      batch = { size: o.batch.size ?? Infinity, timeoutMs: o.batch.timeoutMs };
+    }
+    let join: Subscription['join'];
+    if (o.join !== undefined) {
+      assertOptions(o.join, 'consumes join');
+      if (batch !== undefined) throw new TypeError(`agent '${this.#name}': one consumes cannot both batch and join`);
+      if (list.length < 2) throw new TypeError(`agent '${this.#name}': a join needs at least two types`);
+      if (o.join.by !== undefined) assertFunction(o.join.by, 'join by');
+      assertDuration(o.join.withinMs, 'join withinMs');
+      join = { by: o.join.by as ((artifact: Artifact) => string) | undefined, withinMs: o.join.withinMs };
+    }
+    this.#subscriptions.push(
+      Object.freeze({
+        index: this.#subscriptions.length,
+        types: Object.freeze([...(list as AnyArtifactType[])]),
+        where: o.where as ((artifact: Artifact) => boolean) | undefined,
+        from,
+        tags: checkTags(o.tags, 'consumes tags'),
+        batch,
+        join,
+      }),
+    );
+    return this as never;
+  }
+
+  /** Declares a type this agent publishes (and may only publish what it declares). */
+  publishes<T extends AnyArtifactType>(type: T, options?: PublishOptions): AgentBuilder<In, Cur, Out | PayloadOf<T>> {
+    this.#open('publishes');
+    assertArtifactType(type, `agent '${this.#name}': publishes type`);
+    assertOptions(options, 'publishes options');
+    if (options?.fanOut !== undefined) assertInteger(options.fanOut, 'fanOut', { min: 1, allowInfinity: true });
+    this.#publishes.set(type.name, {
+      type,
+      visibility: checkVisibility(options?.visibility, 'publishes visibility'),
+      fanOut: options?.fanOut,
+      tags: checkTags(options?.tags, 'publishes tags'),
+    });
+    return this as never;
+  }
+
+  /** At most `n` runs of this agent at once (default 1). */
+  maxConcurrency(n: number): this {
+    this.#open('maxConcurrency');
+    assertInteger(n, 'maxConcurrency', { min: 1 });
+    this.#maxConcurrency = n;
+    return this;
+  }
+
+  /** At most `n` runs waiting in this agent's queue; beyond it publishers wait (default: the board's `queueCapacity`). */
+  queueCapacity(n: number): this {
+    this.#open('queueCapacity');
+    assertInteger(n, 'queueCapacity', { min: 1 });
+    this.#queueCapacity = n;
+    return this;
+  }
+
+  /** At most `n` runs of this agent per workflow (default: the board's `maxRunsPerWorkflow`); past it, `LoopDetected` is published. */
+  maxRuns(n: number): this {
+    this.#open('maxRuns');
+    assertInteger(n, 'maxRuns', { min: 1 });
+    this.#maxRuns = n;
+    return this;
+  }
+
+  /** Lets this agent be triggered by its own outputs (off by default: a loop guard). */
+  allowSelfTrigger(allow = true): this {
+    this.#open('allowSelfTrigger');
+    this.#allowSelf = allow;
+    return this;
+  }
+
+  /** Labels this agent carries, for `visibility.labels(...)`. */
+  labels(...labels: string[]): this {
+    this.#open('labels');
+    for (const label of checkTags(labels, 'labels')) this.#labels.add(label);
+    return this;
+  }
+
+  /** The tenant this agent belongs to, for `visibility.tenant(...)`. */
+  tenant(name: string): this {
+    this.#open('tenant');
+    if (typeof name !== 'string' || name === '') throw new TypeError(`tenant must be a non-empty string, got ${describe(name)}`);
+    this.#tenant = name;
+    return this;
+  }
+
+  /**
+   * Runs `n` evaluations of each run in parallel and keeps the outputs that `score` rates highest.
+   * With `deadlineMs`, evaluations still running when it passes are aborted and the best finished
+   * one wins.
+   */
+  bestOf(n: number, score: Scorer, options?: BestOfOptions): this {
+    this.#open('bestOf');
+    assertInteger(n, 'bestOf n', { min: 1 });
+    assertFunction(score, 'bestOf score');
+    assertOptions(options, 'bestOf options');
+    if (options?.deadlineMs !== undefined) assertDuration(options.deadlineMs, 'bestOf deadlineMs');
+    this.#bestOf = { n, score, deadlineMs: options?.deadlineMs };
+    return this;
+  }
+
+  /**
+   * Retries failed runs: give a resilience policy (anything with `execute(task, { signal })`, such as
+   * `retryPolicy(...)` or `wrap(...)`) or retry options. Cancellation is never retried.
+   */
+  retry(policy: ExecutionPolicy | RetryOptions): this {
+    this.#open('retry');
+    assertOptions(policy, 'retry policy');
+    if (typeof (policy as Partial<ExecutionPolicy>).execute === 'function') {
+      this.#policy = policy as ExecutionPolicy;
+    } else {
+      const options = policy as RetryOptions;
+      if (options.maxAttempts !== undefined) assertInteger(options.maxAttempts, 'retry maxAttempts', { min: 1 });
+      if (options.retryIf !== undefined) assertFunction(options.retryIf, 'retry retryIf');
+      this.#policy = createRetryPolicy(options);
+    }
+    return this;
+  }
+
+  /** Each attempt must finish within `ms`; past it its signal aborts and the attempt fails with a `TimeoutError`. */
+  timeout(ms: number): this {
+    this.#open('timeout');
+    assertDuration(ms, 'timeout ms');
+    this.#timeoutMs = ms;
+    return this;
+  }
+
+  /** Adds an evaluation stage: it receives the previous stage's output (the inputs, for the first). */
+  engine<O>(engine: EngineLike<Cur, O>): AgentBuilder<In, O, Out> {
+    this.#open('engine');
+    if (typeof engine === 'function') {
+      this.#engines.push({ name: engine.name || `engine${this.#engines.length}`, run: engine as Stage });
+    } else {
+      if (typeof engine !== 'object' || engine === null || typeof engine.evaluate !== 'function') {
+        throw new TypeError(`engine must be a function or an object with evaluate(input, ctx), got ${describe(engine)}`);
+      }
+      this.#engines.push({ name: engine.name ?? `engine${this.#engines.length}`, run: (input, ctx) => engine.evaluate(input as Cur, ctx) });
+    }
+    return this as never;
+  }
+
+  /** Adds lifecycle hooks (see {@link AgentHooks}); bundles run in ascending priority. */
+  use(hooks: AgentHooks): this {
+    this.#open('use');
+    assertOptions(hooks, 'hooks');
+    for (const [key, value] of Object.entries(hooks)) {
+      if (key === 'name' || key === 'priority') continue;
+      assertFunction(value, `hook ${key}`);
+    }
+    if (hooks.priority !== undefined && (typeof hooks.priority !== 'number' || Number.isNaN(hooks.priority))) {
+      throw new TypeError(`hook priority must be a number, got ${describe(hooks.priority)}`);
+    }
+    this.#hooks.push(hooks);
+    return this;
+  }
+
+  /**
+   * Sets the agent's body and registers the agent. The body receives the inputs (or the last engine's
+   * output) and the context; it returns payloads to publish, or is an async generator whose every
+   * yield is published at once. Without a body, the last engine's output is published.
+   */
+  handle(body?: (input: Cur, ctx: AgentContext) => Awaitable<HandlerResult<Out>> | AsyncIterable<Output<Out>>): void {
+    this.#open('handle');
+    if (body !== undefined) assertFunction(body, 'handle body');
+    if (this.#subscriptions.length === 0) throw new TypeError(`agent '${this.#name}' consumes nothing: call consumes(Type) before handle()`);
+    const stages = [...this.#engines];
+    if (body !== undefined) stages.push({ name: 'handle', run: body as Stage });
+    if (stages.length === 0) throw new TypeError(`agent '${this.#name}' has neither engines nor a body`);
+    this.#sealed = true;
+    this.#register(
+      Object.freeze({
+        name: this.#name,
+        subscriptions: Object.freeze([...this.#subscriptions]),
+        publishes: new Map(this.#publishes),
+        maxConcurrency: this.#maxConcurrency,
+        queueCapacity: this.#queueCapacity,
+        maxRunsPerWorkflow: this.#maxRuns,
+        bestOf: this.#bestOf,
+        policy: this.#policy,
+        timeoutMs: this.#timeoutMs,
+        stages: Object.freeze(stages),
+        hooks: Object.freeze(sortByPriority(this.#hooks)),
+        labels: new Set(this.#labels),
+        tenant: this.#tenant,
+        allowSelfTrigger: this.#allowSelf,
+      }),
+    );
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The artifact types the board itself publishes, so that failures, expired joins and stopped loops
+ * are facts on the board that agents can consume and users can list, never silent drops.
+ */
+import { artifactType } from './artifact.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+
+/** A schema for payloads the board builds itself: it trusts its own values. */
+function trusted<T>(): StandardSchemaV1<T, T> {
+  return { '~standard': { version: 1, vendor: 'skein', validate: (value) => ({ value: value as T }) } };
+}
+
+/** What a failure looked like, in a form every store can keep. */
+export interface ErrorSummary {
+  readonly name: string;
+  readonly message: string;
+}
+
+/** Payload of {@link AgentFailed}. */
+export interface AgentFailedPayload {
+  readonly agent: string;
+  readonly runId: string;
+  readonly inputIds: readonly string[];
+  readonly attempts: number;
+  readonly error: ErrorSummary;
+  /** The dead letter recorded for this failure; `board.replayDeadLetter(id)` runs it again. */
+  readonly deadLetterId: string;
+}
+
+/** Payload of {@link JoinExpired}. */
+export interface JoinExpiredPayload {
+  readonly agent: string;
+  readonly key: string;
+  readonly withinMs: number;
+  /** The artifacts that had arrived, by type. */
+  readonly received: readonly { readonly id: string; readonly type: string }[];
+  /** The types that never arrived. */
+  readonly missing: readonly string[];
+}
+
+/** Payload of {@link LoopDetected}. */
+export interface LoopDetectedPayload {
+  readonly agent: string;
+  readonly limit: number;
+  readonly reason: string;
+}
+
+/** Published (with the run's correlation id) when an agent's run failed for good. */
+export const AgentFailed = artifactType('AgentFailed', trusted<AgentFailedPayload>());
+/** Published when a join's window passed before every type arrived: what had arrived is in it. */
+export const JoinExpired = artifactType('JoinExpired', trusted<JoinExpiredPayload>());
+/** Published once when an agent reached its per-workflow run limit: further runs were not scheduled. */
+export const LoopDetected = artifactType('LoopDetected', trusted<LoopDetectedPayload>());
+
+/** The producer name of artifacts published by `board.publish` and by the board itself. */
+export const EXTERNAL = 'external';
+export const BOARD = 'board';
+
+export function summarizeError(error: unknown): ErrorSummary {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}

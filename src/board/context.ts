@@ -1,0 +1,35 @@
+/**
+ * What an agent's body, engines and hooks receive besides their inputs: the run's signal, a way to
+ * publish, and a view of the board filtered by what this agent may see.
+ */
+import type { Artifact, ArtifactType, ArtifactTypeOf, DraftOptions } from './artifact.js';
+import type { ArtifactQuery } from './store.js';
+
+/** The board as one agent may read it: artifacts it may not see are left out. */
+export interface BoardReader {
+  /** Stored artifacts matching `query` that this agent may see, oldest first. */
+  list<T>(query: ArtifactQuery & { readonly type: ArtifactTypeOf<T> }): Promise<Artifact<T>[]>;
+  list(query?: ArtifactQuery): Promise<Artifact[]>;
+  /** The artifact with this id, or `undefined` when it does not exist or this agent may not see it. */
+  get(id: string): Promise<Artifact | undefined>;
+}
+
+/** The context of one attempt of one run. */
+export interface AgentContext {
+  /** Aborts when the run is cancelled (its workflow cancelled, the board shut down) or its attempt times out. */
+  readonly signal: AbortSignal;
+  readonly agent: string;
+  readonly runId: string;
+  readonly correlationId: string;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  readonly attempt: number;
+  /** The run's inputs (after `preConsume` hooks). */
+  readonly inputs: readonly Artifact[];
+  /**
+   * Publishes an artifact now, in this run's workflow, as this agent. The type must be one the agent
+   * declared with `publishes`. Resolves once it is stored and scheduled.
+   */
+  publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>>;
+  /** Reads the board, filtered by this agent's visibility. */
+  readonly board: BoardReader;
+}

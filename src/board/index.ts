@@ -1,0 +1,63 @@
+/**
+ * skein/board: a blackboard orchestrator of typed artifacts and concurrent agents, built on skein's
+ * primitives. See docs/board.md.
+ */
+export { Board, type BoardOptions, type PublishCallOptions, type IdleOptions, type BoardStats, type AgentStats } from './board.js';
+export {
+  AgentBuilder,
+  type ConsumeOptions,
+  type BatchOptions,
+  type JoinOptions,
+  type PublishOptions,
+  type Engine,
+  type EngineLike,
+  type Scorer,
+  type BestOfOptions,
+  type Output,
+  type HandlerResult,
+} from './agent.js';
+export {
+  artifactType,
+  isDraft,
+  type Artifact,
+  type ArtifactType,
+  type ArtifactTypeOf,
+  type AnyArtifactType,
+  type PayloadOf,
+  type InputOf,
+  type Draft,
+  type DraftOptions,
+  type TraceRef,
+} from './artifact.js';
+export {
+  AgentFailed,
+  JoinExpired,
+  LoopDetected,
+  type AgentFailedPayload,
+  type JoinExpiredPayload,
+  type LoopDetectedPayload,
+  type ErrorSummary,
+} from './builtins.js';
+export type { AgentContext, BoardReader } from './context.js';
+export type { AgentHooks, AgentInfo } from './hooks.js';
+export type { BoardComponent, PublishDecision, ScheduleDecision, ScheduleCandidate, FailureInfo } from './components.js';
+export { ValidationError, BoardClosedError, PublishBlockedError, OutputError, type ValidationIssue } from './errors.js';
+export type { BoardEvent, BoardEventKind, EventStreamOptions } from './events.js';
+export type { ExecutionPolicy, RetryOptions } from './primitives.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export type {
+  BoardStore,
+  ArtifactQuery,
+  RunRecord,
+  RunState,
+  RunOutcome,
+  RunCountQuery,
+  WorkflowState,
+  GateRecord,
+  DeadLetter,
+  DeadLetterQuery,
+  Awaitable,
+} from './store.js';
+export { MemoryStore } from './stores/memory-store.js';
+export { visibility, type Visibility, type PublicVisibility, type PrivateVisibility, type LabelledVisibility, type TenantVisibility } from './visibility.js';
+export { Workflow, type WaitOptions } from './workflow.js';
