@@ -1,0 +1,14 @@
+/**
+ * The `skein` command's public surface for workflow authors: the workflow contract and its types.
+ * The command itself is `src/cli/bin.ts`; see docs/cli.md.
+ */
+export {
+  defineWorkflow,
+  type Workflow,
+  type WorkflowContext,
+  type WorkflowInput,
+  type WorkflowResult,
+  type RunnableBoard,
+} from './workflow.js';
+export type { RunSummary, RunStatus } from './summary.js';
+export type { AgentTimings } from './progress-model.js';

@@ -1,0 +1,204 @@
+/**
+ * The `skein` command line: argument parsing (commander), then `skein run` under runtime's `main`,
+ * which turns Ctrl-C and SIGTERM into an orderly shutdown of the board and the right exit code.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { main, type MainProcess } from '../runtime/main.js';
+import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
+import { colorFor, palette } from './format.js';
+import { firstLine, loadWorkflow } from './load-workflow.js';
+import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, TtyRenderer, type OutputStream, type ProgressRenderer } from './renderer.js';
+import { runWorkflow, type ConcurrencyOverrides } from './run-workflow.js';
+import { formatSummary, type RunSummary } from './summary.js';
+import { packageVersion } from './version.js';
+
+/** What the CLI touches of the outside world; tests may replace any of it. */
+export interface CliIo {
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** Ends the process (default `process.exit`). */
+  readonly exit: (code: number) => void;
+  /** Where signals come from (default `process`). */
+  readonly process?: MainProcess;
+}
+
+/** Options of `skein run` after parsing. */
+export interface RunCommandOptions {
+  readonly concurrency: ConcurrencyOverrides;
+  readonly timeoutMs: number | undefined;
+  readonly quiet: boolean;
+  readonly json: boolean;
+  readonly trace: string | undefined;
+}
+
+/** How long a shutdown (Ctrl-C) may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), exit: (code) => process.exit(code) };
+}
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name) and resolves with the exit code
+ * once `io.exit` was called with it.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  let request: { file: string; args: string[]; options: RunCommandOptions } | undefined;
+  const program = buildProgram(io, (file, args, options) => (request = { file, args, options }));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return finish(io, error.exitCode === 0 ? 0 : USAGE_EXIT_CODE);
+    return fail(io, error);
+  }
+  if (request === undefined) return finish(io, 0);
+  const { file, args, options } = request;
+  try {
+    const { workflow } = await loadWorkflow(file, io.cwd);
+    return await runUnderMain(io, options, (signal) =>
+      runWorkflow({
+        workflow,
+        args,
+        cwd: io.cwd,
+        concurrency: options.concurrency,
+        timeoutMs: options.timeoutMs,
+        tracePath: options.trace,
+        renderer: chooseRenderer(io, options),
+        tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
+        signal,
+      }),
+    );
+  } catch (error) {
+    return fail(io, error);
+  }
+}
+
+/** `main` owns the process while the board runs: signals, uncaught errors, the exit code. */
+function runUnderMain(io: CliIo, options: RunCommandOptions, run: (signal: AbortSignal) => Promise<RunSummary>): Promise<number> {
+  let exitCode = 0;
+  return main(
+    async (signal) => {
+      try {
+        const summary = await run(signal);
+        exitCode = summary.exitCode;
+        printSummary(io, options, summary);
+      } catch (error) {
+        // Bad input found once the workflow ran (no board, an unknown agent): one line, usage code.
+        if (!(error instanceof CliError)) throw error;
+        io.stderr.write(`skein: ${error.message}\n`);
+        exitCode = USAGE_EXIT_CODE;
+      }
+    },
+    {
+      shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+      // main decides on signals (130/143) and failures (1); otherwise the run's own code stands.
+      exit: (code) => io.exit(code === 0 ? exitCode : code),
+      onError: (error) => io.stderr.write(`skein: ${describeError(error, io.env)}\n`),
+      ...(io.process === undefined ? {} : { process: io.process }),
+    },
+  ).then((code) => (code === 0 ? exitCode : code));
+}
+
+function printSummary(io: CliIo, options: RunCommandOptions, summary: RunSummary): void {
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return;
+  }
+  const colors = palette(colorFor(io.stdout, io.env));
+  if (options.quiet) {
+    const line = formatSummary(summary, colors).split('\n')[0]!;
+    io.stdout.write(`${[line, ...summary.outputs.map((o) => `${o.label}: ${o.path}`)].join('\n')}\n`);
+    return;
+  }
+  io.stdout.write(`${formatSummary(summary, colors)}\n`);
+}
+
+function chooseRenderer(io: CliIo, options: RunCommandOptions): ProgressRenderer {
+  if (options.quiet) return new SilentRenderer();
+  if (io.stderr.isTTY === true) return new TtyRenderer(io.stderr, palette(colorFor(io.stderr, io.env)));
+  return new LineRenderer(io.stderr);
+}
+
+function buildProgram(io: CliIo, onRun: (file: string, args: string[], options: RunCommandOptions) => void): Command {
+  const program = new Command('skein')
+    .description('Run skein workflows: a board of agents, with live progress and a summary.')
+    .version(packageVersion(), '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // Commander's own errors ("error: unknown option '--x'") become one line with the program's name.
+      outputError: (text, write) => write(`skein: ${text.replace(/^error: /, '').trim()}\n`),
+    });
+
+  program
+    .command('run')
+    .description('run a workflow module (.ts or .js) until its board is idle')
+    .argument('<workflow>', 'the workflow file, e.g. examples/markdown-report.ts')
+    .argument('[args...]', 'arguments for the workflow (after -- if they start with a dash)')
+    .addOption(
+      new Option('-c, --concurrency <limit>', 'max concurrent runs: N for every agent, or agent=N (repeatable, comma-separated)')
+        .argParser(parseConcurrency)
+        .default({ byAgent: new Map() } satisfies ConcurrencyOverrides, 'each agent\'s own'),
+    )
+    .addOption(new Option('-t, --timeout <duration>', 'stop the run after this long: 90s, 2m, 500ms (a bare number is seconds)').argParser(parseDuration))
+    .option('-q, --quiet', 'no progress view; print only the result line and the outputs', false)
+    .option('--json', 'print the summary as JSON on stdout', false)
+    .option('--trace <file>', 'write every board event to <file> as JSON lines')
+    .exitOverride()
+    .action((file: string, args: string[], raw: { concurrency: ConcurrencyOverrides; timeout?: number; quiet: boolean; json: boolean; trace?: string }) => {
+      onRun(file, args, { concurrency: raw.concurrency, timeoutMs: raw.timeout, quiet: raw.quiet, json: raw.json, trace: raw.trace });
+    });
+
+  program.addHelpText(
+    'after',
+    ['', 'Examples:', '  skein run examples/markdown-report.ts', '  skein run examples/markdown-report.ts ./docs --concurrency keywords=2 --json', ''].join('\n'),
+  );
+  return program;
+}
+
+/** `4`, `keywords=4`, `keywords=4,split=2`; repeated flags accumulate. */
+export function parseConcurrency(value: string, previous: ConcurrencyOverrides | undefined): ConcurrencyOverrides {
+  let all = previous?.all;
+  const byAgent = new Map(previous?.byAgent);
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(?:([^=\s]+)=)?(\d+)$/.exec(part);
+    const limit = match === null ? NaN : Number(match[2]);
+    if (match === null || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`expected N or agent=N with N an integer >= 1, got '${part}'`);
+    }
+    if (match[1] === undefined) all = limit;
+    else byAgent.set(match[1], limit);
+  }
+  if (all === undefined && byAgent.size === 0) throw new InvalidArgumentError(`expected N or agent=N, got '${value}'`);
+  return { ...(all === undefined ? {} : { all }), byAgent };
+}
+
+/** `500ms`, `90s`, `2m`, `1.5s`; a bare number is seconds. Returns milliseconds. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError(`expected a duration such as 90s, 2m or 500ms, got '${value}'`);
+  const amount = Number(match[1]);
+  const ms = match[2] === 'ms' ? amount : match[2] === 'm' ? amount * 60_000 : amount * 1_000;
+  if (!(ms > 0) || ms > 2_147_483_647) throw new InvalidArgumentError(`expected a duration above 0 and under 24 days, got '${value}'`);
+  return Math.round(ms);
+}
+
+function finish(io: CliIo, code: number): number {
+  io.exit(code);
+  return code;
+}
+
+function fail(io: CliIo, error: unknown): number {
+  io.stderr.write(`skein: ${describeError(error, io.env)}\n`);
+  return finish(io, error instanceof CliError ? USAGE_EXIT_CODE : 1);
+}
+
+/** One line, unless SKEIN_DEBUG asks for the stack. */
+function describeError(error: unknown, env: NodeJS.ProcessEnv): string {
+  if (env.SKEIN_DEBUG !== undefined && error instanceof Error && error.stack !== undefined) return error.stack;
+  return firstLine(error);
+}

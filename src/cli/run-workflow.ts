@@ -1,0 +1,173 @@
+/**
+ * One `skein run`: build the workflow's board, watch its event stream, publish the inputs, wait
+ * for idle (or a deadline, or Ctrl-C), let the workflow finish, shut the board down and summarise.
+ * Whatever happens, the board is shut down, its event reader and the view's timer are stopped and the
+ * workflow's cleanups run before this returns.
+ */
+import { constants } from 'node:os';
+import { TimeoutError } from '../core/errors.js';
+import { CliError } from './cli-error.js';
+import { formatDuration } from './format.js';
+import { firstLine } from './load-workflow.js';
+import { ProgressModel } from './progress-model.js';
+import type { ProgressRenderer } from './renderer.js';
+import { buildSummary, type RunStatus, type RunSummary } from './summary.js';
+import { TraceWriter } from './trace-writer.js';
+import { isRunnableBoard, type RunnableBoard, type Workflow, type WorkflowContext, type WorkflowInput, type WorkflowResult } from './workflow.js';
+
+/** `--concurrency`: a default for every agent and/or limits by agent name. */
+export interface ConcurrencyOverrides {
+  readonly all?: number;
+  readonly byAgent: ReadonlyMap<string, number>;
+}
+
+export interface RunWorkflowOptions {
+  readonly workflow: Workflow;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly concurrency: ConcurrencyOverrides;
+  /** The whole run's deadline, from start to idle. */
+  readonly timeoutMs?: number | undefined;
+  /** Where to write the events as JSON lines. */
+  readonly tracePath?: string | undefined;
+  readonly renderer: ProgressRenderer;
+  /** How often the renderer is called. */
+  readonly tickMs: number;
+  /** Aborts on Ctrl-C / SIGTERM: the run stops and is summarised as interrupted. */
+  readonly signal: AbortSignal;
+}
+
+/** Exit codes: 0 completed, 1 some run failed for good, 124 the `--timeout` passed (as `timeout(1)`). */
+export const EXIT_CODES = { completed: 0, failed: 1, 'timed-out': 124 } as const;
+
+/** Runs the workflow to idle and returns its summary. Bad input (an unknown agent in `--concurrency`, no board) throws a {@link CliError}. */
+export async function runWorkflow(options: RunWorkflowOptions): Promise<RunSummary> {
+  const { workflow, renderer } = options;
+  const startedAt = Date.now();
+  const model = new ProgressModel(startedAt);
+  const controller = new AbortController();
+  const onOuterAbort = (): void => controller.abort(options.signal.reason);
+  if (options.signal.aborted) onOuterAbort();
+  else options.signal.addEventListener('abort', onOuterAbort, { once: true });
+  const deadline =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new TimeoutError(`the run did not finish within ${formatDuration(options.timeoutMs!)}`)), options.timeoutMs);
+
+  const cleanups: (() => unknown)[] = [];
+  const asked = new Set<string>();
+  const context: WorkflowContext = {
+    args: options.args,
+    cwd: options.cwd,
+    signal: controller.signal,
+    concurrency(name, fallback) {
+      asked.add(name);
+      return options.concurrency.byAgent.get(name) ?? options.concurrency.all ?? fallback;
+    },
+    defer(cleanup) {
+      if (typeof cleanup !== 'function') throw new TypeError('defer needs a function');
+      cleanups.push(cleanup);
+    },
+  };
+
+  const inputs = { published: 0, total: undefined as number | undefined };
+  const header = { workflow: workflow.name, inputs };
+  let board: RunnableBoard | undefined;
+  let reader: Promise<void> | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  let trace: TraceWriter | undefined;
+  let result: WorkflowResult | undefined;
+  let stopReason: unknown;
+  try {
+    trace = options.tracePath === undefined ? undefined : await TraceWriter.open(options.tracePath);
+    const created: unknown = await workflow.createBoard(context);
+    if (!isRunnableBoard(created)) {
+      throw new CliError(`workflow '${workflow.name}': createBoard() returned no board (expected a Board from skein/board)`);
+    }
+    board = created;
+    const agents = Object.keys(board.stats?.().agents ?? {});
+    checkOverrides(options.concurrency, agents.length > 0 ? agents : [...asked], workflow.name);
+    for (const name of agents) model.addAgent(name);
+
+    const events = board.events({ bufferSize: 1 << 16 });
+    reader = (async () => {
+      for await (const event of events) {
+        model.apply(event);
+        trace?.write(event);
+      }
+    })();
+    ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs);
+    renderer.render(model.snapshot(Date.now()), header);
+
+    try {
+      const list = await workflow.inputs(context, board);
+      if (Array.isArray(list)) inputs.total = list.length;
+      for await (const input of list as AsyncIterable<WorkflowInput>) {
+        await board.publish(input.type, input.payload, {
+          signal: controller.signal,
+          ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
+          ...(input.tags === undefined ? {} : { tags: input.tags }),
+        });
+        inputs.published++;
+      }
+      await board.runUntilIdle({ signal: controller.signal });
+      result = (await workflow.finish?.(context, board)) ?? undefined;
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+      stopReason = controller.signal.reason;
+    }
+  } finally {
+    clearTimeout(deadline);
+    options.signal.removeEventListener('abort', onOuterAbort);
+    if (ticker !== undefined) clearInterval(ticker);
+    // Shutdown aborts what is still running and waits for it; the event stream then ends.
+    await board?.shutdown();
+    await reader;
+    renderer.close();
+    await runCleanups(cleanups);
+    await trace?.close();
+  }
+
+  const snapshot = model.snapshot(Date.now());
+  const timings = model.timings();
+  const failed = timings.some((t) => t.failed > 0);
+  const status: RunStatus =
+    stopReason === undefined ? (failed ? 'failed' : 'completed') : stopReason instanceof TimeoutError ? 'timed-out' : 'interrupted';
+  return buildSummary({
+    workflow: workflow.name,
+    status,
+    exitCode: status === 'interrupted' ? interruptedExitCode(stopReason) : EXIT_CODES[status],
+    snapshot,
+    timings,
+    result,
+    reason: stopReason === undefined ? undefined : `${firstLine(stopReason)}; in-flight runs were cancelled`,
+  });
+}
+
+/** 128 + the signal's number, as a shell reports it (130 for SIGINT, 143 for SIGTERM); 130 when no signal is named. */
+function interruptedExitCode(reason: unknown): number {
+  const name = (reason as { signal?: unknown } | undefined)?.signal;
+  const number = typeof name === 'string' ? (constants.signals as Record<string, number | undefined>)[name] : undefined;
+  return 128 + (number ?? constants.signals.SIGINT);
+}
+
+/** Runs every cleanup, last registered first, even when one throws; the first failure is rethrown after all ran. */
+async function runCleanups(cleanups: readonly (() => unknown)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const cleanup of [...cleanups].reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}
+
+function checkOverrides(overrides: ConcurrencyOverrides, agents: readonly string[], workflow: string): void {
+  for (const name of overrides.byAgent.keys()) {
+    if (!agents.includes(name)) {
+      throw new CliError(`--concurrency: workflow '${workflow}' has no agent named '${name}' (agents: ${agents.join(', ') || 'none'})`);
+    }
+  }
+}
