@@ -21,9 +21,11 @@ export interface ProgressRenderer {
   close(): void;
 }
 
-/** How often the CLI ticks each renderer. */
+/** How often the CLI ticks each renderer. The line renderer is ticked more often than it prints so that a late timer does not skip a second. */
 export const TTY_TICK_MS = 100;
-export const LINE_TICK_MS = 1_000;
+export const LINE_TICK_MS = 250;
+/** The plain renderer prints at most one line per this interval. */
+export const LINE_INTERVAL_MS = 1_000;
 
 /**
  * Redraws one frame in place with log-update (it erases the previous frame's lines, hides the cursor
@@ -59,7 +61,7 @@ export class LineRenderer implements ProgressRenderer {
 
   constructor(stream: OutputStream, options?: { minIntervalMs?: number }) {
     this.#stream = stream;
-    this.#minIntervalMs = options?.minIntervalMs ?? LINE_TICK_MS;
+    this.#minIntervalMs = options?.minIntervalMs ?? LINE_INTERVAL_MS;
   }
 
   render(snapshot: ProgressSnapshot, header: ViewHeader): void {

@@ -97,7 +97,6 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunSumma
       }
     })();
     ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs);
-    renderer.render(model.snapshot(Date.now()), header);
 
     try {
       const list = await workflow.inputs(context, board);

@@ -1,0 +1,232 @@
+/**
+ * `skein run` as a user runs it: a child process (Node with tsx's loader, as `npm start` uses), its
+ * exit code, stdout and stderr. Output is piped, so the CLI takes its non-TTY path. Every child is
+ * awaited; one still running when a test ends is killed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const children = new Set<ChildProcess>();
+
+interface Result {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI; `onStderr` sees stderr as it grows (to send a signal at the right moment). */
+function cli(args: readonly string[], onStderr?: (stderr: string, child: ChildProcess) => void): Promise<Result> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    onStderr?.(stderr, child);
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let docs: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'skein-cli-'));
+  docs = join(dir, 'docs');
+  await mkdir(join(docs, 'nested'), { recursive: true });
+  await writeFile(
+    join(docs, 'alpha.md'),
+    '# Alpha\n\nAlpha parsers read configuration files quickly. Parsers are tested against many configuration formats.\n\n## Usage\n\nCall the parser with a configuration path. It returns the parsed configuration.\n',
+  );
+  await writeFile(join(docs, 'nested', 'beta.md'), '# Beta\n\nBeta caches compiled templates in memory. Templates are recompiled when their source changes.\n');
+  await writeFile(join(docs, 'notes.txt'), 'not markdown');
+  for (let i = 0; i < 10; i++) {
+    await writeFile(join(docs, `doc-${i}.md`), `# Document ${i}\n\nDocument ${i} explains widgets and gadgets in detail. Widgets need gadgets to work.\n`);
+  }
+});
+
+afterEach(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('skein run examples/markdown-report.ts on a fixture directory', () => {
+  it('exits 0, prints the summary table and writes a report of every Markdown file', async () => {
+    const report = join(dir, 'out', 'report.md');
+    const { code, stdout, stderr } = await cli(['run', 'examples/markdown-report.ts', docs, report]);
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^markdown-report completed in .+: \d+ artifacts published$/m);
+    for (const agent of ['read', 'split', 'summarise', 'keywords', 'digest']) {
+      expect(stdout).toMatch(new RegExp(`^  ${agent} +12 +0 +0 +\\d+ +\\S+ ms +\\S+ ms$`, 'm'));
+    }
+    expect(stdout).toMatch(/^report: .*out\/report\.md$/m);
+    const text = await readFile(report, 'utf8');
+    expect(text).toContain('12 Markdown documents');
+    expect(text).toContain('## alpha.md');
+    expect(text).toContain('## nested/beta.md');
+    expect(text).not.toContain('notes.txt');
+    expect(text).toMatch(/Keywords: .*configuration/);
+    expect(text).toContain('> Alpha parsers read configuration files quickly.');
+  });
+
+  it('shows the retries of the reader that fails transiently on a fixed subset of files', async () => {
+    const { code, stdout } = await cli(['run', 'examples/markdown-report.ts', docs, join(dir, 'retries.md'), '--json']);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout) as { agents: { name: string; runs: number; failed: number; retries: number }[] };
+    const read = summary.agents.find((a) => a.name === 'read')!;
+    expect(read).toMatchObject({ runs: 12, failed: 0 });
+    expect(read.retries).toBeGreaterThan(0);
+  });
+
+  it('--json prints only the machine-readable summary on stdout', async () => {
+    const report = join(dir, 'json.md');
+    const { code, stdout } = await cli(['run', 'examples/markdown-report.ts', docs, report, '--json', '--quiet']);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout) as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      workflow: 'markdown-report',
+      status: 'completed',
+      exitCode: 0,
+      publishedByType: { Document: 12, Source: 12, Summary: 12, Keywords: 12, Digest: 12 },
+      outputs: [{ label: 'report', path: expect.stringMatching(/json\.md$/) }],
+    });
+    expect((summary.agents as unknown[]).length).toBe(5);
+  });
+
+  it('--quiet prints no progress, only the result line and the outputs', async () => {
+    const { code, stdout, stderr } = await cli(['run', 'examples/markdown-report.ts', docs, join(dir, 'quiet.md'), '--quiet']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout.trim().split('\n')).toEqual([expect.stringMatching(/^markdown-report completed in/), expect.stringMatching(/^report: .*quiet\.md$/)]);
+  });
+
+  it('--trace writes every event as a JSON line', async () => {
+    const trace = join(dir, 'trace', 'events.jsonl');
+    const { code } = await cli(['run', 'examples/markdown-report.ts', docs, join(dir, 'traced.md'), '--quiet', '--trace', trace]);
+    expect(code).toBe(0);
+    const events = (await readFile(trace, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { kind: string; agent?: string });
+    expect(events.filter((e) => e.kind === 'finished' && e.agent === 'digest')).toHaveLength(12);
+    expect(events.at(-1)?.kind).toBe('idle');
+  });
+});
+
+describe('skein run: progress without a terminal', () => {
+  it('prints plain progress lines at most once a second on stderr, and the summary on stdout', async () => {
+    let interrupted = false;
+    const progressLines = (text: string) => text.split('\n').filter((line) => line.startsWith('['));
+    const { stdout, stderr } = await cli(['run', fixture('slow.workflow.ts')], (text, child) => {
+      // Let it run long enough for three progress lines, then stop it.
+      if (!interrupted && progressLines(text).length >= 3) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const lines = progressLines(stderr);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.at(-1)).toMatch(/^\[ *\d\.\d s\] published 5, inputs 5\/5 \| wait 0 done, 2 running, 3 queued$/);
+    const seconds = lines.map((line) => {
+      const [, value, unit] = /^\[ *([\d.]+) (ms|s)\]/.exec(line)!;
+      return Number(value) / (unit === 'ms' ? 1000 : 1);
+    });
+    // One decimal is shown: lines a second apart differ by at least 0.9 on screen.
+    for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!).toBeGreaterThanOrEqual(0.9);
+    expect(stderr).not.toContain('\u001b[');
+    expect(stdout).toMatch(/^slow interrupted/);
+  });
+});
+
+describe('skein run: Ctrl-C and SIGTERM', () => {
+  it('on SIGINT aborts the runs in flight, waits for them, prints what finished and exits 130', async () => {
+    let sent = false;
+    const { code, stdout, stderr } = await cli(['run', fixture('slow.workflow.ts')], (text, child) => {
+      if (!sent && text.includes('started 1') && text.includes('started 2')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(code).toBe(130);
+    // Both running runs saw the abort and finished their cleanup before the summary and the cleanups.
+    expect(stderr).toMatch(/stopped 1[\s\S]*cleanup ran/);
+    expect(stderr).toMatch(/stopped 2[\s\S]*cleanup ran/);
+    expect(stderr).not.toContain('started 3');
+    expect(stdout).toContain('slow interrupted in');
+    expect(stdout).toContain('received SIGINT; in-flight runs were cancelled');
+    expect(stdout).toMatch(/^ {2}wait +0 +0 +5 +0 +- +-$/m);
+  });
+
+  it('on SIGTERM exits 143', async () => {
+    let sent = false;
+    const { code, stdout } = await cli(['run', fixture('slow.workflow.ts'), '--quiet'], (text, child) => {
+      if (!sent && text.includes('started 1')) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    expect(code).toBe(143);
+    expect(stdout).toMatch(/^slow interrupted/);
+  });
+
+  it('--timeout stops the run, summarises it and exits 124', async () => {
+    const { code, stdout } = await cli(['run', fixture('slow.workflow.ts'), '--timeout', '300ms', '--json']);
+    expect(code).toBe(124);
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'timed-out', exitCode: 124, reason: expect.stringContaining('300 ms') });
+  });
+});
+
+describe('skein run: failures and bad input', () => {
+  it('exits 1 when a run failed for good, and the summary shows failures and retries', async () => {
+    const { code, stdout } = await cli(['run', fixture('failing.workflow.ts')]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('failing completed with failures');
+    expect(stdout).toMatch(/^ {2}work +4 +2 +0 +2 /m);
+  });
+
+  it.each([
+    ['a missing file', ['run', 'does-not-exist.ts'], 'skein: workflow file not found: does-not-exist.ts'],
+    ['a directory', ['run', 'examples'], 'skein: workflow must be a file, but examples is a directory'],
+    ['a module that exports no workflow', ['run', 'src/cli/fixtures/not-a-workflow.ts'], 'skein: src/cli/fixtures/not-a-workflow.ts exports no workflow'],
+    ['a workflow whose createBoard returns no board', ['run', 'src/cli/fixtures/no-board.workflow.ts'], "skein: workflow 'no-board': createBoard() returned no board"],
+    ['an unknown flag', ['run', 'examples/markdown-report.ts', '--frobnicate'], "skein: unknown option '--frobnicate'"],
+    ['an unknown command', ['frobnicate'], "skein: unknown command 'frobnicate'"],
+    ['a bad --concurrency', ['run', 'examples/markdown-report.ts', '--concurrency', 'read=0'], "argument 'read=0' is invalid"],
+    ['a --concurrency for an agent the workflow lacks', ['run', 'src/cli/fixtures/failing.workflow.ts', '-c', 'nobody=2'], "has no agent named 'nobody' (agents: work, log)"],
+    ['a bad --timeout', ['run', 'examples/markdown-report.ts', '--timeout', 'soon'], "argument 'soon' is invalid"],
+  ])('%s prints one clear line and exits 2', async (_case, args, message) => {
+    const { code, stdout, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(message);
+  });
+
+  it('--help and --version print to stdout and exit 0', async () => {
+    const help = await cli(['run', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: skein run [options] <workflow> [args...]');
+    for (const option of ['--concurrency', '--timeout', '--quiet', '--json', '--trace']) expect(help.stdout).toContain(option);
+    const version = await cli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import type { BoardEvent } from '../board/index.js';
+import { percentile } from './percentile.js';
+import { ProgressModel } from './progress-model.js';
+
+const run = (agent: string, runId: string) => ({ agent, runId, correlationId: 'c1' });
+const scheduled = (agent: string, runId: string, at = 0): BoardEvent => ({ kind: 'scheduled', at, inputIds: [], ...run(agent, runId) });
+const started = (agent: string, runId: string, at = 0): BoardEvent => ({ kind: 'started', at, ...run(agent, runId) });
+const finished = (agent: string, runId: string, durationMs: number, at = 0): BoardEvent => ({ kind: 'finished', at, durationMs, outputs: 1, ...run(agent, runId) });
+const failed = (agent: string, runId: string, durationMs: number, at = 0): BoardEvent => ({
+  kind: 'failed',
+  at,
+  durationMs,
+  attempts: 3,
+  error: { name: 'Error', message: 'disk on fire' },
+  ...run(agent, runId),
+});
+
+function agent(model: ProgressModel, name: string, now = 0) {
+  return model.snapshot(now).agents.find((a) => a.name === name);
+}
+
+describe('ProgressModel', () => {
+  it('moves a run from queued to running to done', () => {
+    const model = new ProgressModel(0);
+    model.apply(scheduled('split', 'r1'));
+    expect(agent(model, 'split')).toMatchObject({ queued: 1, running: 0, done: 0 });
+    model.apply(started('split', 'r1'));
+    expect(agent(model, 'split')).toMatchObject({ queued: 0, running: 1, done: 0 });
+    model.apply(finished('split', 'r1', 5));
+    expect(agent(model, 'split')).toMatchObject({ queued: 0, running: 0, done: 1, failed: 0 });
+  });
+
+  it('counts a final failure once, whatever the attempts, and keeps the last failures for the view', () => {
+    const model = new ProgressModel(0);
+    model.apply(scheduled('read', 'r1'));
+    model.apply(started('read', 'r1'));
+    model.apply({ kind: 'retrying', at: 1, attempt: 2, error: { name: 'Error', message: 'flaky' }, ...run('read', 'r1') });
+    model.apply({ kind: 'retrying', at: 2, attempt: 3, error: { name: 'Error', message: 'flaky' }, ...run('read', 'r1') });
+    model.apply(failed('read', 'r1', 30));
+    expect(agent(model, 'read')).toMatchObject({ running: 0, failed: 1, retries: 2, done: 0 });
+    expect(model.snapshot(0).recentFailures).toEqual(['read: disk on fire']);
+    expect(model.timings()[0]).toMatchObject({ runs: 1, failed: 1, retries: 2 });
+  });
+
+  it('takes a cancelled run out of queued or running, wherever it was', () => {
+    const model = new ProgressModel(0);
+    model.apply(scheduled('a', 'queued-run'));
+    model.apply(scheduled('a', 'running-run'));
+    model.apply(started('a', 'running-run'));
+    model.apply({ kind: 'cancelled', at: 1, reason: 'shutdown', ...run('a', 'queued-run') });
+    model.apply({ kind: 'cancelled', at: 1, reason: 'shutdown', ...run('a', 'running-run') });
+    expect(agent(model, 'a')).toMatchObject({ queued: 0, running: 0, cancelled: 2 });
+  });
+
+  it('counts published artifacts by type, in order of first appearance', () => {
+    const model = new ProgressModel(0);
+    for (const type of ['Doc', 'Part', 'Part', 'Doc', 'Part']) {
+      model.apply({ kind: 'published', at: 0, artifactId: type, type, producedBy: 'x', correlationId: 'c' });
+    }
+    const snapshot = model.snapshot(0);
+    expect(snapshot.published).toBe(5);
+    expect(Object.entries(snapshot.publishedByType)).toEqual([['Doc', 2], ['Part', 3]]);
+  });
+
+  it('reports runs per second over the last two seconds', () => {
+    const model = new ProgressModel(0);
+    for (let i = 0; i < 10; i++) {
+      model.apply(scheduled('a', `r${i}`, i * 100));
+      model.apply(started('a', `r${i}`, i * 100));
+      model.apply(finished('a', `r${i}`, 1, i * 100 + 1));
+    }
+    expect(agent(model, 'a', 1_000)?.runsPerSecond).toBe(5);
+    // Four seconds later every end time has left the window.
+    expect(agent(model, 'a', 5_000)?.runsPerSecond).toBe(0);
+  });
+
+  it('gives p50 and p99 of run times per agent, counting done and failed runs', () => {
+    const model = new ProgressModel(0);
+    for (let i = 1; i <= 100; i++) {
+      model.apply(scheduled('a', `r${i}`));
+      model.apply(started('a', `r${i}`));
+      model.apply(i === 100 ? failed('a', `r${i}`, i) : finished('a', `r${i}`, i));
+    }
+    expect(model.timings()).toEqual([{ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, p50Ms: 50, p99Ms: 99, maxMs: 100 }]);
+  });
+
+  it('shows agents declared up front before any of their events', () => {
+    const model = new ProgressModel(0);
+    model.addAgent('idle-agent');
+    expect(model.snapshot(0).agents).toEqual([expect.objectContaining({ name: 'idle-agent', queued: 0, done: 0 })]);
+    expect(model.timings()[0]).toMatchObject({ runs: 0, p50Ms: undefined, p99Ms: undefined });
+  });
+
+  it('tracks idle until something new is scheduled, and counts lost events', () => {
+    const model = new ProgressModel(0);
+    model.apply({ kind: 'idle', at: 1 });
+    expect(model.snapshot(1).idle).toBe(true);
+    model.apply(scheduled('a', 'r1'));
+    expect(model.snapshot(1).idle).toBe(false);
+    model.apply({ kind: 'lagged', at: 2, dropped: 12 });
+    expect(model.snapshot(2).lostEvents).toBe(12);
+  });
+
+  it('measures elapsed time from the run start', () => {
+    expect(new ProgressModel(1_000).snapshot(3_500).elapsedMs).toBe(2_500);
+  });
+});
+
+describe('percentile', () => {
+  it('is the nearest-rank value, always one of the values', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+    expect(percentile([1, 2, 3, 4], 99)).toBe(4);
+    expect(percentile([7], 50)).toBe(7);
+  });
+
+  it('is undefined for no values and rejects a percentile outside (0, 100]', () => {
+    expect(percentile([], 50)).toBeUndefined();
+    expect(() => percentile([1], 0)).toThrow(RangeError);
+    expect(() => percentile([1], 101)).toThrow(RangeError);
+  });
+});
