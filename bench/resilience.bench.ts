@@ -9,10 +9,11 @@ import {
   circuitBreaker as cockatielBreaker,
   handleAll,
   retry as cockatielRetry,
+  wrap as cockatielWrap,
 } from 'cockatiel';
 import Opossum from 'opossum';
 import pRetry from 'p-retry';
-import { CircuitBreaker, consecutive, exponential, retry, retryPolicy } from 'skein';
+import { CircuitBreaker, consecutive, exponential, retry, retryPolicy, wrap } from 'skein';
 import { timedSuite } from './harness.js';
 
 const CALLS = 1_000;
@@ -37,6 +38,12 @@ const cockatielCircuit = cockatielBreaker(handleAll, { halfOpenAfter: 10_000, br
 const opossum = new Opossum(work, { timeout: false, resetTimeout: 10_000 });
 const opossumDefaults = new Opossum(work);
 
+const skeinComposed = wrap(retryPolicy(retryOptions), new CircuitBreaker({ policy: consecutive(5), openMs: 10_000 }));
+const cockatielComposed = cockatielWrap(
+  cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
+  cockatielBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+);
+
 export default [
   timedSuite({
     name: 'retry: success path, 1,000 sequential calls',
@@ -57,6 +64,15 @@ export default [
       { name: 'cockatiel circuitBreaker', role: 'peer', fn: sequential(() => cockatielCircuit.execute(work)) },
       { name: 'opossum (timeout: false)', role: 'peer', fn: sequential(() => opossum.fire()) },
       { name: 'opossum (defaults: 10 s timeout)', role: 'peer', fn: sequential(() => opossumDefaults.fire()) },
+      { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
+    ],
+  }),
+  timedSuite({
+    name: 'wrap(retry, breaker): success path, 1,000 sequential calls',
+    description: 'Await an async function that succeeds at once through a retry policy wrapping a closed breaker.',
+    cases: [
+      { name: 'skein wrap(retryPolicy, CircuitBreaker)', role: 'skein', fn: sequential(() => skeinComposed.execute(work)) },
+      { name: 'cockatiel wrap(retry, circuitBreaker)', role: 'peer', fn: sequential(() => cockatielComposed.execute(work)) },
       { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
     ],
   }),

@@ -48,15 +48,24 @@ export function fallback<F>(valueOrFn: F | FallbackFunction<F>, options?: Fallba
       assertExecuteOptions(executeOptions);
       const signal = executeOptions?.signal ?? NEVER_ABORTED;
       if (signal.aborted) return Promise.reject(signal.reason as unknown);
-      const recover = (error: unknown): F | PromiseLike<F> => {
-        if (signal.aborted || !fallbackIf(error)) throw error;
-        return produce(error, signal);
-      };
+      let result: T | PromiseLike<T>;
       try {
-        return Promise.resolve(task(signal, executeOptions?.context ?? FIRST_ATTEMPT)).then(undefined, recover);
+        result = task(signal, executeOptions?.context ?? FIRST_ATTEMPT);
       } catch (error) {
-        return Promise.reject(error as Error).then(undefined, recover);
+        return recover(error, signal, fallbackIf, produce);
       }
+      return Promise.resolve(result).then(undefined, (error: unknown) => recover(error, signal, fallbackIf, produce));
     },
   };
+}
+
+/** Replaces a failure with the stand-in, unless it is one the fallback must let through. */
+async function recover<F>(
+  error: unknown,
+  signal: AbortSignal,
+  fallbackIf: (error: unknown) => boolean,
+  produce: FallbackFunction<F>,
+): Promise<F> {
+  if (signal.aborted || !fallbackIf(error)) throw error;
+  return produce(error, signal);
 }

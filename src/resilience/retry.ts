@@ -167,9 +167,10 @@ async function retryAfterFailure<T>(
       const elapsedMs = maxElapsedMs === Infinity && onRetry === undefined ? 0 : Date.now() - startedAt;
       if (elapsedMs + delayMs >= maxElapsedMs) throw error;
       onRetry?.({ error, attempt, delayMs, elapsedMs });
-      // A zero delay needs no timer; the abort check still applies.
+      // A zero delay needs no timer. The abort check after the wait covers an abort that landed
+      // between the timer firing and this continuation running.
       if (delayMs > 0) await sleep(delayMs, sleepOptions);
-      else if (signal.aborted) throw signal.reason;
+      if (signal.aborted) throw signal.reason;
       try {
         return await task(signal, { attempt: attempt + 1 });
       } catch (next) {
