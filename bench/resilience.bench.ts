@@ -47,6 +47,7 @@ const cockatielComposed = cockatielWrap(
 export default [
   timedSuite({
     name: 'retry: success path, 1,000 sequential calls',
+    timeMs: 2_000,
     description: 'Await an async function that succeeds at once through a retry of 3 attempts with exponential backoff.',
     cases: [
       { name: 'skein retry(task, options)', role: 'skein', fn: sequential(() => retry(work, retryOptions)) },
@@ -58,6 +59,7 @@ export default [
   }),
   timedSuite({
     name: 'CircuitBreaker (closed): success path, 1,000 sequential calls',
+    timeMs: 2_000,
     description: 'Await an async function that succeeds at once through a closed breaker (5 consecutive failures open it).',
     cases: [
       { name: 'skein CircuitBreaker', role: 'skein', fn: sequential(() => skeinBreaker.execute(work)) },
@@ -69,6 +71,7 @@ export default [
   }),
   timedSuite({
     name: 'wrap(retry, breaker): success path, 1,000 sequential calls',
+    timeMs: 2_000,
     description: 'Await an async function that succeeds at once through a retry policy wrapping a closed breaker.',
     cases: [
       { name: 'skein wrap(retryPolicy, CircuitBreaker)', role: 'skein', fn: sequential(() => skeinComposed.execute(work)) },
