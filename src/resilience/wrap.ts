@@ -11,7 +11,18 @@ import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, 
 import { NEVER_ABORTED } from './never-signal.js';
 import { assertFunction } from '../core/validate.js';
 
-/** The stand-in type a policy may resolve with: `F` for `fallback<F>`, `never` for the others. */
+/**
+ * The stand-in type a policy may resolve with: `F` for `fallback<F>`, `never` for the others.
+ *
+ * @example
+ * ```ts
+ * import { fallback, retryPolicy, type AlternativeOf } from 'skein';
+ * const orNull = fallback(null);
+ * type Alt = AlternativeOf<typeof orNull>; // null
+ * type None = AlternativeOf<ReturnType<typeof retryPolicy>>; // never
+ * const alt: Alt = null;
+ * ```
+ */
 export type AlternativeOf<P> = P extends { readonly '~alternative'?: () => infer Alt } ? Alt : never;
 
 /**
