@@ -9,10 +9,11 @@ import {
   circuitBreaker as cockatielBreaker,
   handleAll,
   retry as cockatielRetry,
+  wrap as cockatielWrap,
 } from 'cockatiel';
 import Opossum from 'opossum';
 import pRetry from 'p-retry';
-import { CircuitBreaker, consecutive, exponential, retry, retryPolicy } from 'skein';
+import { CircuitBreaker, consecutive, exponential, retry, retryPolicy, wrap } from 'skein';
 import { timedSuite } from './harness.js';
 
 const CALLS = 1_000;
@@ -37,9 +38,16 @@ const cockatielCircuit = cockatielBreaker(handleAll, { halfOpenAfter: 10_000, br
 const opossum = new Opossum(work, { timeout: false, resetTimeout: 10_000 });
 const opossumDefaults = new Opossum(work);
 
+const skeinComposed = wrap(retryPolicy(retryOptions), new CircuitBreaker({ policy: consecutive(5), openMs: 10_000 }));
+const cockatielComposed = cockatielWrap(
+  cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
+  cockatielBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+);
+
 export default [
   timedSuite({
     name: 'retry: success path, 1,000 sequential calls',
+    timeMs: 2_000,
     description: 'Await an async function that succeeds at once through a retry of 3 attempts with exponential backoff.',
     cases: [
       { name: 'skein retry(task, options)', role: 'skein', fn: sequential(() => retry(work, retryOptions)) },
@@ -51,12 +59,23 @@ export default [
   }),
   timedSuite({
     name: 'CircuitBreaker (closed): success path, 1,000 sequential calls',
+    timeMs: 2_000,
     description: 'Await an async function that succeeds at once through a closed breaker (5 consecutive failures open it).',
     cases: [
       { name: 'skein CircuitBreaker', role: 'skein', fn: sequential(() => skeinBreaker.execute(work)) },
       { name: 'cockatiel circuitBreaker', role: 'peer', fn: sequential(() => cockatielCircuit.execute(work)) },
       { name: 'opossum (timeout: false)', role: 'peer', fn: sequential(() => opossum.fire()) },
       { name: 'opossum (defaults: 10 s timeout)', role: 'peer', fn: sequential(() => opossumDefaults.fire()) },
+      { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
+    ],
+  }),
+  timedSuite({
+    name: 'wrap(retry, breaker): success path, 1,000 sequential calls',
+    timeMs: 2_000,
+    description: 'Await an async function that succeeds at once through a retry policy wrapping a closed breaker.',
+    cases: [
+      { name: 'skein wrap(retryPolicy, CircuitBreaker)', role: 'skein', fn: sequential(() => skeinComposed.execute(work)) },
+      { name: 'cockatiel wrap(retry, circuitBreaker)', role: 'peer', fn: sequential(() => cockatielComposed.execute(work)) },
       { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
     ],
   }),

@@ -17,7 +17,16 @@
 import { MAX_TIMER_MS, describe } from '../core/validate.js';
 import { assertDuration, assertInteger } from '../core/validate.js';
 
-/** A re-iterable sequence of delays in ms. See the module comment above for the contract. */
+/**
+ * A re-iterable sequence of delays in ms. See the module comment above for the contract.
+ *
+ * @example
+ * ```ts
+ * import { retry, type Backoff } from 'skein';
+ * const escalating: Backoff = [10, 100, 1_000]; // three retries, then give up
+ * await retry(() => 'ok', { backoff: escalating, maxAttempts: Infinity });
+ * ```
+ */
 export type Backoff = Iterable<number>;
 
 /**

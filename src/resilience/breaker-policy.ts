@@ -5,7 +5,16 @@
  * {@link BreakerPolicy}.
  */
 
-/** The per-breaker state of a {@link BreakerPolicy}. The breaker calls it only while closed. */
+/**
+ * The per-breaker state of a {@link BreakerPolicy}. The breaker calls it only while closed.
+ *
+ * @example
+ * ```ts
+ * import { consecutive, type BreakerTracker } from 'skein';
+ * const tracker: BreakerTracker = consecutive(2).create();
+ * console.log(tracker.failure(), tracker.failure(), tracker.failures); // false true 2
+ * ```
+ */
 export interface BreakerTracker {
   /** A call counted as a success. */
   success(): void;

@@ -21,10 +21,33 @@ import { EventEmitter, type Event } from './event.js';
 import { NEVER_ABORTED } from './never-signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 
-/** The three states of a {@link CircuitBreaker}. An isolated breaker is `'open'`. */
+/**
+ * The three states of a {@link CircuitBreaker}. An isolated breaker is `'open'`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type CircuitState } from 'skein';
+ * const state: CircuitState = new CircuitBreaker({ policy: consecutive(3) }).state;
+ * console.log(state); // 'closed'
+ * ```
+ */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-/** Options for {@link CircuitBreaker}. */
+/**
+ * Options for {@link CircuitBreaker}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, failureRate, exponential, type CircuitBreakerOptions } from 'skein';
+ * const options: CircuitBreakerOptions = {
+ *   policy: failureRate({ threshold: 0.5, minCalls: 20, windowMs: 30_000 }),
+ *   backoff: exponential({ initialMs: 1_000, maxMs: 60_000, jitter: 'none' }),
+ *   halfOpenMaxCalls: 2,
+ *   isFailure: (error) => !(error instanceof RangeError),
+ * };
+ * const breaker = new CircuitBreaker(options);
+ * ```
+ */
 export interface CircuitBreakerOptions {
   /** When to open: {@link consecutive} or {@link failureRate}, or a policy of your own. */
   readonly policy: BreakerPolicy;
@@ -45,13 +68,36 @@ export interface CircuitBreakerOptions {
   readonly isFailure?: (error: unknown) => boolean;
 }
 
-/** What {@link CircuitBreaker.onStateChange} fires with. */
+/**
+ * What {@link CircuitBreaker.onStateChange} fires with.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type StateChange } from 'skein';
+ * const changes: StateChange[] = [];
+ * const breaker = new CircuitBreaker({ policy: consecutive(1) });
+ * breaker.onStateChange((change) => changes.push(change));
+ * await breaker.execute(() => { throw new Error('x'); }).catch(() => {});
+ * console.log(changes); // [{ from: 'closed', to: 'open' }]
+ * ```
+ */
 export interface StateChange {
   readonly from: CircuitState;
   readonly to: CircuitState;
 }
 
-/** Totals since the breaker was made, and what its policy is weighing now. All are >= 0. */
+/**
+ * Totals since the breaker was made, and what its policy is weighing now. All are >= 0.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type CircuitBreakerStats } from 'skein';
+ * const breaker = new CircuitBreaker({ policy: consecutive(3) });
+ * await breaker.execute(() => 'ok');
+ * const stats: CircuitBreakerStats = breaker.stats;
+ * console.log(stats.successes, stats.failures); // 1 0
+ * ```
+ */
 export interface CircuitBreakerStats {
   /** Calls that succeeded. */
   readonly successes: number;
@@ -69,7 +115,18 @@ export interface CircuitBreakerStats {
   readonly recentFailures: number;
 }
 
-/** A hold on an isolated breaker; see {@link CircuitBreaker.isolate}. */
+/**
+ * A hold on an isolated breaker; see {@link CircuitBreaker.isolate}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type Isolation } from 'skein';
+ * const breaker = new CircuitBreaker({ policy: consecutive(3) });
+ * const hold: Isolation = breaker.isolate();
+ * hold.release();
+ * console.log(breaker.state); // 'closed'
+ * ```
+ */
 export interface Isolation extends Disposable {
   /** Lets go of this hold; the breaker closes when the last hold is released. Idempotent. */
   release(): void;

@@ -4,10 +4,29 @@
  * inheritance, nothing to forget to remove: `using` removes it at the end of the block.
  */
 
-/** Receives the value an {@link Event} fires with. */
+/**
+ * Receives the value an {@link Event} fires with.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type Listener, type StateChange } from 'skein';
+ * const log: Listener<StateChange> = ({ from, to }) => console.log(`breaker ${from} -> ${to}`);
+ * new CircuitBreaker({ policy: consecutive(3) }).onStateChange(log);
+ * ```
+ */
 export type Listener<T> = (value: T) => void;
 
-/** A subscription to an {@link Event}. `dispose()` (or `using`) removes the listener; idempotent. */
+/**
+ * A subscription to an {@link Event}. `dispose()` (or `using`) removes the listener; idempotent.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type Subscription } from 'skein';
+ * const breaker = new CircuitBreaker({ policy: consecutive(3) });
+ * const subscription: Subscription = breaker.onFailure((error) => console.error(error));
+ * subscription.dispose();
+ * ```
+ */
 export interface Subscription extends Disposable {
   dispose(): void;
 }

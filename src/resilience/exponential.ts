@@ -19,12 +19,30 @@
 import { assertDuration, assertFunction, assertOptions, describe } from '../core/validate.js';
 import type { Backoff } from './backoff.js';
 
-/** How {@link exponential} randomises its delays; see the module comment for the formulas. */
+/**
+ * How {@link exponential} randomises its delays; see the module comment for the formulas.
+ *
+ * @example
+ * ```ts
+ * import { exponential, type Jitter } from 'skein';
+ * const jitter: Jitter = 'decorrelated';
+ * const backoff = exponential({ initialMs: 50, maxMs: 5_000, jitter });
+ * ```
+ */
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
 const JITTERS: readonly Jitter[] = ['none', 'full', 'equal', 'decorrelated'];
 
-/** Options for {@link exponential}. */
+/**
+ * Options for {@link exponential}.
+ *
+ * @example
+ * ```ts
+ * import { exponential, firstDelays, type ExponentialOptions } from 'skein';
+ * const options: ExponentialOptions = { initialMs: 10, factor: 3, maxMs: 100, jitter: 'none' };
+ * console.log(firstDelays(exponential(options), 4)); // [10, 30, 90, 100]
+ * ```
+ */
 export interface ExponentialOptions {
   /** The first ceiling (and the decorrelated floor), in ms. Default 100. */
   readonly initialMs?: number;

@@ -9,7 +9,16 @@
 import { assertDuration, assertInteger, assertOptions, describe } from '../core/validate.js';
 import type { BreakerPolicy, BreakerTracker } from './breaker-policy.js';
 
-/** Options for {@link failureRate}. */
+/**
+ * Options for {@link failureRate}.
+ *
+ * @example
+ * ```ts
+ * import { failureRate, type FailureRateOptions } from 'skein';
+ * const options: FailureRateOptions = { threshold: 0.25, minCalls: 50, windowMs: 60_000, buckets: 12 };
+ * const policy = failureRate(options);
+ * ```
+ */
 export interface FailureRateOptions {
   /** The failed share of calls, in (0, 1], at which the breaker opens: 0.5 = half of them. */
   readonly threshold: number;

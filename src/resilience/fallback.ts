@@ -8,7 +8,16 @@ import { assertFunction, assertOptions } from '../core/validate.js';
 import { NEVER_ABORTED } from './never-signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 
-/** Options for {@link fallback}. */
+/**
+ * Options for {@link fallback}.
+ *
+ * @example
+ * ```ts
+ * import { fallback, type FallbackOptions } from 'skein';
+ * const options: FallbackOptions = { fallbackIf: (error) => !(error instanceof TypeError) };
+ * const policy = fallback('default', options);
+ * ```
+ */
 export interface FallbackOptions {
   /**
    * Which errors the fallback replaces. Default: every error but a cancellation. Whatever it says,
@@ -17,7 +26,16 @@ export interface FallbackOptions {
   readonly fallbackIf?: (error: unknown) => boolean;
 }
 
-/** Makes the stand-in from the error; may be async, and receives the caller's signal. */
+/**
+ * Makes the stand-in from the error; may be async, and receives the caller's signal.
+ *
+ * @example
+ * ```ts
+ * import { fallback, type FallbackFunction } from 'skein';
+ * const fromCache: FallbackFunction<string> = async (error) => `cached (live call failed: ${String(error)})`;
+ * const policy = fallback(fromCache);
+ * ```
+ */
 export type FallbackFunction<F> = (error: unknown, signal: AbortSignal) => F | PromiseLike<F>;
 
 /**
@@ -48,15 +66,24 @@ export function fallback<F>(valueOrFn: F | FallbackFunction<F>, options?: Fallba
       assertExecuteOptions(executeOptions);
       const signal = executeOptions?.signal ?? NEVER_ABORTED;
       if (signal.aborted) return Promise.reject(signal.reason as unknown);
-      const recover = (error: unknown): F | PromiseLike<F> => {
-        if (signal.aborted || !fallbackIf(error)) throw error;
-        return produce(error, signal);
-      };
+      let result: T | PromiseLike<T>;
       try {
-        return Promise.resolve(task(signal, executeOptions?.context ?? FIRST_ATTEMPT)).then(undefined, recover);
+        result = task(signal, executeOptions?.context ?? FIRST_ATTEMPT);
       } catch (error) {
-        return Promise.reject(error as Error).then(undefined, recover);
+        return recover(error, signal, fallbackIf, produce);
       }
+      return Promise.resolve(result).then(undefined, (error: unknown) => recover(error, signal, fallbackIf, produce));
     },
   };
+}
+
+/** Replaces a failure with the stand-in, unless it is one the fallback must let through. */
+async function recover<F>(
+  error: unknown,
+  signal: AbortSignal,
+  fallbackIf: (error: unknown) => boolean,
+  produce: FallbackFunction<F>,
+): Promise<F> {
+  if (signal.aborted || !fallbackIf(error)) throw error;
+  return produce(error, signal);
 }

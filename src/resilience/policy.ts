@@ -6,15 +6,41 @@
 
 import { assertOptions, assertSignal } from '../core/validate.js';
 
-/** What a policy tells the task it runs. `attempt` counts from 1; only a retry layer raises it. */
+/**
+ * What a policy tells the task it runs. `attempt` counts from 1; only a retry layer raises it.
+ *
+ * @example
+ * ```ts
+ * import { retryPolicy, type PolicyContext } from 'skein';
+ * await retryPolicy().execute((_signal, context: PolicyContext) => console.log(`attempt ${context.attempt}`));
+ * ```
+ */
 export interface PolicyContext {
   readonly attempt: number;
 }
 
-/** A task run by a policy: a skein `Task` that may also read the {@link PolicyContext}. */
+/**
+ * A task run by a policy: a skein `Task` that may also read the {@link PolicyContext}.
+ *
+ * @example
+ * ```ts
+ * import { timeoutPolicy, sleep, type PolicyTask } from 'skein';
+ * const ping: PolicyTask<string> = async (signal) => { await sleep(1, { signal }); return 'pong'; };
+ * console.log(await timeoutPolicy(1_000).execute(ping)); // 'pong'
+ * ```
+ */
 export type PolicyTask<T> = (signal: AbortSignal, context: PolicyContext) => T | PromiseLike<T>;
 
-/** Options of every `execute`. */
+/**
+ * Options of every `execute`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type ExecuteOptions } from 'skein';
+ * const options: ExecuteOptions = { signal: AbortSignal.timeout(5_000) };
+ * await new CircuitBreaker({ policy: consecutive(3) }).execute(() => 'ok', options);
+ * ```
+ */
 export interface ExecuteOptions {
   /** The caller's signal. The task receives it (or a signal linked to it), and so does every inner layer. */
   readonly signal?: AbortSignal;

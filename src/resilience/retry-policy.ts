@@ -7,7 +7,16 @@ import { NEVER_ABORTED } from './never-signal.js';
 import { assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 import { assertRetryOptions, runRetry, type RetryPolicyOptions } from './retry.js';
 
-/** A reusable retry; see {@link retryPolicy}. */
+/**
+ * A reusable retry; see {@link retryPolicy}.
+ *
+ * @example
+ * ```ts
+ * import { retryPolicy, type RetryPolicy } from 'skein';
+ * const policy: RetryPolicy = retryPolicy({ maxAttempts: 4 });
+ * console.log(policy.options.maxAttempts); // 4
+ * ```
+ */
 export interface RetryPolicy extends Policy {
   /** The options it was made with. */
   readonly options: Readonly<RetryPolicyOptions>;

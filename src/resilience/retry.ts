@@ -14,13 +14,40 @@ import { exponential } from './exponential.js';
 import { NEVER_ABORTED } from './never-signal.js';
 import { FIRST_ATTEMPT, type PolicyContext, type PolicyTask } from './policy.js';
 
-/** What a retried task is told: which attempt this is, counting from 1. */
+/**
+ * What a retried task is told: which attempt this is, counting from 1.
+ *
+ * @example
+ * ```ts
+ * import { retry, type RetryContext } from 'skein';
+ * await retry((_signal, { attempt }: RetryContext) => attempt);
+ * ```
+ */
 export type RetryContext = PolicyContext;
 
-/** A task that `retry` runs: it receives the signal to honour and the attempt number. */
+/**
+ * A task that `retry` runs: it receives the signal to honour and the attempt number.
+ *
+ * @example
+ * ```ts
+ * import { retry, type RetryTask } from 'skein';
+ * const load: RetryTask<string> = async (signal, { attempt }) => `loaded on attempt ${attempt}, aborted: ${signal.aborted}`;
+ * console.log(await retry(load)); // 'loaded on attempt 1, aborted: false'
+ * ```
+ */
 export type RetryTask<T> = PolicyTask<T>;
 
-/** What `onRetry` is told, before the wait that precedes the next attempt. */
+/**
+ * What `onRetry` is told, before the wait that precedes the next attempt.
+ *
+ * @example
+ * ```ts
+ * import { retry, constant, type RetryInfo } from 'skein';
+ * const log = ({ error, attempt, delayMs }: RetryInfo) => console.warn(`attempt ${attempt} failed (${String(error)}); retrying in ${delayMs} ms`);
+ * let calls = 0;
+ * await retry(() => { if (++calls < 2) throw new Error('flaky'); return calls; }, { onRetry: log, backoff: constant(1) });
+ * ```
+ */
 export interface RetryInfo {
   /** The error the failed attempt rejected with. */
   readonly error: unknown;
@@ -32,7 +59,16 @@ export interface RetryInfo {
   readonly elapsedMs: number;
 }
 
-/** How `retry` and `retryPolicy` decide whether, and when, to try again. */
+/**
+ * How `retry` and `retryPolicy` decide whether, and when, to try again.
+ *
+ * @example
+ * ```ts
+ * import { retryPolicy, exponential, type RetryPolicyOptions } from 'skein';
+ * const options: RetryPolicyOptions = { maxAttempts: 5, maxElapsedMs: 10_000, backoff: exponential({ initialMs: 200 }) };
+ * const policy = retryPolicy(options);
+ * ```
+ */
 export interface RetryPolicyOptions {
   /** Attempts in all, the first included: an integer >= 1 or `Infinity`. Default 3. */
   readonly maxAttempts?: number;
@@ -57,7 +93,16 @@ export interface RetryPolicyOptions {
   readonly onRetry?: (info: RetryInfo) => void;
 }
 
-/** Options of {@link retry}. */
+/**
+ * Options of {@link retry}.
+ *
+ * @example
+ * ```ts
+ * import { retry, constant, type RetryOptions } from 'skein';
+ * const options: RetryOptions = { maxAttempts: 2, backoff: constant(1), signal: AbortSignal.timeout(1_000) };
+ * console.log(await retry(() => 'done', options)); // 'done'
+ * ```
+ */
 export interface RetryOptions extends RetryPolicyOptions {
   /**
    * Aborting it rejects at once with its reason while retry waits between attempts, and starts no
@@ -167,9 +212,10 @@ async function retryAfterFailure<T>(
       const elapsedMs = maxElapsedMs === Infinity && onRetry === undefined ? 0 : Date.now() - startedAt;
       if (elapsedMs + delayMs >= maxElapsedMs) throw error;
       onRetry?.({ error, attempt, delayMs, elapsedMs });
-      // A zero delay needs no timer; the abort check still applies.
+      // A zero delay needs no timer. The abort check after the wait covers an abort that landed
+      // between the timer firing and this continuation running.
       if (delayMs > 0) await sleep(delayMs, sleepOptions);
-      else if (signal.aborted) throw signal.reason;
+      if (signal.aborted) throw signal.reason;
       try {
         return await task(signal, { attempt: attempt + 1 });
       } catch (next) {

@@ -10,7 +10,16 @@ import { timeout } from '../core/timeout.js';
 import { assertDuration, assertFunction, assertOptions } from '../core/validate.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 
-/** A reusable deadline; see {@link timeoutPolicy}. */
+/**
+ * A reusable deadline; see {@link timeoutPolicy}.
+ *
+ * @example
+ * ```ts
+ * import { timeoutPolicy, type TimeoutPolicy } from 'skein';
+ * const perRequest: TimeoutPolicy = timeoutPolicy(2_000);
+ * console.log(perRequest.ms); // 2000
+ * ```
+ */
 export interface TimeoutPolicy extends Policy {
   /** The deadline of each call, in ms. */
   readonly ms: number;

@@ -11,7 +11,18 @@ import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, 
 import { NEVER_ABORTED } from './never-signal.js';
 import { assertFunction } from '../core/validate.js';
 
-/** The stand-in type a policy may resolve with: `F` for `fallback<F>`, `never` for the others. */
+/**
+ * The stand-in type a policy may resolve with: `F` for `fallback<F>`, `never` for the others.
+ *
+ * @example
+ * ```ts
+ * import { fallback, retryPolicy, type AlternativeOf } from 'skein';
+ * const orNull = fallback(null);
+ * type Alt = AlternativeOf<typeof orNull>; // null
+ * type None = AlternativeOf<ReturnType<typeof retryPolicy>>; // never
+ * const alt: Alt = null;
+ * ```
+ */
 export type AlternativeOf<P> = P extends { readonly '~alternative'?: () => infer Alt } ? Alt : never;
 
 /**
@@ -44,16 +55,30 @@ export function wrap<const P extends readonly Policy<unknown>[]>(...policies: P)
       throw new TypeError(`policy ${index} must have an execute(task, options) method, got ${describe(policy)}`);
     }
   });
-  const layers = [...policies];
+  const layers: readonly Policy<unknown>[] = [...policies];
   return {
     execute<T>(task: PolicyTask<T>, options?: ExecuteOptions): Promise<T | AlternativeOf<P[number]>> {
       assertFunction(task, 'task');
       assertExecuteOptions(options);
-      const through = (index: number, signal: AbortSignal, context: PolicyContext): Promise<unknown> | T | PromiseLike<T> =>
-        index === layers.length
-          ? task(signal, context)
-          : layers[index]!.execute((inner, innerContext) => through(index + 1, inner, innerContext), { signal, context });
-      return through(0, options?.signal ?? NEVER_ABORTED, options?.context ?? FIRST_ATTEMPT) as Promise<T | AlternativeOf<P[number]>>;
+      return runLayer(layers, 0, task, options?.signal ?? NEVER_ABORTED, options?.context ?? FIRST_ATTEMPT) as Promise<
+        T | AlternativeOf<P[number]>
+      >;
     },
   };
+}
+
+// A module-level function rather than a closure made per call: it costs nothing to create, and the
+// only closures left per call are the one-line hand-offs between layers.
+function runLayer<T>(
+  layers: readonly Policy<unknown>[],
+  index: number,
+  task: PolicyTask<T>,
+  signal: AbortSignal,
+  context: PolicyContext,
+): T | PromiseLike<T> | Promise<unknown> {
+  if (index === layers.length) return task(signal, context);
+  return layers[index]!.execute((inner, innerContext) => runLayer(layers, index + 1, task, inner, innerContext), {
+    signal,
+    context,
+  });
 }
