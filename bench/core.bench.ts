@@ -4,19 +4,21 @@
  */
 import { Effect } from 'effect';
 import { all as effectionAll, call, run as effectionRun, spawn as effectionSpawn } from 'effection';
-import { gather, scope, type Task } from 'skein';
+import { gather, scope } from 'skein';
 import { timedSuite, type BenchCase } from './harness.js';
 
 const COUNT = 10_000;
 const signal = new AbortController().signal;
 
-const resolvedTasks: Task<number>[] = Array.from({ length: COUNT }, (_, i) => () => Promise.resolve(i));
-const microtaskTasks: Task<number>[] = Array.from({ length: COUNT }, (_, i) => async () => {
-  await null;
+type AsyncTask = (signal: AbortSignal) => Promise<number>;
+
+const resolvedTasks: AsyncTask[] = Array.from({ length: COUNT }, (_, i) => () => Promise.resolve(i));
+const microtaskTasks: AsyncTask[] = Array.from({ length: COUNT }, (_, i) => async () => {
+  await Promise.resolve();
   return i;
 });
 
-function peers(tasks: readonly Task<number>[]): BenchCase[] {
+function peers(tasks: readonly AsyncTask[]): BenchCase[] {
   return [
     { name: 'Promise.all (floor)', role: 'floor', fn: () => Promise.all(tasks.map((task) => task(signal))) },
     { name: 'Promise.allSettled', role: 'peer', fn: () => Promise.allSettled(tasks.map((task) => task(signal))) },
@@ -26,7 +28,7 @@ function peers(tasks: readonly Task<number>[]): BenchCase[] {
       fn: () =>
         Effect.runPromise(
           Effect.all(
-            tasks.map((task) => Effect.promise((effectSignal) => Promise.resolve(task(effectSignal)))),
+            tasks.map((task) => Effect.promise((effectSignal) => task(effectSignal))),
             { concurrency: 'unbounded' },
           ),
         ),
@@ -34,7 +36,7 @@ function peers(tasks: readonly Task<number>[]): BenchCase[] {
     {
       name: 'Effection all',
       role: 'peer',
-      fn: () => effectionRun(() => effectionAll(tasks.map((task) => call(() => Promise.resolve(task(signal)))))),
+      fn: () => effectionRun(() => effectionAll(tasks.map((task) => call(() => task(signal))))),
     },
   ];
 }
@@ -74,7 +76,7 @@ export default [
             Effect.scoped(
               Effect.gen(function* () {
                 const fibers = yield* Effect.forEach(microtaskTasks, (task) =>
-                  Effect.forkScoped(Effect.promise((s) => Promise.resolve(task(s)))),
+                  Effect.forkScoped(Effect.promise((s) => task(s))),
                 );
                 for (const fiber of fibers) yield* fiber.await;
               }),
@@ -87,7 +89,7 @@ export default [
         fn: () =>
           effectionRun(function* () {
             const spawned = [];
-            for (const task of microtaskTasks) spawned.push(yield* effectionSpawn(() => call(() => Promise.resolve(task(signal)))));
+            for (const task of microtaskTasks) spawned.push(yield* effectionSpawn(() => call(() => task(signal))));
             for (const child of spawned) yield* child;
           }),
       },

@@ -4,3 +4,4 @@
  */
 export * from './core/index.js';
 export * from './flow/index.js';
+export * from './runtime/index.js';

@@ -29,7 +29,7 @@ describe('race', () => {
         }
       },
     ]);
-    events.push(`race settled with ${winner}`);
+    events.push(`race settled with ${String(winner)}`);
     expect(events).toEqual(['loser cancelled', 'loser cleaned up', 'race settled with fast']);
   });
 
