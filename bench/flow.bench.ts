@@ -122,10 +122,17 @@ function semaphoreCases(permits: number) {
   ];
 }
 
+const floorQueue = {
+  name: '16 workers over an index (floor)',
+  role: 'floor' as const,
+  fn: () => workersOverIndex(tasks, (task) => task(), CONCURRENCY),
+};
+
+/** Tasks added one by one, each add returning its own promise, all awaited together. */
 function queueCases() {
   return [
     {
-      name: 'skein TaskQueue',
+      name: 'skein TaskQueue.add',
       role: 'skein' as const,
       fn: () => {
         const queue = new TaskQueue({ concurrency: CONCURRENCY });
@@ -133,7 +140,7 @@ function queueCases() {
       },
     },
     {
-      name: 'p-queue',
+      name: 'p-queue add',
       role: 'peer' as const,
       fn: () => {
         const queue = new PQueue({ concurrency: CONCURRENCY });
@@ -148,11 +155,24 @@ function queueCases() {
         return Promise.all(tasks.map((task) => limit(task)));
       },
     },
+    floorQueue,
+  ];
+}
+
+/** The whole batch handed over at once: one call, one promise for all the results. */
+function batchCases() {
+  return [
     {
-      name: '16 workers over an index (floor)',
-      role: 'floor' as const,
-      fn: () => workersOverIndex(tasks, (task) => task(), CONCURRENCY),
+      name: 'skein TaskQueue.addAll',
+      role: 'skein' as const,
+      fn: () => new TaskQueue({ concurrency: CONCURRENCY }).addAll(tasks),
     },
+    {
+      name: 'p-queue addAll',
+      role: 'peer' as const,
+      fn: () => new PQueue({ concurrency: CONCURRENCY }).addAll(tasks),
+    },
+    floorQueue,
   ];
 }
 
@@ -231,11 +251,7 @@ function captureCases() {
           return () => snapshot(callback);
         }),
     },
-    {
-      name: 'no capture (floor)',
-      role: 'floor' as const,
-      fn: () => run((callback) => () => queueMicrotask(callback)),
-    },
+    { name: 'no capture, called directly (floor)', role: 'floor' as const, fn: () => run((callback) => callback) },
   ];
 }
 
@@ -324,8 +340,16 @@ export default [
     })(),
   }),
   timedSuite({
-    name: 'TaskQueue: 100,000 no-op async tasks, concurrency 16',
-    description: 'Add 100,000 async tasks to a queue running 16 at a time and await all their results.',
+    name: 'TaskQueue: 100,000 no-op async tasks as one batch, concurrency 16',
+    description: 'Queue 100,000 async tasks in one call on a queue running 16 at a time and await all their results.',
+    timeMs: 1_000,
+    iterations: 5,
+    cases: batchCases(),
+  }),
+  timedSuite({
+    name: 'TaskQueue: 100,000 no-op async tasks added one by one, concurrency 16',
+    description:
+      'Add 100,000 async tasks one add() at a time (a promise each) to a queue running 16 at a time, then await them all.',
     timeMs: 1_000,
     iterations: 5,
     cases: queueCases(),
@@ -367,14 +391,14 @@ export default [
       const figures: Figure[] = [];
       try {
         const times = new Map<string, number>();
-        for (const benchCase of queueCases()) {
+        for (const benchCase of [...queueCases(), batchCases()[0]!]) {
           await storage.run(1, benchCase.fn); // warm-up
           times.set(benchCase.name, await timeIt(() => storage.run(1, benchCase.fn)));
         }
-        const skeinMs = times.get('skein TaskQueue')!;
+        const skeinMs = times.get('skein TaskQueue.add')!;
         for (const [name, ms] of times) figures.push({ name, value: ms, unit: 'ms' });
         for (const [name, ms] of times) {
-          if (name !== 'skein TaskQueue') figures.push({ name: `skein / ${name}`, value: skeinMs / ms, unit: 'x' });
+          if (name !== 'skein TaskQueue.add') figures.push({ name: `skein add / ${name}`, value: skeinMs / ms, unit: 'x' });
         }
       } finally {
         storage.disable();

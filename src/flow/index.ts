@@ -9,6 +9,7 @@ export {
   QueueFullError,
   type TaskQueueOptions,
   type AddOptions,
+  type AddAllOptions,
   type QueueWaitOptions,
   type WhenFull,
 } from './task-queue.js';

@@ -74,12 +74,19 @@ class HeldPermit implements Permit {
   }
 }
 
-interface AcquireWaiter extends Waiter {
+class AcquireWaiter implements Waiter {
+  done = false;
   readonly weight: number;
-  resolve: (permit: Permit) => void;
-  reject: (reason: unknown) => void;
-  cleanup: (() => void) | undefined;
+  resolve: (permit: Permit) => void = noop;
+  reject: (reason: unknown) => void = noop;
+  cleanup: (() => void) | undefined = undefined;
+
+  constructor(weight: number) {
+    this.weight = weight;
+  }
 }
+
+function noop(): void {}
 
 /**
  * Limits how many tasks hold a resource at once. `acquire()` waits for permits and resolves to a
@@ -168,6 +175,13 @@ export class Semaphore {
    * ```
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
+    if (options === undefined) {
+      if (this.#queue.size === 0 && this.#inUse < this.#permits) {
+        this.#inUse++;
+        return Promise.resolve(new HeldPermit(this.#giveBack, 1));
+      }
+      return this.#wait(1, undefined, undefined);
+    }
     let weight = 1;
     let signal: AbortSignal | undefined;
     let timeoutMs: number | undefined;
@@ -191,32 +205,39 @@ export class Semaphore {
       return Promise.resolve(new HeldPermit(this.#giveBack, weight));
     }
     if (timeoutMs === 0) return Promise.reject(timedOut(0));
-    return new Promise<Permit>((resolve, reject) => {
-      const waiter: AcquireWaiter = { done: false, weight, resolve, reject, cleanup: undefined };
-      this.#queue.push(waiter);
-      if (signal === undefined && timeoutMs === undefined) return;
-      const leave = (reason: unknown): void => {
-        if (waiter.done) return;
-        waiter.done = true;
-        waiter.cleanup?.();
-        const wasFront = this.#queue.peek() === waiter;
-        this.#queue.leave(waiter);
-        reject(reason);
-        // The front waiter may have been the one blocking those behind it.
-        if (wasFront) this.#serve();
-      };
-      const removeListener = onAbort(signal, () => leave(signal!.reason));
-      if (timeoutMs === undefined) {
-        waiter.cleanup = removeListener;
-      } else {
-        const ms = timeoutMs;
-        const timer = setTimeout(() => leave(timedOut(ms)), ms);
-        waiter.cleanup = () => {
-          clearTimeout(timer);
-          removeListener();
-        };
-      }
+    return this.#wait(weight, signal, timeoutMs);
+  }
+
+  /** The slow path of `acquire`, apart so that the fast path allocates no closure context. */
+  #wait(weight: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Permit> {
+    const waiter = new AcquireWaiter(weight);
+    const promise = new Promise<Permit>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
     });
+    this.#queue.push(waiter);
+    if (signal === undefined && timeoutMs === undefined) return promise;
+    const leave = (reason: unknown): void => {
+      if (waiter.done) return;
+      waiter.done = true;
+      waiter.cleanup?.();
+      const wasFront = this.#queue.peek() === waiter;
+      this.#queue.leave(waiter);
+      waiter.reject(reason);
+      // The front waiter may have been the one blocking those behind it.
+      if (wasFront) this.#serve();
+    };
+    const removeListener = onAbort(signal, () => leave(signal!.reason));
+    if (timeoutMs === undefined) {
+      waiter.cleanup = removeListener;
+    } else {
+      const timer = setTimeout(() => leave(timedOut(timeoutMs)), timeoutMs);
+      waiter.cleanup = () => {
+        clearTimeout(timer);
+        removeListener();
+      };
+    }
+    return promise;
   }
 
   /**

@@ -230,6 +230,146 @@ describe('TaskQueue', () => {
   it('infers the task result type', () => {
     const queue = new TaskQueue();
     expectTypeOf(queue.add(async () => 1)).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(queue.addAll([async () => 'a'])).toEqualTypeOf<Promise<string[]>>();
+  });
+
+  describe('addAll', () => {
+    it('runs every task of the batch and resolves with the results in order', async () => {
+      const queue = new TaskQueue({ concurrency: 3 });
+      let running = 0;
+      let peak = 0;
+      const tasks = Array.from({ length: 50 }, (_, i) => async () => {
+        peak = Math.max(peak, ++running);
+        await flushMicrotasks(i % 4);
+        running--;
+        return i;
+      });
+      expect(await queue.addAll(tasks)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(peak).toBe(3);
+      expect(queue.size + queue.running).toBe(0);
+    });
+
+    it('handles synchronous tasks without deep recursion', async () => {
+      const queue = new TaskQueue({ concurrency: 2 });
+      const tasks = Array.from({ length: 100_000 }, (_, i) => () => i);
+      const results = await queue.addAll(tasks);
+      expect(results).toHaveLength(100_000);
+      expect(results[99_999]).toBe(99_999);
+    });
+
+    it('resolves an empty batch at once', async () => {
+      expect(await new TaskQueue().addAll([])).toEqual([]);
+    });
+
+    it('shares the slots fairly with single tasks in FIFO order', async () => {
+      const queue = new TaskQueue({ concurrency: 1, paused: true });
+      const order: string[] = [];
+      const first = queue.add(() => { order.push('single-1'); });
+      const batch = queue.addAll([() => { order.push('batch-1'); }, () => { order.push('batch-2'); }]);
+      const last = queue.add(() => { order.push('single-2'); });
+      const urgent = queue.add(() => { order.push('urgent'); }, { priority: 1 });
+      expect(queue.size).toBe(5);
+      queue.resume();
+      await Promise.all([first, batch, last, urgent]);
+      expect(order).toEqual(['urgent', 'single-1', 'batch-1', 'batch-2', 'single-2']);
+    });
+
+    it('fails fast: drops waiting tasks, aborts running ones, rejects with the failure once they settled', async () => {
+      const queue = new TaskQueue({ concurrency: 2 });
+      const boom = new Error('boom');
+      const aborted: unknown[] = [];
+      const called: number[] = [];
+      const cleanup = deferred();
+      const batch = queue.addAll([
+        async (signal) => {
+          called.push(0);
+          await untilAborted(signal).catch(async (reason: unknown) => {
+            aborted.push(reason);
+            await cleanup.promise;
+          });
+        },
+        async () => {
+          called.push(1);
+          await flushMicrotasks(2);
+          throw boom;
+        },
+        () => { called.push(2); },
+        () => { called.push(3); },
+      ]);
+      let settled = false;
+      void batch.catch(() => {}).finally(() => (settled = true));
+      await flushMicrotasks(10);
+      expect(aborted).toHaveLength(1);
+      expect((aborted[0] as Error).cause).toBe(boom);
+      expect(queue.size).toBe(0);
+      expect(queue.running).toBe(1);
+      expect(settled).toBe(false);
+      cleanup.resolve();
+      await expect(batch).rejects.toBe(boom);
+      expect(called).toEqual([0, 1]);
+      expect(queue.running).toBe(0);
+    });
+
+    it('an abort removes the waiting tasks and rejects with the reason', async () => {
+      const queue = new TaskQueue({ concurrency: 1 });
+      const gate = deferred();
+      const blocker = queue.add(() => gate.promise);
+      const controller = new AbortController();
+      const task = vi.fn();
+      const batch = queue.addAll([task, task], { signal: controller.signal });
+      expect(queue.size).toBe(2);
+      controller.abort(new Error('stop'));
+      await expect(batch).rejects.toThrow('stop');
+      expect(queue.size).toBe(0);
+      gate.resolve();
+      await blocker;
+      expect(task).not.toHaveBeenCalled();
+      expect(abortListenerCount(controller.signal)).toBe(0);
+    });
+
+    it('clear cancels a waiting batch with CancelledError', async () => {
+      const queue = new TaskQueue({ concurrency: 1, paused: true });
+      const batch = queue.addAll([() => 1, () => 2]);
+      queue.clear();
+      await expect(batch).rejects.toBeInstanceOf(CancelledError);
+      expect(queue.size).toBe(0);
+    });
+
+    it('rejects with QueueFullError when the waiting line has no room for the batch', async () => {
+      const queue = new TaskQueue({ concurrency: 1, maxSize: 2 });
+      const gate = deferred();
+      const blocker = queue.add(() => gate.promise);
+      await expect(queue.addAll([() => 1, () => 2, () => 3])).rejects.toBeInstanceOf(QueueFullError);
+      const fits = queue.addAll([() => 1, () => 2]);
+      gate.resolve();
+      await blocker;
+      expect(await fits).toEqual([1, 2]);
+    });
+
+    it('runs batch tasks in the async context of the addAll call, even when started by other tasks', async () => {
+      const storage = new AsyncLocalStorage<string>();
+      const queue = new TaskQueue({ concurrency: 2 });
+      const gate = deferred();
+      const blockers = storage.run('blocker', () => [queue.add(() => gate.promise), queue.add(() => gate.promise)]);
+      const stores = storage.run('batch', () =>
+        queue.addAll(Array.from({ length: 6 }, () => async () => {
+          await flushMicrotasks(1);
+          return storage.getStore();
+        })),
+      );
+      const single = storage.run('single', () => queue.add(() => storage.getStore()));
+      storage.run('releaser', () => gate.resolve());
+      await Promise.all(blockers);
+      expect(await stores).toEqual(Array.from({ length: 6 }, () => 'batch'));
+      expect(await single).toBe('single');
+      storage.disable();
+    });
+
+    it('rejects invalid arguments', () => {
+      const queue = new TaskQueue();
+      expect(() => queue.addAll('x' as any)).toThrow('tasks must be an array of functions, got "x"');
+      expect(() => queue.addAll([() => 1, 2 as any])).toThrow('tasks[1] must be a function, got 2');
+    });
   });
 });
 
@@ -241,7 +381,8 @@ describe('TaskQueue under any interleaving', () => {
         fc.integer({ min: 1, max: 3 }),
         fc.array(fc.record({ aborts: fc.boolean(), priority: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 8 }),
         fc.boolean(),
-        async (s, concurrency, specs, clears) => {
+        fc.record({ size: fc.integer({ min: 0, max: 4 }), aborts: fc.boolean(), fails: fc.boolean() }),
+        async (s, concurrency, specs, clears, batchSpec) => {
           const queue = new TaskQueue({ concurrency });
           let running = 0;
           let peak = 0;
@@ -263,8 +404,29 @@ describe('TaskQueue under any interleaving', () => {
                 () => settled[i]!++,
               );
           });
+          let batchSettled = 0;
+          if (batchSpec.size > 0) {
+            const controller = new AbortController();
+            if (batchSpec.aborts) void s.schedule(Promise.resolve(), 'abort batch').then(() => controller.abort());
+            const batchTasks = Array.from({ length: batchSpec.size }, (_, i) => async (signal: AbortSignal) => {
+              peak = Math.max(peak, ++running);
+              try {
+                await Promise.race([s.schedule(Promise.resolve(), `batch task ${i}`), untilAborted(signal)]);
+                if (batchSpec.fails && i === 0) throw new Error('batch task failed');
+              } finally {
+                running--;
+              }
+            });
+            jobs.push(
+              queue.addAll(batchTasks, { signal: controller.signal }).then(
+                () => batchSettled++,
+                () => batchSettled++,
+              ),
+            );
+          }
           if (clears) void s.schedule(Promise.resolve(), 'clear').then(() => queue.clear());
           await s.waitFor(Promise.all(jobs));
+          if (batchSpec.size > 0) expect(batchSettled).toBe(1);
           await s.waitFor(queue.onIdle());
           expect(peak).toBeLessThanOrEqual(concurrency);
           expect(settled.every((count) => count === 1)).toBe(true);

@@ -4,9 +4,9 @@
  * backpressure, either as a {@link QueueFullError} or as an `add` that waits for room.
  */
 import { CancelledError } from '../core/errors.js';
-import { validateGrace, type GraceOptions } from '../core/grace.js';
+import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
-import type { Task } from '../core/task.js';
+import { isThenable, type Task } from '../core/task.js';
 import { assertFunction, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { runHeld } from './held.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
@@ -69,6 +69,7 @@ const WAITING_FOR_ROOM = 0;
 const QUEUED = 1;
 
 interface Entry extends Waiter {
+  readonly batch: false;
   readonly task: Task<unknown>;
   readonly priority: number;
   readonly signal: AbortSignal | undefined;
@@ -80,7 +81,54 @@ interface Entry extends Waiter {
 
 interface Level {
   readonly priority: number;
-  readonly entries: WaitQueue<Entry>;
+  readonly entries: WaitQueue<Entry | Batch>;
+}
+
+/** Options for {@link TaskQueue.addAll}. */
+export interface AddAllOptions {
+  /** The priority of every task of the batch (default 0). */
+  readonly priority?: number;
+  /** Aborting it removes the batch's waiting tasks, aborts its running ones, and rejects with its reason. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The tasks of one `addAll` call: they wait as one entry of the waiting line (so adding N tasks
+ * costs one entry, not N promises) and run in order, in the async context of the `addAll` call.
+ */
+class Batch implements Waiter {
+  readonly batch = true;
+  done = false;
+  readonly tasks: readonly Task<unknown>[];
+  readonly results: unknown[];
+  readonly priority: number;
+  readonly controller = new AbortController();
+  /** Next task to hand a slot to; tasks below it have a slot. */
+  next = 0;
+  /** Next task to call; tasks from `started` to `next` have a slot but are not called yet. */
+  started = 0;
+  running = 0;
+  finished = 0;
+  failure: { error: unknown } | undefined;
+  gateOpen = false;
+  open: () => void = noop;
+  resolve: (results: unknown[]) => void = noop;
+  reject: (reason: unknown) => void = noop;
+  removeListener: () => void = noop;
+  stopGrace: () => void = noop;
+  settled = false;
+  /** True while `#startBatchTasks` runs: slots reserved meanwhile are taken up by its loop. */
+  starting = false;
+
+  constructor(tasks: readonly Task<unknown>[], priority: number) {
+    this.tasks = tasks;
+    this.results = new Array<unknown>(tasks.length);
+    this.priority = priority;
+  }
+
+  get waiting(): number {
+    return this.failure === undefined ? this.tasks.length - this.next : 0;
+  }
 }
 
 interface Condition extends Waiter {
@@ -133,8 +181,16 @@ export class TaskQueue {
   #idleSignal: AbortSignal | undefined;
   readonly #release = (): void => {
     this.#running--;
-    if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch();
+    if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(undefined);
     else if (this.#conditions.size > 0) this.#checkConditions();
+  };
+  readonly #passValue = (value: unknown): unknown => {
+    this.#release();
+    return value;
+  };
+  readonly #passError = (error: unknown): never => {
+    this.#release();
+    throw error;
   };
 
   constructor(options?: TaskQueueOptions) {
@@ -179,7 +235,7 @@ export class TaskQueue {
   set concurrency(value: number) {
     assertInteger(value, 'concurrency', { min: 1, allowInfinity: true });
     this.#concurrency = value;
-    this.#dispatch();
+    this.#dispatch(undefined);
   }
 
   /**
@@ -229,6 +285,7 @@ export class TaskQueue {
     const gate = new Promise<void>((open, refuse) => {
       entry = {
         done: false,
+        batch: false,
         task,
         priority,
         signal,
@@ -245,6 +302,64 @@ export class TaskQueue {
     return gate.then(() => this.#execute<T>(task, signal));
   }
 
+  /**
+   * Queues every task of `tasks` as one batch and resolves with their results, in order. The
+   * tasks run in order (at the batch's priority) as slots free up, in the async context of this
+   * call. It costs one queue entry and one promise for the whole batch, so it is the fast way to
+   * queue many tasks. Fail-fast, like {@link map}: the first failure removes the batch's waiting
+   * tasks, aborts its running ones, and rejects once they have settled. The batch needs room for
+   * all its waiting tasks: past `maxSize` it rejects with {@link QueueFullError} (it never waits).
+   *
+   * @example
+   * ```ts
+   * import { TaskQueue } from 'skein';
+   * const queue = new TaskQueue({ concurrency: 8 });
+   * const squares = await queue.addAll([1, 2, 3].map((n) => async () => n * n));
+   * console.log(squares); // [1, 4, 9]
+   * ```
+   */
+  addAll<T>(tasks: readonly Task<T>[], options?: AddAllOptions): Promise<T[]> {
+    if (!Array.isArray(tasks)) throw new TypeError(`tasks must be an array of functions, got ${describe(tasks)}`);
+    for (let i = 0; i < tasks.length; i++) assertFunction(tasks[i], `tasks[${i}]`);
+    assertOptions(options);
+    const signal = options?.signal;
+    assertSignal(signal);
+    const priority = options?.priority ?? 0;
+    if (typeof priority !== 'number' || Number.isNaN(priority)) {
+      throw new TypeError(`priority must be a number, got ${describe(priority)}`);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    const count = tasks.length;
+    if (count === 0) return Promise.resolve([]);
+    const free = this.#size === 0 && !this.#paused ? Math.max(0, this.#concurrency - this.#running) : 0;
+    const startNow = Math.min(count, free);
+    const waiting = count - startNow;
+    if (waiting > 0 && (this.#size + waiting > this.#maxSize || this.#roomWaiters.size > 0)) {
+      return Promise.reject(
+        new QueueFullError(`the queue has no room for ${waiting} more tasks: ${this.#size} wait (maxSize ${this.#maxSize})`),
+      );
+    }
+    const batch = new Batch(tasks as readonly Task<unknown>[], priority);
+    const promise = new Promise<unknown[]>((resolve, reject) => {
+      batch.resolve = resolve;
+      batch.reject = reject;
+    });
+    if (signal !== undefined) {
+      batch.removeListener = onAbort(signal, () => this.#stopBatch(batch, signal.reason, signal.reason));
+    }
+    batch.next = startNow;
+    this.#running += startNow;
+    if (waiting > 0) {
+      this.#arm(batch);
+      this.#levelFor(priority).entries.push(batch);
+      this.#size += waiting;
+    } else {
+      batch.done = true;
+    }
+    if (startNow > 0) this.#startBatchTasks(batch);
+    return promise as Promise<T[]>;
+  }
+
   /** Stops starting tasks; running ones go on. */
   pause(): void {
     this.#paused = true;
@@ -254,7 +369,7 @@ export class TaskQueue {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#dispatch();
+    this.#dispatch(undefined);
   }
 
   /**
@@ -274,9 +389,14 @@ export class TaskQueue {
     const reason = new CancelledError('the task was removed from the queue by clear()');
     const levels = this.#levels;
     this.#levels = [];
-    this.#size = 0;
-    for (const level of levels) for (const entry of level.entries.drain()) this.#refuse(entry, reason);
+    for (const level of levels) {
+      for (const entry of level.entries.drain()) {
+        if (entry.batch) this.#stopBatch(entry, reason, reason);
+        else this.#refuse(entry, reason);
+      }
+    }
     for (const entry of this.#roomWaiters.drain()) this.#refuse(entry, reason);
+    this.#size = 0;
     if (this.#conditions.size > 0) this.#checkConditions();
   }
 
@@ -355,13 +475,123 @@ export class TaskQueue {
 
   #execute<T>(task: Task<T>, signal: AbortSignal | undefined): Promise<T> {
     if (signal === undefined) {
-      return runHeld(task, (this.#idleSignal ??= new AbortController().signal), false, 'TaskQueue', this.#grace, this.#release);
+      // The common case, kept lean: one derived promise and two handlers shared by every task.
+      let result: T | PromiseLike<T>;
+      try {
+        result = task((this.#idleSignal ??= new AbortController().signal));
+      } catch (error) {
+        this.#release();
+        return Promise.reject(error);
+      }
+      if (!isThenable(result)) {
+        this.#release();
+        return Promise.resolve(result);
+      }
+      return Promise.resolve(result).then(this.#passValue, this.#passError) as Promise<T>;
     }
     if (signal.aborted) {
       this.#release();
       return Promise.reject(signal.reason as unknown);
     }
     return runHeld(task, signal, true, 'TaskQueue', this.#grace, this.#release);
+  }
+
+  /** Registers, in the batch's own context, the reaction that starts its tasks when woken from elsewhere. */
+  #arm(batch: Batch): void {
+    void new Promise<void>((open) => (batch.open = open)).then(() => {
+      batch.gateOpen = false;
+      if (batch.waiting > 0) this.#arm(batch);
+      this.#startBatchTasks(batch);
+    });
+  }
+
+  /** Calls the batch's tasks that have a slot; runs in the batch's context. */
+  #startBatchTasks(batch: Batch): void {
+    if (batch.starting) return;
+    batch.starting = true;
+    const signal = batch.controller.signal;
+    try {
+      while (batch.started < batch.next) {
+        if (batch.failure !== undefined) {
+          // Slots handed to tasks that will never be called go back to the queue.
+          this.#running -= batch.next - batch.started;
+          batch.started = batch.next;
+          this.#dispatch(undefined);
+          break;
+        }
+        const index = batch.started++;
+        batch.running++;
+        let result: unknown;
+        try {
+          result = batch.tasks[index]!(signal);
+        } catch (error) {
+          this.#batchTaskDone(batch, index, false, error);
+          continue;
+        }
+        if (isThenable(result)) {
+          result.then(
+            (value) => this.#batchTaskDone(batch, index, true, value),
+            (error: unknown) => this.#batchTaskDone(batch, index, false, error),
+          );
+        } else {
+          this.#batchTaskDone(batch, index, true, result);
+        }
+      }
+    } finally {
+      batch.starting = false;
+    }
+  }
+
+  #batchTaskDone(batch: Batch, index: number, ok: boolean, outcome: unknown): void {
+    batch.running--;
+    batch.finished++;
+    this.#running--;
+    if (batch.failure === undefined) {
+      if (ok) batch.results[index] = outcome;
+      else this.#stopBatch(batch, outcome, new CancelledError('addAll stopped: another task of the batch failed', { cause: outcome }));
+    }
+    if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(batch);
+    else if (this.#conditions.size > 0) this.#checkConditions();
+    this.#settleBatch(batch);
+  }
+
+  /** Fails the batch: drops its waiting tasks, aborts its running ones, settles once they stopped. */
+  #stopBatch(batch: Batch, error: unknown, abortReason: unknown): void {
+    if (batch.failure !== undefined || batch.settled) return;
+    const waiting = batch.waiting;
+    batch.failure = { error };
+    batch.removeListener();
+    if (!batch.done) {
+      batch.done = true;
+      this.#removeFromLevel(batch);
+    }
+    this.#size -= waiting;
+    batch.controller.abort(abortReason);
+    if (batch.running > 0) {
+      const graceMs = this.#grace?.graceMs ?? DEFAULT_GRACE_MS;
+      batch.stopGrace = startGrace(graceMs, () => {
+        if (batch.settled) return;
+        reportStragglers({ operation: 'TaskQueue.addAll', pending: batch.running, graceMs, reason: abortReason }, this.#grace?.onStraggler);
+        this.#settleBatch(batch, true);
+      });
+    }
+    this.#settleBatch(batch);
+    if (this.#conditions.size > 0) this.#checkConditions();
+  }
+
+  #settleBatch(batch: Batch, force = false): void {
+    if (batch.settled) return;
+    if (batch.failure !== undefined) {
+      if (batch.running > 0 && !force) return;
+      batch.settled = true;
+      batch.stopGrace();
+      batch.reject(batch.failure.error);
+      return;
+    }
+    if (batch.finished < batch.tasks.length) return;
+    batch.settled = true;
+    batch.removeListener();
+    batch.resolve(batch.results);
   }
 
   #enqueue(entry: Entry): void {
@@ -383,26 +613,49 @@ export class TaskQueue {
     return level;
   }
 
-  /** Starts waiting tasks while slots are free, and lets tasks waiting for room in. */
-  #dispatch(): void {
+  /**
+   * Starts waiting tasks while slots are free, and lets tasks waiting for room in. `current` is the
+   * batch whose code is running now (its context is the current one), if any: its tasks can be
+   * called directly; any other waiting task is started through the promise reaction it registered
+   * in its own context.
+   */
+  #dispatch(current: Batch | undefined): void {
     const levels = this.#levels;
     do {
       while (this.#size > 0 && !this.#paused && this.#running < this.#concurrency) {
         const level = levels[0]!;
-        const entry = level.entries.shift();
+        const entry = level.entries.peek();
         if (entry === undefined) {
           levels.shift();
           continue;
         }
-        if (level.entries.size === 0 && levels.length > 1) levels.shift();
         this.#size--;
+        this.#running++;
+        if (entry.batch) {
+          entry.next++;
+          if (entry.waiting === 0) {
+            this.#shiftLevel(level);
+            entry.done = true;
+          }
+          if (entry === current) this.#startBatchTasks(entry);
+          else if (!entry.gateOpen) {
+            entry.gateOpen = true;
+            entry.open();
+          }
+          continue;
+        }
+        this.#shiftLevel(level);
         entry.done = true;
         entry.cleanup();
-        this.#running++;
         entry.open();
       }
     } while (this.#admit());
     if (this.#conditions.size > 0) this.#checkConditions();
+  }
+
+  #shiftLevel(level: Level): void {
+    level.entries.shift();
+    if (level.entries.size === 0 && this.#levels.length > 1) this.#levels.shift();
   }
 
   /**
@@ -428,14 +681,17 @@ export class TaskQueue {
       this.#roomWaiters.leave(entry);
     } else {
       this.#size--;
-      const level = this.#levels.find((candidate) => candidate.priority === entry.priority);
-      level?.entries.leave(entry);
-      if (level !== undefined && level.entries.size === 0 && this.#levels.length > 1) {
-        this.#levels.splice(this.#levels.indexOf(level), 1);
-      }
-      this.#dispatch();
+      this.#removeFromLevel(entry);
+      this.#dispatch(undefined);
     }
     entry.refuse(reason);
+  }
+
+  #removeFromLevel(entry: Entry | Batch): void {
+    const level = this.#levels.find((candidate) => candidate.priority === entry.priority);
+    if (level === undefined) return;
+    level.entries.leave(entry);
+    if (level.entries.size === 0 && this.#levels.length > 1) this.#levels.splice(this.#levels.indexOf(level), 1);
   }
 
   #refuse(entry: Entry, reason: unknown): void {
