@@ -386,9 +386,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#assertOpen();
     assertOptions(component, 'component');
     for (const key of ['onPublish', 'beforeSchedule', 'onIdle', 'onError'] as const) {
-      if (component[key] !== undefined && typeof component[key] !== 'function') {
-        throw new TypeError(`component ${key} must be a function, got ${describe(component[key])}`);
-      }
+      const hook = (component as Record<string, unknown>)[key];
+      if (hook !== undefined && typeof hook !== 'function') throw new TypeError(`component ${key} must be a function, got ${describe(hook)}`);
     }
     this.#components = sortByPriority([...this.#components, component]);
     this.#publishComponents = this.#components.filter((c) => c.onPublish !== undefined);
@@ -461,8 +460,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (this.#workflows.get(meta.correlationId)?.state === 'cancelled') {
       throw new CancelledError(`workflow ${meta.correlationId} was cancelled`);
     }
-    await this.#waitForIntake(type.name, options?.signal);
-    return this.#publish(type as AnyArtifactType, payload, meta) as Promise<Artifact<T>>;
+    // Counted from the call on, so that runUntilIdle() right after an unawaited publish waits for it.
+    this.#publishing++;
+    this.#busy = true;
+    try {
+      await this.#waitForIntake(type.name, options?.signal);
+      return (await this.#publish(type as AnyArtifactType, payload, meta)) as Artifact<T>;
+    } finally {
+      this.#publishing--;
+      this.#checkIdle();
+    }
   }
 
   /**
@@ -809,7 +816,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
           withinMs: subscription.join!.withinMs,
           received,
           missing,
-        } as never, {
+        }, {
           producedBy: BOARD,
           correlationId: gate.correlationId,
           tags: EMPTY,
@@ -844,7 +851,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
           agent: name,
           limit: agent.maxRuns,
           reason: `agent '${name}' reached its limit of ${agent.maxRuns} runs in workflow ${correlationId}; further runs were not scheduled`,
-        } as never, {
+        }, {
           producedBy: BOARD,
           correlationId,
           tags: EMPTY,
@@ -1134,7 +1141,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         attempts,
         error: letter.error,
         deadLetterId: letter.id,
-      } as never, {
+      }, {
         producedBy: BOARD,
         correlationId: run.correlationId,
         tags: EMPTY,
@@ -1337,7 +1344,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const spec = agent.spec;
     const only = spec.publishes.size === 1 ? spec.publishes.values().next().value! : undefined;
     if (Array.isArray(value)) {
-      if (value.every(isDraft)) return value as Draft[];
+      if (value.every(isDraft)) return value;
       if (only?.fanOut !== undefined) {
         if (value.length > only.fanOut) {
           throw new OutputError(`agent '${spec.name}' returned ${value.length} ${only.type.name} outputs; its fanOut allows ${only.fanOut}`);
@@ -1345,7 +1352,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         return (value as unknown[]).map((item) => (isDraft(item) ? item : only.type.draft(item as never)));
       }
     }
-    if (only !== undefined) return [only.type.draft(value as never)];
+    if (only !== undefined) return [only.type.draft(value)];
     if (spec.publishes.size === 0) {
       throw new OutputError(`agent '${spec.name}' returned a value but publishes nothing; declare publishes(Type) or return undefined`);
     }
