@@ -1031,7 +1031,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
           wf.running++;
           agent.running++;
           const claimed = run;
-          this.#spawn(() => this.#execute(agent, claimed, wf, permit));
+          // The run executes in the async context it was scheduled in (AsyncLocalStorage, OpenTelemetry), not the pump's.
+          const resource = this.#contexts.get(run.id);
+          this.#contexts.delete(run.id);
+          this.#spawn(() =>
+            resource === undefined ? this.#execute(agent, claimed, wf, permit) : resource.runInAsyncScope(this.#execute, this, agent, claimed, wf, permit),
+          );
         }
       }
     } finally {
@@ -1039,14 +1044,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  async #execute(agent: AgentRuntime, run: RunRecord, wf: WorkflowRuntime, permit: Permit): Promise<void> {
+  readonly #execute = async (agent: AgentRuntime, run: RunRecord, wf: WorkflowRuntime, permit: Permit): Promise<void> => {
     if (this.#closed) (wf.controller ??= new AbortController()).abort(this.#scope.signal.reason);
     const state = new RunState(agent, run, wf);
-    const resource = this.#contexts.get(run.id);
-    this.#contexts.delete(run.id);
     if (this.#events.listening) this.#events.emit({ kind: 'started', at: state.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     try {
-      const outputs = await (resource !== undefined ? resource.runInAsyncScope(this.#traced, this, state) : this.#traced(state));
+      const outputs = await this.#traced(state);
       const finished = this.#store.finishRun(run.id, 'finished');
       if (isThenable(finished)) await finished;
       agent.done++;
@@ -1060,8 +1063,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
         this.#tracing.end(state.span, undefined, { 'skein.cancelled': true });
         await this.#cancelled(agent, run, wf.controller!.signal.reason);
       } else {
+        await this.#tracing.with(state.span, () => this.#failed(state, error));
         this.#tracing.end(state.span, error, { 'skein.attempts': state.attempts });
-        await this.#failed(state, error);
       }
     } finally {
       permit.release();
@@ -1070,7 +1073,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       agent.running--;
       this.#settled(wf);
     }
-  }
+  };
 
   /** Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it. */
   readonly #traced = async (state: RunState): Promise<number> => {
