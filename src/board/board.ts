@@ -328,6 +328,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
   readonly #idleWaiters = new Set<Waiter>();
   #closed = false;
   #shutdown: Promise<void> | undefined;
+  #lastMs = Number.NaN;
+  #lastIso = '';
 
   constructor(options?: BoardOptions) {
     assertOptions(options);
@@ -581,7 +583,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         correlationId: meta.correlationId,
         tags: meta.tags,
         visibility: meta.visibility,
-        createdAt: new Date(Date.now()).toISOString(),
+        createdAt: this.#isoNow(),
         causedBy: meta.causedBy,
       };
       if (this.#publishComponents.length > 0) artifact = await this.#applyPublishComponents(type, artifact);
@@ -999,10 +1001,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
       while (agent.wake && !this.#closed) {
         agent.wake = false;
         while (agent.queued > 0 && !this.#closed) {
-          let permit: Permit;
-          try {
-            permit = await agent.permits.acquire({ signal: this.#scope.signal });
-          } catch {
+          // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
+          // avoids. At shutdown every run is aborted, so permits come back and the loop sees #closed.
+          const permit = await agent.permits.acquire();
+          if (this.#closed) {
+            permit.release();
             return;
           }
           let run: RunRecord | undefined;
@@ -1034,7 +1037,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
           // The run executes in the async context it was scheduled in (AsyncLocalStorage, OpenTelemetry), not the pump's.
           const resource = this.#contexts.get(run.id);
           this.#contexts.delete(run.id);
-          this.#spawn(() =>
+          // #execute never rejects: it turns every outcome into finished, failed or cancelled.
+          this.#scope.spawn(() =>
             resource === undefined ? this.#execute(agent, claimed, wf, permit) : resource.runInAsyncScope(this.#execute, this, agent, claimed, wf, permit),
           );
         }
@@ -1658,6 +1662,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
       agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries };
     }
     return { published: this.#published, idle: this.#isIdle(), agents };
+  }
+
+  /** The current time as ISO 8601, formatted once per millisecond (a flood publishes many per millisecond). */
+  #isoNow(): string {
+    const now = Date.now();
+    if (now !== this.#lastMs) {
+      this.#lastMs = now;
+      this.#lastIso = new Date(now).toISOString();
+    }
+    return this.#lastIso;
   }
 
   #assertOpen(): void {
