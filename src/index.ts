@@ -3,3 +3,4 @@
  * combinator cancels what it started when the work must stop, and returns only when it has settled.
  */
 export * from './core/index.js';
+export * from './runtime/index.js';

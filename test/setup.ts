@@ -14,6 +14,10 @@ const counts = (resources: readonly string[]): Map<string, number> => {
 // Taken inside a hook so that vitest's own timer for the running hook is counted on both sides.
 let baseline = new Map<string, number>();
 beforeAll(() => {
+  // stdout and stderr open their handles on first use (a worker thread's stdio is piped into them):
+  // they belong to the process, so open them before counting.
+  void process.stdout;
+  void process.stderr;
   baseline = counts(process.getActiveResourcesInfo());
 });
 

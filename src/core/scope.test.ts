@@ -218,6 +218,12 @@ describe('scope', () => {
     stuck.reject(new Error('late'));
   });
 
+  it('rejects join() on its own group instead of waiting for itself forever', async () => {
+    await scope(async (group) => {
+      await expect(group.join()).rejects.toThrow(/joined by the scope itself/);
+    });
+  });
+
   it('validates its arguments', () => {
     expect(() => scope('x' as any)).toThrow(/body must be a function/);
     expect(() => scope(() => 1, { timeout: -1 })).toThrow(/timeout/);

@@ -135,14 +135,21 @@ export class TaskGroup implements AsyncDisposable {
   /**
    * Closes the group to new work once its children are done, waits for them, and rejects with the
    * failure (or `AggregateError` of failures), the caller's abort reason, or the `TimeoutError`.
+   * A group made with `new TaskGroup()` must be joined (or disposed with `await using`): until then
+   * it keeps its listener on `signal` and its deadline timer. The group a {@link scope} passes to its
+   * body is joined by the scope; calling `join()` on it rejects with a `TypeError`, since waiting for
+   * the body from inside the body could never end.
    */
   join(): Promise<void> {
+    if (this.#run.managed) {
+      return Promise.reject(new TypeError('the group of a scope() is joined by the scope itself; return from the body instead'));
+    }
     return this.#run.join();
   }
 
   /** `await using group = new TaskGroup()` joins the group when the block ends. */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.#run.join();
+    return this.join();
   }
 }
 
@@ -179,6 +186,8 @@ function validateScopeOptions(options: ScopeOptions | undefined): void {
 const BODY = -1;
 
 class GroupRun extends Supervisor {
+  /** True for the group of a `scope()`, which the scope joins itself. */
+  managed = false;
   readonly #failures: unknown[] = [];
   #failed = false;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -242,6 +251,7 @@ class GroupRun extends Supervisor {
   }
 
   runBody(group: TaskGroup, body: (group: TaskGroup) => unknown): Promise<unknown> {
+    this.managed = true;
     if (this.stopping) return this.join().then(() => undefined);
     this.#body = { state: 'running', value: undefined };
     this.startChild(() => body(group), BODY);
