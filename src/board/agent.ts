@@ -11,6 +11,7 @@ import {
   type AnyArtifactType,
   type Artifact,
   type Draft,
+  type InputOf,
   type PayloadOf,
 } from './artifact.js';
 import type { AgentContext } from './context.js';
@@ -131,7 +132,7 @@ const CONSUME_KEYS = new Set(['where', 'from', 'tags', 'batch', 'join']);
  * Declares an agent, fluently. Made by `board.agent(name)`; `handle(fn)` registers it.
  *
  * `In` is what the body receives (a union when there are several `consumes`), `Cur` what the next
- * stage receives (changed by each `engine`), `Out` the payload types it may publish.
+ * stage receives (changed by each `engine`), `Out` the payloads it may publish (as its types accept them: schema input).
  *
  * @example
  * ```ts
@@ -219,13 +220,13 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
       if (list.length < 2) throw new TypeError(`agent '${this.#name}': a join needs at least two types`);
       if (o.join.by !== undefined) assertFunction(o.join.by, 'join by');
       assertDuration(o.join.withinMs, 'join withinMs');
-      join = { by: o.join.by as ((artifact: Artifact) => string) | undefined, withinMs: o.join.withinMs };
+      join = { by: o.join.by, withinMs: o.join.withinMs };
     }
     this.#subscriptions.push(
       Object.freeze({
         index: this.#subscriptions.length,
         types: Object.freeze([...(list as AnyArtifactType[])]),
-        where: o.where as ((artifact: Artifact) => boolean) | undefined,
+        where: o.where,
         from,
         tags: checkTags(o.tags, 'consumes tags'),
         batch,
@@ -236,7 +237,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   }
 
   /** Declares a type this agent publishes (and may only publish what it declares). */
-  publishes<T extends AnyArtifactType>(type: T, options?: PublishOptions): AgentBuilder<In, Cur, Out | PayloadOf<T>> {
+  publishes<T extends AnyArtifactType>(type: T, options?: PublishOptions): AgentBuilder<In, Cur, Out | InputOf<T>> {
     this.#open('publishes');
     assertArtifactType(type, `agent '${this.#name}': publishes type`);
     assertOptions(options, 'publishes options');
@@ -247,7 +248,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
       fanOut: options?.fanOut,
       tags: checkTags(options?.tags, 'publishes tags'),
     });
-    return this as never;
+    return this;
   }
 
   /** At most `n` runs of this agent at once (default 1). */

@@ -103,7 +103,7 @@ export function artifactType<S extends StandardSchemaV1>(
   type T = StandardSchemaV1.InferOutput<S>;
   const type: ArtifactType<T, StandardSchemaV1.InferInput<S>> = Object.freeze({
     name,
-    schema: schema as StandardSchemaV1<StandardSchemaV1.InferInput<S>, T>,
+    schema: schema,
     draft(payload: unknown, options?: DraftOptions): Draft<T> {
       return { [DRAFT]: true, type, payload, options };
     },

@@ -328,6 +328,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
   readonly #idleWaiters = new Set<Waiter>();
   #closed = false;
   #shutdown: Promise<void> | undefined;
+  #lastMs = Number.NaN;
+  #lastIso = '';
 
   constructor(options?: BoardOptions) {
     assertOptions(options);
@@ -386,9 +388,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#assertOpen();
     assertOptions(component, 'component');
     for (const key of ['onPublish', 'beforeSchedule', 'onIdle', 'onError'] as const) {
-      if (component[key] !== undefined && typeof component[key] !== 'function') {
-        throw new TypeError(`component ${key} must be a function, got ${describe(component[key])}`);
-      }
+      const hook = (component as Record<string, unknown>)[key];
+      if (hook !== undefined && typeof hook !== 'function') throw new TypeError(`component ${key} must be a function, got ${describe(hook)}`);
     }
     this.#components = sortByPriority([...this.#components, component]);
     this.#publishComponents = this.#components.filter((c) => c.onPublish !== undefined);
@@ -461,8 +462,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (this.#workflows.get(meta.correlationId)?.state === 'cancelled') {
       throw new CancelledError(`workflow ${meta.correlationId} was cancelled`);
     }
-    await this.#waitForIntake(type.name, options?.signal);
-    return this.#publish(type as AnyArtifactType, payload, meta) as Promise<Artifact<T>>;
+    // Counted from the call on, so that runUntilIdle() right after an unawaited publish waits for it.
+    this.#publishing++;
+    this.#busy = true;
+    try {
+      await this.#waitForIntake(type.name, options?.signal);
+      return (await this.#publish(type as AnyArtifactType, payload, meta)) as Artifact<T>;
+    } finally {
+      this.#publishing--;
+      this.#checkIdle();
+    }
   }
 
   /**
@@ -574,7 +583,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         correlationId: meta.correlationId,
         tags: meta.tags,
         visibility: meta.visibility,
-        createdAt: new Date(Date.now()).toISOString(),
+        createdAt: this.#isoNow(),
         causedBy: meta.causedBy,
       };
       if (this.#publishComponents.length > 0) artifact = await this.#applyPublishComponents(type, artifact);
@@ -809,7 +818,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
           withinMs: subscription.join!.withinMs,
           received,
           missing,
-        } as never, {
+        }, {
           producedBy: BOARD,
           correlationId: gate.correlationId,
           tags: EMPTY,
@@ -844,7 +853,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
           agent: name,
           limit: agent.maxRuns,
           reason: `agent '${name}' reached its limit of ${agent.maxRuns} runs in workflow ${correlationId}; further runs were not scheduled`,
-        } as never, {
+        }, {
           producedBy: BOARD,
           correlationId,
           tags: EMPTY,
@@ -992,10 +1001,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
       while (agent.wake && !this.#closed) {
         agent.wake = false;
         while (agent.queued > 0 && !this.#closed) {
-          let permit: Permit;
-          try {
-            permit = await agent.permits.acquire({ signal: this.#scope.signal });
-          } catch {
+          // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
+          // avoids. At shutdown every run is aborted, so permits come back and the loop sees #closed.
+          const permit = await agent.permits.acquire();
+          if (this.#closed) {
+            permit.release();
             return;
           }
           let run: RunRecord | undefined;
@@ -1024,7 +1034,13 @@ export class Board implements WorkflowControl, AsyncDisposable {
           wf.running++;
           agent.running++;
           const claimed = run;
-          this.#spawn(() => this.#execute(agent, claimed, wf, permit));
+          // The run executes in the async context it was scheduled in (AsyncLocalStorage, OpenTelemetry), not the pump's.
+          const resource = this.#contexts.get(run.id);
+          this.#contexts.delete(run.id);
+          // #execute never rejects: it turns every outcome into finished, failed or cancelled.
+          this.#scope.spawn(() =>
+            resource === undefined ? this.#execute(agent, claimed, wf, permit) : resource.runInAsyncScope(this.#execute, this, agent, claimed, wf, permit),
+          );
         }
       }
     } finally {
@@ -1032,14 +1048,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  async #execute(agent: AgentRuntime, run: RunRecord, wf: WorkflowRuntime, permit: Permit): Promise<void> {
+  readonly #execute = async (agent: AgentRuntime, run: RunRecord, wf: WorkflowRuntime, permit: Permit): Promise<void> => {
     if (this.#closed) (wf.controller ??= new AbortController()).abort(this.#scope.signal.reason);
     const state = new RunState(agent, run, wf);
-    const resource = this.#contexts.get(run.id);
-    this.#contexts.delete(run.id);
     if (this.#events.listening) this.#events.emit({ kind: 'started', at: state.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     try {
-      const outputs = await (resource !== undefined ? resource.runInAsyncScope(this.#traced, this, state) : this.#traced(state));
+      const outputs = await this.#traced(state);
       const finished = this.#store.finishRun(run.id, 'finished');
       if (isThenable(finished)) await finished;
       agent.done++;
@@ -1053,8 +1067,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
         this.#tracing.end(state.span, undefined, { 'skein.cancelled': true });
         await this.#cancelled(agent, run, wf.controller!.signal.reason);
       } else {
+        await this.#tracing.with(state.span, () => this.#failed(state, error));
         this.#tracing.end(state.span, error, { 'skein.attempts': state.attempts });
-        await this.#failed(state, error);
       }
     } finally {
       permit.release();
@@ -1063,7 +1077,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       agent.running--;
       this.#settled(wf);
     }
-  }
+  };
 
   /** Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it. */
   readonly #traced = async (state: RunState): Promise<number> => {
@@ -1134,7 +1148,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         attempts,
         error: letter.error,
         deadLetterId: letter.id,
-      } as never, {
+      }, {
         producedBy: BOARD,
         correlationId: run.correlationId,
         tags: EMPTY,
@@ -1337,7 +1351,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const spec = agent.spec;
     const only = spec.publishes.size === 1 ? spec.publishes.values().next().value! : undefined;
     if (Array.isArray(value)) {
-      if (value.every(isDraft)) return value as Draft[];
+      if (value.every(isDraft)) return value;
       if (only?.fanOut !== undefined) {
         if (value.length > only.fanOut) {
           throw new OutputError(`agent '${spec.name}' returned ${value.length} ${only.type.name} outputs; its fanOut allows ${only.fanOut}`);
@@ -1345,7 +1359,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         return (value as unknown[]).map((item) => (isDraft(item) ? item : only.type.draft(item as never)));
       }
     }
-    if (only !== undefined) return [only.type.draft(value as never)];
+    if (only !== undefined) return [only.type.draft(value)];
     if (spec.publishes.size === 0) {
       throw new OutputError(`agent '${spec.name}' returned a value but publishes nothing; declare publishes(Type) or return undefined`);
     }
@@ -1648,6 +1662,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
       agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries };
     }
     return { published: this.#published, idle: this.#isIdle(), agents };
+  }
+
+  /** The current time as ISO 8601, formatted once per millisecond (a flood publishes many per millisecond). */
+  #isoNow(): string {
+    const now = Date.now();
+    if (now !== this.#lastMs) {
+      this.#lastMs = now;
+      this.#lastIso = new Date(now).toISOString();
+    }
+    return this.#lastIso;
   }
 
   #assertOpen(): void {

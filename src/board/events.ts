@@ -68,7 +68,8 @@ class Subscriber implements AsyncIterableIterator<BoardEvent> {
   constructor(capacity: number, signal: AbortSignal | undefined, detach: (subscriber: Subscriber) => void) {
     this.#capacity = capacity;
     this.#detach = () => detach(this);
-    this.#removeAbort = onAbort(signal, () => this.end());
+    // Aborting means "stop now": what is buffered is dropped. Shutdown (end()) lets it drain.
+    this.#removeAbort = onAbort(signal, () => void this.return());
   }
 
   push(event: BoardEvent): void {

@@ -37,9 +37,30 @@ export interface RetryOptions {
   readonly retryIf?: (error: unknown, attempt: number) => boolean;
 }
 
+class HeldPermit implements Permit {
+  #semaphore: FifoSemaphore | undefined;
+
+  constructor(semaphore: FifoSemaphore) {
+    this.#semaphore = semaphore;
+  }
+
+  release(): void {
+    const semaphore = this.#semaphore;
+    this.#semaphore = undefined;
+    semaphore?.give();
+  }
+}
+
+interface Waiter {
+  resolve(permit: Permit): void;
+  reject(reason: unknown): void;
+  settled: boolean;
+  remove(): void;
+}
+
 class FifoSemaphore implements PermitSource {
   #available: number;
-  readonly #waiters: { resolve: (permit: Permit) => void; reject: (reason: unknown) => void; remove: () => void }[] = [];
+  readonly #waiters: Waiter[] = [];
   #head = 0;
 
   constructor(permits: number) {
@@ -51,44 +72,30 @@ class FifoSemaphore implements PermitSource {
     if (signal?.aborted) return Promise.reject(signal.reason as unknown);
     if (this.#available > 0 && this.#head === this.#waiters.length) {
       this.#available--;
-      return Promise.resolve(this.#permit());
+      return Promise.resolve(new HeldPermit(this));
     }
     return new Promise<Permit>((resolve, reject) => {
       const onAbort = (): void => {
-        const index = this.#waiters.indexOf(waiter, this.#head);
-        if (index !== -1) this.#waiters.splice(index, 1);
+        waiter.settled = true;
         reject(signal!.reason as unknown);
       };
-      const waiter = {
-        resolve,
-        reject,
-        remove: () => signal?.removeEventListener('abort', onAbort),
-      };
+      const waiter: Waiter = { resolve, reject, settled: false, remove: () => signal?.removeEventListener('abort', onAbort) };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
     });
   }
 
-  #permit(): Permit {
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#release();
-      },
-    };
-  }
-
-  #release(): void {
-    if (this.#head < this.#waiters.length) {
+  /** @internal A permit came back. */
+  give(): void {
+    while (this.#head < this.#waiters.length) {
       const waiter = this.#waiters[this.#head++]!;
       if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
         this.#waiters.splice(0, this.#head);
         this.#head = 0;
       }
+      if (waiter.settled) continue;
       waiter.remove();
-      waiter.resolve(this.#permit());
+      waiter.resolve(new HeldPermit(this));
       return;
     }
     this.#available++;

@@ -60,8 +60,9 @@ export class Tracing {
     if (span === undefined) return;
     if (attributes !== undefined) span.setAttributes(attributes);
     if (error !== undefined) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: 2 /* SpanStatusCode.ERROR */, message: error instanceof Error ? error.message : String(error) });
+      const message = error instanceof Error ? error.message : typeof error === 'string' ? error : 'non-Error thrown';
+      span.recordException(error instanceof Error ? error : message);
+      span.setStatus({ code: 2 /* SpanStatusCode.ERROR */, message });
     }
     span.end();
   }

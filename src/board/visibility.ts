@@ -70,8 +70,8 @@ export const visibility = Object.freeze({
 /** Checks a visibility value given by a user and returns it (frozen), or throws a TypeError saying what is allowed. */
 export function checkVisibility(value: unknown, what = 'visibility'): Visibility {
   if (value === undefined) return PUBLIC;
-  const kind = (value as { kind?: unknown } | null)?.kind;
-  const v = value as Record<string, unknown>;
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const kind = v.kind;
   switch (kind) {
     case 'public':
       return PUBLIC;

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Board, artifactType, type BoardEvent } from 'skein/board';
+
+const Job = artifactType('Job', z.object({ n: z.number() }));
+const Done = artifactType('Done', z.object({ n: z.number() }));
+
+async function drain(events: AsyncIterable<BoardEvent>): Promise<BoardEvent[]> {
+  const all: BoardEvent[] = [];
+  for await (const event of events) all.push(event);
+  return all;
+}
+
+describe('the event stream', () => {
+  it('reports a run\'s life in order: published, scheduled, started, published (its output), finished, idle', async () => {
+    const board = new Board();
+    board.agent('worker').consumes(Job).publishes(Done).handle(([job]) => ({ n: job.payload.n }));
+    const events = board.events();
+    const job = await board.publish(Job, { n: 1 });
+    await board.runUntilIdle();
+    await board.shutdown();
+    const all = await drain(events);
+    expect(all.map((e) => e.kind)).toEqual(['published', 'scheduled', 'started', 'published', 'finished', 'idle']);
+    const [published, scheduled, started, , finished] = all;
+    expect(published).toMatchObject({ artifactId: job.id, type: 'Job', producedBy: 'external', correlationId: job.correlationId });
+    expect(scheduled).toMatchObject({ agent: 'worker', inputIds: [job.id], correlationId: job.correlationId });
+    const runId = scheduled!.kind === 'scheduled' ? scheduled!.runId : '';
+    expect(started).toMatchObject({ runId, agent: 'worker' });
+    expect(finished).toMatchObject({ runId, agent: 'worker', outputs: 1 });
+    expect(finished!.kind === 'finished' && finished!.durationMs >= 0).toBe(true);
+    for (const event of all) expect(typeof event.at).toBe('number');
+  });
+
+  it('gives every subscriber every event, and a slow one a lagged event instead of unbounded memory', async () => {
+    const board = new Board();
+    board.agent('worker').consumes(Job).handle(() => {});
+    const full = board.events();
+    const small = board.events({ bufferSize: 3 });
+    await board.publishMany(Job, Array.from({ length: 10 }, (_, n) => ({ n })));
+    await board.runUntilIdle();
+    await board.shutdown();
+    const fullEvents = await drain(full);
+    const smallEvents = await drain(small);
+    expect(fullEvents.filter((e) => e.kind === 'finished')).toHaveLength(10);
+    expect(smallEvents[0]).toMatchObject({ kind: 'lagged', dropped: fullEvents.length - 3 });
+    expect(smallEvents.slice(1)).toEqual(fullEvents.slice(-3));
+  });
+
+  it('stops delivering when the consumer breaks out or its signal aborts', async () => {
+    await using board = new Board();
+    board.agent('worker').consumes(Job).handle(() => {});
+    const controller = new AbortController();
+    const aborted = board.events({ signal: controller.signal });
+    const broken = board.events();
+    await board.publish(Job, { n: 1 });
+    for await (const event of broken) {
+      expect(event.kind).toBe('published');
+      break;
+    }
+    controller.abort();
+    expect(await aborted.next()).toEqual({ value: undefined, done: true });
+    expect(await broken.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('ends at once for a subscriber that arrives after shutdown', async () => {
+    const board = new Board();
+    await board.shutdown();
+    expect(await board.events().next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('validates its options', async () => {
+    await using board = new Board();
+    expect(() => board.events({ bufferSize: 0 })).toThrow(RangeError);
+    expect(() => board.events({ signal: {} as never })).toThrow(TypeError);
+  });
+
+  it('gives what a live progress view needs through stats()', async () => {
+    await using board = new Board();
+    board.agent('worker').consumes(Job).retry({ maxAttempts: 2 }).handle(([job], ctx) => {
+      if (job.payload.n === 0 && ctx.attempt === 1) throw new Error('once');
+      if (job.payload.n === 1) throw new Error('always');
+    });
+    await board.publishMany(Job, [{ n: 0 }, { n: 1 }, { n: 2 }]);
+    await board.runUntilIdle();
+    expect(board.stats()).toEqual({
+      published: 4, // three jobs and one AgentFailed
+      idle: true,
+      agents: { worker: { queued: 0, running: 0, done: 2, failed: 1, cancelled: 0, retries: 2 } },
+    });
+  });
+});

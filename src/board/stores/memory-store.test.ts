@@ -1,0 +1,4 @@
+import { describeStoreContract } from './store-contract.js';
+import { MemoryStore } from './memory-store.js';
+
+describeStoreContract('MemoryStore', () => new MemoryStore());
