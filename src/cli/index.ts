@@ -10,5 +10,6 @@ export {
   type WorkflowResult,
   type RunnableBoard,
 } from './workflow.js';
+export { runWorkflow, type RunWorkflowOptions, type ConcurrencyOverrides } from './run-workflow.js';
 export type { RunSummary, RunStatus } from './summary.js';
 export type { AgentTimings } from './progress-model.js';

@@ -58,8 +58,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
   try {
     const { workflow } = await loadWorkflow(file, io.cwd);
     return await runUnderMain(io, options, (signal) =>
-      runWorkflow({
-        workflow,
+      runWorkflow(workflow, {
         args,
         cwd: io.cwd,
         concurrency: options.concurrency,
@@ -142,7 +141,7 @@ function buildProgram(io: CliIo, onRun: (file: string, args: string[], options: 
     .addOption(
       new Option('-c, --concurrency <limit>', 'max concurrent runs: N for every agent, or agent=N (repeatable, comma-separated)')
         .argParser(parseConcurrency)
-        .default({ byAgent: new Map() } satisfies ConcurrencyOverrides, 'each agent\'s own'),
+        .default({} satisfies ConcurrencyOverrides, "each agent's own"),
     )
     .addOption(new Option('-t, --timeout <duration>', 'stop the run after this long: 90s, 2m, 500ms (a bare number is seconds)').argParser(parseDuration))
     .option('-q, --quiet', 'no progress view; print only the result line and the outputs', false)
@@ -163,7 +162,7 @@ function buildProgram(io: CliIo, onRun: (file: string, args: string[], options: 
 /** `4`, `keywords=4`, `keywords=4,split=2`; repeated flags accumulate. */
 export function parseConcurrency(value: string, previous: ConcurrencyOverrides | undefined): ConcurrencyOverrides {
   let all = previous?.all;
-  const byAgent = new Map(previous?.byAgent);
+  const byAgent: Record<string, number> = { ...previous?.byAgent };
   for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
     const match = /^(?:([^=\s]+)=)?(\d+)$/.exec(part);
     const limit = match === null ? NaN : Number(match[2]);
@@ -171,9 +170,9 @@ export function parseConcurrency(value: string, previous: ConcurrencyOverrides |
       throw new InvalidArgumentError(`expected N or agent=N with N an integer >= 1, got '${part}'`);
     }
     if (match[1] === undefined) all = limit;
-    else byAgent.set(match[1], limit);
+    else byAgent[match[1]] = limit;
   }
-  if (all === undefined && byAgent.size === 0) throw new InvalidArgumentError(`expected N or agent=N, got '${value}'`);
+  if (all === undefined && Object.keys(byAgent).length === 0) throw new InvalidArgumentError(`expected N or agent=N, got '${value}'`);
   return { ...(all === undefined ? {} : { all }), byAgent };
 }
 

@@ -6,63 +6,89 @@
  */
 import { constants } from 'node:os';
 import { TimeoutError } from '../core/errors.js';
+import { assertDuration, assertOptions, assertSignal } from '../core/validate.js';
 import { CliError } from './cli-error.js';
 import { formatDuration } from './format.js';
 import { firstLine } from './load-workflow.js';
 import { ProgressModel } from './progress-model.js';
-import type { ProgressRenderer } from './renderer.js';
+import { SilentRenderer, TTY_TICK_MS, type ProgressRenderer } from './renderer.js';
 import { buildSummary, type RunStatus, type RunSummary } from './summary.js';
 import { TraceWriter } from './trace-writer.js';
-import { isRunnableBoard, type RunnableBoard, type Workflow, type WorkflowContext, type WorkflowInput, type WorkflowResult } from './workflow.js';
+import { assertWorkflow, isRunnableBoard, type RunnableBoard, type Workflow, type WorkflowContext, type WorkflowInput, type WorkflowResult } from './workflow.js';
 
-/** `--concurrency`: a default for every agent and/or limits by agent name. */
+/** `--concurrency`: a limit for every agent and/or limits by agent name. */
 export interface ConcurrencyOverrides {
   readonly all?: number;
-  readonly byAgent: ReadonlyMap<string, number>;
+  readonly byAgent?: Readonly<Record<string, number>>;
 }
 
+/** Options of {@link runWorkflow}; the CLI sets them from its flags. */
 export interface RunWorkflowOptions {
-  readonly workflow: Workflow;
-  readonly args: readonly string[];
-  readonly cwd: string;
-  readonly concurrency: ConcurrencyOverrides;
-  /** The whole run's deadline, from start to idle. */
+  /** The workflow's arguments (default none). */
+  readonly args?: readonly string[];
+  /** Default `process.cwd()`. */
+  readonly cwd?: string;
+  readonly concurrency?: ConcurrencyOverrides;
+  /** The whole run's deadline, from start to idle, in ms. */
   readonly timeoutMs?: number | undefined;
   /** Where to write the events as JSON lines. */
   readonly tracePath?: string | undefined;
-  readonly renderer: ProgressRenderer;
-  /** How often the renderer is called. */
-  readonly tickMs: number;
-  /** Aborts on Ctrl-C / SIGTERM: the run stops and is summarised as interrupted. */
-  readonly signal: AbortSignal;
+  /** How progress is shown (default: not at all). */
+  readonly renderer?: ProgressRenderer;
+  /** How often the renderer is called (default 100 ms). */
+  readonly tickMs?: number;
+  /** Stops the run, which is then summarised as interrupted. */
+  readonly signal?: AbortSignal;
 }
 
 /** Exit codes: 0 completed, 1 some run failed for good, 124 the `--timeout` passed (as `timeout(1)`). */
 export const EXIT_CODES = { completed: 0, failed: 1, 'timed-out': 124 } as const;
 
-/** Runs the workflow to idle and returns its summary. Bad input (an unknown agent in `--concurrency`, no board) throws a {@link CliError}. */
-export async function runWorkflow(options: RunWorkflowOptions): Promise<RunSummary> {
-  const { workflow, renderer } = options;
+/**
+ * Runs a workflow as `skein run` does, without the terminal: builds the board, publishes the inputs,
+ * waits for idle, calls `finish`, shuts the board down, runs the workflow's cleanups and resolves
+ * with the summary. An aborted `signal` or a passed `timeoutMs` stops the run (status
+ * `interrupted` / `timed-out`) rather than rejecting. Rejects with a `CliError` for bad input (no
+ * board, an unknown agent in `concurrency`) and with the workflow's own error if `inputs` or
+ * `finish` throws; the board is shut down either way.
+ *
+ * @example
+ * ```ts
+ * import { runWorkflow } from 'skein/cli';
+ * import workflow from './flow.js';
+ * const summary = await runWorkflow(workflow, { args: ['./docs'], timeoutMs: 30_000 });
+ * console.log(summary.status, summary.agents);
+ * ```
+ */
+export async function runWorkflow(workflow: Workflow, options: RunWorkflowOptions = {}): Promise<RunSummary> {
+  assertWorkflow(workflow, 'runWorkflow workflow');
+  assertOptions(options);
+  assertSignal(options.signal);
+  if (options.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+  const renderer = options.renderer ?? new SilentRenderer();
+  const overrides = options.concurrency ?? {};
+  const outer = options.signal;
   const startedAt = Date.now();
   const model = new ProgressModel(startedAt);
   const controller = new AbortController();
-  const onOuterAbort = (): void => controller.abort(options.signal.reason);
-  if (options.signal.aborted) onOuterAbort();
-  else options.signal.addEventListener('abort', onOuterAbort, { once: true });
+  const onOuterAbort = (): void => controller.abort(outer?.reason);
+  if (outer?.aborted) onOuterAbort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const timeoutMs = options.timeoutMs;
   const deadline =
-    options.timeoutMs === undefined
+    timeoutMs === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new TimeoutError(`the run did not finish within ${formatDuration(options.timeoutMs!)}`)), options.timeoutMs);
+      : setTimeout(() => controller.abort(new TimeoutError(`the run did not finish within ${formatDuration(timeoutMs)}`)), timeoutMs);
 
   const cleanups: (() => unknown)[] = [];
   const asked = new Set<string>();
   const context: WorkflowContext = {
-    args: options.args,
-    cwd: options.cwd,
+    args: options.args ?? [],
+    cwd: options.cwd ?? process.cwd(),
     signal: controller.signal,
     concurrency(name, fallback) {
       asked.add(name);
-      return options.concurrency.byAgent.get(name) ?? options.concurrency.all ?? fallback;
+      return (overrides.byAgent !== undefined && Object.hasOwn(overrides.byAgent, name) ? overrides.byAgent[name] : undefined) ?? overrides.all ?? fallback;
     },
     defer(cleanup) {
       if (typeof cleanup !== 'function') throw new TypeError('defer needs a function');
@@ -86,7 +112,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunSumma
     }
     board = created;
     const agents = Object.keys(board.stats?.().agents ?? {});
-    checkOverrides(options.concurrency, agents.length > 0 ? agents : [...asked], workflow.name);
+    checkOverrides(overrides, agents.length > 0 ? agents : [...asked], workflow.name);
     for (const name of agents) model.addAgent(name);
 
     const events = board.events({ bufferSize: 1 << 16 });
@@ -96,7 +122,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunSumma
         trace?.write(event);
       }
     })();
-    ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs);
+    ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs ?? TTY_TICK_MS);
 
     try {
       const list = await workflow.inputs(context, board);
@@ -117,7 +143,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<RunSumma
     }
   } finally {
     clearTimeout(deadline);
-    options.signal.removeEventListener('abort', onOuterAbort);
+    outer?.removeEventListener('abort', onOuterAbort);
     if (ticker !== undefined) clearInterval(ticker);
     // Shutdown aborts what is still running and waits for it; the event stream then ends.
     await board?.shutdown();
@@ -164,7 +190,7 @@ async function runCleanups(cleanups: readonly (() => unknown)[]): Promise<void> 
 }
 
 function checkOverrides(overrides: ConcurrencyOverrides, agents: readonly string[], workflow: string): void {
-  for (const name of overrides.byAgent.keys()) {
+  for (const name of Object.keys(overrides.byAgent ?? {})) {
     if (!agents.includes(name)) {
       throw new CliError(`--concurrency: workflow '${workflow}' has no agent named '${name}' (agents: ${agents.join(', ') || 'none'})`);
     }
