@@ -7,8 +7,9 @@ import { main, type MainProcess } from '../runtime/main.js';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import { colorFor, palette } from './format.js';
 import { firstLine, loadWorkflow } from './load-workflow.js';
-import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, TtyRenderer, type OutputStream, type ProgressRenderer } from './renderer.js';
+import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, type OutputStream, type ProgressRenderer } from './renderer.js';
 import { runWorkflow, type ConcurrencyOverrides } from './run-workflow.js';
+import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
 import { packageVersion } from './version.js';
 
@@ -144,12 +145,12 @@ function buildProgram(io: CliIo, onRun: (file: string, args: string[], options: 
         .default({} satisfies ConcurrencyOverrides, "each agent's own"),
     )
     .addOption(new Option('-t, --timeout <duration>', 'stop the run after this long: 90s, 2m, 500ms (a bare number is seconds)').argParser(parseDuration))
-    .option('-q, --quiet', 'no progress view; print only the result line and the outputs', false)
-    .option('--json', 'print the summary as JSON on stdout', false)
+    .option('-q, --quiet', 'no progress view; print only the result line and the outputs')
+    .option('--json', 'print the summary as JSON on stdout')
     .option('--trace <file>', 'write every board event to <file> as JSON lines')
     .exitOverride()
-    .action((file: string, args: string[], raw: { concurrency: ConcurrencyOverrides; timeout?: number; quiet: boolean; json: boolean; trace?: string }) => {
-      onRun(file, args, { concurrency: raw.concurrency, timeoutMs: raw.timeout, quiet: raw.quiet, json: raw.json, trace: raw.trace });
+    .action((file: string, args: string[], raw: { concurrency: ConcurrencyOverrides; timeout?: number; quiet?: boolean; json?: boolean; trace?: string }) => {
+      onRun(file, args, { concurrency: raw.concurrency, timeoutMs: raw.timeout, quiet: raw.quiet === true, json: raw.json === true, trace: raw.trace });
     });
 
   program.addHelpText(

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { colorFor, formatDuration, formatRunTime, palette, table, visibleWidth } from './format.js';
 import type { ProgressSnapshot } from './progress-model.js';
 import { progressFrame, progressLine } from './progress-view.js';
-import { LineRenderer, TtyRenderer, type OutputStream } from './renderer.js';
+import { LineRenderer, type OutputStream } from './renderer.js';
+import { TtyRenderer } from './tty-renderer.js';
 import { buildSummary, formatSummary } from './summary.js';
 
 const plain = palette(false);

@@ -1,11 +1,11 @@
 /**
  * Renderers put the progress view on a stream. The CLI calls `render` on every tick and `close`
- * once at the end; each renderer decides how much of that reaches the stream.
+ * once at the end; each renderer decides how much of that reaches the stream. The terminal one is in
+ * `tty-renderer.ts`, apart, because log-update touches `process.stdout` and `process.stderr` when it
+ * is imported, which a program that never draws in a terminal should not pay for.
  */
-import { createLogUpdate } from 'log-update';
-import type { Palette } from './format.js';
 import type { ProgressSnapshot } from './progress-model.js';
-import { progressFrame, progressLine, type ViewHeader } from './progress-view.js';
+import { progressLine, type ViewHeader } from './progress-view.js';
 
 /** Where the view goes: `process.stderr` or a test's stand-in. */
 export interface OutputStream {
@@ -26,29 +26,6 @@ export const TTY_TICK_MS = 100;
 export const LINE_TICK_MS = 250;
 /** The plain renderer prints at most one line per this interval. */
 export const LINE_INTERVAL_MS = 1_000;
-
-/**
- * Redraws one frame in place with log-update (it erases the previous frame's lines, hides the cursor
- * and restores it on exit). `close` clears the frame so that the summary replaces it.
- */
-export class TtyRenderer implements ProgressRenderer {
-  readonly #log: ReturnType<typeof createLogUpdate>;
-  readonly #colors: Palette;
-
-  constructor(stream: OutputStream, colors: Palette) {
-    this.#log = createLogUpdate(stream as NodeJS.WritableStream, { defaultWidth: 120 });
-    this.#colors = colors;
-  }
-
-  render(snapshot: ProgressSnapshot, header: ViewHeader): void {
-    this.#log(progressFrame(snapshot, header, this.#colors));
-  }
-
-  close(): void {
-    this.#log.clear();
-    this.#log.done();
-  }
-}
 
 /**
  * Plain lines for pipes and CI logs: at most one per `minIntervalMs` (default one second), so that a
