@@ -60,6 +60,8 @@ export default defineWorkflow({
     const pool = new WorkerPool<{ text: string; headings: string[] }, { keywords: { term: string; score: number }[]; words: number }>({
       filename: new URL('./markdown/keywords.worker.mjs', import.meta.url),
       maxThreads: keywordThreads,
+      // Start the threads now, while the inputs are listed: a thread takes a few hundred ms to start.
+      minThreads: keywordThreads,
     });
     ctx.defer(() => pool.close({ force: true }));
 

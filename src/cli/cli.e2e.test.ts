@@ -175,6 +175,56 @@ describe('skein run: Ctrl-C and SIGTERM', () => {
     expect(stdout).toMatch(/^ {2}wait +0 +0 +5 +0 +- +-$/m);
   });
 
+  it('on SIGINT stops the real job mid-run, writes no report and exits 130', async () => {
+    const report = join(dir, 'interrupted.md');
+    let sentAt = 0;
+    // One reader at a time makes the job last a few seconds: long enough to interrupt it mid-run.
+    const { code, stdout } = await cli(['run', 'examples/markdown-report.ts', 'node_modules', report, '--concurrency', 'read=1'], (text, child) => {
+      if (sentAt === 0 && /read [1-9]\d* done/.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    expect(code).toBe(130);
+    expect(Date.now() - sentAt).toBeLessThan(5_000);
+    expect(stdout).toContain('markdown-report interrupted in');
+    expect(stdout).toMatch(/^ {2}read +\d+ +0 +[1-9]\d* /m);
+    await expect(readFile(report, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+
+  it('after the grace period, runs that ignore their signal are named in the summary, and it still exits 130', async () => {
+    let sent = false;
+    const { code, stdout, stderr } = await cli(['run', fixture('slow.workflow.ts'), 'stubborn'], (text, child) => {
+      if (!sent && text.includes('started 2')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(code).toBe(130);
+    expect(stderr).toContain('cleanup ran');
+    expect(stdout).toContain('slow interrupted in');
+    expect(stdout).toContain('runs that never ended (they ignored the abort past the grace period): 2 of wait');
+  });
+
+  it('a second Ctrl-C exits at once while runs that ignore their signal are still being waited for', async () => {
+    let signals = 0;
+    let secondAt = 0;
+    const { code, stderr } = await cli(['run', fixture('slow.workflow.ts'), 'stubborn'], (text, child) => {
+      if (signals === 0 && text.includes('started 2')) {
+        signals++;
+        child.kill('SIGINT');
+      } else if (signals === 1 && text.includes('abort seen 2')) {
+        signals++;
+        secondAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    expect(code).toBe(130);
+    expect(Date.now() - secondAt).toBeLessThan(1_500);
+    expect(stderr).toContain('received SIGINT during shutdown: exiting without waiting');
+    expect(stderr).not.toContain('stopped 1');
+  });
+
   it('on SIGTERM exits 143', async () => {
     let sent = false;
     const { code, stdout } = await cli(['run', fixture('slow.workflow.ts'), '--quiet'], (text, child) => {

@@ -36,6 +36,12 @@ export interface RunCommandOptions {
 
 /** How long a shutdown (Ctrl-C) may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+/**
+ * How long `main` waits for the run to unwind after a signal. Longer than the board's own grace for
+ * runs that ignore their signal (2 s by default), so that the board reports them and the summary is
+ * still printed; shorter than the shutdown deadline.
+ */
+const RUN_GRACE_MS = 8_000;
 
 function defaultIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), exit: (code) => process.exit(code) };
@@ -93,6 +99,7 @@ function runUnderMain(io: CliIo, options: RunCommandOptions, run: (signal: Abort
     },
     {
       shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+      graceMs: RUN_GRACE_MS,
       // main decides on signals (130/143) and failures (1); otherwise the run's own code stands.
       exit: (code) => io.exit(code === 0 ? exitCode : code),
       onError: (error) => io.stderr.write(`skein: ${describeError(error, io.env)}\n`),

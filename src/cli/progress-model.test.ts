@@ -53,6 +53,14 @@ describe('ProgressModel', () => {
     expect(agent(model, 'a')).toMatchObject({ queued: 0, running: 0, cancelled: 2 });
   });
 
+  it('counts runs still queued or running as unfinished in the timings', () => {
+    const model = new ProgressModel(0);
+    model.apply(scheduled('a', 'r1'));
+    model.apply(scheduled('a', 'r2'));
+    model.apply(started('a', 'r2'));
+    expect(model.timings()[0]).toMatchObject({ runs: 0, unfinished: 2 });
+  });
+
   it('counts published artifacts by type, in order of first appearance', () => {
     const model = new ProgressModel(0);
     for (const type of ['Doc', 'Part', 'Part', 'Doc', 'Part']) {
@@ -82,7 +90,7 @@ describe('ProgressModel', () => {
       model.apply(started('a', `r${i}`));
       model.apply(i === 100 ? failed('a', `r${i}`, i) : finished('a', `r${i}`, i));
     }
-    expect(model.timings()).toEqual([{ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, p50Ms: 50, p99Ms: 99, maxMs: 100 }]);
+    expect(model.timings()).toEqual([{ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, unfinished: 0, p50Ms: 50, p99Ms: 99, maxMs: 100 }]);
   });
 
   it('shows agents declared up front before any of their events', () => {

@@ -34,6 +34,11 @@ export interface AgentTimings {
   readonly failed: number;
   readonly cancelled: number;
   readonly retries: number;
+  /**
+   * Runs never reported as ended: still queued or running when the summary was taken. After a
+   * shutdown these are runs that ignored their signal past the board's grace period.
+   */
+  readonly unfinished: number;
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
   readonly maxMs: number | undefined;
@@ -190,6 +195,7 @@ export class ProgressModel {
         failed: state.failed,
         cancelled: state.cancelled,
         retries: state.retries,
+        unfinished: state.queued + state.running,
         p50Ms: percentile(sorted, 50),
         p99Ms: percentile(sorted, 99),
         maxMs: sorted.at(-1),

@@ -92,8 +92,8 @@ describe('formatSummary', () => {
       exitCode: 0,
       snapshot: snapshot({ elapsedMs: 2_345 }),
       timings: [
-        { name: 'read', runs: 239, failed: 0, cancelled: 0, retries: 48, p50Ms: 3, p99Ms: 41, maxMs: 50 },
-        { name: 'digest', runs: 0, failed: 0, cancelled: 0, retries: 0, p50Ms: undefined, p99Ms: undefined, maxMs: undefined },
+        { name: 'read', runs: 239, failed: 0, cancelled: 0, retries: 48, unfinished: 0, p50Ms: 3, p99Ms: 41, maxMs: 50 },
+        { name: 'digest', runs: 0, failed: 0, cancelled: 0, retries: 0, unfinished: 0, p50Ms: undefined, p99Ms: undefined, maxMs: undefined },
       ],
       result: { outputs: [{ label: 'report', path: '.tmp/report.md' }], notes: ['239 documents'] },
     });
@@ -108,6 +108,17 @@ describe('formatSummary', () => {
       '',
       'report: .tmp/report.md',
     ]);
+  });
+
+  it('names runs that never ended, such as runs that ignored the abort', () => {
+    const summary = buildSummary({
+      workflow: 'demo',
+      status: 'interrupted',
+      exitCode: 130,
+      snapshot: snapshot(),
+      timings: [{ name: 'wait', runs: 0, failed: 0, cancelled: 3, retries: 0, unfinished: 2, p50Ms: undefined, p99Ms: undefined, maxMs: undefined }],
+    });
+    expect(formatSummary(summary, plain)).toContain('runs that never ended (they ignored the abort past the grace period): 2 of wait');
   });
 
   it('says why a run stopped', () => {

@@ -76,6 +76,11 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     ]);
   }
   lines.push(...table(rows).map((line) => `  ${line}`));
+  const unfinished = summary.agents.filter((a) => a.unfinished > 0);
+  if (unfinished.length > 0) {
+    const list = unfinished.map((a) => `${a.unfinished} of ${a.name}`).join(', ');
+    lines.push('', colors.yellow(`  runs that never ended (they ignored the abort past the grace period): ${list}`));
+  }
   if (summary.notes.length > 0) lines.push('', ...summary.notes.map((note) => `  ${note}`));
   if (summary.outputs.length > 0) {
     lines.push('');
