@@ -121,6 +121,19 @@ describe('formatSummary', () => {
     expect(formatSummary(summary, plain)).toContain('runs that never ended (they ignored the abort past the grace period): 2 of wait');
   });
 
+  it('points out expired joins and stopped loops the board published', () => {
+    const summary = buildSummary({
+      workflow: 'demo',
+      status: 'completed',
+      exitCode: 0,
+      snapshot: snapshot({ publishedByType: { Doc: 3, JoinExpired: 2, LoopDetected: 1 } }),
+      timings: [],
+    });
+    const text = formatSummary(summary, plain);
+    expect(text).toContain('2 joins expired before every input arrived (JoinExpired on the board)');
+    expect(text).toContain('1 agent run limit was reached (LoopDetected on the board)');
+  });
+
   it('says why a run stopped', () => {
     const summary = buildSummary({ workflow: 'demo', status: 'interrupted', exitCode: 130, snapshot: snapshot(), timings: [], reason: 'received SIGINT' });
     expect(formatSummary(summary, plain)).toMatch(/^demo interrupted in 1.5 s: 42 artifacts published\n {2}received SIGINT\n/);

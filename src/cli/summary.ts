@@ -81,12 +81,24 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     const list = unfinished.map((a) => `${a.unfinished} of ${a.name}`).join(', ');
     lines.push('', colors.yellow(`  runs that never ended (they ignored the abort past the grace period): ${list}`));
   }
+  const board = boardNotes(summary.publishedByType);
+  if (board.length > 0) lines.push('', ...board.map((note) => colors.yellow(`  ${note}`)));
   if (summary.notes.length > 0) lines.push('', ...summary.notes.map((note) => `  ${note}`));
   if (summary.outputs.length > 0) {
     lines.push('');
     for (const output of summary.outputs) lines.push(`${output.label}: ${colors.bold(output.path)}`);
   }
   return lines.join('\n');
+}
+
+/** What the board itself published about trouble: expired joins and stopped loops (failures are in the table). */
+function boardNotes(publishedByType: Readonly<Record<string, number>>): string[] {
+  const notes: string[] = [];
+  const expired = publishedByType.JoinExpired ?? 0;
+  const loops = publishedByType.LoopDetected ?? 0;
+  if (expired > 0) notes.push(`${formatCount(expired)} join${expired === 1 ? '' : 's'} expired before every input arrived (JoinExpired on the board)`);
+  if (loops > 0) notes.push(`${formatCount(loops)} agent run limit${loops === 1 ? ' was' : 's were'} reached (LoopDetected on the board)`);
+  return notes;
 }
 
 function round(ms: number | undefined): number | undefined {
