@@ -68,15 +68,25 @@ export interface QueueWaitOptions {
 const WAITING_FOR_ROOM = 0;
 const QUEUED = 1;
 
-interface Entry extends Waiter {
-  readonly batch: false;
+/** One task added with `add` while it waits. */
+class Entry implements Waiter {
+  done = false;
+  readonly batch = false;
   readonly task: Task<unknown>;
   readonly priority: number;
   readonly signal: AbortSignal | undefined;
   where: typeof WAITING_FOR_ROOM | typeof QUEUED;
-  open: () => void;
-  refuse: (reason: unknown) => void;
-  cleanup: () => void;
+  /** Resolves the gate with this entry: the task's turn has come. */
+  open: (entry: Entry) => void = noop;
+  refuse: (reason: unknown) => void = noop;
+  cleanup: () => void = noop;
+
+  constructor(task: Task<unknown>, priority: number, signal: AbortSignal | undefined, where: typeof WAITING_FOR_ROOM | typeof QUEUED) {
+    this.task = task;
+    this.priority = priority;
+    this.signal = signal;
+    this.where = where;
+  }
 }
 
 interface Level {
@@ -184,6 +194,15 @@ export class TaskQueue {
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(undefined);
     else if (this.#conditions.size > 0) this.#checkConditions();
   };
+  /** The executor of every gate (it takes its entry from `#opening`), so an add allocates no closure. */
+  #opening: Entry | undefined;
+  readonly #makeGate = (open: (entry: Entry) => void, refuse: (reason: unknown) => void): void => {
+    const entry = this.#opening!;
+    this.#opening = undefined;
+    entry.open = open;
+    entry.refuse = refuse;
+  };
+  readonly #runEntry = (entry: Entry): Promise<unknown> => this.#execute(entry.task, entry.signal);
   readonly #passValue = (value: unknown): unknown => {
     this.#release();
     return value;
@@ -281,25 +300,15 @@ export class TaskQueue {
     if (full && whenFull === 'reject') {
       return Promise.reject(new QueueFullError(`the queue is full: ${this.#size} tasks wait (maxSize ${this.#maxSize})`));
     }
-    let entry!: Entry;
-    const gate = new Promise<void>((open, refuse) => {
-      entry = {
-        done: false,
-        batch: false,
-        task,
-        priority,
-        signal,
-        where: full ? WAITING_FOR_ROOM : QUEUED,
-        open,
-        refuse,
-        cleanup: noop,
-      };
-    });
+    const entry = new Entry(task, priority, signal, full ? WAITING_FOR_ROOM : QUEUED);
+    this.#opening = entry;
+    const gate = new Promise<Entry>(this.#makeGate);
     if (signal !== undefined) entry.cleanup = onAbort(signal, () => this.#leave(entry, signal.reason));
     if (full) this.#roomWaiters.push(entry);
     else this.#enqueue(entry);
-    // Registered now, so the task runs in the async context of this call, not of whoever frees the slot.
-    return gate.then(() => this.#execute<T>(task, signal));
+    // Registered now, so the task runs in the async context of this call, not of whoever frees the
+    // slot. The gate resolves with its entry, so one handler serves every task: no closure per add.
+    return gate.then(this.#runEntry) as Promise<T>;
   }
 
   /**
@@ -647,7 +656,7 @@ export class TaskQueue {
         this.#shiftLevel(level);
         entry.done = true;
         entry.cleanup();
-        entry.open();
+        entry.open(entry);
       }
     } while (this.#admit());
     if (this.#conditions.size > 0) this.#checkConditions();
