@@ -3,7 +3,7 @@
  * `concurrency` of them run at once. The waiting line can be bounded (`maxSize`), so producers get
  * backpressure, either as a {@link QueueFullError} or as an `add` that waits for room.
  */
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
@@ -119,7 +119,9 @@ class Batch implements Waiter {
   started = 0;
   running = 0;
   finished = 0;
-  failure: { error: unknown } | undefined;
+  failure: { error: unknown; abortReason: unknown } | undefined;
+  /** Genuine failures after the first, kept reachable through `suppressedErrors`. */
+  readonly suppressed: unknown[] = [];
   gateOpen = false;
   open: () => void = noop;
   resolve: (results: unknown[]) => void = noop;
@@ -173,7 +175,7 @@ const noop = (): void => {};
  * console.log(await Promise.all(jobs)); // ['A', 'B', 'C']
  * await urgent;
  * await queue.onIdle();
- * console.log(order[2]); // 'urgent': it jumped ahead of 'c'
+ * console.log(order.indexOf('urgent') < order.indexOf('c')); // true: it jumped ahead of 'c'
  * ```
  */
 export class TaskQueue {
@@ -555,9 +557,12 @@ export class TaskQueue {
     batch.running--;
     batch.finished++;
     this.#running--;
-    if (batch.failure === undefined) {
+    const failure = batch.failure;
+    if (failure === undefined) {
       if (ok) batch.results[index] = outcome;
       else this.#stopBatch(batch, outcome, new CancelledError('addAll stopped: another task of the batch failed', { cause: outcome }));
+    } else if (!ok && outcome !== failure.error && outcome !== failure.abortReason && !isCancellation(outcome)) {
+      batch.suppressed.push(outcome);
     }
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(batch);
     else if (this.#conditions.size > 0) this.#checkConditions();
@@ -568,7 +573,7 @@ export class TaskQueue {
   #stopBatch(batch: Batch, error: unknown, abortReason: unknown): void {
     if (batch.failure !== undefined || batch.settled) return;
     const waiting = batch.waiting;
-    batch.failure = { error };
+    batch.failure = { error, abortReason };
     batch.removeListener();
     if (!batch.done) {
       batch.done = true;
@@ -594,6 +599,7 @@ export class TaskQueue {
       if (batch.running > 0 && !force) return;
       batch.settled = true;
       batch.stopGrace();
+      setSuppressedErrors(batch.failure.error, batch.suppressed);
       batch.reject(batch.failure.error);
       return;
     }
