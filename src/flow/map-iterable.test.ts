@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, flushMicrotasks, untilAborted } from '../../test/helpers.js';
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, suppressedErrors } from '../core/errors.js';
 import { mapIterable, type MappedIterator } from './map-iterable.js';
 
 async function* counting(log: { pulled: number; closed: boolean }, count = Infinity) {
@@ -139,6 +139,22 @@ describe('mapIterable', () => {
     expect(aborted.length).toBe(2);
     expect((aborted[0] as Error).cause).toBe(boom);
     expect(await iterator.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('keeps later genuine failures reachable through suppressedErrors', async () => {
+    const first = new Error('first');
+    const second = new Error('second');
+    const error = await collect(mapIterable([1, 2], async (n, _i, signal) => {
+      if (n === 1) {
+        await flushMicrotasks(2);
+        throw first;
+      }
+      await untilAborted(signal).catch(() => {
+        throw second;
+      });
+    }, { concurrency: 2 })).catch((e: unknown) => e);
+    expect(error).toBe(first);
+    expect(suppressedErrors(error)).toEqual([second]);
   });
 
   it('throws the error of a source that fails, without calling its return()', async () => {

@@ -4,7 +4,7 @@
  * calls run at once, and at most `concurrency + buffer` items are between "pulled from the input" and
  * "taken by the consumer", so a slow consumer slows the input down instead of growing memory.
  */
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
@@ -118,6 +118,9 @@ class MapIterator<T, R> implements MappedIterator<R> {
   #sourceClosed = false;
   /** Set once the iteration must stop: the failure to report, or undefined for a clean stop. */
   #stopped: { error: unknown; report: boolean } | undefined;
+  #abortReason: unknown;
+  /** Genuine failures after the stop, kept reachable through `suppressedErrors`. */
+  readonly #suppressed: unknown[] = [];
   #finished = false;
   #inFlight = 0;
   #buffered = 0;
@@ -320,7 +323,11 @@ class MapIterator<T, R> implements MappedIterator<R> {
 
   #settled(index: number, state: typeof FULFILLED | typeof REJECTED, outcome: unknown): void {
     this.#inFlight--;
-    if (this.#stopped !== undefined) {
+    const stopped = this.#stopped;
+    if (stopped !== undefined) {
+      if (state === REJECTED && outcome !== this.#abortReason && outcome !== stopped.error && !isCancellation(outcome)) {
+        this.#suppressed.push(outcome);
+      }
       this.#maybeClosed();
       return;
     }
@@ -357,6 +364,7 @@ class MapIterator<T, R> implements MappedIterator<R> {
   #stop(error: unknown, abortReason: unknown, report: boolean): void {
     if (this.#stopped !== undefined) return;
     this.#stopped = { error, report };
+    this.#abortReason = abortReason;
     this.#removeListener();
     this.#controller.abort(abortReason);
     this.#closing = new Promise((resolve) => (this.#resolveClosing = resolve));
@@ -395,6 +403,7 @@ class MapIterator<T, R> implements MappedIterator<R> {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    if (this.#stopped?.report === true) setSuppressedErrors(this.#stopped.error, this.#suppressed);
     this.#removeListener();
     this.#stopGrace();
     this.#slots = [];

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, flushMicrotasks, untilAborted } from '../../test/helpers.js';
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, suppressedErrors } from '../core/errors.js';
 import { map } from './map.js';
 
 /** An iterable over 0..count-1 that records how far it was read and whether return() was called. */
@@ -137,6 +137,19 @@ describe('map', () => {
     await expect(mapping).rejects.toBe(boom);
     expect(stillRunning).toBe(0);
     expect(state.pulled).toBe(4);
+  });
+
+  it('keeps later genuine failures reachable through suppressedErrors, not cancellations', async () => {
+    const first = new Error('first');
+    const second = new Error('second, while cleaning up');
+    const error = await map([1, 2, 3], async (n, _i, signal) => {
+      if (n === 1) throw first;
+      await untilAborted(signal).catch((reason: unknown) => {
+        throw n === 2 ? second : reason;
+      });
+    }, { concurrency: 3 }).catch((e: unknown) => e);
+    expect(error).toBe(first);
+    expect(suppressedErrors(error)).toEqual([second]);
   });
 
   it('closes an async generator source on failure', async () => {

@@ -3,7 +3,7 @@
  * input order, and structured failure: the first failure aborts the calls still running, stops pulling
  * the input, closes its iterator, waits for the running calls to settle, and only then rejects.
  */
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
@@ -85,6 +85,9 @@ class MapRun<T, R> {
   readonly #controller = new AbortController();
   readonly #results: unknown[] = [];
   #failure: { error: unknown } | undefined;
+  #abortReason: unknown;
+  /** Genuine failures after the first, kept reachable through `suppressedErrors`. */
+  readonly #suppressed: unknown[] = [];
   #stopping = false;
   #settled = false;
   #workers = 0;
@@ -226,6 +229,10 @@ class MapRun<T, R> {
       if (!this.#stopping) this.#results[index] = { status: 'rejected', reason: error };
       return;
     }
+    if (this.#stopping) {
+      if (error !== this.#abortReason && error !== this.#failure?.error && !isCancellation(error)) this.#suppressed.push(error);
+      return;
+    }
     this.#stop(error, new CancelledError('map stopped: another call failed', { cause: error }));
   }
 
@@ -239,6 +246,7 @@ class MapRun<T, R> {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#failure = { error };
+    this.#abortReason = abortReason;
     this.#removeListener();
     this.#controller.abort(abortReason);
     if (this.#iterator !== undefined) void this.#closeSource();
@@ -283,8 +291,12 @@ class MapRun<T, R> {
     this.#settled = true;
     this.#removeListener();
     this.#stopGrace();
-    if (this.#failure !== undefined) this.reject(this.#failure.error);
-    else this.resolve(this.#results as never[]);
+    if (this.#failure !== undefined) {
+      setSuppressedErrors(this.#failure.error, this.#suppressed);
+      this.reject(this.#failure.error);
+    } else {
+      this.resolve(this.#results as never[]);
+    }
   }
 }
 

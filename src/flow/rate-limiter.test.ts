@@ -109,6 +109,27 @@ describe('RateLimiter', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('run passes an abort to the running task and rejects with the reason once it settles', async () => {
+    const limiter = new RateLimiter({ limit: 10, intervalMs: 1_000 });
+    const controller = new AbortController();
+    let sawAbort = false;
+    const running = limiter.run(
+      (signal) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            sawAbort = true;
+            resolve(); // a task that finishes cleanly after the abort still reports the abort
+          }, { once: true });
+        }),
+      { signal: controller.signal },
+    );
+    await flushMicrotasks();
+    controller.abort(new Error('stop'));
+    await expect(running).rejects.toThrow('stop');
+    expect(sawAbort).toBe(true);
+    expect(abortListenerCount(controller.signal)).toBe(0);
+  });
+
   it('tolerates a clock that goes backwards', async () => {
     vi.useFakeTimers();
     const limiter = new RateLimiter({ limit: 1, intervalMs: 100 });

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
-import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { deferred, flushMicrotasks } from '../../test/helpers.js';
+import { TimeoutError } from '../core/errors.js';
 import { Semaphore, type Permit } from './semaphore.js';
 
 describe('Semaphore', () => {
@@ -105,6 +106,38 @@ describe('Semaphore', () => {
     expect(() => semaphore.acquire(null as any)).toThrow(TypeError);
     expect(() => semaphore.run('task' as any)).toThrow('task must be a function, got "task"');
     expect(() => (semaphore.permits = -1)).toThrow(RangeError);
+  });
+
+  it('run with a timeout that passes while waiting rejects with a TimeoutError and never calls the task', async () => {
+    vi.useFakeTimers();
+    const semaphore = new Semaphore(1);
+    const held = await semaphore.acquire();
+    const task = vi.fn();
+    const outcome = semaphore.run(task, { timeoutMs: 100 }).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+    expect(semaphore.waiting).toBe(0);
+    held.release();
+    await flushMicrotasks();
+    expect(task).not.toHaveBeenCalled();
+    expect(semaphore.available).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('run settles after the grace period when the task ignores its abort, and keeps the permit until it stops', async () => {
+    vi.useFakeTimers();
+    const semaphore = new Semaphore(1);
+    const stop = deferred();
+    const onStraggler = vi.fn();
+    const outcome = semaphore.run(() => stop.promise, { timeoutMs: 10, graceMs: 100, onStraggler }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(110);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+    expect(onStraggler).toHaveBeenCalledWith(expect.objectContaining({ operation: 'Semaphore.run', pending: 1 }));
+    expect(semaphore.available).toBe(0);
+    stop.resolve();
+    await flushMicrotasks();
+    expect(semaphore.available).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('rejects at once a zero timeout that cannot be served now', async () => {

@@ -118,6 +118,18 @@ export class Semaphore {
     if (this.#queue.size > 0) this.#serve();
   };
   #idleSignal: AbortSignal | undefined;
+  /**
+   * One executor shared by every waiting acquire (it reads the waiter from `#enqueuing`), so that a
+   * contended acquire allocates no closure: this is the hottest path of a busy semaphore.
+   */
+  #enqueuing: AcquireWaiter | undefined;
+  readonly #enqueue = (resolve: (permit: Permit) => void, reject: (reason: unknown) => void): void => {
+    const waiter = this.#enqueuing!;
+    this.#enqueuing = undefined;
+    waiter.resolve = resolve;
+    waiter.reject = reject;
+    this.#queue.push(waiter);
+  };
 
   /** @param permits how many permits there are (an integer >= 1). */
   constructor(permits: number) {
@@ -211,11 +223,8 @@ export class Semaphore {
   /** The slow path of `acquire`, apart so that the fast path allocates no closure context. */
   #wait(weight: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Permit> {
     const waiter = new AcquireWaiter(weight);
-    const promise = new Promise<Permit>((resolve, reject) => {
-      waiter.resolve = resolve;
-      waiter.reject = reject;
-    });
-    this.#queue.push(waiter);
+    this.#enqueuing = waiter;
+    const promise = new Promise<Permit>(this.#enqueue);
     if (signal === undefined && timeoutMs === undefined) return promise;
     const leave = (reason: unknown): void => {
       if (waiter.done) return;

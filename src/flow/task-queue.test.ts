@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, flushMicrotasks, untilAborted } from '../../test/helpers.js';
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, suppressedErrors } from '../core/errors.js';
 import { QueueFullError, TaskQueue } from './task-queue.js';
 
 describe('TaskQueue', () => {
@@ -308,6 +308,23 @@ describe('TaskQueue', () => {
       await expect(batch).rejects.toBe(boom);
       expect(called).toEqual([0, 1]);
       expect(queue.running).toBe(0);
+    });
+
+    it('keeps later genuine failures of the batch reachable through suppressedErrors', async () => {
+      const queue = new TaskQueue({ concurrency: 2 });
+      const first = new Error('first');
+      const second = new Error('second');
+      const error = await queue.addAll([
+        async () => {
+          await flushMicrotasks(2);
+          throw first;
+        },
+        (signal) => untilAborted(signal).catch(() => {
+          throw second;
+        }),
+      ]).catch((e: unknown) => e);
+      expect(error).toBe(first);
+      expect(suppressedErrors(error)).toEqual([second]);
     });
 
     it('an abort removes the waiting tasks and rejects with the reason', async () => {

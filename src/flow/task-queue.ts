@@ -3,7 +3,7 @@
  * `concurrency` of them run at once. The waiting line can be bounded (`maxSize`), so producers get
  * backpressure, either as a {@link QueueFullError} or as an `add` that waits for room.
  */
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
@@ -68,15 +68,25 @@ export interface QueueWaitOptions {
 const WAITING_FOR_ROOM = 0;
 const QUEUED = 1;
 
-interface Entry extends Waiter {
-  readonly batch: false;
+/** One task added with `add` while it waits. */
+class Entry implements Waiter {
+  done = false;
+  readonly batch = false;
   readonly task: Task<unknown>;
   readonly priority: number;
   readonly signal: AbortSignal | undefined;
   where: typeof WAITING_FOR_ROOM | typeof QUEUED;
-  open: () => void;
-  refuse: (reason: unknown) => void;
-  cleanup: () => void;
+  /** Resolves the gate with this entry: the task's turn has come. */
+  open: (entry: Entry) => void = noop;
+  refuse: (reason: unknown) => void = noop;
+  cleanup: () => void = noop;
+
+  constructor(task: Task<unknown>, priority: number, signal: AbortSignal | undefined, where: typeof WAITING_FOR_ROOM | typeof QUEUED) {
+    this.task = task;
+    this.priority = priority;
+    this.signal = signal;
+    this.where = where;
+  }
 }
 
 interface Level {
@@ -109,7 +119,9 @@ class Batch implements Waiter {
   started = 0;
   running = 0;
   finished = 0;
-  failure: { error: unknown } | undefined;
+  failure: { error: unknown; abortReason: unknown } | undefined;
+  /** Genuine failures after the first, kept reachable through `suppressedErrors`. */
+  readonly suppressed: unknown[] = [];
   gateOpen = false;
   open: () => void = noop;
   resolve: (results: unknown[]) => void = noop;
@@ -163,7 +175,7 @@ const noop = (): void => {};
  * console.log(await Promise.all(jobs)); // ['A', 'B', 'C']
  * await urgent;
  * await queue.onIdle();
- * console.log(order[2]); // 'urgent': it jumped ahead of 'c'
+ * console.log(order.indexOf('urgent') < order.indexOf('c')); // true: it jumped ahead of 'c'
  * ```
  */
 export class TaskQueue {
@@ -184,6 +196,15 @@ export class TaskQueue {
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(undefined);
     else if (this.#conditions.size > 0) this.#checkConditions();
   };
+  /** The executor of every gate (it takes its entry from `#opening`), so an add allocates no closure. */
+  #opening: Entry | undefined;
+  readonly #makeGate = (open: (entry: Entry) => void, refuse: (reason: unknown) => void): void => {
+    const entry = this.#opening!;
+    this.#opening = undefined;
+    entry.open = open;
+    entry.refuse = refuse;
+  };
+  readonly #runEntry = (entry: Entry): Promise<unknown> => this.#execute(entry.task, entry.signal);
   readonly #passValue = (value: unknown): unknown => {
     this.#release();
     return value;
@@ -281,25 +302,15 @@ export class TaskQueue {
     if (full && whenFull === 'reject') {
       return Promise.reject(new QueueFullError(`the queue is full: ${this.#size} tasks wait (maxSize ${this.#maxSize})`));
     }
-    let entry!: Entry;
-    const gate = new Promise<void>((open, refuse) => {
-      entry = {
-        done: false,
-        batch: false,
-        task,
-        priority,
-        signal,
-        where: full ? WAITING_FOR_ROOM : QUEUED,
-        open,
-        refuse,
-        cleanup: noop,
-      };
-    });
+    const entry = new Entry(task, priority, signal, full ? WAITING_FOR_ROOM : QUEUED);
+    this.#opening = entry;
+    const gate = new Promise<Entry>(this.#makeGate);
     if (signal !== undefined) entry.cleanup = onAbort(signal, () => this.#leave(entry, signal.reason));
     if (full) this.#roomWaiters.push(entry);
     else this.#enqueue(entry);
-    // Registered now, so the task runs in the async context of this call, not of whoever frees the slot.
-    return gate.then(() => this.#execute<T>(task, signal));
+    // Registered now, so the task runs in the async context of this call, not of whoever frees the
+    // slot. The gate resolves with its entry, so one handler serves every task: no closure per add.
+    return gate.then(this.#runEntry) as Promise<T>;
   }
 
   /**
@@ -546,9 +557,12 @@ export class TaskQueue {
     batch.running--;
     batch.finished++;
     this.#running--;
-    if (batch.failure === undefined) {
+    const failure = batch.failure;
+    if (failure === undefined) {
       if (ok) batch.results[index] = outcome;
       else this.#stopBatch(batch, outcome, new CancelledError('addAll stopped: another task of the batch failed', { cause: outcome }));
+    } else if (!ok && outcome !== failure.error && outcome !== failure.abortReason && !isCancellation(outcome)) {
+      batch.suppressed.push(outcome);
     }
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(batch);
     else if (this.#conditions.size > 0) this.#checkConditions();
@@ -559,7 +573,7 @@ export class TaskQueue {
   #stopBatch(batch: Batch, error: unknown, abortReason: unknown): void {
     if (batch.failure !== undefined || batch.settled) return;
     const waiting = batch.waiting;
-    batch.failure = { error };
+    batch.failure = { error, abortReason };
     batch.removeListener();
     if (!batch.done) {
       batch.done = true;
@@ -585,6 +599,7 @@ export class TaskQueue {
       if (batch.running > 0 && !force) return;
       batch.settled = true;
       batch.stopGrace();
+      setSuppressedErrors(batch.failure.error, batch.suppressed);
       batch.reject(batch.failure.error);
       return;
     }
@@ -647,7 +662,7 @@ export class TaskQueue {
         this.#shiftLevel(level);
         entry.done = true;
         entry.cleanup();
-        entry.open();
+        entry.open(entry);
       }
     } while (this.#admit());
     if (this.#conditions.size > 0) this.#checkConditions();
