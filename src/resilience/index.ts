@@ -29,5 +29,6 @@ export {
   type Isolation,
 } from './circuit-breaker.js';
 export { timeoutPolicy, type TimeoutPolicy } from './timeout-policy.js';
+export { bulkhead, type Bulkhead, type BulkheadOptions } from './bulkhead.js';
 export { fallback, type FallbackOptions, type FallbackFunction } from './fallback.js';
 export { wrap, type AlternativeOf } from './wrap.js';
