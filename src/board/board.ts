@@ -488,7 +488,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
           });
         }
         const entries = this.#index.get(artifact.type);
-        if (entries !== undefined) await this.#tracing.with(span, () => this.#route(artifact, entries, meta.publisher));
+        if (entries !== undefined) {
+          const routing = span === undefined ? this.#route(artifact, entries, meta.publisher) : this.#tracing.with(span, () => this.#route(artifact, entries, meta.publisher));
+          if (routing !== undefined) await routing;
+        }
         this.#tracing.end(span);
       } catch (error) {
         this.#tracing.end(span, error);
@@ -536,22 +539,32 @@ export class Board implements WorkflowControl, AsyncDisposable {
   // ---------------------------------------------------------------------------------------------
   // Matching, gates and scheduling
 
-  async #route(artifact: Artifact, entries: readonly IndexEntry[], publisher: Publisher): Promise<void> {
-    for (const { agent, subscription } of entries) {
+  /**
+   * Offers `artifact` to each matching subscription, from `from` on. Synchronous while every step is
+   * (the common case with the memory store): a promise only where something really waits.
+   */
+  #route(artifact: Artifact, entries: readonly IndexEntry[], publisher: Publisher, from = 0): Promise<void> | undefined {
+    for (let i = from; i < entries.length; i++) {
+      const { agent, subscription } = entries[i]!;
       if (!this.#matches(agent, subscription, artifact)) continue;
-      if (subscription.batch === undefined && subscription.types.length === 1) {
-        await this.#schedule(agent, subscription, [artifact], publisher);
-        continue;
-      }
-      let groups: Artifact[][];
-      try {
-        groups = await this.#offerToGate(agent, subscription, artifact);
-      } catch (error) {
-        this.#skipped(agent.spec.name, artifact.correlationId, [artifact.id], `gate failed: ${summarizeError(error).message}`);
-        continue;
-      }
-      for (const inputs of groups) await this.#schedule(agent, subscription, inputs, publisher);
+      const pending =
+        subscription.batch === undefined && subscription.types.length === 1
+          ? this.#schedule(agent, subscription, [artifact], publisher)
+          : this.#routeToGate(agent, subscription, artifact, publisher);
+      if (pending !== undefined) return pending.then(() => this.#route(artifact, entries, publisher, i + 1));
     }
+    return undefined;
+  }
+
+  async #routeToGate(agent: AgentRuntime, subscription: Subscription, artifact: Artifact, publisher: Publisher): Promise<void> {
+    let groups: Artifact[][];
+    try {
+      groups = await this.#offerToGate(agent, subscription, artifact);
+    } catch (error) {
+      this.#skipped(agent.spec.name, artifact.correlationId, [artifact.id], `gate failed: ${summarizeError(error).message}`);
+      return;
+    }
+    for (const inputs of groups) await this.#schedule(agent, subscription, inputs, publisher);
   }
 
   #matches(agent: AgentRuntime, subscription: Subscription, artifact: Artifact): boolean {
@@ -686,13 +699,31 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  /** Loop limit, components, backpressure, then the queue. */
-  async #schedule(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], publisher: Publisher, replayOf?: string): Promise<void> {
-    if (this.#closed) return;
-    const correlationId = inputs[0]!.correlationId;
-    const wf = this.#workflowFor(correlationId, true);
-    if (wf.state === 'cancelled') return;
+  /** Loop limit, components, backpressure, then the queue. Synchronous unless one of them must wait. */
+  #schedule(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], publisher: Publisher, replayOf?: string): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    const wf = this.#workflowFor(inputs[0]!.correlationId, true);
+    if (wf.state === 'cancelled') return undefined;
+    if (
+      (wf.runsByAgent.get(agent.spec.name) ?? 0) >= agent.maxRuns ||
+      (this.#scheduleComponents.length > 0 && replayOf === undefined) ||
+      (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(agent.spec.name, publisher.agent.spec.name))
+    ) {
+      return this.#scheduleSlowly(agent, subscription, inputs, publisher, wf, replayOf);
+    }
+    return this.#enqueue(agent, subscription, inputs, wf, replayOf);
+  }
+
+  async #scheduleSlowly(
+    agent: AgentRuntime,
+    subscription: Subscription,
+    inputs: Artifact[],
+    publisher: Publisher,
+    wf: WorkflowRuntime,
+    replayOf: string | undefined,
+  ): Promise<void> {
     const name = agent.spec.name;
+    const correlationId = wf.id;
     if ((wf.runsByAgent.get(name) ?? 0) >= agent.maxRuns) {
       this.#skipped(name, correlationId, inputs.map((i) => i.id), `run limit of ${agent.maxRuns} per workflow reached`);
       if (!wf.loopReported.has(name)) {
@@ -719,14 +750,29 @@ export class Board implements WorkflowControl, AsyncDisposable {
         return;
       }
       if (typeof decision === 'number') {
-        this.#defer(decision, wf, () => this.#schedule(agent, subscription, inputs, BOARD_PUBLISHER));
+        // Asked again when the delay passes: a component may defer as often as it likes.
+        this.#defer(decision, wf, async () => {
+          await this.#schedule(agent, subscription, inputs, BOARD_PUBLISHER);
+        });
         return;
       }
     }
-    if (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(name, publisher.agent.spec.name)) {
+    await this.#scheduleWaiting(agent, subscription, inputs, publisher, wf, replayOf);
+  }
+
+  /** Waits for queue space where that cannot deadlock, then queues. */
+  async #scheduleWaiting(
+    agent: AgentRuntime,
+    subscription: Subscription,
+    inputs: Artifact[],
+    publisher: Publisher,
+    wf: WorkflowRuntime,
+    replayOf: string | undefined,
+  ): Promise<void> {
+    if (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(agent.spec.name, publisher.agent.spec.name)) {
       while (agent.queued >= agent.capacity) await this.#waitForSpace(agent);
     }
-    if (this.#closed || (wf.state as WorkflowState) === 'cancelled') return;
+    if (this.#closed || (wf.state) === 'cancelled') return;
     await this.#enqueue(agent, subscription, inputs, wf, replayOf);
   }
 
@@ -766,12 +812,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#busy = true;
   }
 
-  async #enqueue(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], wf: WorkflowRuntime, replayOf?: string): Promise<void> {
+  #enqueue(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], wf: WorkflowRuntime, replayOf?: string): Promise<void> | undefined {
     const run: RunRecord = {
       id: this.#ids.next(),
       agent: agent.spec.name,
       subscription: subscription.index,
-      inputIds: inputs.map((input) => input.id),
+      inputIds: inputs.length === 1 ? [inputs[0]!.id] : inputs.map((input) => input.id),
       correlationId: wf.id,
       enqueuedAt: Date.now(),
       replayOf,
@@ -784,14 +830,33 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#busy = true;
     // The run will execute in this async context (AsyncLocalStorage, OpenTelemetry), not the pump's.
     this.#contexts.set(run.id, new AsyncResource('skein.board.run'));
+    let queued: unknown;
     try {
-      const queued = this.#store.enqueueRun(run);
-      if (isThenable(queued)) await queued;
+      queued = this.#store.enqueueRun(run);
     } catch (error) {
-      this.#contexts.delete(run.id);
-      this.#dequeued(agent, wf, 1);
+      this.#unqueue(agent, wf, run);
       throw error;
     }
+    if (isThenable(queued)) {
+      return Promise.resolve(queued).then(
+        () => this.#enqueued(agent, run),
+        (error: unknown) => {
+          this.#unqueue(agent, wf, run);
+          throw error;
+        },
+      );
+    }
+    this.#enqueued(agent, run);
+    return undefined;
+  }
+
+  #unqueue(agent: AgentRuntime, wf: WorkflowRuntime, run: RunRecord): void {
+    this.#contexts.delete(run.id);
+    this.#dequeued(agent, wf, 1);
+    wf.runsByAgent.set(agent.spec.name, (wf.runsByAgent.get(agent.spec.name) ?? 1) - 1);
+  }
+
+  #enqueued(agent: AgentRuntime, run: RunRecord): void {
     if (this.#events.listening) {
       this.#events.emit({ kind: 'scheduled', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, inputIds: run.inputIds });
     }
