@@ -1472,7 +1472,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     await this.#serialize(async () => {
       for (const gate of await this.#store.listGates({ correlationId: id })) await this.#store.deleteGate(gate.key);
     });
-    wf.controller?.abort(why);
+    // Made here if no run has read its signal yet, so that one that reads it later sees it aborted.
+    (wf.controller ??= new AbortController()).abort(why);
     for (const waiter of wf.waiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
     if (wf.running > 0) {
       await new Promise<void>((resolve) => wf.waiters.add({ resolve, reject: () => resolve() }));
@@ -1616,7 +1617,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#closed = true;
     const reason = new CancelledError('the board is shutting down');
     this.#scope.cancel(reason);
-    for (const wf of this.#workflows.values()) wf.controller?.abort(reason);
+    for (const wf of this.#workflows.values()) if (wf.running > 0 || wf.controller !== undefined) (wf.controller ??= new AbortController()).abort(reason);
     for (const agent of this.#agents.values()) {
       for (let waiter = agent.spaceWaiters.shift(); waiter !== undefined; waiter = agent.spaceWaiters.shift()) waiter.fail(new BoardClosedError());
     }
