@@ -935,13 +935,14 @@ export class Board implements WorkflowControl, AsyncDisposable {
           }
           const wf = this.#workflowFor(run.correlationId, true);
           this.#dequeued(agent, wf, 1);
-          if (this.#closed) {
-            // Shut down while claiming: the run ends as cancelled, like every queued one.
+          if (this.#closed || wf.state === 'cancelled') {
+            // Shut down or cancelled while claiming: the run ends as cancelled, like every queued one.
             permit.release();
             this.#contexts.delete(run.id);
-            await this.#cancelled(agent, run, this.#scope.signal.reason);
+            await this.#cancelled(agent, run, this.#closed ? this.#scope.signal.reason : wf.controller?.signal.reason);
             this.#settled(wf);
-            return;
+            if (this.#closed) return;
+            continue;
           }
           this.#running++;
           wf.running++;
@@ -1452,6 +1453,19 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const wasPaused = wf.state === 'paused';
     wf.state = 'cancelled';
     const why = reason ?? new CancelledError(`workflow ${id} was cancelled`);
+    // At once, before any store round trip: running runs are aborted (the controller is made here if
+    // none has read its signal yet, so one that reads it later sees it aborted), timers stop, waiters
+    // learn of it.
+    (wf.controller ??= new AbortController()).abort(why);
+    for (const [key, entry] of [...this.#timers]) if (entry.correlationId === id) this.#disarm(key);
+    for (const entry of [...this.#deferred]) {
+      if (entry.correlationId !== id) continue;
+      clearTimeout(entry.timer);
+      this.#deferred.delete(entry);
+      this.#timerCount--;
+      wf.timers--;
+    }
+    for (const waiter of wf.waiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
     await this.#store.setWorkflowState(id, 'cancelled');
     const dropped = await this.#store.cancelQueuedRuns(id);
     for (const run of dropped) {
@@ -1461,20 +1475,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
       this.#dequeued(agent, wf, 1, wasPaused);
       await this.#cancelled(agent, run, why);
     }
-    for (const [key, entry] of [...this.#timers]) if (entry.correlationId === id) this.#disarm(key);
-    for (const entry of [...this.#deferred]) {
-      if (entry.correlationId !== id) continue;
-      clearTimeout(entry.timer);
-      this.#deferred.delete(entry);
-      this.#timerCount--;
-      wf.timers--;
-    }
     await this.#serialize(async () => {
       for (const gate of await this.#store.listGates({ correlationId: id })) await this.#store.deleteGate(gate.key);
     });
-    // Made here if no run has read its signal yet, so that one that reads it later sees it aborted.
-    (wf.controller ??= new AbortController()).abort(why);
-    for (const waiter of wf.waiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
     if (wf.running > 0) {
       await new Promise<void>((resolve) => wf.waiters.add({ resolve, reject: () => resolve() }));
     }
