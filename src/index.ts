@@ -3,4 +3,5 @@
  * combinator cancels what it started when the work must stop, and returns only when it has settled.
  */
 export * from './core/index.js';
+export * from './flow/index.js';
 export * from './runtime/index.js';

@@ -1,0 +1,92 @@
+/**
+ * Running a task while holding a slot (a permit, a queue slot): the slot is given back only when the
+ * task has truly settled, never because its signal aborted. The caller's promise, though, is not held
+ * hostage by a task that ignores its signal: after the grace period it rejects with the abort reason,
+ * the straggler is reported, and the slot stays held until the task finally stops.
+ */
+import { reportStragglers, startGrace, DEFAULT_GRACE_MS, type GraceOptions } from '../core/grace.js';
+import { onAbort } from '../core/signal.js';
+import type { Task } from '../core/task.js';
+import { isThenable } from '../core/task.js';
+
+/**
+ * Calls `task(signal)` and calls `release` exactly once, when it has settled. The result follows the
+ * task, except that once `signal` has aborted (and `abortable` says it can), the result is the
+ * signal's reason: the caller asked to stop, so a late value is not reported as success.
+ *
+ * @example
+ * ```ts
+ * import { runHeld } from './held.js';
+ * const value = await runHeld(() => 42, new AbortController().signal, false, 'example', undefined, () => {});
+ * ```
+ */
+export function runHeld<T>(
+  task: Task<T>,
+  signal: AbortSignal,
+  abortable: boolean,
+  operation: string,
+  grace: GraceOptions | undefined,
+  release: () => void,
+): Promise<T> {
+  let result: T | PromiseLike<T>;
+  try {
+    result = task(signal);
+  } catch (error) {
+    release();
+    return Promise.reject(abortable && signal.aborted ? (signal.reason as unknown) : error);
+  }
+  if (!isThenable(result)) {
+    release();
+    return abortable && signal.aborted ? Promise.reject(signal.reason as unknown) : Promise.resolve(result);
+  }
+  const pending = result;
+  if (!abortable) {
+    return new Promise<T>((resolve, reject) => {
+      pending.then(
+        (value) => {
+          release();
+          resolve(value);
+        },
+        (error: unknown) => {
+          release();
+          reject(error);
+        },
+      );
+    });
+  }
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let released = false;
+    let stopGrace: (() => void) | undefined;
+    const abort = (): void => {
+      const graceMs = grace?.graceMs ?? DEFAULT_GRACE_MS;
+      stopGrace = startGrace(graceMs, () => {
+        if (settled) return;
+        settled = true;
+        removeListener();
+        reportStragglers({ operation, pending: 1, graceMs, reason: signal.reason }, grace?.onStraggler);
+        reject(signal.reason as unknown);
+      });
+    };
+    const removeListener = signal.aborted ? noop : onAbort(signal, abort);
+    if (signal.aborted) abort();
+    const finish = (ok: boolean, outcome: unknown): void => {
+      if (released) return;
+      released = true;
+      release();
+      removeListener();
+      stopGrace?.();
+      if (settled) return;
+      settled = true;
+      if (signal.aborted) reject(signal.reason as unknown);
+      else if (ok) resolve(outcome as T);
+      else reject(outcome);
+    };
+    pending.then(
+      (value) => finish(true, value),
+      (error: unknown) => finish(false, error),
+    );
+  });
+}
+
+function noop(): void {}

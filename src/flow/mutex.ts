@@ -1,0 +1,104 @@
+/**
+ * Mutual exclusion: a one-permit {@link Semaphore} with the vocabulary people expect of a lock.
+ */
+import type { GraceOptions } from '../core/grace.js';
+import type { Task } from '../core/task.js';
+import { assertOptions } from '../core/validate.js';
+import { Semaphore, type Permit } from './semaphore.js';
+
+/** Options for {@link Mutex.lock}. */
+export interface LockOptions {
+  /** Stops waiting: the promise rejects with the signal's reason and the waiter leaves the queue. */
+  readonly signal?: AbortSignal;
+  /** Stops waiting after this many ms with a `TimeoutError`. */
+  readonly timeoutMs?: number;
+}
+
+/** Options for {@link Mutex.runExclusive}. */
+export interface RunExclusiveOptions extends LockOptions, GraceOptions {}
+
+/**
+ * A lock: one holder at a time, waiters served first-in first-out, every wait abortable.
+ * `runExclusive(task)` holds the lock until the task has settled, even when a timeout aborted it.
+ *
+ * @example
+ * ```ts
+ * import { Mutex } from 'skein';
+ * const mutex = new Mutex();
+ * let balance = 100;
+ * const withdraw = (amount: number) => mutex.runExclusive(async () => {
+ *   const current = balance;
+ *   await Promise.resolve(); // another withdrawal cannot interleave here
+ *   balance = current - amount;
+ * });
+ * await Promise.all([withdraw(30), withdraw(50)]);
+ * console.log(balance); // 20
+ * ```
+ */
+export class Mutex {
+  readonly #semaphore = new Semaphore(1);
+
+  /** True while someone holds the lock. */
+  get locked(): boolean {
+    return this.#semaphore.available === 0;
+  }
+
+  /** How many callers are waiting for the lock. */
+  get waiting(): number {
+    return this.#semaphore.waiting;
+  }
+
+  /**
+   * Waits for the lock and resolves to a {@link Permit}; `release()` it, or hold it with `using`.
+   *
+   * @example
+   * ```ts
+   * import { Mutex } from 'skein';
+   * const mutex = new Mutex();
+   * {
+   *   using _lock = await mutex.lock();
+   *   console.log(mutex.locked); // true
+   * }
+   * console.log(mutex.locked); // false
+   * ```
+   */
+  lock(options?: LockOptions): Promise<Permit> {
+    assertOptions(options);
+    if (options === undefined) return this.#semaphore.acquire();
+    return this.#semaphore.acquire({ signal: options.signal, timeoutMs: options.timeoutMs });
+  }
+
+  /**
+   * Takes the lock if it is free and nobody waits, else returns `undefined`.
+   *
+   * @example
+   * ```ts
+   * import { Mutex } from 'skein';
+   * const mutex = new Mutex();
+   * const lock = mutex.tryLock();
+   * console.log(lock !== undefined, mutex.tryLock()); // true undefined
+   * lock?.release();
+   * ```
+   */
+  tryLock(): Permit | undefined {
+    return this.#semaphore.tryAcquire();
+  }
+
+  /**
+   * Runs `task(signal)` holding the lock, and releases it once the task has settled. `timeoutMs`
+   * covers the wait and the run, as in {@link Semaphore.run}.
+   *
+   * @example
+   * ```ts
+   * import { Mutex } from 'skein';
+   * const mutex = new Mutex();
+   * const order: number[] = [];
+   * await Promise.all([3, 2, 1].map((n) => mutex.runExclusive(() => { order.push(n); })));
+   * console.log(order); // [3, 2, 1]
+   * ```
+   */
+  runExclusive<T>(task: Task<T>, options?: RunExclusiveOptions): Promise<T> {
+    assertOptions(options);
+    return this.#semaphore.run(task, options);
+  }
+}

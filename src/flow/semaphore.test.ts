@@ -1,0 +1,214 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import fc from 'fast-check';
+import { describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { deferred, flushMicrotasks } from '../../test/helpers.js';
+import { TimeoutError } from '../core/errors.js';
+import { Semaphore, type Permit } from './semaphore.js';
+
+describe('Semaphore', () => {
+  it('lets up to `permits` holders in at once', async () => {
+    const semaphore = new Semaphore(3);
+    const held = await Promise.all([semaphore.acquire(), semaphore.acquire(), semaphore.acquire()]);
+    expect(semaphore.available).toBe(0);
+    const fourth = semaphore.acquire();
+    expect(semaphore.waiting).toBe(1);
+    held[0].release();
+    (await fourth).release();
+    for (const permit of held) permit.release();
+    expect(semaphore.available).toBe(3);
+  });
+
+  it('serves weighted waiters first-in first-out: a heavy waiter blocks lighter ones behind it', async () => {
+    const semaphore = new Semaphore(4);
+    const first = await semaphore.acquire({ weight: 3 });
+    const order: string[] = [];
+    const heavy = semaphore.acquire({ weight: 4 }).then((permit) => {
+      order.push('heavy');
+      return permit;
+    });
+    const light = semaphore.acquire({ weight: 1 }).then((permit) => {
+      order.push('light');
+      return permit;
+    });
+    await flushMicrotasks();
+    // One permit is free, but the light waiter must not overtake the heavy one (no starvation).
+    expect(order).toEqual([]);
+    expect(semaphore.available).toBe(1);
+    first.release();
+    const heavyPermit = await heavy;
+    expect(order).toEqual(['heavy']);
+    heavyPermit.release();
+    (await light).release();
+    expect(order).toEqual(['heavy', 'light']);
+  });
+
+  it('serves the waiters behind a heavy front waiter that aborts', async () => {
+    const semaphore = new Semaphore(2);
+    const held = await semaphore.acquire();
+    const controller = new AbortController();
+    const heavy = semaphore.acquire({ weight: 2, signal: controller.signal });
+    const light = semaphore.acquire();
+    controller.abort();
+    await expect(heavy).rejects.toMatchObject({ name: 'AbortError' });
+    (await light).release();
+    held.release();
+    expect(semaphore.available).toBe(2);
+  });
+
+  it('a newcomer waits behind existing waiters even when permits are free for it', async () => {
+    const semaphore = new Semaphore(2);
+    const held = await semaphore.acquire();
+    const heavy = semaphore.acquire({ weight: 2 });
+    expect(semaphore.tryAcquire()).toBeUndefined();
+    const newcomer = semaphore.acquire();
+    expect(semaphore.waiting).toBe(2);
+    held.release();
+    const heavyPermit = await heavy;
+    heavyPermit.release();
+    (await newcomer).release();
+  });
+
+  it('serves waiters when permits are raised at runtime', async () => {
+    const semaphore = new Semaphore(1);
+    const held = await semaphore.acquire();
+    const waiter = semaphore.acquire();
+    semaphore.permits = 2;
+    const permit = await waiter;
+    expect(semaphore.available).toBe(0);
+    permit.release();
+    held.release();
+  });
+
+  it('keeps holders when permits are lowered, and rejects waiters whose weight no longer fits', async () => {
+    const semaphore = new Semaphore(3);
+    const held = await semaphore.acquire({ weight: 3 });
+    const tooHeavy = semaphore.acquire({ weight: 3 });
+    const fits = semaphore.acquire({ weight: 1 });
+    semaphore.permits = 1;
+    await expect(tooHeavy).rejects.toThrow(RangeError);
+    expect(semaphore.available).toBe(0);
+    held.release();
+    const permit = await fits;
+    expect(semaphore.available).toBe(0);
+    permit.release();
+    expect(semaphore.available).toBe(1);
+  });
+
+  it('rejects invalid arguments with messages that say what is allowed', () => {
+    expect(() => new Semaphore(0)).toThrow('permits must be an integer >= 1, got 0');
+    expect(() => new Semaphore(1.5)).toThrow(RangeError);
+    expect(() => new Semaphore('2' as any)).toThrow('permits must be an integer >= 1, got "2"');
+    const semaphore = new Semaphore(2);
+    expect(() => semaphore.acquire({ weight: 0 })).toThrow('weight must be an integer >= 1, got 0');
+    expect(() => semaphore.acquire({ weight: 3 })).toThrow("weight 3 exceeds the semaphore's 2 permits");
+    expect(() => semaphore.acquire({ timeoutMs: -1 })).toThrow(RangeError);
+    expect(() => semaphore.acquire({ signal: 'no' as any })).toThrow(TypeError);
+    expect(() => semaphore.acquire(null as any)).toThrow(TypeError);
+    expect(() => semaphore.run('task' as any)).toThrow('task must be a function, got "task"');
+    expect(() => (semaphore.permits = -1)).toThrow(RangeError);
+  });
+
+  it('run with a timeout that passes while waiting rejects with a TimeoutError and never calls the task', async () => {
+    vi.useFakeTimers();
+    const semaphore = new Semaphore(1);
+    const held = await semaphore.acquire();
+    const task = vi.fn();
+    const outcome = semaphore.run(task, { timeoutMs: 100 }).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+    expect(semaphore.waiting).toBe(0);
+    held.release();
+    await flushMicrotasks();
+    expect(task).not.toHaveBeenCalled();
+    expect(semaphore.available).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('run settles after the grace period when the task ignores its abort, and keeps the permit until it stops', async () => {
+    vi.useFakeTimers();
+    const semaphore = new Semaphore(1);
+    const stop = deferred();
+    const onStraggler = vi.fn();
+    const outcome = semaphore.run(() => stop.promise, { timeoutMs: 10, graceMs: 100, onStraggler }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(110);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+    expect(onStraggler).toHaveBeenCalledWith(expect.objectContaining({ operation: 'Semaphore.run', pending: 1 }));
+    expect(semaphore.available).toBe(0);
+    stop.resolve();
+    await flushMicrotasks();
+    expect(semaphore.available).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rejects at once a zero timeout that cannot be served now', async () => {
+    const semaphore = new Semaphore(1);
+    const held = await semaphore.acquire({ timeoutMs: 0 });
+    await expect(semaphore.acquire({ timeoutMs: 0 })).rejects.toMatchObject({ name: 'TimeoutError' });
+    held.release();
+  });
+
+  it('runs a waiting task in the async context of its caller, not of the releaser', async () => {
+    const storage = new AsyncLocalStorage<string>();
+    const semaphore = new Semaphore(1);
+    const release = deferred();
+    const first = storage.run('first', () => semaphore.run(() => release.promise));
+    const second = storage.run('second', () => semaphore.run(() => storage.getStore()));
+    storage.run('releaser', () => release.resolve());
+    await first;
+    expect(await second).toBe('second');
+    storage.disable();
+  });
+
+  it('infers the task result type', () => {
+    const semaphore = new Semaphore(1);
+    expectTypeOf(semaphore.run(async () => 1)).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(semaphore.acquire()).toEqualTypeOf<Promise<Permit>>();
+  });
+});
+
+describe('Semaphore under any interleaving', () => {
+  it('never has more than `permits` in use, and serves or rejects every waiter exactly once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.record({ weight: fc.integer({ min: 1, max: 4 }), aborts: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        async (s, permits, specs) => {
+          const semaphore = new Semaphore(permits);
+          let inUse = 0;
+          let peak = 0;
+          const outcomes = specs.map(() => 0);
+          const runs = specs.map(async (spec, i) => {
+            const weight = Math.min(spec.weight, permits);
+            const controller = new AbortController();
+            if (spec.aborts) void s.schedule(Promise.resolve(), `abort ${i}`).then(() => controller.abort());
+            let permit: Permit;
+            try {
+              await s.schedule(Promise.resolve(), `arrive ${i}`);
+              permit = await semaphore.acquire({ weight, signal: controller.signal });
+            } catch {
+              outcomes[i]!++;
+              return;
+            }
+            outcomes[i]!++;
+            inUse += weight;
+            peak = Math.max(peak, inUse);
+            expect(inUse).toBeLessThanOrEqual(permits);
+            await s.schedule(Promise.resolve(), `work ${i}`);
+            inUse -= weight;
+            permit.release();
+          });
+          await s.waitFor(Promise.all(runs));
+          expect(outcomes.every((count) => count === 1)).toBe(true);
+          expect(peak).toBeLessThanOrEqual(permits);
+          expect(semaphore.available).toBe(permits);
+          expect(semaphore.waiting).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,339 @@
+/**
+ * A weighted counting semaphore with strict first-in first-out service. A waiter that needs more
+ * permits than are free blocks the ones behind it, even those that would fit: that is what keeps a
+ * heavy waiter from starving behind a stream of light ones.
+ */
+import { TimeoutError } from '../core/errors.js';
+import type { GraceOptions } from '../core/grace.js';
+import { validateGrace } from '../core/grace.js';
+import { linkSignal, onAbort } from '../core/signal.js';
+import type { Task } from '../core/task.js';
+import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { runHeld } from './held.js';
+import { WaitQueue, type Waiter } from './wait-queue.js';
+
+/**
+ * Permits held from a {@link Semaphore} (or a {@link Mutex} lock). Give them back with `release()`,
+ * or let `using` do it: `using permit = await semaphore.acquire()`. Releasing twice does nothing.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from 'skein';
+ * const semaphore = new Semaphore(2);
+ * {
+ *   using permit = await semaphore.acquire();
+ *   console.log(permit.weight, semaphore.available); // 1 1
+ * }
+ * console.log(semaphore.available); // 2
+ * ```
+ */
+export interface Permit extends Disposable {
+  /** How many permits this holds. */
+  readonly weight: number;
+  /** True once `release()` (or dispose) has given the permits back. */
+  readonly released: boolean;
+  /** Gives the permits back and serves the next waiters. Idempotent. */
+  release(): void;
+}
+
+/** Options for {@link Semaphore.acquire}. */
+export interface AcquireOptions {
+  /** Stops waiting: the promise rejects with the signal's reason and the waiter leaves the queue. */
+  readonly signal?: AbortSignal;
+  /** How many permits to take at once (default 1); at most the semaphore's `permits`. */
+  readonly weight?: number;
+  /** Stops waiting after this many ms with a {@link TimeoutError}. */
+  readonly timeoutMs?: number;
+}
+
+/** Options for {@link Semaphore.run}. */
+export interface SemaphoreRunOptions extends AcquireOptions, GraceOptions {}
+
+class HeldPermit implements Permit {
+  #giveBack: ((weight: number) => void) | undefined;
+  readonly weight: number;
+
+  constructor(giveBack: (weight: number) => void, weight: number) {
+    this.#giveBack = giveBack;
+    this.weight = weight;
+  }
+
+  get released(): boolean {
+    return this.#giveBack === undefined;
+  }
+
+  release(): void {
+    const giveBack = this.#giveBack;
+    if (giveBack === undefined) return;
+    this.#giveBack = undefined;
+    giveBack(this.weight);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+class AcquireWaiter implements Waiter {
+  done = false;
+  readonly weight: number;
+  resolve: (permit: Permit) => void = noop;
+  reject: (reason: unknown) => void = noop;
+  cleanup: (() => void) | undefined = undefined;
+
+  constructor(weight: number) {
+    this.weight = weight;
+  }
+}
+
+function noop(): void {}
+
+/**
+ * Limits how many tasks hold a resource at once. `acquire()` waits for permits and resolves to a
+ * {@link Permit}; `run(task)` acquires, runs the task with a signal and releases only once the task
+ * has settled, even when a timeout aborted it. Waiters are served first-in first-out, weighted ones
+ * included, and an aborted or timed-out waiter leaves the queue at once.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore, sleep } from 'skein';
+ * const connections = new Semaphore(2);
+ * let open = 0;
+ * let peak = 0;
+ * await Promise.all([1, 2, 3, 4, 5].map((id) => connections.run(async (signal) => {
+ *   peak = Math.max(peak, ++open);
+ *   await sleep(5, { signal });
+ *   open--;
+ *   return id;
+ * })));
+ * console.log(peak); // 2
+ * ```
+ */
+export class Semaphore {
+  #permits: number;
+  #inUse = 0;
+  readonly #queue = new WaitQueue<AcquireWaiter>();
+  readonly #giveBack = (weight: number): void => {
+    this.#inUse -= weight;
+    if (this.#queue.size > 0) this.#serve();
+  };
+  #idleSignal: AbortSignal | undefined;
+  /**
+   * One executor shared by every waiting acquire (it reads the waiter from `#enqueuing`), so that a
+   * contended acquire allocates no closure: this is the hottest path of a busy semaphore.
+   */
+  #enqueuing: AcquireWaiter | undefined;
+  readonly #enqueue = (resolve: (permit: Permit) => void, reject: (reason: unknown) => void): void => {
+    const waiter = this.#enqueuing!;
+    this.#enqueuing = undefined;
+    waiter.resolve = resolve;
+    waiter.reject = reject;
+    this.#queue.push(waiter);
+  };
+
+  /** @param permits how many permits there are (an integer >= 1). */
+  constructor(permits: number) {
+    assertInteger(permits, 'permits', { min: 1 });
+    this.#permits = permits;
+  }
+
+  /**
+   * How many permits exist. Setting it takes effect at once: raising it serves waiters, lowering it
+   * lets holders keep what they have (new acquirers wait until enough is released) and rejects, with
+   * a `RangeError`, waiters whose weight no longer fits at all.
+   */
+  get permits(): number {
+    return this.#permits;
+  }
+
+  set permits(value: number) {
+    assertInteger(value, 'permits', { min: 1 });
+    this.#permits = value;
+    if (this.#queue.size === 0) return;
+    for (const waiter of this.#queue.drain()) {
+      if (waiter.weight > value) {
+        waiter.done = true;
+        waiter.cleanup?.();
+        waiter.reject(new RangeError(`weight ${waiter.weight} exceeds the semaphore's ${value} permits`));
+      } else {
+        this.#queue.push(waiter);
+      }
+    }
+    this.#serve();
+  }
+
+  /** Permits free right now (never negative, even after `permits` was lowered below what is held). */
+  get available(): number {
+    return Math.max(0, this.#permits - this.#inUse);
+  }
+
+  /** How many acquirers are waiting. */
+  get waiting(): number {
+    return this.#queue.size;
+  }
+
+  /**
+   * Waits for `weight` permits (default 1) and resolves to a {@link Permit}. Rejects with the
+   * signal's reason if `signal` aborts first (at once, without queueing, if it already has), or with
+   * a {@link TimeoutError} after `timeoutMs`; either way the waiter leaves the queue.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore, TimeoutError } from 'skein';
+   * const semaphore = new Semaphore(1);
+   * const held = await semaphore.acquire();
+   * await semaphore.acquire({ timeoutMs: 10 }).catch((error) => console.log(error instanceof TimeoutError)); // true
+   * held.release();
+   * ```
+   */
+  acquire(options?: AcquireOptions): Promise<Permit> {
+    if (options === undefined) {
+      if (this.#queue.size === 0 && this.#inUse < this.#permits) {
+        this.#inUse++;
+        return Promise.resolve(new HeldPermit(this.#giveBack, 1));
+      }
+      return this.#wait(1, undefined, undefined);
+    }
+    let weight = 1;
+    let signal: AbortSignal | undefined;
+    let timeoutMs: number | undefined;
+    if (options !== undefined) {
+      assertOptions(options);
+      signal = options.signal;
+      assertSignal(signal);
+      if (options.weight !== undefined) {
+        assertInteger(options.weight, 'weight', { min: 1 });
+        weight = options.weight;
+      }
+      timeoutMs = options.timeoutMs;
+      if (timeoutMs !== undefined) assertDuration(timeoutMs, 'timeoutMs');
+      if (weight > this.#permits) {
+        throw new RangeError(`weight ${weight} exceeds the semaphore's ${this.#permits} permits`);
+      }
+      if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    }
+    if (this.#queue.size === 0 && this.#permits - this.#inUse >= weight) {
+      this.#inUse += weight;
+      return Promise.resolve(new HeldPermit(this.#giveBack, weight));
+    }
+    if (timeoutMs === 0) return Promise.reject(timedOut(0));
+    return this.#wait(weight, signal, timeoutMs);
+  }
+
+  /** The slow path of `acquire`, apart so that the fast path allocates no closure context. */
+  #wait(weight: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Permit> {
+    const waiter = new AcquireWaiter(weight);
+    this.#enqueuing = waiter;
+    const promise = new Promise<Permit>(this.#enqueue);
+    if (signal === undefined && timeoutMs === undefined) return promise;
+    const leave = (reason: unknown): void => {
+      if (waiter.done) return;
+      waiter.done = true;
+      waiter.cleanup?.();
+      const wasFront = this.#queue.peek() === waiter;
+      this.#queue.leave(waiter);
+      waiter.reject(reason);
+      // The front waiter may have been the one blocking those behind it.
+      if (wasFront) this.#serve();
+    };
+    const removeListener = onAbort(signal, () => leave(signal!.reason));
+    if (timeoutMs === undefined) {
+      waiter.cleanup = removeListener;
+    } else {
+      const timer = setTimeout(() => leave(timedOut(timeoutMs)), timeoutMs);
+      waiter.cleanup = () => {
+        clearTimeout(timer);
+        removeListener();
+      };
+    }
+    return promise;
+  }
+
+  /**
+   * Takes `weight` permits (default 1) if they are free now and nobody is waiting, else returns
+   * `undefined`. Never waits.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from 'skein';
+   * const semaphore = new Semaphore(1);
+   * const first = semaphore.tryAcquire();
+   * console.log(first !== undefined, semaphore.tryAcquire()); // true undefined
+   * first?.release();
+   * ```
+   */
+  tryAcquire(weight = 1): Permit | undefined {
+    assertInteger(weight, 'weight', { min: 1 });
+    if (this.#queue.size > 0 || this.#permits - this.#inUse < weight) return undefined;
+    this.#inUse += weight;
+    return new HeldPermit(this.#giveBack, weight);
+  }
+
+  /**
+   * Acquires, runs `task(signal)`, and releases once the task has settled. `timeoutMs` covers the
+   * wait and the run: if it passes while the task runs, the task's signal aborts with a
+   * {@link TimeoutError}, the call rejects with it once the task settles (or its grace period ends),
+   * and the permit stays held until the task really stops. Aborting `signal` works the same way.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore, sleep, TimeoutError } from 'skein';
+   * const semaphore = new Semaphore(1);
+   * const slow = semaphore.run((signal) => sleep(1_000, { signal }), { timeoutMs: 10 });
+   * await slow.catch((error) => console.log(error instanceof TimeoutError)); // true
+   * console.log(semaphore.available); // 1: the task stopped, so its permit is back
+   * ```
+   */
+  run<T>(task: Task<T>, options?: SemaphoreRunOptions): Promise<T> {
+    assertFunction(task, 'task');
+    assertOptions(options);
+    validateGrace(options);
+    assertSignal(options?.signal);
+    if (options?.weight !== undefined) assertInteger(options.weight, 'weight', { min: 1 });
+    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    return this.#run(task, options);
+  }
+
+  async #run<T>(task: Task<T>, options: SemaphoreRunOptions | undefined): Promise<T> {
+    const signal = options?.signal;
+    const timeoutMs = options?.timeoutMs;
+    if (timeoutMs === undefined) {
+      const permit = await this.acquire(options);
+      const taskSignal = signal ?? this.#neverAborted();
+      return runHeld(task, taskSignal, signal !== undefined, 'Semaphore.run', options, () => permit.release());
+    }
+    // One controller carries both the caller's signal and the deadline, through the wait and the run.
+    const controller = new AbortController();
+    const link = linkSignal(controller, signal);
+    const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), timeoutMs);
+    try {
+      const permit = await this.acquire({ signal: controller.signal, weight: options?.weight ?? 1 });
+      return await runHeld(task, controller.signal, true, 'Semaphore.run', options, () => permit.release());
+    } finally {
+      clearTimeout(timer);
+      link.unlink();
+    }
+  }
+
+  #serve(): void {
+    const queue = this.#queue;
+    let waiter = queue.peek();
+    while (waiter !== undefined && this.#permits - this.#inUse >= waiter.weight) {
+      queue.shift();
+      waiter.done = true;
+      waiter.cleanup?.();
+      this.#inUse += waiter.weight;
+      waiter.resolve(new HeldPermit(this.#giveBack, waiter.weight));
+      waiter = queue.peek();
+    }
+  }
+
+  /** The signal given to tasks run without one: nothing can abort it, so it is made once. */
+  #neverAborted(): AbortSignal {
+    return (this.#idleSignal ??= new AbortController().signal);
+  }
+}
+
+function timedOut(ms: number): TimeoutError {
+  return new TimeoutError(`timed out after ${ms} ms`);
+}

@@ -1,0 +1,28 @@
+/**
+ * What `map` and `mapIterable` accept as input: an array, any iterable or any async iterable.
+ */
+import { describe } from '../core/validate.js';
+
+/** Items to map: an array, any iterable (a generator, a Set) or any async iterable (a stream, a channel). */
+export type Source<T> = Iterable<T> | AsyncIterable<T>;
+
+/** A mapper: called with the item, its index in the input and the signal it must honour. */
+export type Mapper<T, R> = (item: T, index: number, signal: AbortSignal) => R | PromiseLike<R>;
+
+export function assertSource(value: unknown, name: string): asserts value is Source<unknown> {
+  if (
+    value === null ||
+    value === undefined ||
+    (typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function' &&
+      typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function')
+  ) {
+    throw new TypeError(`${name} must be an iterable or an async iterable, got ${describe(value)}`);
+  }
+}
+
+/** The source's iterator, preferring its async one, and whether that is async. */
+export function openSource<T>(source: Source<T>): { iterator: Iterator<T> | AsyncIterator<T>; async: boolean } {
+  const asyncOpen = (source as Partial<AsyncIterable<T>>)[Symbol.asyncIterator];
+  if (typeof asyncOpen === 'function') return { iterator: asyncOpen.call(source), async: true };
+  return { iterator: (source as Iterable<T>)[Symbol.iterator](), async: false };
+}

@@ -1,0 +1,101 @@
+/**
+ * A FIFO of waiters that can leave from anywhere in O(1) amortised time. A waiter that aborts or
+ * times out is marked `done` and forgotten at once (it no longer counts in `size` and is never
+ * served); the marked entries are dropped when they reach the front, or all together once they
+ * outnumber the live ones, so the memory they hold stays within a constant factor of the live waiters.
+ */
+import { Deque } from './deque.js';
+
+/** What every queued waiter carries: set `done` when it is served or leaves. */
+export interface Waiter {
+  done: boolean;
+}
+
+/** Below this many marked entries a compaction is not worth its pass over the queue. */
+const COMPACT_MIN = 32;
+
+const isDone = (waiter: Waiter): boolean => waiter.done;
+
+/**
+ * The waiters of one queue (a semaphore's acquirers, a channel's senders): FIFO, with O(1) leaving.
+ *
+ * @example
+ * ```ts
+ * import { WaitQueue } from './wait-queue.js';
+ * const queue = new WaitQueue<{ done: boolean; id: number }>();
+ * const first = { done: false, id: 1 };
+ * queue.push(first);
+ * queue.push({ done: false, id: 2 });
+ * first.done = true;
+ * queue.leave(first); // first aborted: it leaves at once
+ * queue.size; // 1
+ * queue.shift()?.id; // 2
+ * ```
+ */
+export class WaitQueue<W extends Waiter> {
+  readonly #entries = new Deque<W>();
+  #size = 0;
+  #marked = 0;
+
+  /** How many waiters are still waiting. */
+  get size(): number {
+    return this.#size;
+  }
+
+  push(waiter: W): void {
+    this.#entries.push(waiter);
+    this.#size++;
+  }
+
+  /** The first waiter still waiting, without removing it. */
+  peek(): W | undefined {
+    this.#dropMarkedFront();
+    return this.#entries.peek();
+  }
+
+  /** Removes and returns the first waiter still waiting. The caller sets its `done`. */
+  shift(): W | undefined {
+    this.#dropMarkedFront();
+    const waiter = this.#entries.shift();
+    if (waiter !== undefined) this.#size--;
+    return waiter;
+  }
+
+  /**
+   * Forgets `waiter`, which is in this queue and whose `done` the caller has just set (it aborted,
+   * timed out or was rejected). O(1) amortised.
+   */
+  leave(waiter: W): void {
+    this.#size--;
+    if (this.#entries.peek() === waiter) {
+      this.#entries.shift();
+      this.#dropMarkedFront();
+      return;
+    }
+    this.#marked++;
+    if (this.#marked >= COMPACT_MIN && this.#marked > this.#size) {
+      this.#entries.removeIf(isDone);
+      this.#marked = 0;
+    }
+  }
+
+  /** Removes and returns every waiter still waiting, in order, leaving the queue empty. */
+  drain(): W[] {
+    const waiting: W[] = [];
+    for (const waiter of this.#entries) if (!waiter.done) waiting.push(waiter);
+    this.#entries.clear();
+    this.#size = 0;
+    this.#marked = 0;
+    return waiting;
+  }
+
+  #dropMarkedFront(): void {
+    const entries = this.#entries;
+    while (this.#marked > 0) {
+      const front = entries.peek();
+      if (front === undefined || !front.done) return;
+      entries.shift();
+      this.#marked--;
+    }
+  }
+}
