@@ -137,6 +137,7 @@ describe('Board: agents and matching', () => {
     const idea = await board.publish(Idea, { topic: 'margherita' });
     await board.runUntilIdle();
     const pizzas = await board.store.list({ type: Pizza });
+    expectTypeOf(pizzas).toEqualTypeOf<Artifact<{ name: string; size: number }>[]>();
     expect(pizzas.map((p) => p.payload)).toEqual([{ name: 'margherita', size: 30 }]);
     expect(pizzas[0]).toMatchObject({ producedBy: 'chef', correlationId: idea.correlationId, causedBy: [idea.id] });
     await board.shutdown();
@@ -528,6 +529,29 @@ describe('Board: hooks and components', () => {
 });
 
 describe('Board: concurrency and backpressure', () => {
+  it('takes the permit before building a run\'s context: hooks never run beyond maxConcurrency', async () => {
+    await using board = new Board();
+    let building = 0;
+    let peak = 0;
+    board
+      .agent('guarded')
+      .consumes(Idea)
+      .maxConcurrency(2)
+      .use({
+        preConsume: async () => {
+          peak = Math.max(peak, ++building);
+          await new Promise((resolve) => setImmediate(resolve));
+        },
+        postPublish: () => {
+          building--;
+        },
+      })
+      .handle(() => {});
+    await board.publishMany(Idea, Array.from({ length: 10 }, (_, i) => ({ topic: String(i) })));
+    await board.runUntilIdle();
+    expect(peak).toBe(2);
+  });
+
   it('never runs more than maxConcurrency runs of an agent at once', async () => {
     await using board = new Board();
     let running = 0;

@@ -42,15 +42,17 @@ import { AgentFailed, BOARD, EXTERNAL, JoinExpired, LoopDetected, summarizeError
 import type { BoardComponent, ScheduleCandidate } from './components.js';
 import type { AgentContext, BoardReader } from './context.js';
 import { Deque } from './deque.js';
+import { addToGate, gateKey, isEmpty, joinKeyOf, openGate } from './gates.js';
 import { BoardClosedError, OutputError, PublishBlockedError, ValidationError, type ValidationIssue } from './errors.js';
 import { EventHub, type BoardEvent, type EventStreamOptions } from './events.js';
-import type { AgentInfo } from './hooks.js';
-import { ONCE, createSemaphore, type PermitSource, type Permit } from './primitives.js';
-import { sortByPriority } from './hooks.js';
+import { sortByPriority, type AgentInfo } from './hooks.js';
+import { ONCE, createSemaphore, type Permit } from './primitives.js';
+import { EMPTY_ARTIFACTS, RunContext, RunState, type RunHost } from './run-context.js';
+import type { AgentRuntime, Waiter, WorkflowRuntime } from './runtime.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, GateRecord, RunRecord, WorkflowState } from './store.js';
 import { MemoryStore } from './stores/memory-store.js';
 import { Tracing } from './tracing.js';
-import { isVisibleTo, type Viewer, type Visibility } from './visibility.js';
+import { isVisibleTo, type Visibility } from './visibility.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
 
 /** Options of `new Board()`. */
@@ -97,52 +99,6 @@ export interface BoardStats {
   readonly agents: Readonly<Record<string, AgentStats>>;
 }
 
-interface AgentRuntime {
-  readonly spec: AgentSpec;
-  readonly viewer: Viewer;
-  readonly permits: PermitSource;
-  readonly capacity: number;
-  readonly maxRuns: number;
-  /** Runs of this agent in the store's queue, paused ones included. */
-  queued: number;
-  running: number;
-  done: number;
-  failed: number;
-  cancelled: number;
-  retries: number;
-  readonly spaceWaiters: Deque<SpaceWaiter>;
-  reader: BoardReader | undefined;
-  pumping: boolean;
-  wake: boolean;
-  init: Promise<void> | undefined;
-  initialized: boolean;
-}
-
-interface WorkflowRuntime {
-  readonly id: string;
-  state: WorkflowState;
-  queued: number;
-  running: number;
-  timers: number;
-  publishing: number;
-  readonly runsByAgent: Map<string, number>;
-  readonly loopReported: Set<string>;
-  /** Aborts the workflow's running runs (cancel, shutdown); made when its first run starts. */
-  controller: AbortController | undefined;
-  readonly waiters: Set<Waiter>;
-}
-
-interface SpaceWaiter {
-  /** Lets the publisher go on; false when it had already given up. */
-  wake(): boolean;
-  fail(reason: unknown): void;
-}
-
-interface Waiter {
-  resolve(): void;
-  reject(reason: unknown): void;
-}
-
 /** Who is publishing, which decides whether the publish may wait for queue space. */
 type Publisher = { readonly kind: 'external' } | { readonly kind: 'agent'; readonly agent: AgentRuntime } | { readonly kind: 'board' };
 
@@ -165,83 +121,6 @@ interface IndexEntry {
   readonly subscription: Subscription;
 }
 
-/** One run's mutable state: a single object per run instead of a closure per step. */
-class RunState {
-  inputs: readonly Artifact[] = EMPTY_ARTIFACTS;
-  attempts = 0;
-  lastError: unknown = undefined;
-  streamed: Artifact[] | undefined = undefined;
-  span: ReturnType<Tracing['start']> = undefined;
-  readonly startedAt = Date.now();
-
-  constructor(
-    readonly agent: AgentRuntime,
-    readonly run: RunRecord,
-    readonly wf: WorkflowRuntime,
-  ) {}
-
-  /** The run's signal: its workflow's, made on first use (most trivial runs never need one). */
-  get signal(): AbortSignal {
-    return (this.wf.controller ??= new AbortController()).signal;
-  }
-
-  get aborted(): boolean {
-    return this.wf.controller?.signal.aborted ?? false;
-  }
-}
-
-let publishFromContext: (board: Board, state: RunState, draft: Draft) => Promise<Artifact>;
-let readerFor: (board: Board, agent: AgentRuntime) => BoardReader;
-
-/** What an agent's body, engines and hooks receive. */
-class RunContext implements AgentContext {
-  readonly #board: Board;
-  readonly #state: RunState;
-  readonly #signal: AbortSignal | undefined;
-  readonly attempt: number;
-  readonly inputs: readonly Artifact[];
-
-  constructor(board: Board, state: RunState, attempt: number, inputs: readonly Artifact[], signal: AbortSignal | undefined) {
-    this.#board = board;
-    this.#state = state;
-    this.attempt = attempt;
-    this.inputs = inputs;
-    this.#signal = signal;
-  }
-
-  get signal(): AbortSignal {
-    return this.#signal ?? this.#state.signal;
-  }
-
-  get agent(): string {
-    return this.#state.agent.spec.name;
-  }
-
-  get runId(): string {
-    return this.#state.run.id;
-  }
-
-  get correlationId(): string {
-    return this.#state.run.correlationId;
-  }
-
-  get board(): BoardReader {
-    return readerFor(this.#board, this.#state.agent);
-  }
-
-  publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>> {
-    const signal = this.signal;
-    if (signal.aborted) return Promise.reject(signal.reason as unknown);
-    assertArtifactType(type, 'ctx.publish type');
-    return publishFromContext(this.#board, this.#state, type.draft(payload, options)) as Promise<Artifact<T>>;
-  }
-
-  withSignal(signal: AbortSignal): RunContext {
-    return new RunContext(this.#board, this.#state, this.attempt, this.inputs, signal);
-  }
-}
-
-const EMPTY_ARTIFACTS: readonly Artifact[] = Object.freeze([]);
 const EXTERNAL_PUBLISHER: Publisher = { kind: 'external' };
 const BOARD_PUBLISHER: Publisher = { kind: 'board' };
 const RESERVED = new Set([EXTERNAL, BOARD]);
@@ -399,8 +278,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   #register(spec: AgentSpec): void {
     this.#assertOpen();
-    for (const sub of spec.subscriptions) for (const type of sub.types) this.#registerType(type);
-    for (const { type } of spec.publishes.values()) this.#registerType(type);
+    const types = [...spec.subscriptions.flatMap((sub) => sub.types), ...[...spec.publishes.values()].map((p) => p.type)];
+    for (const type of types) this.#checkType(type); // all checked before any is recorded
+    for (const type of types) this.#types.set(type.name, type);
     const runtime: AgentRuntime = {
       spec,
       viewer: { name: spec.name, labels: spec.labels, tenant: spec.tenant },
@@ -431,12 +311,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#reach = undefined;
   }
 
-  #registerType(type: AnyArtifactType): void {
+  #checkType(type: AnyArtifactType): void {
     const known = this.#types.get(type.name);
     if (known !== undefined && known !== type) {
       throw new TypeError(`two different artifact types are named '${type.name}'; type names must be unique on a board`);
     }
-    this.#types.set(type.name, type);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -609,7 +488,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
           });
         }
         const entries = this.#index.get(artifact.type);
-        if (entries !== undefined) await this.#tracing.with(span, () => this.#route(artifact, entries, meta.publisher));
+        if (entries !== undefined) {
+          const routing = span === undefined ? this.#route(artifact, entries, meta.publisher) : this.#tracing.with(span, () => this.#route(artifact, entries, meta.publisher));
+          if (routing !== undefined) await routing;
+        }
         this.#tracing.end(span);
       } catch (error) {
         this.#tracing.end(span, error);
@@ -657,22 +539,32 @@ export class Board implements WorkflowControl, AsyncDisposable {
   // ---------------------------------------------------------------------------------------------
   // Matching, gates and scheduling
 
-  async #route(artifact: Artifact, entries: readonly IndexEntry[], publisher: Publisher): Promise<void> {
-    for (const { agent, subscription } of entries) {
+  /**
+   * Offers `artifact` to each matching subscription, from `from` on. Synchronous while every step is
+   * (the common case with the memory store): a promise only where something really waits.
+   */
+  #route(artifact: Artifact, entries: readonly IndexEntry[], publisher: Publisher, from = 0): Promise<void> | undefined {
+    for (let i = from; i < entries.length; i++) {
+      const { agent, subscription } = entries[i]!;
       if (!this.#matches(agent, subscription, artifact)) continue;
-      if (subscription.batch === undefined && subscription.types.length === 1) {
-        await this.#schedule(agent, subscription, [artifact], publisher);
-        continue;
-      }
-      let groups: Artifact[][];
-      try {
-        groups = await this.#offerToGate(agent, subscription, artifact);
-      } catch (error) {
-        this.#skipped(agent.spec.name, artifact.correlationId, [artifact.id], `gate failed: ${summarizeError(error).message}`);
-        continue;
-      }
-      for (const inputs of groups) await this.#schedule(agent, subscription, inputs, publisher);
+      const pending =
+        subscription.batch === undefined && subscription.types.length === 1
+          ? this.#schedule(agent, subscription, [artifact], publisher)
+          : this.#routeToGate(agent, subscription, artifact, publisher);
+      if (pending !== undefined) return pending.then(() => this.#route(artifact, entries, publisher, i + 1));
     }
+    return undefined;
+  }
+
+  async #routeToGate(agent: AgentRuntime, subscription: Subscription, artifact: Artifact, publisher: Publisher): Promise<void> {
+    let groups: Artifact[][];
+    try {
+      groups = await this.#offerToGate(agent, subscription, artifact);
+    } catch (error) {
+      this.#skipped(agent.spec.name, artifact.correlationId, [artifact.id], `gate failed: ${summarizeError(error).message}`);
+      return;
+    }
+    for (const inputs of groups) await this.#schedule(agent, subscription, inputs, publisher);
   }
 
   #matches(agent: AgentRuntime, subscription: Subscription, artifact: Artifact): boolean {
@@ -703,46 +595,15 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return result;
   }
 
-  #gateKey(agent: string, subscription: number, correlationId: string, joinKey: string | undefined): string {
-    return joinKey === undefined ? `${agent}\u0000${subscription}\u0000${correlationId}` : `${agent}\u0000${subscription}\u0000${correlationId}\u0000${joinKey}`;
-  }
-
   /** Adds an artifact to its AND gate, batch or join; returns the input groups now complete. */
   async #offerToGate(agent: AgentRuntime, subscription: Subscription, artifact: Artifact): Promise<Artifact[][]> {
-    const joinKey = subscription.join === undefined ? undefined : subscription.join.by === undefined ? artifact.correlationId : String(subscription.join.by(artifact));
-    const key = this.#gateKey(agent.spec.name, subscription.index, artifact.correlationId, joinKey);
+    const joinKey = joinKeyOf(subscription, artifact);
+    const key = gateKey(agent.spec.name, subscription.index, artifact.correlationId, joinKey);
     const ready = await this.#serialize(async () => {
       const existing = await this.#store.getGate(key);
-      const now = Date.now();
-      const batch = subscription.batch;
-      const gate: GateRecord = existing ?? {
-        key,
-        agent: agent.spec.name,
-        subscription: subscription.index,
-        correlationId: artifact.correlationId,
-        kind: batch !== undefined ? 'batch' : subscription.join !== undefined ? 'join' : 'and',
-        joinKey,
-        slots: batch !== undefined ? [[]] : subscription.types.map(() => []),
-        openedAt: now,
-        deadline:
-          batch?.timeoutMs !== undefined ? now + batch.timeoutMs : subscription.join !== undefined ? now + subscription.join.withinMs : undefined,
-      };
-      let slot = 0;
-      if (batch === undefined) {
-        let best = -1;
-        subscription.types.forEach((type, i) => {
-          if (type.name === artifact.type && (best === -1 || gate.slots[i]!.length < gate.slots[best]!.length)) best = i;
-        });
-        slot = best;
-      }
-      gate.slots[slot]!.push(artifact.id);
-      const groups: string[][] = [];
-      if (batch !== undefined) {
-        if (gate.slots[0]!.length >= batch.size) groups.push(gate.slots[0]!.splice(0, batch.size));
-      } else {
-        while (gate.slots.every((ids) => ids.length > 0)) groups.push(gate.slots.map((ids) => ids.splice(0, 1)[0]!));
-      }
-      if (gate.slots.every((ids) => ids.length === 0)) {
+      const gate = existing ?? openGate(key, agent.spec.name, subscription, artifact.correlationId, joinKey, Date.now());
+      const groups = addToGate(gate, subscription, artifact);
+      if (isEmpty(gate)) {
         if (existing !== undefined) await this.#store.deleteGate(key);
         this.#disarm(key);
       } else {
@@ -838,13 +699,31 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  /** Loop limit, components, backpressure, then the queue. */
-  async #schedule(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], publisher: Publisher, replayOf?: string): Promise<void> {
-    if (this.#closed) return;
-    const correlationId = inputs[0]!.correlationId;
-    const wf = this.#workflowFor(correlationId, true);
-    if (wf.state === 'cancelled') return;
+  /** Loop limit, components, backpressure, then the queue. Synchronous unless one of them must wait. */
+  #schedule(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], publisher: Publisher, replayOf?: string): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    const wf = this.#workflowFor(inputs[0]!.correlationId, true);
+    if (wf.state === 'cancelled') return undefined;
+    if (
+      (wf.runsByAgent.get(agent.spec.name) ?? 0) >= agent.maxRuns ||
+      (this.#scheduleComponents.length > 0 && replayOf === undefined) ||
+      (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(agent.spec.name, publisher.agent.spec.name))
+    ) {
+      return this.#scheduleSlowly(agent, subscription, inputs, publisher, wf, replayOf);
+    }
+    return this.#enqueue(agent, subscription, inputs, wf, replayOf);
+  }
+
+  async #scheduleSlowly(
+    agent: AgentRuntime,
+    subscription: Subscription,
+    inputs: Artifact[],
+    publisher: Publisher,
+    wf: WorkflowRuntime,
+    replayOf: string | undefined,
+  ): Promise<void> {
     const name = agent.spec.name;
+    const correlationId = wf.id;
     if ((wf.runsByAgent.get(name) ?? 0) >= agent.maxRuns) {
       this.#skipped(name, correlationId, inputs.map((i) => i.id), `run limit of ${agent.maxRuns} per workflow reached`);
       if (!wf.loopReported.has(name)) {
@@ -871,14 +750,29 @@ export class Board implements WorkflowControl, AsyncDisposable {
         return;
       }
       if (typeof decision === 'number') {
-        this.#defer(decision, wf, () => this.#schedule(agent, subscription, inputs, BOARD_PUBLISHER));
+        // Asked again when the delay passes: a component may defer as often as it likes.
+        this.#defer(decision, wf, async () => {
+          await this.#schedule(agent, subscription, inputs, BOARD_PUBLISHER);
+        });
         return;
       }
     }
-    if (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(name, publisher.agent.spec.name)) {
+    await this.#scheduleWaiting(agent, subscription, inputs, publisher, wf, replayOf);
+  }
+
+  /** Waits for queue space where that cannot deadlock, then queues. */
+  async #scheduleWaiting(
+    agent: AgentRuntime,
+    subscription: Subscription,
+    inputs: Artifact[],
+    publisher: Publisher,
+    wf: WorkflowRuntime,
+    replayOf: string | undefined,
+  ): Promise<void> {
+    if (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(agent.spec.name, publisher.agent.spec.name)) {
       while (agent.queued >= agent.capacity) await this.#waitForSpace(agent);
     }
-    if (this.#closed || (wf.state as WorkflowState) === 'cancelled') return;
+    if (this.#closed || (wf.state) === 'cancelled') return;
     await this.#enqueue(agent, subscription, inputs, wf, replayOf);
   }
 
@@ -918,12 +812,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#busy = true;
   }
 
-  async #enqueue(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], wf: WorkflowRuntime, replayOf?: string): Promise<void> {
+  #enqueue(agent: AgentRuntime, subscription: Subscription, inputs: Artifact[], wf: WorkflowRuntime, replayOf?: string): Promise<void> | undefined {
     const run: RunRecord = {
       id: this.#ids.next(),
       agent: agent.spec.name,
       subscription: subscription.index,
-      inputIds: inputs.map((input) => input.id),
+      inputIds: inputs.length === 1 ? [inputs[0]!.id] : inputs.map((input) => input.id),
       correlationId: wf.id,
       enqueuedAt: Date.now(),
       replayOf,
@@ -936,14 +830,33 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#busy = true;
     // The run will execute in this async context (AsyncLocalStorage, OpenTelemetry), not the pump's.
     this.#contexts.set(run.id, new AsyncResource('skein.board.run'));
+    let queued: unknown;
     try {
-      const queued = this.#store.enqueueRun(run);
-      if (isThenable(queued)) await queued;
+      queued = this.#store.enqueueRun(run);
     } catch (error) {
-      this.#contexts.delete(run.id);
-      this.#dequeued(agent, wf, 1);
+      this.#unqueue(agent, wf, run);
       throw error;
     }
+    if (isThenable(queued)) {
+      return Promise.resolve(queued).then(
+        () => this.#enqueued(agent, run),
+        (error: unknown) => {
+          this.#unqueue(agent, wf, run);
+          throw error;
+        },
+      );
+    }
+    this.#enqueued(agent, run);
+    return undefined;
+  }
+
+  #unqueue(agent: AgentRuntime, wf: WorkflowRuntime, run: RunRecord): void {
+    this.#contexts.delete(run.id);
+    this.#dequeued(agent, wf, 1);
+    wf.runsByAgent.set(agent.spec.name, (wf.runsByAgent.get(agent.spec.name) ?? 1) - 1);
+  }
+
+  #enqueued(agent: AgentRuntime, run: RunRecord): void {
     if (this.#events.listening) {
       this.#events.emit({ kind: 'scheduled', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, inputIds: run.inputIds });
     }
@@ -1022,13 +935,14 @@ export class Board implements WorkflowControl, AsyncDisposable {
           }
           const wf = this.#workflowFor(run.correlationId, true);
           this.#dequeued(agent, wf, 1);
-          if (this.#closed) {
-            // Shut down while claiming: the run ends as cancelled, like every queued one.
+          if (this.#closed || wf.state === 'cancelled') {
+            // Shut down or cancelled while claiming: the run ends as cancelled, like every queued one.
             permit.release();
             this.#contexts.delete(run.id);
-            await this.#cancelled(agent, run, this.#scope.signal.reason);
+            await this.#cancelled(agent, run, this.#closed ? this.#scope.signal.reason : wf.controller?.signal.reason);
             this.#settled(wf);
-            return;
+            if (this.#closed) return;
+            continue;
           }
           this.#running++;
           wf.running++;
@@ -1103,7 +1017,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   async #failed(state: RunState, error: unknown): Promise<void> {
     const { agent, run, inputs, attempts, startedAt } = state;
     agent.failed++;
-    const ctx = new RunContext(this, state, attempts, inputs, undefined);
+    const ctx = new RunContext(this.#host, state, attempts, inputs, undefined);
     for (const hooks of agent.spec.hooks) {
       if (hooks.error === undefined) continue;
       try {
@@ -1161,10 +1075,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
-  static {
-    publishFromContext = (board, state, draft) => board.#publishOutput(state, draft);
-    readerFor = (board, agent) => (agent.reader ??= board.#reader(agent));
-  }
+  /** What run contexts reach the board through: one object per board, no closure per run. */
+  readonly #host: RunHost = {
+    publishOutput: (state, draft) => this.#publishOutput(state, draft),
+    reader: (agent) => (agent.reader ??= this.#reader(agent)),
+  };
 
   #reader(agent: AgentRuntime): BoardReader {
     const visible = (artifact: Artifact): boolean => isVisibleTo(artifact.visibility, artifact.producedBy, agent.viewer);
@@ -1202,7 +1117,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const spec = state.agent.spec;
     if (spec.hooks.length > 0) {
       await this.#initialize(state.agent);
-      const runCtx = new RunContext(this, state, 0, state.inputs, undefined);
+      const runCtx = new RunContext(this.#host, state, 0, state.inputs, undefined);
       for (const hooks of spec.hooks) {
         if (hooks.preConsume === undefined) continue;
         const replaced = await hooks.preConsume(state.inputs, runCtx);
@@ -1221,7 +1136,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       for (const draft of drafts) (published as Artifact[]).push(await this.#publishOutput(state, draft));
     }
     if (spec.hooks.length > 0) {
-      const ctx = new RunContext(this, state, state.attempts, state.inputs, undefined);
+      const ctx = new RunContext(this.#host, state, state.attempts, state.inputs, undefined);
       for (const hooks of spec.hooks) if (hooks.postPublish !== undefined) await hooks.postPublish(published, ctx);
     }
     return published.length;
@@ -1257,7 +1172,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     const spec = agent.spec;
     let inputs = state.inputs;
-    const ctx = new RunContext(this, state, attempt, inputs, signal);
+    const ctx = new RunContext(this.#host, state, attempt, inputs, signal);
     if (spec.hooks.length === 0) {
       if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
       return this.#evaluate(agent, inputs, ctx, state);
@@ -1538,6 +1453,19 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const wasPaused = wf.state === 'paused';
     wf.state = 'cancelled';
     const why = reason ?? new CancelledError(`workflow ${id} was cancelled`);
+    // At once, before any store round trip: running runs are aborted (the controller is made here if
+    // none has read its signal yet, so one that reads it later sees it aborted), timers stop, waiters
+    // learn of it.
+    (wf.controller ??= new AbortController()).abort(why);
+    for (const [key, entry] of [...this.#timers]) if (entry.correlationId === id) this.#disarm(key);
+    for (const entry of [...this.#deferred]) {
+      if (entry.correlationId !== id) continue;
+      clearTimeout(entry.timer);
+      this.#deferred.delete(entry);
+      this.#timerCount--;
+      wf.timers--;
+    }
+    for (const waiter of wf.waiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
     await this.#store.setWorkflowState(id, 'cancelled');
     const dropped = await this.#store.cancelQueuedRuns(id);
     for (const run of dropped) {
@@ -1547,19 +1475,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
       this.#dequeued(agent, wf, 1, wasPaused);
       await this.#cancelled(agent, run, why);
     }
-    for (const [key, entry] of [...this.#timers]) if (entry.correlationId === id) this.#disarm(key);
-    for (const entry of [...this.#deferred]) {
-      if (entry.correlationId !== id) continue;
-      clearTimeout(entry.timer);
-      this.#deferred.delete(entry);
-      this.#timerCount--;
-      wf.timers--;
-    }
     await this.#serialize(async () => {
       for (const gate of await this.#store.listGates({ correlationId: id })) await this.#store.deleteGate(gate.key);
     });
-    wf.controller?.abort(why);
-    for (const waiter of wf.waiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
     if (wf.running > 0) {
       await new Promise<void>((resolve) => wf.waiters.add({ resolve, reject: () => resolve() }));
     }
@@ -1702,7 +1620,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#closed = true;
     const reason = new CancelledError('the board is shutting down');
     this.#scope.cancel(reason);
-    for (const wf of this.#workflows.values()) wf.controller?.abort(reason);
+    for (const wf of this.#workflows.values()) if (wf.running > 0 || wf.controller !== undefined) (wf.controller ??= new AbortController()).abort(reason);
     for (const agent of this.#agents.values()) {
       for (let waiter = agent.spaceWaiters.shift(); waiter !== undefined; waiter = agent.spaceWaiters.shift()) waiter.fail(new BoardClosedError());
     }

@@ -1,8 +1,9 @@
 /**
  * INTERIM ADAPTER, TO BE REPLACED: the board's only doors to the flow and resilience layers.
  *
- * The board must use skein's `Semaphore` (flow) and `retryPolicy` (resilience), not its own. Until those land in this branch, this file gives the smallest stand-ins behind the exact
- * shapes the board needs, so that swapping them is a change to this file alone:
+ * The board must use skein's `Semaphore` (flow) and `retryPolicy` (resilience), not its own. Until
+ * those land in this branch, this file gives the smallest stand-ins behind the exact shapes the board
+ * needs, so that swapping them is a change to this file alone:
  * - `createSemaphore(permits)` -> `new Semaphore(permits)` from `src/flow/semaphore.ts`,
  * - `createRetryPolicy(options)` -> `retryPolicy(options)` from `src/resilience/`.
  * (Per-attempt timeouts and bestOf already use the core's `timeout` and `gather`.)

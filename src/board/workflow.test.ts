@@ -73,6 +73,22 @@ describe('workflows', () => {
     await board.workflow('a').cancel(); // idempotent
   });
 
+  it('gives a run that first reads its signal after the cancel an aborted signal', async () => {
+    await using board = new Board();
+    const gate = held();
+    let aborted: boolean | undefined;
+    board.agent('late').consumes(Step).handle(async (_inputs, ctx) => {
+      await gate.wait();
+      aborted = ctx.signal.aborted;
+    });
+    await board.publish(Step, { wf: 'w', n: 1 }, { correlationId: 'w' });
+    await tick();
+    const cancelling = board.workflow('w').cancel();
+    gate.releaseAll();
+    await cancelling;
+    expect(aborted).toBe(true);
+  });
+
   it('discards the open batches of a cancelled workflow and clears their timers', async () => {
     vi.useFakeTimers();
     await using board = new Board();

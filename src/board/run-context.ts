@@ -1,0 +1,91 @@
+/**
+ * One run as it executes: its mutable state (a single object per run, not a closure per step) and
+ * the context its body, engines and hooks receive. The run's signal is its workflow's, made on first
+ * use: most trivial runs never need one, and cancelling a workflow aborts all its runs at once.
+ */
+import type { Span } from '@opentelemetry/api';
+import { assertArtifactType, type Artifact, type ArtifactType, type Draft, type DraftOptions } from './artifact.js';
+import type { AgentContext, BoardReader } from './context.js';
+import type { AgentRuntime, WorkflowRuntime } from './runtime.js';
+import type { RunRecord } from './store.js';
+
+export const EMPTY_ARTIFACTS: readonly Artifact[] = Object.freeze([]);
+
+/** One run's mutable state: a single object per run instead of a closure per step. */
+export class RunState {
+  inputs: readonly Artifact[] = EMPTY_ARTIFACTS;
+  attempts = 0;
+  lastError: unknown = undefined;
+  streamed: Artifact[] | undefined = undefined;
+  span: Span | undefined = undefined;
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly agent: AgentRuntime,
+    readonly run: RunRecord,
+    readonly wf: WorkflowRuntime,
+  ) {}
+
+  /** The run's signal: its workflow's, made on first use (most trivial runs never need one). */
+  get signal(): AbortSignal {
+    return (this.wf.controller ??= new AbortController()).signal;
+  }
+
+  get aborted(): boolean {
+    return this.wf.controller?.signal.aborted ?? false;
+  }
+}
+
+/** What a run context needs from its board. */
+export interface RunHost {
+  publishOutput(state: RunState, draft: Draft): Promise<Artifact>;
+  reader(agent: AgentRuntime): BoardReader;
+}
+
+/** What an agent's body, engines and hooks receive. */
+export class RunContext implements AgentContext {
+  readonly #host: RunHost;
+  readonly #state: RunState;
+  readonly #signal: AbortSignal | undefined;
+  readonly attempt: number;
+  readonly inputs: readonly Artifact[];
+
+  constructor(host: RunHost, state: RunState, attempt: number, inputs: readonly Artifact[], signal: AbortSignal | undefined) {
+    this.#host = host;
+    this.#state = state;
+    this.attempt = attempt;
+    this.inputs = inputs;
+    this.#signal = signal;
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal ?? this.#state.signal;
+  }
+
+  get agent(): string {
+    return this.#state.agent.spec.name;
+  }
+
+  get runId(): string {
+    return this.#state.run.id;
+  }
+
+  get correlationId(): string {
+    return this.#state.run.correlationId;
+  }
+
+  get board(): BoardReader {
+    return this.#host.reader(this.#state.agent);
+  }
+
+  publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>> {
+    const signal = this.signal;
+    if (signal.aborted) return Promise.reject(signal.reason as unknown);
+    assertArtifactType(type, 'ctx.publish type');
+    return this.#host.publishOutput(this.#state, type.draft(payload, options)) as Promise<Artifact<T>>;
+  }
+
+  withSignal(signal: AbortSignal): RunContext {
+    return new RunContext(this.#host, this.#state, this.attempt, this.inputs, signal);
+  }
+}
