@@ -78,6 +78,14 @@ describe('runWorkflow', () => {
     expect(log).toEqual(['cleanup']);
   });
 
+  it('rejects an override for an agent whose limit the workflow fixes itself', async () => {
+    await expect(runWorkflow(greeter(), { concurrency: { byAgent: { printer: 2 } } })).rejects.toThrow(
+      "--concurrency: workflow 'greet' fixes the limit of agent 'printer' itself (it does not call ctx.concurrency('printer', ...))",
+    );
+    const fixed = defineWorkflow({ ...greeter(), createBoard: () => new Board() });
+    await expect(runWorkflow(fixed, { concurrency: { all: 2 } })).rejects.toThrow("fixes every agent's limit itself");
+  });
+
   it('rejects a createBoard that returns no board', async () => {
     const workflow = defineWorkflow({ name: 'empty', createBoard: () => ({}) as Board, inputs: () => [] });
     await expect(runWorkflow(workflow)).rejects.toThrow("workflow 'empty': createBoard() returned no board");

@@ -112,7 +112,7 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     }
     board = created;
     const agents = Object.keys(board.stats?.().agents ?? {});
-    checkOverrides(overrides, agents.length > 0 ? agents : [...asked], workflow.name);
+    checkOverrides(overrides, agents.length > 0 ? agents : [...asked], asked, workflow.name);
     for (const name of agents) model.addAgent(name);
 
     const events = board.events({ bufferSize: 1 << 16 });
@@ -189,10 +189,20 @@ async function runCleanups(cleanups: readonly (() => unknown)[]): Promise<void> 
   if (failures.length > 0) throw failures[0];
 }
 
-function checkOverrides(overrides: ConcurrencyOverrides, agents: readonly string[], workflow: string): void {
+/**
+ * An override that would change nothing is an error rather than a silent no-op: the agent does not
+ * exist, or the workflow sets its limit itself instead of asking `ctx.concurrency`.
+ */
+function checkOverrides(overrides: ConcurrencyOverrides, agents: readonly string[], asked: ReadonlySet<string>, workflow: string): void {
   for (const name of Object.keys(overrides.byAgent ?? {})) {
     if (!agents.includes(name)) {
       throw new CliError(`--concurrency: workflow '${workflow}' has no agent named '${name}' (agents: ${agents.join(', ') || 'none'})`);
     }
+    if (!asked.has(name)) {
+      throw new CliError(`--concurrency: workflow '${workflow}' fixes the limit of agent '${name}' itself (it does not call ctx.concurrency('${name}', ...))`);
+    }
+  }
+  if (overrides.all !== undefined && asked.size === 0) {
+    throw new CliError(`--concurrency: workflow '${workflow}' fixes every agent's limit itself (it never calls ctx.concurrency)`);
   }
 }
