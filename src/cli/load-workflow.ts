@@ -45,7 +45,8 @@ async function importModule(path: string): Promise<Record<string, unknown>> {
     throw new Error('TypeScript workflows need tsx: npm install --save-dev tsx (or run the CLI with `npx tsx`)');
   });
   tsx.register();
-  return (await import(url)) as Record<string, unknown>;
+  // Node caches the failed import of `url`; a query makes a fresh one (nothing of it ran the first time).
+  return (await import(`${url}?tsx`)) as Record<string, unknown>;
 }
 
 /** An error's message, first line only: the CLI reports bad input in one line. */
