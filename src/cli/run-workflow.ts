@@ -97,7 +97,8 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
   };
 
   const inputs = { published: 0, total: undefined as number | undefined };
-  const header = { workflow: workflow.name, inputs };
+  // The inputs count shows once the workflow has produced its inputs (listing them may take a while).
+  const header: { workflow: string; inputs?: typeof inputs } = { workflow: workflow.name };
   let board: RunnableBoard | undefined;
   let reader: Promise<void> | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
@@ -127,6 +128,7 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     try {
       const list = await workflow.inputs(context, board);
       if (Array.isArray(list)) inputs.total = list.length;
+      header.inputs = inputs;
       for await (const input of list as AsyncIterable<WorkflowInput>) {
         await board.publish(input.type, input.payload, {
           signal: controller.signal,
