@@ -116,6 +116,26 @@ describe('runWorkflow', () => {
     expect(log).toEqual(['cleanup']);
   });
 
+  it('still closes the renderer and runs the cleanups when the board fails to shut down, then rejects with that failure', async () => {
+    const log: string[] = [];
+    const workflow = greeter({ log });
+    const failing = defineWorkflow({
+      ...workflow,
+      async createBoard(ctx) {
+        const board = await workflow.createBoard(ctx);
+        const shutdown = board.shutdown.bind(board);
+        board.shutdown = async () => {
+          await shutdown();
+          throw new Error('the store did not close');
+        };
+        return board;
+      },
+    });
+    const renderer: ProgressRenderer = { render: () => {}, close: () => log.push('close') };
+    await expect(runWorkflow(failing, { renderer })).rejects.toThrow('the store did not close');
+    expect(log).toEqual(['finish 1', 'close', 'cleanup']);
+  });
+
   it('renders progress on every tick and closes the renderer', async () => {
     const calls: string[] = [];
     const renderer: ProgressRenderer = { render: () => calls.push('render'), close: () => calls.push('close') };

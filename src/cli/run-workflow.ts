@@ -147,12 +147,10 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     clearTimeout(deadline);
     outer?.removeEventListener('abort', onOuterAbort);
     if (ticker !== undefined) clearInterval(ticker);
-    // Shutdown aborts what is still running and waits for it; the event stream then ends.
-    await board?.shutdown();
-    await reader;
-    renderer.close();
-    await runCleanups(cleanups);
-    await trace?.close();
+    // Shutdown aborts what is still running and waits for it (the last frame stays on screen
+    // meanwhile); the event stream then ends. Every step runs even if one before it failed; the
+    // first failure is rethrown after the last step.
+    await settleAll([() => board?.shutdown(), () => reader, () => renderer.close(), () => runCleanups(cleanups), () => trace?.close()]);
   }
 
   const snapshot = model.snapshot(Date.now());
@@ -178,12 +176,17 @@ function interruptedExitCode(reason: unknown): number {
   return 128 + (number ?? constants.signals.SIGINT);
 }
 
-/** Runs every cleanup, last registered first, even when one throws; the first failure is rethrown after all ran. */
-async function runCleanups(cleanups: readonly (() => unknown)[]): Promise<void> {
+/** Runs every cleanup, last registered first, even when one throws. */
+function runCleanups(cleanups: readonly (() => unknown)[]): Promise<void> {
+  return settleAll([...cleanups].reverse());
+}
+
+/** Runs `steps` one after the other, each even if one before it failed; rejects with the first failure after the last. */
+async function settleAll(steps: readonly (() => unknown)[]): Promise<void> {
   const failures: unknown[] = [];
-  for (const cleanup of [...cleanups].reverse()) {
+  for (const step of steps) {
     try {
-      await cleanup();
+      await step();
     } catch (error) {
       failures.push(error);
     }
