@@ -256,6 +256,7 @@ describe('skein run: failures and bad input', () => {
     ['a missing file', ['run', 'does-not-exist.ts'], 'skein: workflow file not found: does-not-exist.ts'],
     ['a directory', ['run', 'examples'], 'skein: workflow must be a file, but examples is a directory'],
     ['a module that exports no workflow', ['run', 'src/cli/fixtures/not-a-workflow.ts'], 'skein: src/cli/fixtures/not-a-workflow.ts exports no workflow'],
+    ['a module that exports a board instead of a workflow', ['run', 'src/cli/fixtures/exports-board.ts'], 'skein: src/cli/fixtures/exports-board.ts exports a board, not a workflow'],
     ['a workflow whose createBoard returns no board', ['run', 'src/cli/fixtures/no-board.workflow.ts'], "skein: workflow 'no-board': createBoard() returned no board"],
     ['an unknown flag', ['run', 'examples/markdown-report.ts', '--frobnicate'], "skein: unknown option '--frobnicate'"],
     ['an unknown command', ['frobnicate'], "skein: unknown command 'frobnicate'"],

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CliError } from './cli-error.js';
-import { assertWorkflow, type Workflow } from './workflow.js';
+import { assertWorkflow, isRunnableBoard, type Workflow } from './workflow.js';
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
@@ -22,6 +22,9 @@ export async function loadWorkflow(file: string, cwd: string): Promise<{ workflo
     throw new CliError(`could not load ${file}: ${firstLine(error)}`, { cause: error });
   });
   const candidate = module.default ?? module.workflow;
+  if (isRunnableBoard(candidate)) {
+    throw new CliError(`${file} exports a board, not a workflow: export default defineWorkflow({ name, createBoard: () => board, inputs })`);
+  }
   if (candidate === undefined) {
     throw new CliError(`${file} exports no workflow: expected \`export default defineWorkflow({ name, createBoard, inputs })\``);
   }
