@@ -271,8 +271,8 @@ export class CircuitBreaker implements Policy {
   execute<T>(task: PolicyTask<T>, options?: ExecuteOptions): Promise<T> {
     assertFunction(task, 'task');
     assertExecuteOptions(options);
-    const signal = options?.signal ?? NEVER_ABORTED;
-    if (signal.aborted) return Promise.reject(signal.reason as unknown);
+    const signal = options?.signal;
+    if (signal?.aborted === true) return Promise.reject(signal.reason as unknown);
     if (this.#state !== CLOSED) {
       this.#refresh();
       if (this.#state === OPEN || this.#probes >= this.#halfOpenMaxCalls) return this.#refuse();
@@ -281,7 +281,7 @@ export class CircuitBreaker implements Policy {
     const period = this.#period;
     let result: T | PromiseLike<T>;
     try {
-      result = task(signal, options?.context ?? FIRST_ATTEMPT);
+      result = task(signal ?? NEVER_ABORTED, options?.context ?? FIRST_ATTEMPT);
     } catch (error) {
       this.#settle(period, true, error);
       return Promise.reject(error);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount } from '../../test/helpers.js';
 import { CancelledError, TimeoutError } from '../core/errors.js';
@@ -236,6 +237,53 @@ describe('retry', () => {
     expect(() => retry(task, { retryIf: true as never })).toThrow(/retryIf must be a function/);
     expect(() => retry(task, { onRetry: 'log' as never })).toThrow(/onRetry must be a function/);
     expect(() => retry(task, { signal: {} as never })).toThrow(/options.signal must be an AbortSignal/);
+  });
+
+  it('never starts an attempt after an abort, whenever it lands, and leaves no timer behind', async () => {
+    vi.useFakeTimers({ now: 0 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 300 }),
+        async (delays, attemptMs, abortAt) => {
+          const start = Date.now();
+          const controller = new AbortController();
+          const reason = new Error('abort');
+          const starts: number[] = [];
+          const outcome = retry(
+            (signal) => {
+              starts.push(Date.now() - start);
+              return new Promise<never>((_, reject) => {
+                const timer = setTimeout(() => reject(new Error('failed')), attemptMs);
+                signal.addEventListener('abort', () => {
+                  clearTimeout(timer);
+                  reject(signal.reason);
+                }, { once: true });
+              });
+            },
+            { maxAttempts: Infinity, backoff: delays, signal: controller.signal },
+          ).then(
+            () => 'resolved',
+            (error: unknown) => error,
+          );
+          const abortTimer = setTimeout(() => controller.abort(reason), abortAt);
+          await vi.advanceTimersByTimeAsync(400 + delays.length * 100);
+          clearTimeout(abortTimer);
+          const error = await outcome;
+          // Without an abort: every delay used, one attempt more than delays, the last failing at `end`.
+          const end = (delays.length + 1) * attemptMs + delays.reduce((a, b) => a + b, 0);
+          if (abortAt <= end) {
+            expect(error).toBe(reason);
+            expect(starts.every((at) => at <= abortAt)).toBe(true);
+          } else {
+            expect(error).toEqual(new Error('failed'));
+          }
+          expect(vi.getTimerCount()).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('infers the task value type', () => {

@@ -174,7 +174,7 @@ export function assertRetryOptions(options: RetryPolicyOptions | undefined, reus
  * is run without an async function: a success costs one `then`, nothing else.
  */
 export function runRetry<T>(task: RetryTask<T>, signal: AbortSignal, options: RetryPolicyOptions | undefined): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  if (signal !== NEVER_ABORTED && signal.aborted) return Promise.reject(signal.reason as unknown);
   // The clock is read only when something needs the elapsed time.
   const startedAt = options?.maxElapsedMs !== undefined || options?.onRetry !== undefined ? Date.now() : 0;
   let result: T | PromiseLike<T>;
