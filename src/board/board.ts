@@ -41,12 +41,13 @@ import {
 import { AgentFailed, BOARD, EXTERNAL, JoinExpired, LoopDetected, summarizeError } from './builtins.js';
 import type { BoardComponent, ScheduleCandidate } from './components.js';
 import type { AgentContext, BoardReader } from './context.js';
-import { Deque } from './deque.js';
+import { Deque } from '../flow/deque.js';
 import { addToGate, gateKey, isEmpty, joinKeyOf, openGate } from './gates.js';
 import { BoardClosedError, OutputError, PublishBlockedError, ValidationError, type ValidationIssue } from './errors.js';
 import { EventHub, type BoardEvent, type EventStreamOptions } from './events.js';
 import { sortByPriority, type AgentInfo } from './hooks.js';
-import { ONCE, createSemaphore, type Permit } from './primitives.js';
+import { Semaphore, type Permit } from '../flow/semaphore.js';
+import { ONCE } from './primitives.js';
 import { EMPTY_ARTIFACTS, RunContext, RunState, type RunHost } from './run-context.js';
 import type { AgentRuntime, Waiter, WorkflowRuntime } from './runtime.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, GateRecord, RunRecord, WorkflowState } from './store.js';
@@ -284,7 +285,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const runtime: AgentRuntime = {
       spec,
       viewer: { name: spec.name, labels: spec.labels, tenant: spec.tenant },
-      permits: createSemaphore(spec.maxConcurrency),
+      permits: new Semaphore(spec.maxConcurrency),
       capacity: spec.queueCapacity ?? this.#queueCapacity,
       maxRuns: spec.maxRunsPerWorkflow ?? this.#maxRunsPerWorkflow,
       queued: 0,

@@ -7,7 +7,7 @@
 import { assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { onAbort } from '../core/signal.js';
 import type { ErrorSummary } from './builtins.js';
-import { Deque } from './deque.js';
+import { Deque } from '../flow/deque.js';
 
 interface EventBase {
   /** Epoch milliseconds. */
@@ -80,7 +80,7 @@ class Subscriber implements AsyncIterableIterator<BoardEvent> {
       resolve({ value: event, done: false });
       return;
     }
-    if (this.#buffer.size >= this.#capacity) {
+    if (this.#buffer.length >= this.#capacity) {
       this.#buffer.shift();
       this.#dropped++;
     }

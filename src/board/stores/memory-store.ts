@@ -3,7 +3,7 @@
  * when it exits; use a durable store to resume after a crash.
  */
 import type { Artifact, ArtifactTypeOf } from '../artifact.js';
-import { Deque } from '../deque.js';
+import { Deque } from '../../flow/deque.js';
 import type {
   ArtifactQuery,
   BoardStore,
@@ -108,7 +108,13 @@ export class MemoryStore implements BoardStore {
     }
     const removed: RunRecord[] = [...(this.#parked.get(correlationId) ?? [])];
     this.#parked.delete(correlationId);
-    for (const queue of this.#queues.values()) removed.push(...queue.removeWhere((run) => run.correlationId === correlationId));
+    for (const queue of this.#queues.values()) {
+      queue.removeIf((run) => {
+        if (run.correlationId !== correlationId) return false;
+        removed.push(run);
+        return true;
+      });
+    }
     return removed;
   }
 
