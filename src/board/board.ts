@@ -91,6 +91,8 @@ export interface AgentStats {
   readonly failed: number;
   readonly cancelled: number;
   readonly retries: number;
+  /** The agent's current concurrency limit. */
+  readonly maxConcurrency: number;
 }
 
 /** A snapshot of the board's counters. */
@@ -1574,11 +1576,42 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return this.#events.subscribe(options);
   }
 
+  /**
+   * Changes an agent's concurrency limit while the board runs (a `--concurrency` flag, a load
+   * shedder). Runs already started keep their permits; more permits start queued runs at once.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Job = artifactType('Job', z.number());
+   * await using board = new Board();
+   * board.agent('worker').consumes(Job).maxConcurrency(2).handle(() => {});
+   * board.setMaxConcurrency('worker', 8);
+   * board.stats().agents.worker?.maxConcurrency; // 8
+   * ```
+   */
+  setMaxConcurrency(agent: string, n: number): void {
+    this.#assertOpen();
+    const runtime = this.#agents.get(agent);
+    if (runtime === undefined) throw new RangeError(`no agent named ${describe(agent)} on this board`);
+    assertInteger(n, 'maxConcurrency', { min: 1 });
+    runtime.permits.permits = n;
+  }
+
   /** Per-agent counters (queued, running, done, failed, cancelled, retries) and the number of artifacts published. */
   stats(): BoardStats {
     const agents: Record<string, AgentStats> = {};
     for (const [name, a] of this.#agents) {
-      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries };
+      agents[name] = {
+        queued: a.queued,
+        running: a.running,
+        done: a.done,
+        failed: a.failed,
+        cancelled: a.cancelled,
+        retries: a.retries,
+        maxConcurrency: a.permits.permits,
+      };
     }
     return { published: this.#published, idle: this.#isIdle(), agents };
   }
