@@ -587,6 +587,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return true;
   }
 
+  #internalError(operation: string, agent: string | undefined, error: unknown): void {
+    if (this.#events.listening) this.#events.emit({ kind: 'error', at: Date.now(), operation, agent, error: summarizeError(error) });
+  }
+
   #skipped(agent: string, correlationId: string, inputIds: readonly string[], reason: string): void {
     if (this.#events.listening) this.#events.emit({ kind: 'skipped', at: Date.now(), agent, correlationId, inputIds, reason });
   }
@@ -692,7 +696,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
         });
       }
     } catch (error) {
-      if (!this.#closed) this.#skipped(agent.spec.name, entry.correlationId, [], `deadline handling failed: ${summarizeError(error).message}`);
+      if (!this.#closed) this.#internalError('batch or join deadline', agent.spec.name, error);
     } finally {
       if (owned) {
         this.#timerCount--;
@@ -909,7 +913,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     agent.wake = true;
     if (agent.pumping || this.#closed) return;
     agent.pumping = true;
-    this.#spawn(() => this.#pumpLoop(agent));
+    this.#spawn(() => this.#pumpLoop(agent).catch((error: unknown) => this.#internalError('claiming a run', agent.spec.name, error)));
   }
 
   async #pumpLoop(agent: AgentRuntime): Promise<void> {

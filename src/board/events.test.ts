@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Board, artifactType, type BoardEvent } from 'skein/board';
+import { Board, MemoryStore, artifactType, type BoardEvent, type RunRecord } from 'skein/board';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
 const Done = artifactType('Done', z.object({ n: z.number() }));
@@ -66,6 +66,28 @@ describe('the event stream', () => {
     const board = new Board();
     await board.shutdown();
     expect(await board.events().next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('reports a failure of the board itself (its store) as an error event, and recovers on the next wake-up', async () => {
+    class FlakyStore extends MemoryStore {
+      failures = 1;
+      override claimRun(agent: string): RunRecord | undefined {
+        if (this.failures-- > 0) throw new Error('disk full');
+        return super.claimRun(agent);
+      }
+    }
+    const board = new Board({ store: new FlakyStore() });
+    let runs = 0;
+    board.agent('worker').consumes(Job).handle(() => void runs++);
+    const events = board.events();
+    await board.publish(Job, { n: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    await board.publish(Job, { n: 2 });
+    await board.runUntilIdle();
+    expect(runs).toBe(2);
+    await board.shutdown();
+    const errors = (await drain(events)).filter((e) => e.kind === 'error');
+    expect(errors).toMatchObject([{ operation: 'claiming a run', agent: 'worker', error: { message: 'disk full' } }]);
   });
 
   it('validates its options', async () => {

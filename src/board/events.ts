@@ -44,7 +44,9 @@ export type BoardEvent =
     })
   | (EventBase & { readonly kind: 'blocked'; readonly type: string; readonly producedBy: string; readonly reason: string })
   | (EventBase & { readonly kind: 'idle' })
-  | (EventBase & { readonly kind: 'lagged'; readonly dropped: number });
+  | (EventBase & { readonly kind: 'lagged'; readonly dropped: number })
+  /** The board itself failed at something (its store threw, say); `operation` says what. */
+  | (EventBase & { readonly kind: 'error'; readonly operation: string; readonly agent?: string; readonly error: ErrorSummary });
 
 export type BoardEventKind = BoardEvent['kind'];
 
