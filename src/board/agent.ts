@@ -21,19 +21,53 @@ import type { Visibility } from './visibility.js';
 
 type Awaitable<T> = T | Promise<T>;
 
-/** Batching: the agent receives up to `size` artifacts at once, flushed when full or `timeoutMs` after the first arrived. */
+/**
+ * Batching: the agent receives up to `size` artifacts at once, flushed when full or `timeoutMs` after the first arrived.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Line = artifactType('Line', z.string());
+ * await using board = new Board();
+ * board.agent('summarize').consumes(Line, { batch: { size: 16, timeoutMs: 200 } }).handle((lines) => { console.log(lines.length); });
+ * ```
+ */
 export interface BatchOptions {
   readonly size?: number;
   readonly timeoutMs?: number;
 }
 
-/** Joining: artifacts of every listed type with the same key (default: the correlation id), within `withinMs` of the first. */
+/**
+ * Joining: artifacts of every listed type with the same key (default: the correlation id), within `withinMs` of the first.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const A = artifactType('A', z.object({ doc: z.string() }));
+ * const B = artifactType('B', z.object({ doc: z.string() }));
+ * await using board = new Board();
+ * board.agent('pair').consumes([A, B], { join: { by: (x) => x.payload.doc, withinMs: 5_000 } }).handle(([a, b]) => {});
+ * ```
+ */
 export interface JoinOptions<A = Artifact> {
   readonly by?: (artifact: A) => string;
   readonly withinMs: number;
 }
 
-/** How an agent filters and groups what it consumes. */
+/**
+ * How an agent filters and groups what it consumes.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Order = artifactType('Order', z.object({ total: z.number() }));
+ * await using board = new Board();
+ * board.agent('vip').consumes(Order, { where: (o) => o.payload.total > 1_000, from: 'external', tags: ['paid'] }).handle(() => {});
+ * ```
+ */
 export interface ConsumeOptions<A = Artifact> {
   /** Only artifacts for which this returns true. */
   readonly where?: (artifact: A) => boolean;
@@ -47,7 +81,21 @@ export interface ConsumeOptions<A = Artifact> {
   readonly join?: JoinOptions<A>;
 }
 
-/** How an agent publishes a type. */
+/**
+ * How an agent publishes a type.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import { visibility } from 'skein/board';
+ * const Idea = artifactType('Idea', z.string());
+ * const Step = artifactType('Step', z.string());
+ * await using board = new Board();
+ * board.agent('planner').consumes(Idea).publishes(Step, { fanOut: 5, visibility: visibility.labels(['internal']), tags: ['plan'] })
+ *   .handle(([idea]) => [`research ${idea.payload}`, `write ${idea.payload}`]);
+ * ```
+ */
 export interface PublishOptions {
   /** The default visibility of what it publishes of this type (public unless said). */
   readonly visibility?: Visibility;
@@ -57,21 +105,88 @@ export interface PublishOptions {
   readonly tags?: readonly string[];
 }
 
-/** A value an agent may return or yield: a payload of its (only) published type, or a draft. */
+/**
+ * A value an agent may return or yield: a payload of its (only) published type, or a draft.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const A = artifactType('A', z.string());
+ * const B = artifactType('B', z.number());
+ * await using board = new Board();
+ * board.agent('two').consumes(A).publishes(A).publishes(B).handle(([a]) => [A.draft(a.payload + '!'), B.draft(a.payload.length)]);
+ * ```
+ */
 export type Output<Out> = Out | Draft;
-/** What an agent's body may return. */
+/**
+ * What an agent's body may return.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const In = artifactType('In', z.string());
+ * const Out = artifactType('Out', z.string());
+ * await using board = new Board();
+ * board.agent('maybe').consumes(In).publishes(Out).handle(([x]) => (x.payload === '' ? undefined : x.payload.trim()));
+ * ```
+ */
 export type HandlerResult<Out> = void | undefined | Output<Out> | readonly Output<Out>[];
 
-/** An evaluation stage: each engine's output feeds the next. */
+/**
+ * An evaluation stage: each engine's output feeds the next.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Q = artifactType('Q', z.string());
+ * const A = artifactType('A', z.string());
+ * const upper = { name: 'upper', evaluate: (text: string) => text.toUpperCase() };
+ * await using board = new Board();
+ * board.agent('shout').consumes(Q).publishes(A).engine(([q]) => q.payload).engine(upper).handle();
+ * ```
+ */
 export interface Engine<I, O> {
   readonly name?: string;
   evaluate(input: I, ctx: AgentContext): Awaitable<O>;
 }
+
+/**
+ * An engine, or a bare function used as one.
+ *
+ * @example
+ * ```ts
+ * const tokenize = (text: string) => text.split(/\s+/); // a function is an engine too
+ * ```
+ */
 export type EngineLike<I, O> = Engine<I, O> | ((input: I, ctx: AgentContext) => Awaitable<O>);
 
-/** Scores one evaluation's outputs for `bestOf`: higher is better. */
+/**
+ * Scores one evaluation's outputs for `bestOf`: higher is better.
+ *
+ * @example
+ * ```ts
+ * import type { Scorer } from 'skein/board';
+ * const longest: Scorer = (drafts) => JSON.stringify(drafts[0]?.payload ?? '').length;
+ * ```
+ */
 export type Scorer = (outputs: readonly Draft[], ctx: AgentContext) => Awaitable<number>;
 
+/**
+ * Options of `bestOf`.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Q = artifactType('Q', z.string());
+ * const A = artifactType('A', z.string());
+ * await using board = new Board();
+ * board.agent('judge').consumes(Q).publishes(A).bestOf(3, (d) => String(d[0]?.payload).length, { deadlineMs: 2_000 }).handle(([q]) => q.payload);
+ * ```
+ */
 export interface BestOfOptions {
   /** When this passes, evaluations still running are aborted and the best finished one is kept. */
   readonly deadlineMs?: number;

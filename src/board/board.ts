@@ -56,7 +56,15 @@ import { Tracing } from './tracing.js';
 import { isVisibleTo, type Visibility } from './visibility.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
 
-/** Options of `new Board()`. */
+/**
+ * Options of `new Board()`.
+ *
+ * @example
+ * ```ts
+ * import { Board, MemoryStore } from 'skein/board';
+ * const board = new Board({ store: new MemoryStore(), queueCapacity: 256, maxRunsPerWorkflow: 50, graceMs: 5_000 });
+ * ```
+ */
 export interface BoardOptions extends GraceOptions {
   /** Where the board keeps its state (default: a new {@link MemoryStore}). */
   readonly store?: BoardStore;
@@ -68,7 +76,19 @@ export interface BoardOptions extends GraceOptions {
   readonly tracer?: Tracer;
 }
 
-/** Options of `board.publish()`. */
+/**
+ * Options of `board.publish()`.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import { visibility } from 'skein/board';
+ * const Note = artifactType('Note', z.string());
+ * await using board = new Board();
+ * await board.publish(Note, 'hi', { correlationId: 'order-42', tags: ['draft'], visibility: visibility.private(['editor']) });
+ * ```
+ */
 export interface PublishCallOptions extends DraftOptions {
   /** The workflow it belongs to (default: a new one). */
   readonly correlationId?: string;
@@ -76,14 +96,32 @@ export interface PublishCallOptions extends DraftOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Options of `board.runUntilIdle()`. */
+/**
+ * Options of `board.runUntilIdle()`.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * await board.runUntilIdle({ timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
 export interface IdleOptions {
   /** Reject with a `TimeoutError` if the board is not idle in time. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
 }
 
-/** Counters of one agent, as `board.stats()` gives them. */
+/**
+ * Counters of one agent, as `board.stats()` gives them.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * for (const [agent, s] of Object.entries(board.stats().agents)) console.log(agent, s.queued, s.running, s.done, s.failed, s.retries);
+ * ```
+ */
 export interface AgentStats {
   readonly queued: number;
   readonly running: number;
@@ -95,7 +133,16 @@ export interface AgentStats {
   readonly maxConcurrency: number;
 }
 
-/** A snapshot of the board's counters. */
+/**
+ * A snapshot of the board's counters.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const { published, idle } = board.stats();
+ * ```
+ */
 export interface BoardStats {
   readonly published: number;
   readonly idle: boolean;

@@ -14,12 +14,34 @@ import { sleep } from '../core/sleep.js';
  * A policy as resilience defines them: it runs a task, passing a signal (and, for retries, the
  * attempt), and settles as the policy decides. `retryPolicy(...)`, `wrap(...)` and a
  * `CircuitBreaker` all fit.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import type { ExecutionPolicy } from 'skein/board';
+ * const once: ExecutionPolicy = { execute: (task, options) => Promise.resolve(task(options?.signal ?? new AbortController().signal, { attempt: 1 })) };
+ * const Job = artifactType('Job', z.string());
+ * await using board = new Board();
+ * board.agent('worker').consumes(Job).retry(once).handle(() => {});
+ * ```
  */
 export interface ExecutionPolicy {
   execute<T>(task: (signal: AbortSignal, context?: { attempt: number }) => T | PromiseLike<T>, options?: { signal?: AbortSignal }): Promise<T>;
 }
 
-/** The options of resilience's `retryPolicy` that the board passes through when given a plain object. */
+/**
+ * The options of resilience's `retryPolicy` that the board passes through when given a plain object.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Job = artifactType('Job', z.string());
+ * await using board = new Board();
+ * board.agent('worker').consumes(Job).retry({ maxAttempts: 4, backoff: [100, 200, 400] }).handle(() => {});
+ * ```
+ */
 export interface RetryOptions {
   readonly maxAttempts?: number;
   /** Delays between attempts, in ms: a number for a constant delay or any iterable of delays (a backoff). */
