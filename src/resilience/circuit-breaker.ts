@@ -1,0 +1,417 @@
+/**
+ * `CircuitBreaker`: stop calling a dependency that keeps failing, so it can recover and callers fail
+ * fast instead of piling up. Closed, calls go through and a {@link BreakerPolicy} weighs their
+ * outcomes; when it says so the breaker opens, and every call is refused at once with a
+ * {@link BrokenCircuitError} for `openMs` (or the next delay of a backoff, for repeated openings).
+ * Then it is half-open: up to `halfOpenMaxCalls` probe calls go through; the first probe to succeed
+ * closes it, the first to fail opens it again.
+ *
+ * No timer is kept: the move from open to half-open happens when the breaker is next used or read
+ * after the delay has passed, so an idle breaker holds nothing and keeps no process alive. A call's
+ * outcome counts only toward the state it started in: a slow call that started while closed and fails
+ * after the breaker opened cannot extend or confuse the next half-open test.
+ */
+import { isCancellation } from '../core/errors.js';
+import { isThenable } from '../core/task.js';
+import { assertDuration, assertFunction, assertInteger, assertOptions } from '../core/validate.js';
+import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
+import type { BreakerPolicy, BreakerTracker } from './breaker-policy.js';
+import { BrokenCircuitError } from './broken-circuit-error.js';
+import { EventEmitter, type Event } from './event.js';
+import { NEVER_ABORTED } from './never-signal.js';
+import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
+
+/**
+ * The three states of a {@link CircuitBreaker}. An isolated breaker is `'open'`.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type CircuitState } from 'skein';
+ * const state: CircuitState = new CircuitBreaker({ policy: consecutive(3) }).state;
+ * console.log(state); // 'closed'
+ * ```
+ */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/**
+ * Options for {@link CircuitBreaker}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, failureRate, exponential, type CircuitBreakerOptions } from 'skein';
+ * const options: CircuitBreakerOptions = {
+ *   policy: failureRate({ threshold: 0.5, minCalls: 20, windowMs: 30_000 }),
+ *   backoff: exponential({ initialMs: 1_000, maxMs: 60_000, jitter: 'none' }),
+ *   halfOpenMaxCalls: 2,
+ *   isFailure: (error) => !(error instanceof RangeError),
+ * };
+ * const breaker = new CircuitBreaker(options);
+ * ```
+ */
+export interface CircuitBreakerOptions {
+  /** When to open: {@link consecutive} or {@link failureRate}, or a policy of your own. */
+  readonly policy: BreakerPolicy;
+  /** How long the breaker stays open before it lets probes through, in ms. Default 10 000. */
+  readonly openMs?: number;
+  /**
+   * Instead of `openMs`: the open time of each successive opening without a close in between
+   * (`exponential({ initialMs: 1_000, maxMs: 60_000 })`), so a dependency that stays down is probed
+   * less and less often. When it runs out, its last delay is kept. A close starts it over.
+   */
+  readonly backoff?: Backoff;
+  /** How many probe calls may run at once while half-open. Default 1. */
+  readonly halfOpenMaxCalls?: number;
+  /**
+   * Whether an error counts as a failure. Default: every error but a cancellation (a caller giving
+   * up says nothing about the dependency). An error it rejects counts as neither success nor failure.
+   */
+  readonly isFailure?: (error: unknown) => boolean;
+}
+
+/**
+ * What {@link CircuitBreaker.onStateChange} fires with.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type StateChange } from 'skein';
+ * const changes: StateChange[] = [];
+ * const breaker = new CircuitBreaker({ policy: consecutive(1) });
+ * breaker.onStateChange((change) => changes.push(change));
+ * await breaker.execute(() => { throw new Error('x'); }).catch(() => {});
+ * console.log(changes); // [{ from: 'closed', to: 'open' }]
+ * ```
+ */
+export interface StateChange {
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+}
+
+/**
+ * Totals since the breaker was made, and what its policy is weighing now. All are >= 0.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type CircuitBreakerStats } from 'skein';
+ * const breaker = new CircuitBreaker({ policy: consecutive(3) });
+ * await breaker.execute(() => 'ok');
+ * const stats: CircuitBreakerStats = breaker.stats;
+ * console.log(stats.successes, stats.failures); // 1 0
+ * ```
+ */
+export interface CircuitBreakerStats {
+  /** Calls that succeeded. */
+  readonly successes: number;
+  /** Calls that failed (errors `isFailure` accepted). */
+  readonly failures: number;
+  /** Calls refused with a {@link BrokenCircuitError}. */
+  readonly rejections: number;
+  /** Times the breaker opened (by failures or by `isolate()`). */
+  readonly openings: number;
+  /** Probe calls running now (half-open only). */
+  readonly probes: number;
+  /** Calls the policy is weighing now (closed only; 0 otherwise). */
+  readonly recentCalls: number;
+  /** Failures among them. */
+  readonly recentFailures: number;
+}
+
+/**
+ * A hold on an isolated breaker; see {@link CircuitBreaker.isolate}.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type Isolation } from 'skein';
+ * const breaker = new CircuitBreaker({ policy: consecutive(3) });
+ * const hold: Isolation = breaker.isolate();
+ * hold.release();
+ * console.log(breaker.state); // 'closed'
+ * ```
+ */
+export interface Isolation extends Disposable {
+  /** Lets go of this hold; the breaker closes when the last hold is released. Idempotent. */
+  release(): void;
+}
+
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+type StateCode = typeof CLOSED | typeof OPEN | typeof HALF_OPEN;
+const NAMES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
+
+/** The settle handlers of one period (one stretch of closed or half-open state). */
+interface Period {
+  readonly generation: number;
+  readonly probe: boolean;
+  readonly ok: (value: unknown) => unknown;
+  readonly fail: (error: unknown) => never;
+}
+
+const defaultIsFailure = (error: unknown): boolean => !isCancellation(error);
+
+/**
+ * A circuit breaker. See the module comment for the state machine.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, BrokenCircuitError } from 'skein';
+ * const breaker = new CircuitBreaker({ policy: consecutive(2), openMs: 30_000 });
+ * const flaky = async () => { throw new Error('503'); };
+ * await breaker.execute(flaky).catch(() => {});
+ * await breaker.execute(flaky).catch(() => {});
+ * console.log(breaker.state); // 'open'
+ * const refused = await breaker.execute(flaky).catch((error: unknown) => error);
+ * console.log(refused instanceof BrokenCircuitError); // true: flaky was not called
+ * ```
+ */
+export class CircuitBreaker implements Policy {
+  readonly #policy: BreakerTracker;
+  readonly #openMs: number;
+  readonly #backoff: Backoff | undefined;
+  readonly #halfOpenMaxCalls: number;
+  readonly #isFailure: (error: unknown) => boolean;
+
+  #state: StateCode = CLOSED;
+  #generation = 0;
+  #period: Period;
+  #openUntil = 0;
+  #openDelays: Iterator<number> | undefined;
+  #lastOpenMs = 0;
+  #probes = 0;
+  #isolations = 0;
+
+  #successes = 0;
+  #failures = 0;
+  #rejections = 0;
+  #openings = 0;
+
+  readonly #stateChange = new EventEmitter<StateChange>();
+  readonly #reject = new EventEmitter<BrokenCircuitError>();
+  readonly #success = new EventEmitter<void>();
+  readonly #failure = new EventEmitter<unknown>();
+
+  /** Fires on every transition, with the states before and after. */
+  readonly onStateChange: Event<StateChange> = this.#stateChange.event;
+  /** Fires when a call is refused, with the {@link BrokenCircuitError} it is rejected with. */
+  readonly onReject: Event<BrokenCircuitError> = this.#reject.event;
+  /** Fires when a call succeeds. */
+  readonly onSuccess: Event<void> = this.#success.event;
+  /** Fires when a call fails in a way that counts (see `isFailure`), with its error. */
+  readonly onFailure: Event<unknown> = this.#failure.event;
+
+  constructor(options: CircuitBreakerOptions) {
+    assertOptions(options);
+    if (options === undefined) throw new TypeError('CircuitBreaker needs options: { policy, openMs?, backoff?, halfOpenMaxCalls?, isFailure? }');
+    const { policy, openMs, backoff, halfOpenMaxCalls = 1, isFailure = defaultIsFailure } = options;
+    if (typeof (policy as Partial<BreakerPolicy> | undefined)?.create !== 'function') {
+      throw new TypeError('policy must be a breaking policy such as consecutive(5) or failureRate({ threshold: 0.5 })');
+    }
+    if (openMs !== undefined && backoff !== undefined) {
+      throw new TypeError('give openMs or backoff, not both');
+    }
+    if (openMs !== undefined) assertDuration(openMs, 'openMs');
+    if (backoff !== undefined) {
+      assertBackoff(backoff, 'backoff', { reusable: true });
+      if (nextDelay(backoff[Symbol.iterator](), 'backoff') === undefined) {
+        throw new RangeError('backoff must yield at least one delay');
+      }
+    }
+    assertInteger(halfOpenMaxCalls, 'halfOpenMaxCalls', { min: 1 });
+    assertFunction(isFailure, 'isFailure');
+    this.#policy = policy.create();
+    this.#openMs = openMs ?? 10_000;
+    this.#backoff = backoff;
+    this.#halfOpenMaxCalls = halfOpenMaxCalls;
+    this.#isFailure = isFailure;
+    this.#period = this.#newPeriod(false);
+  }
+
+  /** The current state. Reading it after the open delay has passed moves the breaker to half-open. */
+  get state(): CircuitState {
+    this.#refresh();
+    return NAMES[this.#state]!;
+  }
+
+  /** True while at least one {@link isolate} hold is in place. */
+  get isolated(): boolean {
+    return this.#isolations > 0;
+  }
+
+  /** Counters; see {@link CircuitBreakerStats}. */
+  get stats(): CircuitBreakerStats {
+    this.#refresh();
+    const closed = this.#state === CLOSED;
+    return {
+      successes: this.#successes,
+      failures: this.#failures,
+      rejections: this.#rejections,
+      openings: this.#openings,
+      probes: this.#probes,
+      recentCalls: closed ? this.#policy.calls : 0,
+      recentFailures: closed ? this.#policy.failures : 0,
+    };
+  }
+
+  /**
+   * Runs `task` through the breaker: at once when closed, as a probe when half-open and a probe slot
+   * is free, and not at all otherwise: the call rejects at once with a {@link BrokenCircuitError}.
+   * The task receives the caller's signal itself. A signal already aborted rejects with its reason
+   * and counts for nothing.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker, consecutive } from 'skein';
+   * const breaker = new CircuitBreaker({ policy: consecutive(5) });
+   * const controller = new AbortController();
+   * const body = await breaker.execute(async (signal) => (signal === controller.signal ? 'same signal' : '?'), {
+   *   signal: controller.signal,
+   * });
+   * console.log(body); // 'same signal'
+   * ```
+   */
+  execute<T>(task: PolicyTask<T>, options?: ExecuteOptions): Promise<T> {
+    assertFunction(task, 'task');
+    assertExecuteOptions(options);
+    const signal = options?.signal;
+    if (signal?.aborted === true) return Promise.reject(signal.reason as unknown);
+    if (this.#state !== CLOSED) {
+      this.#refresh();
+      if (this.#state === OPEN || this.#probes >= this.#halfOpenMaxCalls) return this.#refuse();
+      if (this.#state === HALF_OPEN) this.#probes++;
+    }
+    const period = this.#period;
+    let result: T | PromiseLike<T>;
+    try {
+      result = task(signal ?? NEVER_ABORTED, options?.context ?? FIRST_ATTEMPT);
+    } catch (error) {
+      this.#settle(period, true, error);
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) {
+      this.#settle(period, false, undefined);
+      return Promise.resolve(result);
+    }
+    return Promise.resolve(result).then(period.ok as (value: T) => T, period.fail);
+  }
+
+  /**
+   * Holds the breaker open by hand (maintenance, a known outage): every call is refused with a
+   * {@link BrokenCircuitError} whose `isolated` is true, until every hold is released; then the
+   * breaker closes with a clean slate.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker, consecutive } from 'skein';
+   * const breaker = new CircuitBreaker({ policy: consecutive(5) });
+   * {
+   *   using _hold = breaker.isolate();
+   *   console.log(breaker.state, breaker.isolated); // 'open' true
+   * }
+   * console.log(breaker.state); // 'closed'
+   * ```
+   */
+  isolate(): Isolation {
+    if (++this.#isolations === 1 && this.#state !== OPEN) {
+      this.#openings++;
+      this.#transition(OPEN);
+    }
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      if (--this.#isolations === 0) this.#transition(CLOSED);
+    };
+    return { release, [Symbol.dispose]: release };
+  }
+
+  #newPeriod(probe: boolean): Period {
+    const period: Period = {
+      generation: this.#generation,
+      probe,
+      ok: (value) => {
+        this.#settle(period, false, undefined);
+        return value;
+      },
+      fail: (error) => {
+        this.#settle(period, true, error);
+        throw error;
+      },
+    };
+    return period;
+  }
+
+  /** Records how a call that started in `period` ended. */
+  #settle(period: Period, failed: boolean, error: unknown): void {
+    let counts = true;
+    if (failed) {
+      try {
+        counts = this.#isFailure(error);
+      } catch (predicateError) {
+        // A broken predicate must not replace the task's error; surface it on its own.
+        queueMicrotask(() => {
+          throw predicateError;
+        });
+      }
+    }
+    if (!failed) {
+      this.#successes++;
+      this.#success.emit();
+    } else if (counts) {
+      this.#failures++;
+      this.#failure.emit(error);
+    }
+    // A stale call (its period ended while it ran) counts in the totals but not toward any state.
+    if (period.generation !== this.#generation) return;
+    if (this.#state === CLOSED) {
+      if (!failed) this.#policy.success();
+      else if (counts && this.#policy.failure()) this.#open();
+    } else if (this.#state === HALF_OPEN) {
+      this.#probes--;
+      if (!failed) this.#transition(CLOSED);
+      else if (counts) this.#open();
+    }
+  }
+
+  #refresh(): void {
+    if (this.#state === OPEN && this.#isolations === 0 && Date.now() >= this.#openUntil) {
+      this.#transition(HALF_OPEN);
+    }
+  }
+
+  #refuse(): Promise<never> {
+    this.#rejections++;
+    const isolated = this.#isolations > 0;
+    const retryAfterMs = isolated ? Infinity : this.#state === OPEN ? Math.max(0, this.#openUntil - Date.now()) : 0;
+    const error = new BrokenCircuitError(
+      isolated ? 'the circuit breaker is isolated' : this.#state === OPEN ? 'the circuit breaker is open' : 'the circuit breaker is half-open and its probe slots are taken',
+      { isolated, retryAfterMs },
+    );
+    this.#reject.emit(error);
+    return Promise.reject(error);
+  }
+
+  #open(): void {
+    let openMs = this.#openMs;
+    if (this.#backoff !== undefined) {
+      this.#openDelays ??= this.#backoff[Symbol.iterator]();
+      openMs = nextDelay(this.#openDelays, 'backoff') ?? this.#lastOpenMs;
+      this.#lastOpenMs = openMs;
+    }
+    this.#openUntil = Date.now() + openMs;
+    this.#openings++;
+    this.#transition(OPEN);
+  }
+
+  #transition(to: StateCode): void {
+    const from = this.#state;
+    this.#state = to;
+    this.#generation++;
+    this.#probes = 0;
+    this.#policy.reset();
+    if (to === CLOSED) {
+      this.#openDelays?.return?.();
+      this.#openDelays = undefined;
+    }
+    this.#period = this.#newPeriod(to === HALF_OPEN);
+    if (from !== to) this.#stateChange.emit({ from: NAMES[from]!, to: NAMES[to]! });
+  }
+}
