@@ -16,7 +16,9 @@ import {
 } from './artifact.js';
 import type { AgentContext } from './context.js';
 import { sortByPriority, type AgentHooks } from './hooks.js';
-import { createRetryPolicy, type ExecutionPolicy, type RetryOptions } from './primitives.js';
+import type { Policy } from '../resilience/policy.js';
+import { retryPolicy } from '../resilience/retry-policy.js';
+import type { RetryPolicyOptions } from '../resilience/retry.js';
 import type { Visibility } from './visibility.js';
 
 type Awaitable<T> = T | Promise<T>;
@@ -221,7 +223,7 @@ export interface AgentSpec {
   readonly queueCapacity: number | undefined;
   readonly maxRunsPerWorkflow: number | undefined;
   readonly bestOf: { readonly n: number; readonly score: Scorer; readonly deadlineMs: number | undefined } | undefined;
-  readonly policy: ExecutionPolicy | undefined;
+  readonly policy: Policy<unknown> | undefined;
   readonly timeoutMs: number | undefined;
   /** Engines, then the body; the last one's result is the output. */
   readonly stages: readonly { readonly name: string; readonly run: Stage }[];
@@ -275,7 +277,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   #queueCapacity: number | undefined;
   #maxRuns: number | undefined;
   #bestOf: AgentSpec['bestOf'];
-  #policy: ExecutionPolicy | undefined;
+  #policy: Policy<unknown> | undefined;
   #timeoutMs: number | undefined;
   #tenant: string | undefined;
   #allowSelf = false;
@@ -428,20 +430,27 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   }
 
   /**
-   * Retries failed runs: give a resilience policy (anything with `execute(task, { signal })`, such as
-   * `retryPolicy(...)` or `wrap(...)`) or retry options. Cancellation is never retried.
+   * Runs each run's attempts under a resilience policy: retry options (given to skein's
+   * `retryPolicy`, with its defaults: 3 attempts, exponential backoff with full jitter), or any
+   * policy (`retryPolicy(...)`, `wrap(retryPolicy(...), breaker)`, a `CircuitBreaker`...). Cancellation
+   * is never retried. A `fallback` layer's value is published as the run's output.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { constant, retryPolicy, wrap, CircuitBreaker, consecutive } from 'skein';
+   * import { z } from 'zod';
+   * const Url = artifactType('Url', z.string());
+   * await using board = new Board();
+   * board.agent('a').consumes(Url).retry({ maxAttempts: 5, backoff: constant(100) }).handle(() => {});
+   * const breaker = new CircuitBreaker({ policy: consecutive(5), openMs: 10_000 });
+   * board.agent('b').consumes(Url).retry(wrap(retryPolicy({ maxAttempts: 3 }), breaker)).handle(() => {});
+   * ```
    */
-  retry(policy: ExecutionPolicy | RetryOptions): this {
+  retry(policy: Policy<unknown> | RetryPolicyOptions): this {
     this.#open('retry');
     assertOptions(policy, 'retry policy');
-    if (typeof (policy as Partial<ExecutionPolicy>).execute === 'function') {
-      this.#policy = policy as ExecutionPolicy;
-    } else {
-      const options = policy as RetryOptions;
-      if (options.maxAttempts !== undefined) assertInteger(options.maxAttempts, 'retry maxAttempts', { min: 1 });
-      if (options.retryIf !== undefined) assertFunction(options.retryIf, 'retry retryIf');
-      this.#policy = createRetryPolicy(options);
-    }
+    this.#policy = typeof (policy as Partial<Policy<unknown>>).execute === 'function' ? (policy as Policy<unknown>) : retryPolicy(policy as RetryPolicyOptions);
     return this;
   }
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { z } from 'zod';
+import { constant } from 'skein';
 import { Board, artifactType, type BoardEvent } from 'skein/board';
 
 const payload = z.object({ v: z.number() });
@@ -50,7 +51,7 @@ describe('random workflows', () => {
             .agent(name)
             .consumes(Types[spec.consumes]!, spec.batch === undefined ? {} : { batch: { size: spec.batch, timeoutMs: 2 } })
             .maxConcurrency(spec.maxConcurrency)
-            .retry({ maxAttempts: 2 });
+            .retry({ maxAttempts: 2, backoff: constant(0) });
           const builder: ReturnType<typeof base.publishes> = output === undefined ? base : base.publishes(output);
           builder.handle(async (inputs, ctx) => {
             inFlight++;

@@ -47,7 +47,6 @@ import { BoardClosedError, OutputError, PublishBlockedError, ValidationError, ty
 import { EventHub, type BoardEvent, type EventStreamOptions } from './events.js';
 import { sortByPriority, type AgentInfo } from './hooks.js';
 import { Semaphore, type Permit } from '../flow/semaphore.js';
-import { ONCE } from './primitives.js';
 import { EMPTY_ARTIFACTS, RunContext, RunState, type RunHost } from './run-context.js';
 import type { AgentRuntime, Waiter, WorkflowRuntime } from './runtime.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, GateRecord, RunRecord, WorkflowState } from './store.js';
@@ -1180,10 +1179,13 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     if (state.inputs.length === 0) return 0;
     // Without a policy or a timeout the run's signal is never needed unless the body reads it.
-    const drafts =
-      spec.policy === undefined && spec.timeoutMs === undefined
-        ? await this.#attempt(state, undefined)
-        : await (spec.policy ?? ONCE).execute((signal) => this.#attemptWithin(state, signal), { signal: state.signal });
+    let drafts: readonly Draft[];
+    if (spec.policy !== undefined) {
+      // Normalised: a fallback layer may answer with a value of its own instead of the attempt's drafts.
+      drafts = this.#normalize(state.agent, await spec.policy.execute((signal) => this.#attemptWithin(state, signal), { signal: state.signal }));
+    } else {
+      drafts = spec.timeoutMs === undefined ? await this.#attempt(state, undefined) : await this.#attemptWithin(state, state.signal);
+    }
     let published = state.streamed ?? EMPTY_ARTIFACTS;
     if (drafts.length > 0) {
       published = [...published];

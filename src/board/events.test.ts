@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { constant } from 'skein';
 import { Board, MemoryStore, artifactType, type BoardEvent, type RunRecord } from 'skein/board';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
@@ -98,7 +99,7 @@ describe('the event stream', () => {
 
   it('gives what a live progress view needs through stats()', async () => {
     await using board = new Board();
-    board.agent('worker').consumes(Job).retry({ maxAttempts: 2 }).handle(([job], ctx) => {
+    board.agent('worker').consumes(Job).retry({ maxAttempts: 2, backoff: constant(0) }).handle(([job], ctx) => {
       if (job.payload.n === 0 && ctx.attempt === 1) throw new Error('once');
       if (job.payload.n === 1) throw new Error('always');
     });
