@@ -172,6 +172,7 @@ interface IndexEntry {
 
 const EXTERNAL_PUBLISHER: Publisher = { kind: 'external' };
 const BOARD_PUBLISHER: Publisher = { kind: 'board' };
+const PUBLIC: Visibility = Object.freeze({ kind: 'public' });
 const RESERVED = new Set([EXTERNAL, BOARD]);
 const noop = (): void => {};
 
@@ -554,6 +555,18 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
   }
 
+  /** Publishes what the board itself has to say (a failure, an expired join, a stopped loop) in a workflow. */
+  #publishFact<T>(type: ArtifactType<T>, payload: T, correlationId: string, causedBy: readonly string[]): Promise<Artifact> {
+    return this.#publish(type as AnyArtifactType, payload, {
+      producedBy: BOARD,
+      correlationId,
+      tags: EMPTY,
+      visibility: PUBLIC,
+      causedBy,
+      publisher: BOARD_PUBLISHER,
+    });
+  }
+
   async #applyPublishComponents(type: AnyArtifactType, artifact: Artifact): Promise<Artifact> {
     let current = artifact;
     for (const component of this.#publishComponents) {
@@ -726,20 +739,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
       } else {
         const received = gate.slots.flatMap((ids, i) => ids.map((id) => ({ id, type: subscription.types[i]!.name })));
         const missing = subscription.types.filter((_, i) => gate.slots[i]!.length === 0).map((type) => type.name);
-        await this.#publish(JoinExpired, {
-          agent: agent.spec.name,
-          key: gate.joinKey ?? gate.correlationId,
-          withinMs: subscription.join!.withinMs,
-          received,
-          missing,
-        }, {
-          producedBy: BOARD,
-          correlationId: gate.correlationId,
-          tags: EMPTY,
-          visibility: { kind: 'public' },
-          causedBy: received.map((r) => r.id),
-          publisher: BOARD_PUBLISHER,
-        });
+        const key = gate.joinKey ?? gate.correlationId;
+        const payload = { agent: agent.spec.name, key, withinMs: subscription.join!.withinMs, received, missing };
+        await this.#publishFact(JoinExpired, payload, gate.correlationId, received.map((r) => r.id));
       }
     } catch (error) {
       if (!this.#closed) this.#internalError('batch or join deadline', agent.spec.name, error);
@@ -781,18 +783,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
       this.#skipped(name, correlationId, inputs.map((i) => i.id), `run limit of ${agent.maxRuns} per workflow reached`);
       if (!wf.loopReported.has(name)) {
         wf.loopReported.add(name);
-        await this.#publish(LoopDetected, {
-          agent: name,
-          limit: agent.maxRuns,
-          reason: `agent '${name}' reached its limit of ${agent.maxRuns} runs in workflow ${correlationId}; further runs were not scheduled`,
-        }, {
-          producedBy: BOARD,
-          correlationId,
-          tags: EMPTY,
-          visibility: { kind: 'public' },
-          causedBy: inputs.map((i) => i.id),
-          publisher: BOARD_PUBLISHER,
-        });
+        const reason = `agent '${name}' reached its limit of ${agent.maxRuns} runs in workflow ${correlationId}; further runs were not scheduled`;
+        await this.#publishFact(LoopDetected, { agent: name, limit: agent.maxRuns, reason }, correlationId, inputs.map((i) => i.id));
       }
       return;
     }
@@ -1108,21 +1100,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     if (this.#closed || this.#workflows.get(run.correlationId)?.state === 'cancelled') return;
     try {
-      await this.#publish(AgentFailed, {
-        agent: agent.spec.name,
-        runId: run.id,
-        inputIds: run.inputIds,
-        attempts,
-        error: letter.error,
-        deadLetterId: letter.id,
-      }, {
-        producedBy: BOARD,
-        correlationId: run.correlationId,
-        tags: EMPTY,
-        visibility: { kind: 'public' },
-        causedBy: run.inputIds,
-        publisher: BOARD_PUBLISHER,
-      });
+      const payload = { agent: agent.spec.name, runId: run.id, inputIds: run.inputIds, attempts, error: letter.error, deadLetterId: letter.id };
+      await this.#publishFact(AgentFailed, payload, run.correlationId, run.inputIds);
     } catch {
       // Closed or cancelled meanwhile: the dead letter and the event remain.
     }
