@@ -257,6 +257,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   readonly #idleWaiters = new Set<Waiter>();
   #closed = false;
   #shutdown: Promise<void> | undefined;
+  #resumed = false;
   #lastMs = Number.NaN;
   #lastIso = '';
 
@@ -1545,6 +1546,69 @@ export class Board implements WorkflowControl, AsyncDisposable {
   /** @internal */
   async listArtifacts(query: ArtifactQuery): Promise<Artifact[]> {
     return this.#store.list(query);
+  }
+
+  /**
+   * Picks up the work a previous board left in this board's (durable) store, after a crash or a
+   * restart: runs left `running` are queued again (at least once: their outcome was never recorded),
+   * queued runs are counted and started, paused and cancelled workflows keep their state (a cancelled
+   * one's queued runs are dropped), and open batches and joins get their timers back (a deadline that
+   * passed meanwhile fires at once). Call it once, after declaring the agents and before publishing.
+   * Runs of agents this board does not declare stay in the store. Resolves with what it found.
+   *
+   * @example
+   * ```ts
+   * import { Board, MemoryStore, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Job = artifactType('Job', z.number());
+   * const store = new MemoryStore(); // a durable store in real life
+   * await using board = new Board({ store });
+   * board.agent('worker').consumes(Job).handle(() => {});
+   * const { requeued, queued, gates } = await board.resume();
+   * await board.runUntilIdle();
+   * ```
+   */
+  async resume(): Promise<{ readonly requeued: number; readonly queued: number; readonly gates: number }> {
+    this.#assertOpen();
+    if (this.#resumed || this.#published > 0 || this.#queued > 0 || this.#running > 0 || this.#timerCount > 0) {
+      throw new Error('resume() runs once, on a board that has done nothing yet: call it after declaring the agents, before publishing');
+    }
+    this.#resumed = true;
+    const requeued = await this.#store.requeueRunning();
+    for (const { correlationId, state } of await this.#store.listWorkflowStates()) {
+      const wf = this.#workflowFor(correlationId, true);
+      wf.state = state;
+      if (state === 'cancelled') {
+        for (const run of await this.#store.cancelQueuedRuns(correlationId)) {
+          const agent = this.#agents.get(run.agent);
+          if (agent !== undefined) await this.#cancelled(agent, run, new CancelledError(`workflow ${correlationId} was cancelled`));
+        }
+      }
+    }
+    let queued = 0;
+    for (const run of await this.#store.listRuns({ state: 'queued' })) {
+      const agent = this.#agents.get(run.agent);
+      if (agent === undefined) continue;
+      const wf = this.#workflowFor(run.correlationId, true);
+      wf.runsByAgent.set(run.agent, (wf.runsByAgent.get(run.agent) ?? 0) + 1);
+      agent.queued++;
+      wf.queued++;
+      this.#queued++;
+      if (wf.state === 'paused') this.#pausedQueued++;
+      this.#busy = true;
+      queued++;
+    }
+    let gates = 0;
+    for (const gate of await this.#store.listGates()) {
+      const agent = this.#agents.get(gate.agent);
+      const subscription = agent?.spec.subscriptions[gate.subscription];
+      if (agent === undefined || subscription === undefined || gate.deadline === undefined || this.#timers.has(gate.key)) continue;
+      this.#arm(gate, agent, subscription);
+      gates++;
+    }
+    for (const agent of this.#agents.values()) if (agent.queued > 0) this.#pump(agent);
+    for (const wf of [...this.#workflows.values()]) this.#settled(wf);
+    return { requeued: requeued.length, queued, gates };
   }
 
   /** Runs that failed for good, oldest first. */

@@ -152,10 +152,20 @@ export interface BoardStore {
   cancelQueuedRuns(correlationId?: string): Awaitable<RunRecord[]>;
   /** How many runs are queued or running, optionally of one agent, workflow or state. */
   countRuns(query?: RunCountQuery): Awaitable<number>;
+  /** The queued or running runs, optionally of one agent, workflow or state; queued ones in queue order. */
+  listRuns(query?: RunCountQuery): Awaitable<RunRecord[]>;
+  /**
+   * After a crash: puts every run still marked `running` back at the head of its agent's queue (in
+   * the order they were claimed) and returns them. Their previous attempt's outcome is unknown, so they
+   * run again: runs are at least once.
+   */
+  requeueRunning(): Awaitable<RunRecord[]>;
 
   /** Records a workflow's state (`active` is the default for every unknown workflow). */
   setWorkflowState(correlationId: string, state: WorkflowState): Awaitable<void>;
   getWorkflowState(correlationId: string): Awaitable<WorkflowState>;
+  /** Every workflow whose state is not `active`. */
+  listWorkflowStates(): Awaitable<{ readonly correlationId: string; readonly state: WorkflowState }[]>;
 
   getGate(key: string): Awaitable<GateRecord | undefined>;
   /** Creates or replaces a gate record. */
