@@ -72,7 +72,7 @@ describe('resume', () => {
     await board.workflow('paused-wf').resume();
     await board.runUntilIdle();
     expect(ran).toEqual([1, 2, 3]);
-    expect(await store.listRuns()).toMatchObject([{ id: 'run-elsewhere' }]); // not this board's agent
+    expect(store.listRuns()).toMatchObject([{ id: 'run-elsewhere' }]); // not this board's agent
     await expect(board.publish(Job, { n: 0 }, { correlationId: 'cancelled-wf' })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
