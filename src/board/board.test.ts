@@ -122,7 +122,7 @@ describe('Board: publishing', () => {
 });
 
 describe('Board: agents and matching', () => {
-  it('runs the agent of the issue example and lists its output', async () => {
+  it('runs a first agent and lists its output', async () => {
     const board = new Board();
     board
       .agent('chef')
