@@ -124,7 +124,7 @@ describe('random workflows', () => {
           }
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 });
