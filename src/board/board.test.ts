@@ -606,6 +606,19 @@ describe('Board: concurrency and backpressure', () => {
     expect(board.stats().agents.slow?.done).toBe(4);
   });
 
+  it('keeps the queue bounded under many concurrent publishers, and serves them all', async () => {
+    await using board = new Board();
+    let peakQueued = 0;
+    board.agent('slow').consumes(Idea).queueCapacity(4).maxConcurrency(2).handle(async () => {
+      peakQueued = Math.max(peakQueued, board.stats().agents.slow!.queued);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => board.publish(Idea, { topic: String(i) })));
+    await board.runUntilIdle();
+    expect(board.stats().agents.slow?.done).toBe(200);
+    expect(peakQueued).toBeLessThanOrEqual(4);
+  });
+
   it('lets a waiting publish be aborted by its signal, storing nothing', async () => {
     await using board = new Board();
     const release = gate();

@@ -339,6 +339,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       capacity: spec.queueCapacity ?? this.#queueCapacity,
       maxRuns: spec.maxRunsPerWorkflow ?? this.#maxRunsPerWorkflow,
       queued: 0,
+      reserved: 0,
       running: 0,
       done: 0,
       failed: 0,
@@ -395,10 +396,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     // Counted from the call on, so that runUntilIdle() right after an unawaited publish waits for it.
     this.#publishing++;
     this.#busy = true;
+    const reserved: AgentRuntime[] = [];
     try {
-      await this.#waitForIntake(type.name, options?.signal);
+      const entries = this.#index.get(type.name);
+      if (entries !== undefined) {
+        const waiting = this.#reserveIntake(entries, options?.signal, reserved);
+        if (waiting !== undefined) await waiting;
+      }
       return (await this.#publish(type as AnyArtifactType, payload, meta)) as Artifact<T>;
     } finally {
+      for (const agent of reserved) this.#unreserve(agent);
       this.#publishing--;
       this.#checkIdle();
     }
@@ -446,14 +453,42 @@ export class Board implements WorkflowControl, AsyncDisposable {
     };
   }
 
-  /** External intake waits, before anything is stored, while an agent consuming `typeName` has a full queue. */
-  async #waitForIntake(typeName: string, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) throw signal.reason;
-    const entries = this.#index.get(typeName);
-    if (entries === undefined) return;
-    for (const { agent } of entries) {
-      while (agent.queued >= agent.capacity) await this.#waitForSpace(agent, signal);
+  /**
+   * External intake: before anything is stored, takes a place in the queue of every agent that
+   * consumes the type, waiting while one is full. The place is taken in the same tick as the check,
+   * so any number of concurrent publishers cannot overfill a queue; it is given back when the publish
+   * ends (its run, if any, is counted as queued by then). Synchronous unless it must wait.
+   */
+  #reserveIntake(entries: readonly IndexEntry[], signal: AbortSignal | undefined, reserved: AgentRuntime[]): Promise<void> | undefined {
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    for (let i = 0; i < entries.length; i++) {
+      const agent = entries[i]!.agent;
+      if (reserved.includes(agent)) continue;
+      if (this.#full(agent)) return this.#reserveSlowly(entries, i, signal, reserved);
+      agent.reserved++;
+      reserved.push(agent);
     }
+    return undefined;
+  }
+
+  async #reserveSlowly(entries: readonly IndexEntry[], from: number, signal: AbortSignal | undefined, reserved: AgentRuntime[]): Promise<void> {
+    for (let i = from; i < entries.length; i++) {
+      const agent = entries[i]!.agent;
+      if (reserved.includes(agent)) continue;
+      while (this.#full(agent)) await this.#waitForSpace(agent, signal);
+      agent.reserved++;
+      reserved.push(agent);
+    }
+  }
+
+  #unreserve(agent: AgentRuntime): void {
+    agent.reserved--;
+    if (!this.#full(agent)) this.#wakeWaiters(agent);
+  }
+
+  /** True when `agent`'s queue, counting places reserved by publishes in progress, has no room. */
+  #full(agent: AgentRuntime): boolean {
+    return agent.queued + agent.reserved >= agent.capacity;
   }
 
   /**
@@ -487,11 +522,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     });
   }
 
-  /** Wakes one publisher waiting for `agent`'s queue, if any is still waiting. */
-  #wakeOne(agent: AgentRuntime): void {
-    for (;;) {
+  /**
+   * Wakes as many publishers waiting for `agent`'s queue as it has room for (at least one). A woken
+   * publisher checks again, so waking one too many costs a re-wait, never an overfull queue.
+   */
+  #wakeWaiters(agent: AgentRuntime): void {
+    let room = Math.max(1, agent.capacity - agent.queued);
+    while (room > 0) {
       const waiter = agent.spaceWaiters.shift();
-      if (waiter === undefined || waiter.wake()) return;
+      if (waiter === undefined) return;
+      if (waiter.wake()) room--;
     }
   }
 
@@ -815,6 +855,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
     wf: WorkflowRuntime,
     replayOf: string | undefined,
   ): Promise<void> {
+    // Runs wait on queued runs only, never on places reserved by external publishes: an external
+    // publish may hold a reservation while it waits for another agent, and that agent's runs must not
+    // wait for it in turn.
     if (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(agent.spec.name, publisher.agent.spec.name)) {
       while (agent.queued >= agent.capacity) await this.#waitForSpace(agent);
     }
@@ -915,7 +958,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     wf.queued -= count;
     this.#queued -= count;
     if (wasPaused) this.#pausedQueued -= count;
-    for (let i = 0; i < count; i++) this.#wakeOne(agent);
+    if (count > 0) this.#wakeWaiters(agent);
   }
 
   /** True when `from` can be reached from `to` in the agent graph (so `to` waiting on `from` could deadlock). */
@@ -1638,7 +1681,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     wf.publishing++;
     this.#publishing++;
     try {
-      while (agent.queued >= agent.capacity) await this.#waitForSpace(agent);
+      while (this.#full(agent)) await this.#waitForSpace(agent);
       await this.#enqueue(agent, subscription, inputs, wf, letter.id);
     } finally {
       wf.publishing--;

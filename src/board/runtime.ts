@@ -17,6 +17,8 @@ export interface AgentRuntime {
   readonly maxRuns: number;
   /** Runs of this agent in the store's queue, paused ones included. */
   queued: number;
+  /** Queue places taken by external publishes in progress (see `#reserveIntake`). */
+  reserved: number;
   running: number;
   done: number;
   failed: number;
