@@ -20,10 +20,11 @@ import { CancelledError, TimeoutError } from '../core/errors.js';
 import { gather } from '../core/gather.js';
 import { validateGrace, type GraceOptions } from '../core/grace.js';
 import { TaskGroup } from '../core/scope.js';
-import { onAbort } from '../core/signal.js';
+import { linkSignal, onAbort } from '../core/signal.js';
 import { timeout } from '../core/timeout.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { every } from '../runtime/every.js';
 import { AgentBuilder, type AgentSpec, type Subscription } from './agent.js';
 import {
   assertArtifactType,
@@ -1652,6 +1653,40 @@ export class Board implements WorkflowControl, AsyncDisposable {
     for (const agent of this.#agents.values()) if (agent.queued > 0) this.#pump(agent);
     for (const wf of [...this.#workflows.values()]) this.#settled(wf);
     return { requeued: requeued.length, queued, gates };
+  }
+
+  /**
+   * Starts a background loop owned by the board: `task` runs every `intervalMs` (runtime's `every`:
+   * never overlapping, a failure reported as an `error` event and the loop going on) until `stop()`
+   * or shutdown, which aborts a run in progress through its signal and waits for it. A loop is not
+   * work for `runUntilIdle` (it never ends); what it publishes is.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Tick = artifactType('Tick', z.number());
+   * await using board = new Board();
+   * const heartbeat = board.every(60_000, () => board.publish(Tick, Date.now()));
+   * heartbeat.stop(); // or let shutdown stop it
+   * ```
+   */
+  every(intervalMs: number, task: (signal: AbortSignal) => unknown, options?: { readonly immediate?: boolean }): { stop(): void } & Disposable {
+    this.#assertOpen();
+    assertDuration(intervalMs, 'intervalMs');
+    assertFunction(task, 'task');
+    assertOptions(options);
+    const controller = new AbortController();
+    const link = linkSignal(controller, this.#scope.signal);
+    this.#scope.spawn(() =>
+      every(intervalMs, task, {
+        signal: controller.signal,
+        immediate: options?.immediate ?? false,
+        onError: (error, { run }) => this.#internalError(`background loop, run ${run}`, undefined, error),
+      }).finally(() => link.unlink()),
+    );
+    const stop = (): void => controller.abort(new CancelledError('the loop was stopped'));
+    return { stop, [Symbol.dispose]: stop };
   }
 
   /** Runs that failed for good, oldest first. */
