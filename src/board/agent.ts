@@ -16,24 +16,60 @@ import {
 } from './artifact.js';
 import type { AgentContext } from './context.js';
 import { sortByPriority, type AgentHooks } from './hooks.js';
-import { createRetryPolicy, type ExecutionPolicy, type RetryOptions } from './primitives.js';
+import type { Policy } from '../resilience/policy.js';
+import { retryPolicy } from '../resilience/retry-policy.js';
+import type { RetryPolicyOptions } from '../resilience/retry.js';
 import type { Visibility } from './visibility.js';
 
 type Awaitable<T> = T | Promise<T>;
 
-/** Batching: the agent receives up to `size` artifacts at once, flushed when full or `timeoutMs` after the first arrived. */
+/**
+ * Batching: the agent receives up to `size` artifacts at once, flushed when full or `timeoutMs` after the first arrived.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Line = artifactType('Line', z.string());
+ * await using board = new Board();
+ * board.agent('summarize').consumes(Line, { batch: { size: 16, timeoutMs: 200 } }).handle((lines) => { console.log(lines.length); });
+ * ```
+ */
 export interface BatchOptions {
   readonly size?: number;
   readonly timeoutMs?: number;
 }
 
-/** Joining: artifacts of every listed type with the same key (default: the correlation id), within `withinMs` of the first. */
+/**
+ * Joining: artifacts of every listed type with the same key (default: the correlation id), within `withinMs` of the first.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const A = artifactType('A', z.object({ doc: z.string() }));
+ * const B = artifactType('B', z.object({ doc: z.string() }));
+ * await using board = new Board();
+ * board.agent('pair').consumes([A, B], { join: { by: (x) => x.payload.doc, withinMs: 5_000 } }).handle(([a, b]) => {});
+ * ```
+ */
 export interface JoinOptions<A = Artifact> {
   readonly by?: (artifact: A) => string;
   readonly withinMs: number;
 }
 
-/** How an agent filters and groups what it consumes. */
+/**
+ * How an agent filters and groups what it consumes.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Order = artifactType('Order', z.object({ total: z.number() }));
+ * await using board = new Board();
+ * board.agent('vip').consumes(Order, { where: (o) => o.payload.total > 1_000, from: 'external', tags: ['paid'] }).handle(() => {});
+ * ```
+ */
 export interface ConsumeOptions<A = Artifact> {
   /** Only artifacts for which this returns true. */
   readonly where?: (artifact: A) => boolean;
@@ -47,7 +83,21 @@ export interface ConsumeOptions<A = Artifact> {
   readonly join?: JoinOptions<A>;
 }
 
-/** How an agent publishes a type. */
+/**
+ * How an agent publishes a type.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import { visibility } from 'skein/board';
+ * const Idea = artifactType('Idea', z.string());
+ * const Step = artifactType('Step', z.string());
+ * await using board = new Board();
+ * board.agent('planner').consumes(Idea).publishes(Step, { fanOut: 5, visibility: visibility.labels(['internal']), tags: ['plan'] })
+ *   .handle(([idea]) => [`research ${idea.payload}`, `write ${idea.payload}`]);
+ * ```
+ */
 export interface PublishOptions {
   /** The default visibility of what it publishes of this type (public unless said). */
   readonly visibility?: Visibility;
@@ -57,21 +107,88 @@ export interface PublishOptions {
   readonly tags?: readonly string[];
 }
 
-/** A value an agent may return or yield: a payload of its (only) published type, or a draft. */
+/**
+ * A value an agent may return or yield: a payload of its (only) published type, or a draft.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const A = artifactType('A', z.string());
+ * const B = artifactType('B', z.number());
+ * await using board = new Board();
+ * board.agent('two').consumes(A).publishes(A).publishes(B).handle(([a]) => [A.draft(a.payload + '!'), B.draft(a.payload.length)]);
+ * ```
+ */
 export type Output<Out> = Out | Draft;
-/** What an agent's body may return. */
+/**
+ * What an agent's body may return.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const In = artifactType('In', z.string());
+ * const Out = artifactType('Out', z.string());
+ * await using board = new Board();
+ * board.agent('maybe').consumes(In).publishes(Out).handle(([x]) => (x.payload === '' ? undefined : x.payload.trim()));
+ * ```
+ */
 export type HandlerResult<Out> = void | undefined | Output<Out> | readonly Output<Out>[];
 
-/** An evaluation stage: each engine's output feeds the next. */
+/**
+ * An evaluation stage: each engine's output feeds the next.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Q = artifactType('Q', z.string());
+ * const A = artifactType('A', z.string());
+ * const upper = { name: 'upper', evaluate: (text: string) => text.toUpperCase() };
+ * await using board = new Board();
+ * board.agent('shout').consumes(Q).publishes(A).engine(([q]) => q.payload).engine(upper).handle();
+ * ```
+ */
 export interface Engine<I, O> {
   readonly name?: string;
   evaluate(input: I, ctx: AgentContext): Awaitable<O>;
 }
+
+/**
+ * An engine, or a bare function used as one.
+ *
+ * @example
+ * ```ts
+ * const tokenize = (text: string) => text.split(/\s+/); // a function is an engine too
+ * ```
+ */
 export type EngineLike<I, O> = Engine<I, O> | ((input: I, ctx: AgentContext) => Awaitable<O>);
 
-/** Scores one evaluation's outputs for `bestOf`: higher is better. */
+/**
+ * Scores one evaluation's outputs for `bestOf`: higher is better.
+ *
+ * @example
+ * ```ts
+ * import type { Scorer } from 'skein/board';
+ * const longest: Scorer = (drafts) => JSON.stringify(drafts[0]?.payload ?? '').length;
+ * ```
+ */
 export type Scorer = (outputs: readonly Draft[], ctx: AgentContext) => Awaitable<number>;
 
+/**
+ * Options of `bestOf`.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Q = artifactType('Q', z.string());
+ * const A = artifactType('A', z.string());
+ * await using board = new Board();
+ * board.agent('judge').consumes(Q).publishes(A).bestOf(3, (d) => String(d[0]?.payload).length, { deadlineMs: 2_000 }).handle(([q]) => q.payload);
+ * ```
+ */
 export interface BestOfOptions {
   /** When this passes, evaluations still running are aborted and the best finished one is kept. */
   readonly deadlineMs?: number;
@@ -106,7 +223,7 @@ export interface AgentSpec {
   readonly queueCapacity: number | undefined;
   readonly maxRunsPerWorkflow: number | undefined;
   readonly bestOf: { readonly n: number; readonly score: Scorer; readonly deadlineMs: number | undefined } | undefined;
-  readonly policy: ExecutionPolicy | undefined;
+  readonly policy: Policy<unknown> | undefined;
   readonly timeoutMs: number | undefined;
   /** Engines, then the body; the last one's result is the output. */
   readonly stages: readonly { readonly name: string; readonly run: Stage }[];
@@ -160,7 +277,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   #queueCapacity: number | undefined;
   #maxRuns: number | undefined;
   #bestOf: AgentSpec['bestOf'];
-  #policy: ExecutionPolicy | undefined;
+  #policy: Policy<unknown> | undefined;
   #timeoutMs: number | undefined;
   #tenant: string | undefined;
   #allowSelf = false;
@@ -313,20 +430,27 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   }
 
   /**
-   * Retries failed runs: give a resilience policy (anything with `execute(task, { signal })`, such as
-   * `retryPolicy(...)` or `wrap(...)`) or retry options. Cancellation is never retried.
+   * Runs each run's attempts under a resilience policy: retry options (given to skein's
+   * `retryPolicy`, with its defaults: 3 attempts, exponential backoff with full jitter), or any
+   * policy (`retryPolicy(...)`, `wrap(retryPolicy(...), breaker)`, a `CircuitBreaker`...). Cancellation
+   * is never retried. A `fallback` layer's value is published as the run's output.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { constant, retryPolicy, wrap, CircuitBreaker, consecutive } from 'skein';
+   * import { z } from 'zod';
+   * const Url = artifactType('Url', z.string());
+   * await using board = new Board();
+   * board.agent('a').consumes(Url).retry({ maxAttempts: 5, backoff: constant(100) }).handle(() => {});
+   * const breaker = new CircuitBreaker({ policy: consecutive(5), openMs: 10_000 });
+   * board.agent('b').consumes(Url).retry(wrap(retryPolicy({ maxAttempts: 3 }), breaker)).handle(() => {});
+   * ```
    */
-  retry(policy: ExecutionPolicy | RetryOptions): this {
+  retry(policy: Policy<unknown> | RetryPolicyOptions): this {
     this.#open('retry');
     assertOptions(policy, 'retry policy');
-    if (typeof (policy as Partial<ExecutionPolicy>).execute === 'function') {
-      this.#policy = policy as ExecutionPolicy;
-    } else {
-      const options = policy as RetryOptions;
-      if (options.maxAttempts !== undefined) assertInteger(options.maxAttempts, 'retry maxAttempts', { min: 1 });
-      if (options.retryIf !== undefined) assertFunction(options.retryIf, 'retry retryIf');
-      this.#policy = createRetryPolicy(options);
-    }
+    this.#policy = typeof (policy as Partial<Policy<unknown>>).execute === 'function' ? (policy as Policy<unknown>) : retryPolicy(policy as RetryPolicyOptions);
     return this;
   }
 

@@ -14,7 +14,19 @@ export interface TraceRef {
   readonly traceFlags: number;
 }
 
-/** A published, validated, stored artifact. Times are ISO 8601 strings in UTC. */
+/**
+ * A published, validated, stored artifact. Times are ISO 8601 strings in UTC.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Note = artifactType('Note', z.string());
+ * await using board = new Board();
+ * const note = await board.publish(Note, 'hello');
+ * console.log(note.id, note.type, note.payload, note.producedBy, note.correlationId, note.createdAt);
+ * ```
+ */
 export interface Artifact<T = unknown> {
   readonly id: string;
   /** The artifact type's name. */
@@ -32,7 +44,18 @@ export interface Artifact<T = unknown> {
   readonly trace?: TraceRef | undefined;
 }
 
-/** Per-artifact options of a publish. */
+/**
+ * Per-artifact options of a publish.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import { visibility } from 'skein/board';
+ * const Note = artifactType('Note', z.string());
+ * const draft = Note.draft('secret', { tags: ['hr'], visibility: visibility.private(['hr-bot']) });
+ * ```
+ */
 export interface DraftOptions {
   readonly tags?: readonly string[];
   readonly visibility?: Visibility;
@@ -40,7 +63,17 @@ export interface DraftOptions {
 
 const DRAFT = Symbol('skein.board.draft');
 
-/** An output an agent returns or yields when it must say which type it is: made with `Type.draft(payload)`. */
+/**
+ * An output an agent returns or yields when it must say which type it is: made with `Type.draft(payload)`.
+ *
+ * @example
+ * ```ts
+ * import { artifactType, isDraft } from 'skein/board';
+ * import { z } from 'zod';
+ * const Note = artifactType('Note', z.string());
+ * isDraft(Note.draft('x')); // true
+ * ```
+ */
 export interface Draft<T = unknown> {
   readonly [DRAFT]: true;
   readonly type: ArtifactTypeOf<T>;
@@ -48,12 +81,31 @@ export interface Draft<T = unknown> {
   readonly options: DraftOptions | undefined;
 }
 
-/** True for a value made by {@link ArtifactType.draft}. */
+/**
+ * True for a value made by {@link ArtifactType.draft}.
+ *
+ * @example
+ * ```ts
+ * import { artifactType, isDraft } from 'skein/board';
+ * import { z } from 'zod';
+ * isDraft(artifactType('Note', z.string()).draft('x')); // true
+ * isDraft({ payload: 'x' }); // false
+ * ```
+ */
 export function isDraft(value: unknown): value is Draft {
   return typeof value === 'object' && value !== null && (value as { [DRAFT]?: unknown })[DRAFT] === true;
 }
 
-/** A named artifact type: payloads of type `T` (after validation), accepted as `I`. */
+/**
+ * A named artifact type: payloads of type `T` (after validation), accepted as `I`.
+ *
+ * @example
+ * ```ts
+ * import { artifactType, type ArtifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Order: ArtifactType<{ qty: number }> = artifactType('Order', z.object({ qty: z.number() }));
+ * ```
+ */
 export interface ArtifactType<T = unknown, I = T> {
   readonly name: string;
   readonly schema: StandardSchemaV1<I, T>;
@@ -64,10 +116,30 @@ export interface ArtifactType<T = unknown, I = T> {
   draft(payload: I, options?: DraftOptions): Draft<T>;
 }
 
-/** The payload type of an artifact type: `PayloadOf<typeof Order>`. */
+/**
+ * The payload type of an artifact type: `PayloadOf<typeof Order>`.
+ *
+ * @example
+ * ```ts
+ * import { artifactType, type PayloadOf } from 'skein/board';
+ * import { z } from 'zod';
+ * const Order = artifactType('Order', z.object({ qty: z.number().default(1) }));
+ * type Order = PayloadOf<typeof Order>; // { qty: number }
+ * ```
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PayloadOf<A> = A extends ArtifactType<infer T, any> ? T : never;
-/** What `publish` accepts for an artifact type (the schema's input). */
+/**
+ * What `publish` accepts for an artifact type (the schema's input).
+ *
+ * @example
+ * ```ts
+ * import { artifactType, type InputOf } from 'skein/board';
+ * import { z } from 'zod';
+ * const Order = artifactType('Order', z.object({ qty: z.number().default(1) }));
+ * type OrderInput = InputOf<typeof Order>; // { qty?: number | undefined }
+ * ```
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type InputOf<A> = A extends ArtifactType<any, infer I> ? I : never;
 /** An artifact type whose payloads are `T`, whatever it accepts as input. */

@@ -122,7 +122,7 @@ describe('Board: publishing', () => {
 });
 
 describe('Board: agents and matching', () => {
-  it('runs the agent of the issue example and lists its output', async () => {
+  it('runs a first agent and lists its output', async () => {
     const board = new Board();
     board
       .agent('chef')
@@ -552,6 +552,25 @@ describe('Board: concurrency and backpressure', () => {
     expect(peak).toBe(2);
   });
 
+  it('changes an agent\'s concurrency limit while it runs', async () => {
+    await using board = new Board();
+    const waiting: (() => void)[] = [];
+    board.agent('worker').consumes(Idea).maxConcurrency(1).handle(() => new Promise<void>((resolve) => waiting.push(resolve)));
+    await board.publishMany(Idea, Array.from({ length: 5 }, (_, i) => ({ topic: String(i) })));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(board.stats().agents.worker).toMatchObject({ running: 1, queued: 4, maxConcurrency: 1 });
+    board.setMaxConcurrency('worker', 3);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(board.stats().agents.worker).toMatchObject({ running: 3, queued: 2, maxConcurrency: 3 });
+    expect(() => board.setMaxConcurrency('nobody', 2)).toThrow(RangeError);
+    expect(() => board.setMaxConcurrency('worker', 0)).toThrow(RangeError);
+    while (board.stats().agents.worker!.done < 5) {
+      waiting.splice(0).forEach((resolve) => resolve());
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await board.runUntilIdle();
+  });
+
   it('never runs more than maxConcurrency runs of an agent at once', async () => {
     await using board = new Board();
     let running = 0;
@@ -585,6 +604,19 @@ describe('Board: concurrency and backpressure', () => {
     await waiting;
     await board.runUntilIdle();
     expect(board.stats().agents.slow?.done).toBe(4);
+  });
+
+  it('keeps the queue bounded under many concurrent publishers, and serves them all', async () => {
+    await using board = new Board();
+    let peakQueued = 0;
+    board.agent('slow').consumes(Idea).queueCapacity(4).maxConcurrency(2).handle(async () => {
+      peakQueued = Math.max(peakQueued, board.stats().agents.slow!.queued);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => board.publish(Idea, { topic: String(i) })));
+    await board.runUntilIdle();
+    expect(board.stats().agents.slow?.done).toBe(200);
+    expect(peakQueued).toBeLessThanOrEqual(4);
   });
 
   it('lets a waiting publish be aborted by its signal, storing nothing', async () => {

@@ -20,10 +20,11 @@ import { CancelledError, TimeoutError } from '../core/errors.js';
 import { gather } from '../core/gather.js';
 import { validateGrace, type GraceOptions } from '../core/grace.js';
 import { TaskGroup } from '../core/scope.js';
-import { onAbort } from '../core/signal.js';
+import { linkSignal, onAbort } from '../core/signal.js';
 import { timeout } from '../core/timeout.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { every } from '../runtime/every.js';
 import { AgentBuilder, type AgentSpec, type Subscription } from './agent.js';
 import {
   assertArtifactType,
@@ -41,12 +42,12 @@ import {
 import { AgentFailed, BOARD, EXTERNAL, JoinExpired, LoopDetected, summarizeError } from './builtins.js';
 import type { BoardComponent, ScheduleCandidate } from './components.js';
 import type { AgentContext, BoardReader } from './context.js';
-import { Deque } from './deque.js';
+import { Deque } from '../flow/deque.js';
 import { addToGate, gateKey, isEmpty, joinKeyOf, openGate } from './gates.js';
 import { BoardClosedError, OutputError, PublishBlockedError, ValidationError, type ValidationIssue } from './errors.js';
 import { EventHub, type BoardEvent, type EventStreamOptions } from './events.js';
 import { sortByPriority, type AgentInfo } from './hooks.js';
-import { ONCE, createSemaphore, type Permit } from './primitives.js';
+import { Semaphore, type Permit } from '../flow/semaphore.js';
 import { EMPTY_ARTIFACTS, RunContext, RunState, type RunHost } from './run-context.js';
 import type { AgentRuntime, Waiter, WorkflowRuntime } from './runtime.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, GateRecord, RunRecord, WorkflowState } from './store.js';
@@ -55,7 +56,15 @@ import { Tracing } from './tracing.js';
 import { isVisibleTo, type Visibility } from './visibility.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
 
-/** Options of `new Board()`. */
+/**
+ * Options of `new Board()`.
+ *
+ * @example
+ * ```ts
+ * import { Board, MemoryStore } from 'skein/board';
+ * const board = new Board({ store: new MemoryStore(), queueCapacity: 256, maxRunsPerWorkflow: 50, graceMs: 5_000 });
+ * ```
+ */
 export interface BoardOptions extends GraceOptions {
   /** Where the board keeps its state (default: a new {@link MemoryStore}). */
   readonly store?: BoardStore;
@@ -67,7 +76,19 @@ export interface BoardOptions extends GraceOptions {
   readonly tracer?: Tracer;
 }
 
-/** Options of `board.publish()`. */
+/**
+ * Options of `board.publish()`.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import { visibility } from 'skein/board';
+ * const Note = artifactType('Note', z.string());
+ * await using board = new Board();
+ * await board.publish(Note, 'hi', { correlationId: 'order-42', tags: ['draft'], visibility: visibility.private(['editor']) });
+ * ```
+ */
 export interface PublishCallOptions extends DraftOptions {
   /** The workflow it belongs to (default: a new one). */
   readonly correlationId?: string;
@@ -75,14 +96,32 @@ export interface PublishCallOptions extends DraftOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Options of `board.runUntilIdle()`. */
+/**
+ * Options of `board.runUntilIdle()`.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * await board.runUntilIdle({ timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
 export interface IdleOptions {
   /** Reject with a `TimeoutError` if the board is not idle in time. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
 }
 
-/** Counters of one agent, as `board.stats()` gives them. */
+/**
+ * Counters of one agent, as `board.stats()` gives them.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * for (const [agent, s] of Object.entries(board.stats().agents)) console.log(agent, s.queued, s.running, s.done, s.failed, s.retries);
+ * ```
+ */
 export interface AgentStats {
   readonly queued: number;
   readonly running: number;
@@ -90,9 +129,20 @@ export interface AgentStats {
   readonly failed: number;
   readonly cancelled: number;
   readonly retries: number;
+  /** The agent's current concurrency limit. */
+  readonly maxConcurrency: number;
 }
 
-/** A snapshot of the board's counters. */
+/**
+ * A snapshot of the board's counters.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const { published, idle } = board.stats();
+ * ```
+ */
 export interface BoardStats {
   readonly published: number;
   readonly idle: boolean;
@@ -123,6 +173,7 @@ interface IndexEntry {
 
 const EXTERNAL_PUBLISHER: Publisher = { kind: 'external' };
 const BOARD_PUBLISHER: Publisher = { kind: 'board' };
+const PUBLIC: Visibility = Object.freeze({ kind: 'public' });
 const RESERVED = new Set([EXTERNAL, BOARD]);
 const noop = (): void => {};
 
@@ -207,6 +258,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   readonly #idleWaiters = new Set<Waiter>();
   #closed = false;
   #shutdown: Promise<void> | undefined;
+  #resumed = false;
   #lastMs = Number.NaN;
   #lastIso = '';
 
@@ -284,10 +336,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const runtime: AgentRuntime = {
       spec,
       viewer: { name: spec.name, labels: spec.labels, tenant: spec.tenant },
-      permits: createSemaphore(spec.maxConcurrency),
+      permits: new Semaphore(spec.maxConcurrency),
       capacity: spec.queueCapacity ?? this.#queueCapacity,
       maxRuns: spec.maxRunsPerWorkflow ?? this.#maxRunsPerWorkflow,
       queued: 0,
+      reserved: 0,
       running: 0,
       done: 0,
       failed: 0,
@@ -344,10 +397,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     // Counted from the call on, so that runUntilIdle() right after an unawaited publish waits for it.
     this.#publishing++;
     this.#busy = true;
+    const reserved: AgentRuntime[] = [];
     try {
-      await this.#waitForIntake(type.name, options?.signal);
+      const entries = this.#index.get(type.name);
+      if (entries !== undefined) {
+        const waiting = this.#reserveIntake(entries, options?.signal, reserved);
+        if (waiting !== undefined) await waiting;
+      }
       return (await this.#publish(type as AnyArtifactType, payload, meta)) as Artifact<T>;
     } finally {
+      for (const agent of reserved) this.#unreserve(agent);
       this.#publishing--;
       this.#checkIdle();
     }
@@ -395,14 +454,42 @@ export class Board implements WorkflowControl, AsyncDisposable {
     };
   }
 
-  /** External intake waits, before anything is stored, while an agent consuming `typeName` has a full queue. */
-  async #waitForIntake(typeName: string, signal: AbortSignal | undefined): Promise<void> {
-    if (signal?.aborted) throw signal.reason;
-    const entries = this.#index.get(typeName);
-    if (entries === undefined) return;
-    for (const { agent } of entries) {
-      while (agent.queued >= agent.capacity) await this.#waitForSpace(agent, signal);
+  /**
+   * External intake: before anything is stored, takes a place in the queue of every agent that
+   * consumes the type, waiting while one is full. The place is taken in the same tick as the check,
+   * so any number of concurrent publishers cannot overfill a queue; it is given back when the publish
+   * ends (its run, if any, is counted as queued by then). Synchronous unless it must wait.
+   */
+  #reserveIntake(entries: readonly IndexEntry[], signal: AbortSignal | undefined, reserved: AgentRuntime[]): Promise<void> | undefined {
+    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+    for (let i = 0; i < entries.length; i++) {
+      const agent = entries[i]!.agent;
+      if (reserved.includes(agent)) continue;
+      if (this.#full(agent)) return this.#reserveSlowly(entries, i, signal, reserved);
+      agent.reserved++;
+      reserved.push(agent);
     }
+    return undefined;
+  }
+
+  async #reserveSlowly(entries: readonly IndexEntry[], from: number, signal: AbortSignal | undefined, reserved: AgentRuntime[]): Promise<void> {
+    for (let i = from; i < entries.length; i++) {
+      const agent = entries[i]!.agent;
+      if (reserved.includes(agent)) continue;
+      while (this.#full(agent)) await this.#waitForSpace(agent, signal);
+      agent.reserved++;
+      reserved.push(agent);
+    }
+  }
+
+  #unreserve(agent: AgentRuntime): void {
+    agent.reserved--;
+    if (!this.#full(agent)) this.#wakeWaiters(agent);
+  }
+
+  /** True when `agent`'s queue, counting places reserved by publishes in progress, has no room. */
+  #full(agent: AgentRuntime): boolean {
+    return agent.queued + agent.reserved >= agent.capacity;
   }
 
   /**
@@ -436,11 +523,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     });
   }
 
-  /** Wakes one publisher waiting for `agent`'s queue, if any is still waiting. */
-  #wakeOne(agent: AgentRuntime): void {
-    for (;;) {
+  /**
+   * Wakes as many publishers waiting for `agent`'s queue as it has room for (at least one). A woken
+   * publisher checks again, so waking one too many costs a re-wait, never an overfull queue.
+   */
+  #wakeWaiters(agent: AgentRuntime): void {
+    let room = Math.max(1, agent.capacity - agent.queued);
+    while (room > 0) {
       const waiter = agent.spaceWaiters.shift();
-      if (waiter === undefined || waiter.wake()) return;
+      if (waiter === undefined) return;
+      if (waiter.wake()) room--;
     }
   }
 
@@ -503,6 +595,18 @@ export class Board implements WorkflowControl, AsyncDisposable {
       wf.publishing--;
       this.#settled(wf);
     }
+  }
+
+  /** Publishes what the board itself has to say (a failure, an expired join, a stopped loop) in a workflow. */
+  #publishFact<T>(type: ArtifactType<T>, payload: T, correlationId: string, causedBy: readonly string[]): Promise<Artifact> {
+    return this.#publish(type as AnyArtifactType, payload, {
+      producedBy: BOARD,
+      correlationId,
+      tags: EMPTY,
+      visibility: PUBLIC,
+      causedBy,
+      publisher: BOARD_PUBLISHER,
+    });
   }
 
   async #applyPublishComponents(type: AnyArtifactType, artifact: Artifact): Promise<Artifact> {
@@ -582,6 +686,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
       }
     }
     return true;
+  }
+
+  #internalError(operation: string, agent: string | undefined, error: unknown): void {
+    if (this.#events.listening) this.#events.emit({ kind: 'error', at: Date.now(), operation, agent, error: summarizeError(error) });
   }
 
   #skipped(agent: string, correlationId: string, inputIds: readonly string[], reason: string): void {
@@ -673,23 +781,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
       } else {
         const received = gate.slots.flatMap((ids, i) => ids.map((id) => ({ id, type: subscription.types[i]!.name })));
         const missing = subscription.types.filter((_, i) => gate.slots[i]!.length === 0).map((type) => type.name);
-        await this.#publish(JoinExpired, {
-          agent: agent.spec.name,
-          key: gate.joinKey ?? gate.correlationId,
-          withinMs: subscription.join!.withinMs,
-          received,
-          missing,
-        }, {
-          producedBy: BOARD,
-          correlationId: gate.correlationId,
-          tags: EMPTY,
-          visibility: { kind: 'public' },
-          causedBy: received.map((r) => r.id),
-          publisher: BOARD_PUBLISHER,
-        });
+        const key = gate.joinKey ?? gate.correlationId;
+        const payload = { agent: agent.spec.name, key, withinMs: subscription.join!.withinMs, received, missing };
+        await this.#publishFact(JoinExpired, payload, gate.correlationId, received.map((r) => r.id));
       }
     } catch (error) {
-      if (!this.#closed) this.#skipped(agent.spec.name, entry.correlationId, [], `deadline handling failed: ${summarizeError(error).message}`);
+      if (!this.#closed) this.#internalError('batch or join deadline', agent.spec.name, error);
     } finally {
       if (owned) {
         this.#timerCount--;
@@ -728,18 +825,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
       this.#skipped(name, correlationId, inputs.map((i) => i.id), `run limit of ${agent.maxRuns} per workflow reached`);
       if (!wf.loopReported.has(name)) {
         wf.loopReported.add(name);
-        await this.#publish(LoopDetected, {
-          agent: name,
-          limit: agent.maxRuns,
-          reason: `agent '${name}' reached its limit of ${agent.maxRuns} runs in workflow ${correlationId}; further runs were not scheduled`,
-        }, {
-          producedBy: BOARD,
-          correlationId,
-          tags: EMPTY,
-          visibility: { kind: 'public' },
-          causedBy: inputs.map((i) => i.id),
-          publisher: BOARD_PUBLISHER,
-        });
+        const reason = `agent '${name}' reached its limit of ${agent.maxRuns} runs in workflow ${correlationId}; further runs were not scheduled`;
+        await this.#publishFact(LoopDetected, { agent: name, limit: agent.maxRuns, reason }, correlationId, inputs.map((i) => i.id));
       }
       return;
     }
@@ -769,6 +856,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
     wf: WorkflowRuntime,
     replayOf: string | undefined,
   ): Promise<void> {
+    // Runs wait on queued runs only, never on places reserved by external publishes: an external
+    // publish may hold a reservation while it waits for another agent, and that agent's runs must not
+    // wait for it in turn.
     if (publisher.kind === 'agent' && agent.queued >= agent.capacity && !this.#reaches(agent.spec.name, publisher.agent.spec.name)) {
       while (agent.queued >= agent.capacity) await this.#waitForSpace(agent);
     }
@@ -869,7 +959,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     wf.queued -= count;
     this.#queued -= count;
     if (wasPaused) this.#pausedQueued -= count;
-    for (let i = 0; i < count; i++) this.#wakeOne(agent);
+    if (count > 0) this.#wakeWaiters(agent);
   }
 
   /** True when `from` can be reached from `to` in the agent graph (so `to` waiting on `from` could deadlock). */
@@ -906,7 +996,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     agent.wake = true;
     if (agent.pumping || this.#closed) return;
     agent.pumping = true;
-    this.#spawn(() => this.#pumpLoop(agent));
+    this.#spawn(() => this.#pumpLoop(agent).catch((error: unknown) => this.#internalError('claiming a run', agent.spec.name, error)));
   }
 
   async #pumpLoop(agent: AgentRuntime): Promise<void> {
@@ -1055,21 +1145,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     if (this.#closed || this.#workflows.get(run.correlationId)?.state === 'cancelled') return;
     try {
-      await this.#publish(AgentFailed, {
-        agent: agent.spec.name,
-        runId: run.id,
-        inputIds: run.inputIds,
-        attempts,
-        error: letter.error,
-        deadLetterId: letter.id,
-      }, {
-        producedBy: BOARD,
-        correlationId: run.correlationId,
-        tags: EMPTY,
-        visibility: { kind: 'public' },
-        causedBy: run.inputIds,
-        publisher: BOARD_PUBLISHER,
-      });
+      const payload = { agent: agent.spec.name, runId: run.id, inputIds: run.inputIds, attempts, error: letter.error, deadLetterId: letter.id };
+      await this.#publishFact(AgentFailed, payload, run.correlationId, run.inputIds);
     } catch {
       // Closed or cancelled meanwhile: the dead letter and the event remain.
     }
@@ -1126,10 +1203,13 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     if (state.inputs.length === 0) return 0;
     // Without a policy or a timeout the run's signal is never needed unless the body reads it.
-    const drafts =
-      spec.policy === undefined && spec.timeoutMs === undefined
-        ? await this.#attempt(state, undefined)
-        : await (spec.policy ?? ONCE).execute((signal) => this.#attemptWithin(state, signal), { signal: state.signal });
+    let drafts: readonly Draft[];
+    if (spec.policy !== undefined) {
+      // Normalised: a fallback layer may answer with a value of its own instead of the attempt's drafts.
+      drafts = this.#normalize(state.agent, await spec.policy.execute((signal) => this.#attemptWithin(state, signal), { signal: state.signal }));
+    } else {
+      drafts = spec.timeoutMs === undefined ? await this.#attempt(state, undefined) : await this.#attemptWithin(state, state.signal);
+    }
     let published = state.streamed ?? EMPTY_ARTIFACTS;
     if (drafts.length > 0) {
       published = [...published];
@@ -1512,6 +1592,103 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return this.#store.list(query);
   }
 
+  /**
+   * Picks up the work a previous board left in this board's (durable) store, after a crash or a
+   * restart: runs left `running` are queued again (at least once: their outcome was never recorded),
+   * queued runs are counted and started, paused and cancelled workflows keep their state (a cancelled
+   * one's queued runs are dropped), and open batches and joins get their timers back (a deadline that
+   * passed meanwhile fires at once). Call it once, after declaring the agents and before publishing.
+   * Runs of agents this board does not declare stay in the store. Resolves with what it found.
+   *
+   * @example
+   * ```ts
+   * import { Board, MemoryStore, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Job = artifactType('Job', z.number());
+   * const store = new MemoryStore(); // a durable store in real life
+   * await using board = new Board({ store });
+   * board.agent('worker').consumes(Job).handle(() => {});
+   * const { requeued, queued, gates } = await board.resume();
+   * await board.runUntilIdle();
+   * ```
+   */
+  async resume(): Promise<{ readonly requeued: number; readonly queued: number; readonly gates: number }> {
+    this.#assertOpen();
+    if (this.#resumed || this.#published > 0 || this.#queued > 0 || this.#running > 0 || this.#timerCount > 0) {
+      throw new Error('resume() runs once, on a board that has done nothing yet: call it after declaring the agents, before publishing');
+    }
+    this.#resumed = true;
+    const requeued = await this.#store.requeueRunning();
+    for (const { correlationId, state } of await this.#store.listWorkflowStates()) {
+      const wf = this.#workflowFor(correlationId, true);
+      wf.state = state;
+      if (state === 'cancelled') {
+        for (const run of await this.#store.cancelQueuedRuns(correlationId)) {
+          const agent = this.#agents.get(run.agent);
+          if (agent !== undefined) await this.#cancelled(agent, run, new CancelledError(`workflow ${correlationId} was cancelled`));
+        }
+      }
+    }
+    let queued = 0;
+    for (const run of await this.#store.listRuns({ state: 'queued' })) {
+      const agent = this.#agents.get(run.agent);
+      if (agent === undefined) continue;
+      const wf = this.#workflowFor(run.correlationId, true);
+      wf.runsByAgent.set(run.agent, (wf.runsByAgent.get(run.agent) ?? 0) + 1);
+      agent.queued++;
+      wf.queued++;
+      this.#queued++;
+      if (wf.state === 'paused') this.#pausedQueued++;
+      this.#busy = true;
+      queued++;
+    }
+    let gates = 0;
+    for (const gate of await this.#store.listGates()) {
+      const agent = this.#agents.get(gate.agent);
+      const subscription = agent?.spec.subscriptions[gate.subscription];
+      if (agent === undefined || subscription === undefined || gate.deadline === undefined || this.#timers.has(gate.key)) continue;
+      this.#arm(gate, agent, subscription);
+      gates++;
+    }
+    for (const agent of this.#agents.values()) if (agent.queued > 0) this.#pump(agent);
+    for (const wf of [...this.#workflows.values()]) this.#settled(wf);
+    return { requeued: requeued.length, queued, gates };
+  }
+
+  /**
+   * Starts a background loop owned by the board: `task` runs every `intervalMs` (runtime's `every`:
+   * never overlapping, a failure reported as an `error` event and the loop going on) until `stop()`
+   * or shutdown, which aborts a run in progress through its signal and waits for it. A loop is not
+   * work for `runUntilIdle` (it never ends); what it publishes is.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Tick = artifactType('Tick', z.number());
+   * await using board = new Board();
+   * const heartbeat = board.every(60_000, () => board.publish(Tick, Date.now()));
+   * heartbeat.stop(); // or let shutdown stop it
+   * ```
+   */
+  every(intervalMs: number, task: (signal: AbortSignal) => unknown, options?: { readonly immediate?: boolean }): { stop(): void } & Disposable {
+    this.#assertOpen();
+    assertDuration(intervalMs, 'intervalMs');
+    assertFunction(task, 'task');
+    assertOptions(options);
+    const controller = new AbortController();
+    const link = linkSignal(controller, this.#scope.signal);
+    this.#scope.spawn(() =>
+      every(intervalMs, task, {
+        signal: controller.signal,
+        immediate: options?.immediate ?? false,
+        onError: (error, { run }) => this.#internalError(`background loop, run ${run}`, undefined, error),
+      }).finally(() => link.unlink()),
+    );
+    const stop = (): void => controller.abort(new CancelledError('the loop was stopped'));
+    return { stop, [Symbol.dispose]: stop };
+  }
+
   /** Runs that failed for good, oldest first. */
   async deadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
     assertOptions(query, 'query');
@@ -1539,7 +1716,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     wf.publishing++;
     this.#publishing++;
     try {
-      while (agent.queued >= agent.capacity) await this.#waitForSpace(agent);
+      while (this.#full(agent)) await this.#waitForSpace(agent);
       await this.#enqueue(agent, subscription, inputs, wf, letter.id);
     } finally {
       wf.publishing--;
@@ -1573,11 +1750,42 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return this.#events.subscribe(options);
   }
 
+  /**
+   * Changes an agent's concurrency limit while the board runs (a `--concurrency` flag, a load
+   * shedder). Runs already started keep their permits; more permits start queued runs at once.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Job = artifactType('Job', z.number());
+   * await using board = new Board();
+   * board.agent('worker').consumes(Job).maxConcurrency(2).handle(() => {});
+   * board.setMaxConcurrency('worker', 8);
+   * board.stats().agents.worker?.maxConcurrency; // 8
+   * ```
+   */
+  setMaxConcurrency(agent: string, n: number): void {
+    this.#assertOpen();
+    const runtime = this.#agents.get(agent);
+    if (runtime === undefined) throw new RangeError(`no agent named ${describe(agent)} on this board`);
+    assertInteger(n, 'maxConcurrency', { min: 1 });
+    runtime.permits.permits = n;
+  }
+
   /** Per-agent counters (queued, running, done, failed, cancelled, retries) and the number of artifacts published. */
   stats(): BoardStats {
     const agents: Record<string, AgentStats> = {};
     for (const [name, a] of this.#agents) {
-      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries };
+      agents[name] = {
+        queued: a.queued,
+        running: a.running,
+        done: a.done,
+        failed: a.failed,
+        cancelled: a.cancelled,
+        retries: a.retries,
+        maxConcurrency: a.permits.permits,
+      };
     }
     return { published: this.#published, idle: this.#isIdle(), agents };
   }

@@ -45,11 +45,40 @@ export interface LoopDetectedPayload {
   readonly reason: string;
 }
 
-/** Published (with the run's correlation id) when an agent's run failed for good. */
+/**
+ * Published (with the run's correlation id) when an agent's run failed for good.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * import { AgentFailed } from 'skein/board';
+ * await using board = new Board();
+ * board.agent('pager').consumes(AgentFailed).handle(([failure]) => { console.error(failure.payload.agent, failure.payload.error.message); });
+ * ```
+ */
 export const AgentFailed = artifactType('AgentFailed', trusted<AgentFailedPayload>());
-/** Published when a join's window passed before every type arrived: what had arrived is in it. */
+/**
+ * Published when a join's window passed before every type arrived: what had arrived is in it.
+ *
+ * @example
+ * ```ts
+ * import { Board, JoinExpired } from 'skein/board';
+ * await using board = new Board();
+ * board.agent('watchdog').consumes(JoinExpired).handle(([e]) => { console.warn(`${e.payload.key} never got ${e.payload.missing.join(', ')}`); });
+ * ```
+ */
 export const JoinExpired = artifactType('JoinExpired', trusted<JoinExpiredPayload>());
-/** Published once when an agent reached its per-workflow run limit: further runs were not scheduled. */
+/**
+ * Published once when an agent reached its per-workflow run limit: further runs were not scheduled.
+ *
+ * @example
+ * ```ts
+ * import { Board, LoopDetected } from 'skein/board';
+ * await using board = new Board();
+ * const loops = await board.store.list({ type: LoopDetected });
+ * ```
+ */
 export const LoopDetected = artifactType('LoopDetected', trusted<LoopDetectedPayload>());
 
 /** The producer name of artifacts published by `board.publish` and by the board itself. */

@@ -7,20 +7,52 @@ import type { Artifact } from './artifact.js';
 
 type Awaitable<T> = T | Promise<T>;
 
-/** What `onPublish` may answer: nothing (keep), a replacement artifact, or a block with a reason. */
+/**
+ * What `onPublish` may answer: nothing (keep), a replacement artifact, or a block with a reason.
+ *
+ * @example
+ * ```ts
+ * import type { BoardComponent } from 'skein/board';
+ * const redact: BoardComponent = { onPublish: (a) => (a.tags.includes('pii') ? { block: 'pii' } : { ...a, tags: [...a.tags, 'checked'] }) };
+ * ```
+ */
 export type PublishDecision = void | undefined | Artifact | { readonly block: string };
 
-/** What `beforeSchedule` may answer. `{ deferMs }` asks again after that delay. */
+/**
+ * What `beforeSchedule` may answer. `{ deferMs }` asks again after that delay.
+ *
+ * @example
+ * ```ts
+ * import type { BoardComponent } from 'skein/board';
+ * const offHours: BoardComponent = { beforeSchedule: ({ agent }) => (agent === 'mailer' && new Date().getUTCHours() < 6 ? { deferMs: 60_000 } : 'continue') };
+ * ```
+ */
 export type ScheduleDecision = void | undefined | 'continue' | 'skip' | { readonly deferMs: number };
 
-/** A run about to be queued. */
+/**
+ * A run about to be queued.
+ *
+ * @example
+ * ```ts
+ * import type { BoardComponent } from 'skein/board';
+ * const onlyBig: BoardComponent = { beforeSchedule: ({ inputs }) => (inputs.length < 2 ? 'skip' : 'continue') };
+ * ```
+ */
 export interface ScheduleCandidate {
   readonly agent: string;
   readonly correlationId: string;
   readonly inputs: readonly Artifact[];
 }
 
-/** A run that failed for good. */
+/**
+ * A run that failed for good.
+ *
+ * @example
+ * ```ts
+ * import type { BoardComponent } from 'skein/board';
+ * const alert: BoardComponent = { onError: (error, { agent, attempts }) => { console.error(`${agent} failed after ${attempts}`, error); } };
+ * ```
+ */
 export interface FailureInfo {
   readonly agent: string;
   readonly runId: string;

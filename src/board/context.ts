@@ -5,7 +5,20 @@
 import type { Artifact, ArtifactType, ArtifactTypeOf, DraftOptions } from './artifact.js';
 import type { ArtifactQuery } from './store.js';
 
-/** The board as one agent may read it: artifacts it may not see are left out. */
+/**
+ * The board as one agent may read it: artifacts it may not see are left out.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Note = artifactType('Note', z.string());
+ * await using board = new Board();
+ * board.agent('reader').consumes(Note).handle(async ([note], ctx) => {
+ *   const earlier = await ctx.board.list({ type: Note, correlationId: note.correlationId });
+ * });
+ * ```
+ */
 export interface BoardReader {
   /** Stored artifacts matching `query` that this agent may see, oldest first. */
   list<T>(query: ArtifactQuery & { readonly type: ArtifactTypeOf<T> }): Promise<Artifact<T>[]>;
@@ -14,7 +27,22 @@ export interface BoardReader {
   get(id: string): Promise<Artifact | undefined>;
 }
 
-/** The context of one attempt of one run. */
+/**
+ * The context of one attempt of one run.
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Url = artifactType('Url', z.string());
+ * const Page = artifactType('Page', z.string());
+ * await using board = new Board();
+ * board.agent('fetch').consumes(Url).publishes(Page).handle(async ([url], ctx) => {
+ *   const response = await fetch(url.payload, { signal: ctx.signal });
+ *   await ctx.publish(Page, await response.text());
+ * });
+ * ```
+ */
 export interface AgentContext {
   /** Aborts when the run is cancelled (its workflow cancelled, the board shut down) or its attempt times out. */
   readonly signal: AbortSignal;

@@ -37,7 +37,18 @@ export class ValidationError extends Error {
   }
 }
 
-/** The board was shut down (or is shutting down): it accepts no more artifacts and starts no more runs. */
+/**
+ * The board was shut down (or is shutting down): it accepts no more artifacts and starts no more runs.
+ *
+ * @example
+ * ```ts
+ * import { Board, BoardClosedError, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const board = new Board();
+ * await board.shutdown();
+ * await board.publish(artifactType('X', z.string()), 'late').catch((e) => e instanceof BoardClosedError); // true
+ * ```
+ */
 export class BoardClosedError extends Error {
   override readonly name = 'BoardClosedError';
 
@@ -46,7 +57,16 @@ export class BoardClosedError extends Error {
   }
 }
 
-/** A board component's `onPublish` blocked an artifact; it was not stored. `reason` says why. */
+/**
+ * A board component's `onPublish` blocked an artifact; it was not stored. `reason` says why.
+ *
+ * @example
+ * ```ts
+ * import { PublishBlockedError } from 'skein/board';
+ * const error = new PublishBlockedError('Note', 'looks like a secret');
+ * error.reason; // 'looks like a secret'
+ * ```
+ */
 export class PublishBlockedError extends Error {
   override readonly name = 'PublishBlockedError';
   readonly reason: string;
@@ -57,7 +77,20 @@ export class PublishBlockedError extends Error {
   }
 }
 
-/** Raised inside a run whose outputs break the agent's declaration (an undeclared type, too many fan-out items). */
+/**
+ * Raised inside a run whose outputs break the agent's declaration (an undeclared type, too many fan-out items).
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const In = artifactType('In', z.string());
+ * const Out = artifactType('Out', z.string());
+ * await using board = new Board();
+ * // Returns 3 items where fanOut allows 2: the run fails with an OutputError (see board.deadLetters()).
+ * board.agent('greedy').consumes(In).publishes(Out, { fanOut: 2 }).handle(() => ['a', 'b', 'c']);
+ * ```
+ */
 export class OutputError extends Error {
   override readonly name = 'OutputError';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Board, artifactType, type BoardEvent } from 'skein/board';
+import { constant } from 'skein';
+import { Board, MemoryStore, artifactType, type BoardEvent, type RunRecord } from 'skein/board';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
 const Done = artifactType('Done', z.object({ n: z.number() }));
@@ -68,6 +69,28 @@ describe('the event stream', () => {
     expect(await board.events().next()).toEqual({ value: undefined, done: true });
   });
 
+  it('reports a failure of the board itself (its store) as an error event, and recovers on the next wake-up', async () => {
+    class FlakyStore extends MemoryStore {
+      failures = 1;
+      override claimRun(agent: string): RunRecord | undefined {
+        if (this.failures-- > 0) throw new Error('disk full');
+        return super.claimRun(agent);
+      }
+    }
+    const board = new Board({ store: new FlakyStore() });
+    let runs = 0;
+    board.agent('worker').consumes(Job).handle(() => void runs++);
+    const events = board.events();
+    await board.publish(Job, { n: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    await board.publish(Job, { n: 2 });
+    await board.runUntilIdle();
+    expect(runs).toBe(2);
+    await board.shutdown();
+    const errors = (await drain(events)).filter((e) => e.kind === 'error');
+    expect(errors).toMatchObject([{ operation: 'claiming a run', agent: 'worker', error: { message: 'disk full' } }]);
+  });
+
   it('validates its options', async () => {
     await using board = new Board();
     expect(() => board.events({ bufferSize: 0 })).toThrow(RangeError);
@@ -76,7 +99,7 @@ describe('the event stream', () => {
 
   it('gives what a live progress view needs through stats()', async () => {
     await using board = new Board();
-    board.agent('worker').consumes(Job).retry({ maxAttempts: 2 }).handle(([job], ctx) => {
+    board.agent('worker').consumes(Job).retry({ maxAttempts: 2, backoff: constant(0) }).handle(([job], ctx) => {
       if (job.payload.n === 0 && ctx.attempt === 1) throw new Error('once');
       if (job.payload.n === 1) throw new Error('always');
     });
@@ -85,7 +108,7 @@ describe('the event stream', () => {
     expect(board.stats()).toEqual({
       published: 4, // three jobs and one AgentFailed
       idle: true,
-      agents: { worker: { queued: 0, running: 0, done: 2, failed: 1, cancelled: 0, retries: 2 } },
+      agents: { worker: { queued: 0, running: 0, done: 2, failed: 1, cancelled: 0, retries: 2, maxConcurrency: 1 } },
     });
   });
 });

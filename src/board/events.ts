@@ -7,7 +7,7 @@
 import { assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { onAbort } from '../core/signal.js';
 import type { ErrorSummary } from './builtins.js';
-import { Deque } from './deque.js';
+import { Deque } from '../flow/deque.js';
 
 interface EventBase {
   /** Epoch milliseconds. */
@@ -20,7 +20,18 @@ interface RunEventBase extends EventBase {
   readonly correlationId: string;
 }
 
-/** Everything the board reports. `kind` says which. */
+/**
+ * Everything the board reports. `kind` says which.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * void (async () => {
+ *   for await (const event of board.events()) if (event.kind === 'failed') console.error(event.agent, event.error.message);
+ * })();
+ * ```
+ */
 export type BoardEvent =
   | (EventBase & {
       readonly kind: 'published';
@@ -44,11 +55,31 @@ export type BoardEvent =
     })
   | (EventBase & { readonly kind: 'blocked'; readonly type: string; readonly producedBy: string; readonly reason: string })
   | (EventBase & { readonly kind: 'idle' })
-  | (EventBase & { readonly kind: 'lagged'; readonly dropped: number });
+  | (EventBase & { readonly kind: 'lagged'; readonly dropped: number })
+  /** The board itself failed at something (its store threw, say); `operation` says what. */
+  | (EventBase & { readonly kind: 'error'; readonly operation: string; readonly agent?: string; readonly error: ErrorSummary });
 
+/**
+ * The kinds of {@link BoardEvent}.
+ *
+ * @example
+ * ```ts
+ * import type { BoardEventKind } from 'skein/board';
+ * const terminal: BoardEventKind[] = ['finished', 'failed', 'cancelled'];
+ * ```
+ */
 export type BoardEventKind = BoardEvent['kind'];
 
-/** Options of `board.events()`. */
+/**
+ * Options of `board.events()`.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const events = board.events({ bufferSize: 256, signal: AbortSignal.timeout(10_000) });
+ * ```
+ */
 export interface EventStreamOptions {
   /** How many events this subscriber may have waiting before the oldest are dropped (default 4096). */
   readonly bufferSize?: number;
@@ -80,7 +111,7 @@ class Subscriber implements AsyncIterableIterator<BoardEvent> {
       resolve({ value: event, done: false });
       return;
     }
-    if (this.#buffer.size >= this.#capacity) {
+    if (this.#buffer.length >= this.#capacity) {
       this.#buffer.shift();
       this.#dropped++;
     }

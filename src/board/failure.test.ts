@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { AgentFailed, Board, LoopDetected, artifactType, type BoardEvent, type ExecutionPolicy } from 'skein/board';
+import { constant, fallback, retryPolicy, wrap, type Policy } from 'skein';
+import { AgentFailed, Board, LoopDetected, artifactType, type BoardEvent } from 'skein/board';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
 const Result = artifactType('Result', z.object({ n: z.number() }));
@@ -23,7 +24,7 @@ describe('failure and retries', () => {
       .agent('flaky')
       .consumes(Job)
       .publishes(Result)
-      .retry({ maxAttempts: 3 })
+      .retry({ maxAttempts: 3, backoff: constant(0) })
       .handle(([job], ctx) => {
         calls++;
         if (ctx.attempt < 3) throw new Error(`transient ${ctx.attempt}`);
@@ -51,7 +52,7 @@ describe('failure and retries', () => {
     board
       .agent('broken')
       .consumes(Job)
-      .retry({ maxAttempts: 2 })
+      .retry({ maxAttempts: 2, backoff: constant(0) })
       .use({ error: (error) => void hookErrors.push((error as Error).message) })
       .handle(() => {
         throw new Error('always');
@@ -99,7 +100,7 @@ describe('failure and retries', () => {
   it('runs attempts through any policy object with execute(task, { signal })', async () => {
     await using board = new Board();
     const seen: number[] = [];
-    const twice: ExecutionPolicy = {
+    const twice: Policy = {
       async execute(task, options) {
         try {
           return await task(options!.signal!, { attempt: 1 });
@@ -116,6 +117,25 @@ describe('failure and retries', () => {
     await board.runUntilIdle();
     expect(seen).toEqual([1, 2]);
     expect(board.stats().agents.policed).toMatchObject({ done: 1, retries: 1 });
+  });
+
+  it('composes with resilience policies: a fallback layer\'s value is published as the output', async () => {
+    await using board = new Board();
+    let attempts = 0;
+    board
+      .agent('guarded')
+      .consumes(Job)
+      .publishes(Result)
+      .retry(wrap(fallback({ n: -1 }), retryPolicy({ maxAttempts: 2, backoff: constant(0) })))
+      .handle(() => {
+        attempts++;
+        throw new Error('down');
+      });
+    await board.publish(Job, { n: 1 });
+    await board.runUntilIdle();
+    expect(attempts).toBe(2);
+    expect((await board.store.list({ type: Result })).map((r) => r.payload)).toEqual([{ n: -1 }]);
+    expect(board.stats().agents.guarded).toMatchObject({ done: 1, failed: 0, retries: 1 });
   });
 
   it('fails an attempt that outlives timeout(ms) with a TimeoutError, aborting its signal', async () => {
@@ -143,7 +163,7 @@ describe('failure and retries', () => {
   it('does not treat cancellation as failure: no retry, no AgentFailed, no dead letter', async () => {
     await using board = new Board();
     let attempts = 0;
-    board.agent('patient').consumes(Job).retry({ maxAttempts: 5 }).handle(
+    board.agent('patient').consumes(Job).retry({ maxAttempts: 5, backoff: constant(0) }).handle(
       (_inputs, ctx) =>
         new Promise<void>((_, reject) => {
           attempts++;

@@ -7,7 +7,15 @@ import type { AgentContext } from './context.js';
 
 type Awaitable<T> = T | Promise<T>;
 
-/** What `initialize` and `terminate` receive. */
+/**
+ * What `initialize` and `terminate` receive.
+ *
+ * @example
+ * ```ts
+ * import type { AgentHooks } from 'skein/board';
+ * const pool: AgentHooks = { initialize: ({ name, signal }) => { console.log(`warming ${name}`, signal.aborted); } };
+ * ```
+ */
 export interface AgentInfo {
   readonly name: string;
   /** Aborts when the board shuts down. */

@@ -43,7 +43,6 @@ export type { AgentHooks, AgentInfo } from './hooks.js';
 export type { BoardComponent, PublishDecision, ScheduleDecision, ScheduleCandidate, FailureInfo } from './components.js';
 export { ValidationError, BoardClosedError, PublishBlockedError, OutputError, type ValidationIssue } from './errors.js';
 export type { BoardEvent, BoardEventKind, EventStreamOptions } from './events.js';
-export type { ExecutionPolicy, RetryOptions } from './primitives.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
 export type {
   BoardStore,

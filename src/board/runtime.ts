@@ -4,19 +4,21 @@
  */
 import type { AgentSpec } from './agent.js';
 import type { BoardReader } from './context.js';
-import type { Deque } from './deque.js';
-import type { PermitSource } from './primitives.js';
+import type { Deque } from '../flow/deque.js';
+import type { Semaphore } from '../flow/semaphore.js';
 import type { WorkflowState } from './store.js';
 import type { Viewer } from './visibility.js';
 
 export interface AgentRuntime {
   readonly spec: AgentSpec;
   readonly viewer: Viewer;
-  readonly permits: PermitSource;
+  readonly permits: Semaphore;
   readonly capacity: number;
   readonly maxRuns: number;
   /** Runs of this agent in the store's queue, paused ones included. */
   queued: number;
+  /** Queue places taken by external publishes in progress (see `#reserveIntake`). */
+  reserved: number;
   running: number;
   done: number;
   failed: number;

@@ -4,7 +4,18 @@
  * validator without depending on one.
  */
 
-/** A validator that follows the Standard Schema v1 interface. */
+/**
+ * A validator that follows the Standard Schema v1 interface.
+ *
+ * @example
+ * ```ts
+ * import { artifactType, type StandardSchemaV1 } from 'skein/board';
+ * const Even: StandardSchemaV1<number> = {
+ *   '~standard': { version: 1, vendor: 'mine', validate: (v) => (typeof v === 'number' && v % 2 === 0 ? { value: v } : { issues: [{ message: 'not even' }] }) },
+ * };
+ * const EvenNumber = artifactType('Even', Even);
+ * ```
+ */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': StandardSchemaV1.Props<Input, Output>;
 }

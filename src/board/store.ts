@@ -12,7 +12,16 @@ import type { ErrorSummary } from './builtins.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
-/** A query over stored artifacts, in publication order. */
+/**
+ * A query over stored artifacts, in publication order.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const recent = await board.store.list({ type: 'Order', producedBy: 'external', since: new Date(Date.now() - 60_000), limit: 100 });
+ * ```
+ */
 export interface ArtifactQuery {
   /** An artifact type or its name. */
   readonly type?: AnyArtifactType | string;
@@ -24,7 +33,17 @@ export interface ArtifactQuery {
   readonly limit?: number;
 }
 
-/** A run waiting in, or taken from, the run queue. */
+/**
+ * A run waiting in, or taken from, the run queue.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'skein/board';
+ * const store = new MemoryStore();
+ * store.enqueueRun({ id: 'r1', agent: 'worker', subscription: 0, inputIds: ['a1'], correlationId: 'wf', enqueuedAt: Date.now() });
+ * store.claimRun('worker')?.id; // 'r1'
+ * ```
+ */
 export interface RunRecord {
   readonly id: string;
   readonly agent: string;
@@ -45,7 +64,15 @@ export type RunOutcome = 'finished' | 'failed' | 'cancelled';
 /** A workflow's state: paused and cancelled workflows have none of their queued runs claimed. */
 export type WorkflowState = 'active' | 'paused' | 'cancelled';
 
-/** Partial state of an AND gate, a batch or a join, keyed by agent, subscription, correlation id (and join key). */
+/**
+ * Partial state of an AND gate, a batch or a join, keyed by agent, subscription, correlation id (and join key).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'skein/board';
+ * const open = new MemoryStore().listGates({ correlationId: 'wf' }); // batches and joins still waiting
+ * ```
+ */
 export interface GateRecord {
   readonly key: string;
   readonly agent: string;
@@ -62,7 +89,16 @@ export interface GateRecord {
   readonly deadline?: number | undefined;
 }
 
-/** A run that failed for good, kept so that it can be inspected and replayed. */
+/**
+ * A run that failed for good, kept so that it can be inspected and replayed.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * for (const letter of await board.deadLetters({ agent: 'fetcher' })) await board.replayDeadLetter(letter.id);
+ * ```
+ */
 export interface DeadLetter {
   readonly id: string;
   readonly run: RunRecord;
@@ -84,7 +120,16 @@ export interface RunCountQuery {
   readonly state?: RunState;
 }
 
-/** The state a board keeps. See the module comment for the guarantees each method owes. */
+/**
+ * The state a board keeps. See the module comment for the guarantees each method owes.
+ *
+ * @example
+ * ```ts
+ * import { Board, MemoryStore, type BoardStore } from 'skein/board';
+ * const store: BoardStore = new MemoryStore(); // a durable store implements the same interface
+ * await using board = new Board({ store });
+ * ```
+ */
 export interface BoardStore {
   /** Stores an artifact. Its id is new. */
   putArtifact(artifact: Artifact): Awaitable<void>;
@@ -107,10 +152,20 @@ export interface BoardStore {
   cancelQueuedRuns(correlationId?: string): Awaitable<RunRecord[]>;
   /** How many runs are queued or running, optionally of one agent, workflow or state. */
   countRuns(query?: RunCountQuery): Awaitable<number>;
+  /** The queued or running runs, optionally of one agent, workflow or state; queued ones in queue order. */
+  listRuns(query?: RunCountQuery): Awaitable<RunRecord[]>;
+  /**
+   * After a crash: puts every run still marked `running` back at the head of its agent's queue (in
+   * the order they were claimed) and returns them. Their previous attempt's outcome is unknown, so they
+   * run again: runs are at least once.
+   */
+  requeueRunning(): Awaitable<RunRecord[]>;
 
   /** Records a workflow's state (`active` is the default for every unknown workflow). */
   setWorkflowState(correlationId: string, state: WorkflowState): Awaitable<void>;
   getWorkflowState(correlationId: string): Awaitable<WorkflowState>;
+  /** Every workflow whose state is not `active`. */
+  listWorkflowStates(): Awaitable<{ readonly correlationId: string; readonly state: WorkflowState }[]>;
 
   getGate(key: string): Awaitable<GateRecord | undefined>;
   /** Creates or replaces a gate record. */

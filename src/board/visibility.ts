@@ -25,6 +25,15 @@ export interface TenantVisibility {
   readonly tenant: string;
 }
 
+/**
+ * Who may see an artifact: make one with {@link visibility}.
+ *
+ * @example
+ * ```ts
+ * import { visibility, type Visibility } from 'skein/board';
+ * const onlyAuditors: Visibility = visibility.private(['auditor']);
+ * ```
+ */
 export type Visibility = PublicVisibility | PrivateVisibility | LabelledVisibility | TenantVisibility;
 
 /** What the board knows about an agent when it checks visibility. */

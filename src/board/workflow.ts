@@ -5,7 +5,16 @@
 import type { Artifact } from './artifact.js';
 import type { ArtifactQuery, WorkflowState } from './store.js';
 
-/** Options of `workflow.done()`. */
+/**
+ * Options of `workflow.done()`.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * await board.workflow('order-42').done({ timeoutMs: 60_000 });
+ * ```
+ */
 export interface WaitOptions {
   /** Reject with a `TimeoutError` if not done in time. */
   readonly timeoutMs?: number;

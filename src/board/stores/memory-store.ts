@@ -3,7 +3,7 @@
  * when it exits; use a durable store to resume after a crash.
  */
 import type { Artifact, ArtifactTypeOf } from '../artifact.js';
-import { Deque } from '../deque.js';
+import { Deque } from '../../flow/deque.js';
 import type {
   ArtifactQuery,
   BoardStore,
@@ -108,21 +108,47 @@ export class MemoryStore implements BoardStore {
     }
     const removed: RunRecord[] = [...(this.#parked.get(correlationId) ?? [])];
     this.#parked.delete(correlationId);
-    for (const queue of this.#queues.values()) removed.push(...queue.removeWhere((run) => run.correlationId === correlationId));
+    for (const queue of this.#queues.values()) {
+      queue.removeIf((run) => {
+        if (run.correlationId !== correlationId) return false;
+        removed.push(run);
+        return true;
+      });
+    }
     return removed;
   }
 
   countRuns(query?: RunCountQuery): number {
+    return this.listRuns(query).length;
+  }
+
+  listRuns(query?: RunCountQuery): RunRecord[] {
     const matches = (run: RunRecord): boolean =>
       (query?.agent === undefined || run.agent === query.agent) &&
       (query?.correlationId === undefined || run.correlationId === query.correlationId);
-    let count = 0;
+    const runs: RunRecord[] = [];
     if (query?.state !== 'running') {
-      for (const queue of this.#queues.values()) for (const run of queue) if (matches(run)) count++;
-      for (const parked of this.#parked.values()) for (const run of parked) if (matches(run)) count++;
+      for (const queue of this.#queues.values()) for (const run of queue) if (matches(run)) runs.push(run);
+      for (const parked of this.#parked.values()) for (const run of parked) if (matches(run)) runs.push(run);
     }
-    if (query?.state !== 'queued') for (const run of this.#running.values()) if (matches(run)) count++;
-    return count;
+    if (query?.state !== 'queued') for (const run of this.#running.values()) if (matches(run)) runs.push(run);
+    return runs;
+  }
+
+  requeueRunning(): RunRecord[] {
+    const runs = [...this.#running.values()];
+    this.#running.clear();
+    for (let i = runs.length - 1; i >= 0; i--) {
+      const run = runs[i]!;
+      let queue = this.#queues.get(run.agent);
+      if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
+      queue.unshift(run);
+    }
+    return runs;
+  }
+
+  listWorkflowStates(): { correlationId: string; state: WorkflowState }[] {
+    return [...this.#workflows].map(([correlationId, state]) => ({ correlationId, state }));
   }
 
   setWorkflowState(correlationId: string, state: WorkflowState): void {

@@ -205,6 +205,54 @@ export function describeStoreContract(name: string, makeStore: () => BoardStore 
           expect((await store.cancelQueuedRuns('p')).map((r) => r.id)).toEqual([parked.id]);
         }),
       );
+      it(
+        'lists queued and running runs, filtered, queued ones in queue order',
+        withStore(async (store) => {
+          const a = run();
+          const b = run({ agent: 'other' });
+          const c = run({ correlationId: 'wf2' });
+          for (const item of [a, b, c]) await store.enqueueRun(item);
+          await store.claimRun('other');
+          expect((await store.listRuns({ state: 'queued' })).map((r) => r.id).sort()).toEqual([a.id, c.id].sort());
+          expect(await store.listRuns({ agent: 'worker' })).toEqual([a, c]);
+          expect(await store.listRuns({ state: 'running' })).toEqual([b]);
+          expect(await store.listRuns({ correlationId: 'wf2' })).toEqual([c]);
+        }),
+      );
+
+      it(
+        'puts runs left running (a crash) back at the head of their queues, in claim order',
+        withStore(async (store) => {
+          const first = run();
+          const second = run();
+          const waiting = run();
+          for (const item of [first, second, waiting]) await store.enqueueRun(item);
+          await store.claimRun('worker');
+          await store.claimRun('worker');
+          expect((await store.requeueRunning()).map((r) => r.id)).toEqual([first.id, second.id]);
+          expect(await store.countRuns({ state: 'running' })).toBe(0);
+          expect(await store.claimRun('worker')).toEqual(first);
+          expect(await store.claimRun('worker')).toEqual(second);
+          expect(await store.claimRun('worker')).toEqual(waiting);
+          for (const item of [first, second, waiting]) await store.finishRun(item.id, 'finished');
+          expect(await store.requeueRunning()).toEqual([]);
+        }),
+      );
+
+      it(
+        'lists the workflows that are not active',
+        withStore(async (store) => {
+          await store.setWorkflowState('p', 'paused');
+          await store.setWorkflowState('c', 'cancelled');
+          await store.setWorkflowState('a', 'paused');
+          await store.setWorkflowState('a', 'active');
+          const states = await store.listWorkflowStates();
+          expect([...states].sort((x, y) => x.correlationId.localeCompare(y.correlationId))).toEqual([
+            { correlationId: 'c', state: 'cancelled' },
+            { correlationId: 'p', state: 'paused' },
+          ]);
+        }),
+      );
     });
 
     describe('gates', () => {

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { Board, MemoryStore, artifactType, type Artifact } from 'skein/board';
+
+const Job = artifactType('Job', z.object({ n: z.number() }));
+const Line = artifactType('Line', z.string());
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+let next = 0;
+function artifact<T>(type: string, payload: T, correlationId: string): Artifact<T> {
+  next++;
+  return {
+    id: `old-${next}`,
+    type,
+    payload,
+    producedBy: 'external',
+    correlationId,
+    tags: [],
+    visibility: { kind: 'public' },
+    createdAt: new Date(0).toISOString(),
+    causedBy: [],
+  };
+}
+
+/** What a board that crashed mid-flight leaves in its store. */
+function crashedStore(): MemoryStore {
+  const store = new MemoryStore();
+  const jobs = [1, 2, 3].map((n) => artifact('Job', { n }, n === 3 ? 'paused-wf' : 'wf'));
+  for (const job of jobs) store.putArtifact(job);
+  const runs = jobs.map((job, i) => ({ id: `run-${i}`, agent: 'worker', subscription: 0, inputIds: [job.id], correlationId: job.correlationId, enqueuedAt: i }));
+  for (const run of runs) store.enqueueRun(run);
+  store.claimRun('worker'); // run-0 was running when the process died
+  store.setWorkflowState('paused-wf', 'paused');
+  const lines = ['a', 'b'].map((text) => artifact('Line', text, 'wf'));
+  for (const line of lines) store.putArtifact(line);
+  store.putGate({
+    key: 'batcher\u00000\u0000wf',
+    agent: 'batcher',
+    subscription: 0,
+    correlationId: 'wf',
+    kind: 'batch',
+    slots: [lines.map((line) => line.id)],
+    openedAt: 0,
+    deadline: Date.now() + 1_000,
+  });
+  const doomed = artifact('Job', { n: 9 }, 'cancelled-wf');
+  store.putArtifact(doomed);
+  store.enqueueRun({ id: 'run-doomed', agent: 'worker', subscription: 0, inputIds: [doomed.id], correlationId: 'cancelled-wf', enqueuedAt: 9 });
+  store.setWorkflowState('cancelled-wf', 'cancelled');
+  store.enqueueRun({ id: 'run-elsewhere', agent: 'not-on-this-board', subscription: 0, inputIds: [jobs[0]!.id], correlationId: 'wf', enqueuedAt: 10 });
+  return store;
+}
+
+describe('resume', () => {
+  it('picks up a crashed board\'s work: runs left running run again, queued ones run, batches get their timers back', async () => {
+    vi.useFakeTimers();
+    const store = crashedStore();
+    await using board = new Board({ store });
+    const ran: number[] = [];
+    const batches: string[][] = [];
+    board.agent('worker').consumes(Job).handle(([job]) => void ran.push(job.payload.n));
+    board.agent('batcher').consumes(Line, { batch: { size: 10, timeoutMs: 1_000 } }).handle((lines) => void batches.push(lines.map((l) => l.payload)));
+    expect(await board.resume()).toEqual({ requeued: 1, queued: 3, gates: 1 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    await board.runUntilIdle();
+    expect(ran).toEqual([1, 2]); // the paused workflow waits, the cancelled one's run was dropped
+    expect(batches).toEqual([['a', 'b']]);
+    expect(board.workflow('paused-wf').state).toBe('paused');
+    await board.workflow('paused-wf').resume();
+    await board.runUntilIdle();
+    expect(ran).toEqual([1, 2, 3]);
+    expect(store.listRuns()).toMatchObject([{ id: 'run-elsewhere' }]); // not this board's agent
+    await expect(board.publish(Job, { n: 0 }, { correlationId: 'cancelled-wf' })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
+  it('runs only once, before anything else', async () => {
+    await using board = new Board();
+    board.agent('worker').consumes(Job).handle(() => {});
+    await board.resume();
+    await expect(board.resume()).rejects.toThrow(/once/);
+    await using busy = new Board();
+    busy.agent('worker').consumes(Job).handle(() => {});
+    await busy.publish(Job, { n: 1 });
+    await expect(busy.resume()).rejects.toThrow(/before publishing/);
+  });
+});
