@@ -3,7 +3,7 @@
  * exit code, stdout and stderr. Output is piped, so the CLI takes its non-TTY path. Every child is
  * awaited; one still running when a test ends is killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +153,30 @@ describe('skein run: progress without a terminal', () => {
     for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!).toBeGreaterThanOrEqual(0.9);
     expect(stderr).not.toContain('\u001b[');
     expect(stdout).toMatch(/^slow interrupted/);
+  });
+});
+
+/** util-linux `script` runs a command in a pseudo-terminal: the CLI then takes its TTY path. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+describe('skein run: progress in a terminal', () => {
+  // A pseudo-terminal from `script` has no size: this also checks that the view still draws then.
+  it.skipIf(!hasScript)('redraws one frame in place, then replaces it with the summary and shows the cursor again', async () => {
+    const command = `${process.execPath} --import tsx src/cli/bin.ts run ${fixture('slow.workflow.ts')} --timeout 700ms`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    children.delete(child);
+    expect(code).toBe(124);
+    const frames = output.split('skein run slow').length - 1;
+    expect(frames).toBeGreaterThanOrEqual(3);
+    // Each new frame first erases the previous one (erase line, cursor up), and the cursor comes back.
+    expect(output).toContain('\u001b[2K\u001b[1A');
+    expect(output).toContain('\u001b[?25h');
+    expect(output).toMatch(/slow timed out in .*: 5 artifacts published/);
+    expect(output).toMatch(/ {2}wait +3 +2 +0 +0 +0 +0\.0/);
   });
 });
 

@@ -82,6 +82,14 @@ describe('TtyRenderer', () => {
     const second = stream.writes.find((w) => w.includes('200 ms'))!;
     expect(second).toContain('\u001b[2K\u001b[1A');
   });
+
+  it('still draws in a terminal that reports no size', () => {
+    const stream = { ...recorder(true), columns: 0, rows: 0 };
+    const renderer = new TtyRenderer(stream, plain);
+    renderer.render(snapshot(), { workflow: 'demo' });
+    renderer.close();
+    expect(stream.text()).toContain('skein run demo');
+  });
 });
 
 describe('formatSummary', () => {

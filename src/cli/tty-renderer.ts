@@ -14,7 +14,7 @@ export class TtyRenderer implements ProgressRenderer {
   readonly #colors: Palette;
 
   constructor(stream: OutputStream, colors: Palette) {
-    this.#log = createLogUpdate(stream as NodeJS.WritableStream, { defaultWidth: 120 });
+    this.#log = createLogUpdate(sized(stream) as NodeJS.WritableStream);
     this.#colors = colors;
   }
 
@@ -26,4 +26,21 @@ export class TtyRenderer implements ProgressRenderer {
     this.#log.clear();
     this.#log.done();
   }
+}
+
+/**
+ * The stream with a usable size: a terminal that reports 0 rows or columns (a pseudo-terminal with
+ * no size set, as `script` or some CI runners make) would make log-update draw nothing at all.
+ */
+function sized(stream: OutputStream): OutputStream {
+  return {
+    isTTY: stream.isTTY,
+    get columns() {
+      return stream.columns || 120;
+    },
+    get rows() {
+      return stream.rows || 40;
+    },
+    write: (text: string) => stream.write(text),
+  };
 }
