@@ -4,5 +4,5 @@
  */
 export * from './core/index.js';
 export * from './flow/index.js';
-export * from './resilience/index.js';
 export * from './runtime/index.js';
+export * from './resilience/index.js';
