@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { abortListenerCount } from '../../test/helpers.js';
-import { deadlineOf, linkSignal, onAbort, setDeadline } from './signal.js';
+import { deadlineOf, linkSignal, neverAbortedSignal, onAbort, setDeadline } from './signal.js';
 
 describe('linkSignal', () => {
   it('aborts the child with the parent reason when the parent aborts', () => {
@@ -69,5 +69,20 @@ describe('deadlineOf', () => {
     expect(deadlineOf(undefined)).toBeUndefined();
     setDeadline(controller.signal, 1234);
     expect(deadlineOf(controller.signal)).toBe(1234);
+  });
+});
+
+describe('neverAbortedSignal', () => {
+  it('is one shared signal that never aborts', () => {
+    expect(neverAbortedSignal()).toBe(neverAbortedSignal());
+    expect(neverAbortedSignal().aborted).toBe(false);
+  });
+
+  it('drops listeners instead of keeping them, so sharing it cannot leak', () => {
+    const signal = neverAbortedSignal();
+    for (let i = 0; i < 100; i++) signal.addEventListener('abort', () => {}, { once: true });
+    signal.onabort = () => {};
+    expect(abortListenerCount(signal)).toBe(0);
+    expect(signal.onabort).toBeNull();
   });
 });

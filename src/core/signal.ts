@@ -79,3 +79,25 @@ export function setDeadline(signal: AbortSignal, deadline: number): void {
 export function deadlineOf(signal: AbortSignal | undefined): number | undefined {
   return signal === undefined ? undefined : deadlines.get(signal);
 }
+
+let neverAborted: AbortSignal | undefined;
+
+/**
+ * The signal given to a task whose caller passed none. Creating an `AbortController` per call would
+ * cost more than a fast call itself, so one signal that can never abort is shared (made on first use,
+ * not at import). Because it can never fire, listeners added to it could only pile up (a task that
+ * adds `{ once: true }` listeners and never removes them): this signal drops them instead of keeping
+ * them, so sharing it cannot leak.
+ */
+export function neverAbortedSignal(): AbortSignal {
+  if (neverAborted === undefined) {
+    const signal = new AbortController().signal;
+    Object.defineProperties(signal, {
+      addEventListener: { value: (): void => {} },
+      removeEventListener: { value: (): void => {} },
+      onabort: { get: () => null, set: () => {} },
+    });
+    neverAborted = signal;
+  }
+  return neverAborted;
+}

@@ -6,7 +6,7 @@
 import { TimeoutError } from '../core/errors.js';
 import type { GraceOptions } from '../core/grace.js';
 import { validateGrace } from '../core/grace.js';
-import { linkSignal, onAbort } from '../core/signal.js';
+import { linkSignal, neverAbortedSignal, onAbort } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { runHeld } from './held.js';
@@ -117,7 +117,6 @@ export class Semaphore {
     this.#inUse -= weight;
     if (this.#queue.size > 0) this.#serve();
   };
-  #idleSignal: AbortSignal | undefined;
   /**
    * One executor shared by every waiting acquire (it reads the waiter from `#enqueuing`), so that a
    * contended acquire allocates no closure: this is the hottest path of a busy semaphore.
@@ -299,7 +298,7 @@ export class Semaphore {
     const timeoutMs = options?.timeoutMs;
     if (timeoutMs === undefined) {
       const permit = await this.acquire(options);
-      const taskSignal = signal ?? this.#neverAborted();
+      const taskSignal = signal ?? neverAbortedSignal();
       return runHeld(task, taskSignal, signal !== undefined, 'Semaphore.run', options, () => permit.release());
     }
     // One controller carries both the caller's signal and the deadline, through the wait and the run.
@@ -326,11 +325,6 @@ export class Semaphore {
       waiter.resolve(new HeldPermit(this.#giveBack, waiter.weight));
       waiter = queue.peek();
     }
-  }
-
-  /** The signal given to tasks run without one: nothing can abort it, so it is made once. */
-  #neverAborted(): AbortSignal {
-    return (this.#idleSignal ??= new AbortController().signal);
   }
 }
 

@@ -9,7 +9,7 @@ import { validateGrace, type GraceOptions } from '../core/grace.js';
 import { assertFunction, assertInteger, assertOptions } from '../core/validate.js';
 import { Semaphore } from '../flow/semaphore.js';
 import { QueueFullError } from '../flow/task-queue.js';
-import { NEVER_ABORTED } from './never-signal.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 
 /**
@@ -97,7 +97,7 @@ export function bulkhead(options: BulkheadOptions): Bulkhead {
       }
       const context = executeOptions?.context ?? FIRST_ATTEMPT;
       return semaphore.run((taskSignal) => task(taskSignal, context), {
-        signal: signal === NEVER_ABORTED ? undefined : signal,
+        signal: signal === neverAbortedSignal() ? undefined : signal,
         graceMs,
         onStraggler,
       });

@@ -18,7 +18,7 @@ import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import type { BreakerPolicy, BreakerTracker } from './breaker-policy.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
 import { EventEmitter, type Event } from './event.js';
-import { NEVER_ABORTED } from './never-signal.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 
 /**
@@ -281,7 +281,7 @@ export class CircuitBreaker implements Policy {
     const period = this.#period;
     let result: T | PromiseLike<T>;
     try {
-      result = task(signal ?? NEVER_ABORTED, options?.context ?? FIRST_ATTEMPT);
+      result = task(signal ?? neverAbortedSignal(), options?.context ?? FIRST_ATTEMPT);
     } catch (error) {
       this.#settle(period, true, error);
       return Promise.reject(error);

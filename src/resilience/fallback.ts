@@ -5,7 +5,7 @@
  */
 import { isCancellation } from '../core/errors.js';
 import { assertFunction, assertOptions } from '../core/validate.js';
-import { NEVER_ABORTED } from './never-signal.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 
 /**
@@ -64,7 +64,7 @@ export function fallback<F>(valueOrFn: F | FallbackFunction<F>, options?: Fallba
     execute<T>(task: PolicyTask<T>, executeOptions?: ExecuteOptions): Promise<T | F> {
       assertFunction(task, 'task');
       assertExecuteOptions(executeOptions);
-      const signal = executeOptions?.signal ?? NEVER_ABORTED;
+      const signal = executeOptions?.signal ?? neverAbortedSignal();
       if (signal.aborted) return Promise.reject(signal.reason as unknown);
       let result: T | PromiseLike<T>;
       try {

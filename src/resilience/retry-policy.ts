@@ -3,7 +3,7 @@
  * {@link wrap}. Its options are retry's, minus the signal, which each `execute` call brings.
  */
 import { assertFunction } from '../core/validate.js';
-import { NEVER_ABORTED } from './never-signal.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import { assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
 import { assertRetryOptions, runRetry, type RetryPolicyOptions } from './retry.js';
 
@@ -50,7 +50,7 @@ export function retryPolicy(options?: RetryPolicyOptions): RetryPolicy {
     execute<T>(task: PolicyTask<T>, executeOptions?: ExecuteOptions): Promise<T> {
       assertFunction(task, 'task');
       assertExecuteOptions(executeOptions);
-      return runRetry(task, executeOptions?.signal ?? NEVER_ABORTED, frozen);
+      return runRetry(task, executeOptions?.signal ?? neverAbortedSignal(), frozen);
     },
   };
 }

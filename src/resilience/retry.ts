@@ -11,7 +11,7 @@ import { assertDuration, assertFunction, assertInteger, assertOptions, assertSig
 import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
 import { exponential } from './exponential.js';
-import { NEVER_ABORTED } from './never-signal.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, type PolicyContext, type PolicyTask } from './policy.js';
 
 /**
@@ -155,7 +155,7 @@ export function retry<T>(task: RetryTask<T>, options?: RetryOptions): Promise<T>
   assertRetryOptions(options, false);
   const signal = options?.signal;
   assertSignal(signal, 'options.signal');
-  return runRetry(task, signal ?? NEVER_ABORTED, options);
+  return runRetry(task, signal ?? neverAbortedSignal(), options);
 }
 
 /** Validates retry's options; `reusable` (for a policy) also rejects a one-shot backoff iterator. */
@@ -174,7 +174,7 @@ export function assertRetryOptions(options: RetryPolicyOptions | undefined, reus
  * is run without an async function: a success costs one `then`, nothing else.
  */
 export function runRetry<T>(task: RetryTask<T>, signal: AbortSignal, options: RetryPolicyOptions | undefined): Promise<T> {
-  if (signal !== NEVER_ABORTED && signal.aborted) return Promise.reject(signal.reason as unknown);
+  if (signal !== neverAbortedSignal() && signal.aborted) return Promise.reject(signal.reason as unknown);
   // The clock is read only when something needs the elapsed time.
   const startedAt = options?.maxElapsedMs !== undefined || options?.onRetry !== undefined ? Date.now() : 0;
   let result: T | PromiseLike<T>;
@@ -200,7 +200,7 @@ async function retryAfterFailure<T>(
   const maxElapsedMs = options?.maxElapsedMs ?? Infinity;
   const retryIf = options?.retryIf ?? isRetryableByDefault;
   const onRetry = options?.onRetry;
-  const sleepOptions = signal === NEVER_ABORTED ? undefined : { signal };
+  const sleepOptions = signal === neverAbortedSignal() ? undefined : { signal };
   let error = firstError;
   let delays: Iterator<number> | undefined;
   try {

@@ -8,7 +8,7 @@
  */
 import { describe } from '../core/validate.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyContext, type PolicyTask } from './policy.js';
-import { NEVER_ABORTED } from './never-signal.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import { assertFunction } from '../core/validate.js';
 
 /**
@@ -60,7 +60,7 @@ export function wrap<const P extends readonly Policy<unknown>[]>(...policies: P)
     execute<T>(task: PolicyTask<T>, options?: ExecuteOptions): Promise<T | AlternativeOf<P[number]>> {
       assertFunction(task, 'task');
       assertExecuteOptions(options);
-      return runLayer(layers, 0, task, options?.signal ?? NEVER_ABORTED, options?.context ?? FIRST_ATTEMPT) as Promise<
+      return runLayer(layers, 0, task, options?.signal ?? neverAbortedSignal(), options?.context ?? FIRST_ATTEMPT) as Promise<
         T | AlternativeOf<P[number]>
       >;
     },
