@@ -7,21 +7,15 @@
  * failed or cancelled; `retries` counts attempts after the first; run times are from `started` to
  * `finished`/`failed` (queue time excluded).
  */
-import type { BoardEvent } from '../board/index.js';
+import type { AgentStats, BoardEvent } from '../board/index.js';
 import { percentile } from './percentile.js';
 
 /** How far back the runs-per-second rate looks. */
 const RATE_WINDOW_MS = 2_000;
 
-/** One agent's counters at a moment. */
-export interface AgentProgress {
+/** One agent's counters at a moment: the board's own counters, as the event stream tells them. */
+export interface AgentProgress extends Omit<AgentStats, 'maxConcurrency'> {
   readonly name: string;
-  readonly queued: number;
-  readonly running: number;
-  readonly done: number;
-  readonly failed: number;
-  readonly cancelled: number;
-  readonly retries: number;
   /** Runs that ended (done or failed) per second over the last two seconds. */
   readonly runsPerSecond: number;
 }
