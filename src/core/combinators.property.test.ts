@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gather } from './gather.js';
 import { race } from './race.js';
-import { scope } from './scope.js';
+import { scope, type TaskGroup } from './scope.js';
 
 interface Entry {
   readonly index: number;
@@ -41,6 +41,17 @@ function scheduledChild(s: fc.Scheduler, index: number, fails: boolean, honoursA
   };
 }
 
+/** Captures how `promise` settles, and how many children had settled by then. */
+function observe(promise: Promise<unknown>, log: readonly Entry[]) {
+  let settledAfter = -1;
+  const outcome = promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  void outcome.then(() => (settledAfter = log.length));
+  return { outcome, settledAfter: () => settledAfter };
+}
+
 const children = fc.array(fc.record({ fails: fc.boolean(), honoursAbort: fc.boolean() }), { minLength: 1, maxLength: 6 });
 
 describe('properties under any interleaving', () => {
@@ -49,15 +60,10 @@ describe('properties under any interleaving', () => {
       fc.asyncProperty(fc.scheduler(), children, async (s, specs) => {
         const log: Entry[] = [];
         const made = specs.map((spec, i) => scheduledChild(s, i, spec.fails, spec.honoursAbort, log));
-        let settledAfter = -1;
-        const outcome = gather(made.map((m) => m.task), { graceMs: Infinity }).then(
-          (value) => ({ ok: true as const, value }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
-        void outcome.then(() => (settledAfter = log.length));
+        const observed = observe(gather(made.map((m) => m.task), { graceMs: Infinity }), log);
         await s.waitAll();
-        const result = await outcome;
-        expect(settledAfter).toBe(specs.length);
+        const result = await observed.outcome;
+        expect(observed.settledAfter()).toBe(specs.length);
         const firstFailure = log.find((entry) => entry.kind === 'failed');
         if (firstFailure === undefined) {
           expect(result).toEqual({ ok: true, value: specs.map((_, i) => i) });
@@ -93,18 +99,14 @@ describe('properties under any interleaving', () => {
       fc.asyncProperty(fc.scheduler(), children, async (s, specs) => {
         const log: Entry[] = [];
         const made = specs.map((spec, i) => scheduledChild(s, i, spec.fails, spec.honoursAbort, log));
-        let settledAfter = -1;
-        const outcome = scope((group) => {
+        const body = (group: TaskGroup) => {
           for (const m of made) group.spawn(m.task);
           return 'body';
-        }, { graceMs: Infinity }).then(
-          (value) => ({ ok: true as const, value }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
-        void outcome.then(() => (settledAfter = log.length));
+        };
+        const observed = observe(scope(body, { graceMs: Infinity }), log);
         await s.waitAll();
-        const result = await outcome;
-        expect(settledAfter).toBe(specs.length);
+        const result = await observed.outcome;
+        expect(observed.settledAfter()).toBe(specs.length);
         const failures = log.filter((entry) => entry.kind === 'failed').map((entry) => made[entry.index]!.error);
         if (failures.length === 0) expect(result).toEqual({ ok: true, value: 'body' });
         else if (failures.length === 1) expect(result).toEqual({ ok: false, error: failures[0] });
@@ -124,15 +126,10 @@ describe('properties under any interleaving', () => {
       fc.asyncProperty(fc.scheduler(), children, async (s, specs) => {
         const log: Entry[] = [];
         const made = specs.map((spec, i) => scheduledChild(s, i, spec.fails, spec.honoursAbort, log));
-        let settledAfter = -1;
-        const outcome = race(made.map((m) => m.task), { graceMs: Infinity }).then(
-          (value) => ({ ok: true as const, value }),
-          (error: unknown) => ({ ok: false as const, error }),
-        );
-        void outcome.then(() => (settledAfter = log.length));
+        const observed = observe(race(made.map((m) => m.task), { graceMs: Infinity }), log);
         await s.waitAll();
-        const result = await outcome;
-        expect(settledAfter).toBe(specs.length);
+        const result = await observed.outcome;
+        expect(observed.settledAfter()).toBe(specs.length);
         const first = log[0]!;
         expect(result).toEqual(
           first.kind === 'fulfilled' ? { ok: true, value: first.index } : { ok: false, error: made[first.index]!.error },
