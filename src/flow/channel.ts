@@ -3,7 +3,6 @@
  * waits while it is full and `receive` waits while it is empty, so a fast producer is held to the
  * pace of its consumers (backpressure) and memory stays bounded.
  */
-import { onAbort } from '../core/signal.js';
 import { assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { Deque } from './deque.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
@@ -131,16 +130,7 @@ export class Channel<T> implements AsyncIterable<T> {
     if (this.#closed) return Promise.reject(new ChannelClosedError('cannot send on a closed channel'));
     if (this.#offer(value)) return this.#sent;
     return new Promise<void>((resolve, reject) => {
-      const waiter: SendWaiter<T> = { done: false, value, resolve, reject, cleanup: noop };
-      this.#senders.push(waiter);
-      if (signal !== undefined) {
-        waiter.cleanup = onAbort(signal, () => {
-          if (waiter.done) return;
-          waiter.done = true;
-          this.#senders.leave(waiter);
-          reject(signal.reason as unknown);
-        });
-      }
+      this.#senders.pushAbortable({ done: false, value, resolve, reject, cleanup: noop }, signal);
     });
   }
 
@@ -310,16 +300,7 @@ export class Channel<T> implements AsyncIterable<T> {
 
   #waitForValue(iterating: boolean, signal: AbortSignal | undefined): Promise<T | IteratorResult<T>> {
     return new Promise<T | IteratorResult<T>>((resolve, reject) => {
-      const waiter: ReceiveWaiter<T> = { done: false, iterating, resolve, reject, cleanup: noop };
-      this.#receivers.push(waiter);
-      if (signal !== undefined) {
-        waiter.cleanup = onAbort(signal, () => {
-          if (waiter.done) return;
-          waiter.done = true;
-          this.#receivers.leave(waiter);
-          reject(signal.reason as unknown);
-        });
-      }
+      this.#receivers.pushAbortable({ done: false, iterating, resolve, reject, cleanup: noop }, signal);
     });
   }
 }

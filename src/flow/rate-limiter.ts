@@ -5,11 +5,10 @@
  * can be served, and it is cleared as soon as nobody waits.
  */
 import { validateGrace, type GraceOptions } from '../core/grace.js';
-import { onAbort } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { runHeld } from './held.js';
-import { WaitQueue, type Waiter } from './wait-queue.js';
+import { WaitQueue, type AbortableWaiter } from './wait-queue.js';
 
 /** Options for a {@link RateLimiter}. */
 export interface RateLimiterOptions {
@@ -32,10 +31,9 @@ export interface RateAcquireOptions {
 /** Options for {@link RateLimiter.run}. */
 export interface RateRunOptions extends RateAcquireOptions, GraceOptions {}
 
-interface TokenWaiter extends Waiter {
+interface TokenWaiter extends AbortableWaiter {
   readonly weight: number;
   resolve: () => void;
-  cleanup: () => void;
 }
 
 /** Token counts are fractions; this absorbs the rounding of `elapsed * limit / intervalMs`. */
@@ -126,18 +124,9 @@ export class RateLimiter {
       }
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: TokenWaiter = { done: false, weight, resolve, cleanup: noop };
-      this.#queue.push(waiter);
-      if (signal !== undefined) {
-        waiter.cleanup = onAbort(signal, () => {
-          if (waiter.done) return;
-          waiter.done = true;
-          const wasFront = this.#queue.peek() === waiter;
-          this.#queue.leave(waiter);
-          reject(signal.reason as unknown);
-          if (wasFront) this.#reschedule();
-        });
-      }
+      this.#queue.pushAbortable({ done: false, weight, resolve, reject, cleanup: noop }, signal, (wasFront) => {
+        if (wasFront) this.#reschedule();
+      });
       if (this.#timer === undefined) this.#schedule();
     });
   }

@@ -471,16 +471,7 @@ export class TaskQueue {
     if (signal?.aborted) return Promise.reject(signal.reason as unknown);
     if (this.#size < below && (!idle || this.#running === 0)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const condition: Condition = { done: false, below, idle, resolve, reject, cleanup: noop };
-      this.#conditions.push(condition);
-      if (signal !== undefined) {
-        condition.cleanup = onAbort(signal, () => {
-          if (condition.done) return;
-          condition.done = true;
-          this.#conditions.leave(condition);
-          reject(signal.reason as unknown);
-        });
-      }
+      this.#conditions.pushAbortable({ done: false, below, idle, resolve, reject, cleanup: noop }, signal);
     });
   }
 

@@ -4,11 +4,18 @@
  * served); the marked entries are dropped when they reach the front, or all together once they
  * outnumber the live ones, so the memory they hold stays within a constant factor of the live waiters.
  */
+import { onAbort } from '../core/signal.js';
 import { Deque } from './deque.js';
 
 /** What every queued waiter carries: set `done` when it is served or leaves. */
 export interface Waiter {
   done: boolean;
+}
+
+/** A waiter that can give up: `pushAbortable` fills in `cleanup`, which the server calls when it serves it. */
+export interface AbortableWaiter extends Waiter {
+  reject: (reason: unknown) => void;
+  cleanup: () => void;
 }
 
 /** Below this many marked entries a compaction is not worth its pass over the queue. */
@@ -65,6 +72,28 @@ export class WaitQueue<W extends Waiter> {
    * Forgets `waiter`, which is in this queue and whose `done` the caller has just set (it aborted,
    * timed out or was rejected). O(1) amortised.
    */
+  /**
+   * Queues `waiter`; if `signal` aborts before it is served, it is marked done, leaves the queue at
+   * once and rejects with the signal's reason, and then `afterLeaving(wasFront)` runs (a queue whose
+   * front changed may need to reschedule). `waiter.cleanup` removes the listener: call it on serving.
+   */
+  pushAbortable(
+    waiter: W & AbortableWaiter,
+    signal: AbortSignal | undefined,
+    afterLeaving?: (wasFront: boolean) => void,
+  ): void {
+    this.push(waiter);
+    if (signal === undefined) return;
+    waiter.cleanup = onAbort(signal, () => {
+      if (waiter.done) return;
+      waiter.done = true;
+      const wasFront = afterLeaving !== undefined && this.peek() === waiter;
+      this.leave(waiter);
+      waiter.reject(signal.reason);
+      afterLeaving?.(wasFront);
+    });
+  }
+
   leave(waiter: W): void {
     this.#size--;
     if (this.#entries.peek() === waiter) {
