@@ -10,7 +10,7 @@ import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
 import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { Deque } from './deque.js';
-import { assertSource, openSource, type Mapper, type Source } from './source.js';
+import { assertSource, closeQuietly, openSource, type Mapper, type Source } from './source.js';
 
 /** Options for {@link mapIterable}. */
 export interface MapIterableOptions extends GraceOptions {
@@ -386,11 +386,7 @@ class MapIterator<T, R> implements MappedIterator<R> {
   async #closeSource(): Promise<void> {
     if (!this.#sourceDone) {
       this.#sourceDone = true;
-      try {
-        await this.#iterator!.return?.();
-      } catch {
-        // The reason the iteration stopped is what the consumer needs; a failing return() adds nothing.
-      }
+      await closeQuietly(this.#iterator!);
     }
     this.#sourceClosed = true;
     this.#maybeClosed();

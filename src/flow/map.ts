@@ -7,7 +7,7 @@ import { CancelledError, isCancellation, setSuppressedErrors } from '../core/err
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
-import { assertSource, openSource, type Mapper, type Source } from './source.js';
+import { assertSource, closeQuietly, openSource, type Mapper, type Source } from './source.js';
 
 /** Options for {@link map}. */
 export interface MapOptions extends GraceOptions {
@@ -267,11 +267,7 @@ class MapRun<T, R> {
     await this.#pullTail;
     if (!this.#sourceDone) {
       this.#sourceDone = true;
-      try {
-        await this.#iterator!.return?.();
-      } catch {
-        // The failure that stopped the map is what the caller needs; a failing return() adds nothing.
-      }
+      await closeQuietly(this.#iterator!);
     }
     this.#sourceClosed = true;
     this.#maybeFinish();

@@ -26,3 +26,16 @@ export function openSource<T>(source: Source<T>): { iterator: Iterator<T> | Asyn
   if (typeof asyncOpen === 'function') return { iterator: asyncOpen.call(source), async: true };
   return { iterator: (source as Iterable<T>)[Symbol.iterator](), async: false };
 }
+
+/**
+ * Calls the source iterator's `return()` (if it has one) so that a generator runs its `finally`
+ * blocks. A `return()` that throws is ignored: whatever stopped the iteration is what the caller
+ * needs to hear about, and a failing cleanup adds nothing to it.
+ */
+export async function closeQuietly(iterator: Iterator<unknown> | AsyncIterator<unknown>): Promise<void> {
+  try {
+    await iterator.return?.();
+  } catch {
+    // See above: the reason the iteration stopped wins.
+  }
+}
