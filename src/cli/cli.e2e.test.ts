@@ -202,9 +202,10 @@ describe('skein run: Ctrl-C and SIGTERM', () => {
   it('on SIGINT stops the real job mid-run, writes no report and exits 130', async () => {
     const report = join(dir, 'interrupted.md');
     let sentAt = 0;
-    // One reader at a time makes the job last a few seconds: long enough to interrupt it mid-run.
-    const { code, stdout } = await cli(['run', 'examples/markdown-report.ts', 'node_modules', report, '--concurrency', 'read=1'], (text, child) => {
-      if (sentAt === 0 && /read [1-9]\d* done/.test(text)) {
+    // The real job, held open by one extra agent until aborted: it cannot finish before the signal,
+    // however fast the machine. The signal goes once reads are done and the holder runs.
+    const { code, stdout } = await cli(['run', fixture('held-markdown-report.workflow.ts'), docs, report, '--concurrency', 'read=1'], (text, child) => {
+      if (sentAt === 0 && text.includes('holding') && /read [1-9]\d* done/.test(text)) {
         sentAt = Date.now();
         child.kill('SIGINT');
       }
@@ -212,7 +213,8 @@ describe('skein run: Ctrl-C and SIGTERM', () => {
     expect(code).toBe(130);
     expect(Date.now() - sentAt).toBeLessThan(5_000);
     expect(stdout).toContain('markdown-report interrupted in');
-    expect(stdout).toMatch(/^ {2}read +\d+ +0 +[1-9]\d* /m);
+    expect(stdout).toMatch(/^ {2}read +[1-9]\d* +0 +\d+ /m);
+    expect(stdout).toMatch(/^ {2}hold +0 +0 +1 /m);
     await expect(readFile(report, 'utf8')).rejects.toThrow(/ENOENT/);
   });
 
