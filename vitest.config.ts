@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
+const cli = fileURLToPath(new URL('./packages/cli/src/index.ts', import.meta.url));
 
 export default defineConfig({
   resolve: {
@@ -9,10 +10,11 @@ export default defineConfig({
       { find: /^skein$/, replacement: src('index.ts') },
       { find: /^skein\/worker$/, replacement: src('runtime/worker-pool.ts') },
       { find: /^skein\/(.*)$/, replacement: src('$1/index.ts') },
+      { find: /^@skein\/cli$/, replacement: cli },
     ],
   },
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
     // Unhandled rejections and uncaught errors fail the run (vitest's default, stated here on purpose).
     dangerouslyIgnoreUnhandledErrors: false,

@@ -1,10 +1,10 @@
 /**
  * The smallest workflow `skein run` accepts: one agent greets every name given on the command line.
  *
- *   npx tsx src/cli/bin.ts run examples/greet.ts Ada Grace Edsger
+ *   npx tsx packages/cli/src/bin.ts run examples/greet.ts Ada Grace Edsger
  */
 import { Board, artifactType } from 'skein/board';
-import { defineWorkflow } from 'skein/cli';
+import { defineWorkflow } from '@skein/cli';
 import { z } from 'zod';
 
 const Name = artifactType('Name', z.string());

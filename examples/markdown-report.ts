@@ -24,7 +24,7 @@ import { readdir, readFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { exponential, retryPolicy } from 'skein';
 import { Board, artifactType } from 'skein/board';
-import { defineWorkflow } from 'skein/cli';
+import { defineWorkflow } from '@skein/cli';
 import { WorkerPool } from 'skein/worker';
 import { z } from 'zod';
 import { renderReport } from './markdown/report.js';

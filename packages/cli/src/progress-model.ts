@@ -7,7 +7,7 @@
  * failed or cancelled; `retries` counts attempts after the first; run times are from `started` to
  * `finished`/`failed` (queue time excluded).
  */
-import type { AgentStats, BoardEvent } from '../board/index.js';
+import type { AgentStats, BoardEvent } from 'skein/board';
 import { percentile } from './percentile.js';
 
 /** How far back the runs-per-second rate looks. */

@@ -3,8 +3,8 @@
  * to build its board, what to publish to start it, and (optionally) what to do once the board is
  * idle, such as writing a report. The CLI does the rest: progress, limits, deadline, shutdown.
  */
-import type { AnyArtifactType, Board, BoardEvent, BoardStats, DraftOptions } from '../board/index.js';
-import { assertFunction, assertOptions, describe } from '../core/validate.js';
+import type { AnyArtifactType, Board, BoardEvent, BoardStats, DraftOptions } from 'skein/board';
+import { assertFunction, assertOptions, describe } from './validate.js';
 
 /**
  * The part of a {@link Board} the CLI drives. Any `Board` fits; the CLI never checks `instanceof`,
@@ -76,7 +76,7 @@ export interface Workflow<B extends RunnableBoard = RunnableBoard> {
  * @example
  * ```ts
  * import { Board, artifactType } from 'skein/board';
- * import { defineWorkflow } from 'skein/cli';
+ * import { defineWorkflow } from '@skein/cli';
  * import { z } from 'zod';
  *
  * const Name = artifactType('Name', z.string());

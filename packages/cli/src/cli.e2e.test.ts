@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const children = new Set<ChildProcess>();
 
@@ -22,7 +22,7 @@ interface Result {
 
 /** Runs the CLI; `onStderr` sees stderr as it grows (to send a signal at the right moment). */
 function cli(args: readonly string[], onStderr?: (stderr: string, child: ChildProcess) => void): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/bin.ts', ...args], {
     cwd: root,
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -162,7 +162,7 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 describe('skein run: progress in a terminal', () => {
   // A pseudo-terminal from `script` has no size: this also checks that the view still draws then.
   it.skipIf(!hasScript)('redraws one frame in place, then replaces it with the summary and shows the cursor again', async () => {
-    const command = `${process.execPath} --import tsx src/cli/bin.ts run ${fixture('slow.workflow.ts')} --timeout 700ms`;
+    const command = `${process.execPath} --import tsx packages/cli/src/bin.ts run ${fixture('slow.workflow.ts')} --timeout 700ms`;
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let output = '';
@@ -281,13 +281,13 @@ describe('skein run: failures and bad input', () => {
   it.each([
     ['a missing file', ['run', 'does-not-exist.ts'], 'skein: workflow file not found: does-not-exist.ts'],
     ['a directory', ['run', 'examples'], 'skein: workflow must be a file, but examples is a directory'],
-    ['a module that exports no workflow', ['run', 'src/cli/fixtures/not-a-workflow.ts'], 'skein: src/cli/fixtures/not-a-workflow.ts exports no workflow'],
-    ['a module that exports a board instead of a workflow', ['run', 'src/cli/fixtures/exports-board.ts'], 'skein: src/cli/fixtures/exports-board.ts exports a board, not a workflow'],
-    ['a workflow whose createBoard returns no board', ['run', 'src/cli/fixtures/no-board.workflow.ts'], "skein: workflow 'no-board': createBoard() returned no board"],
+    ['a module that exports no workflow', ['run', 'packages/cli/src/fixtures/not-a-workflow.ts'], 'skein: packages/cli/src/fixtures/not-a-workflow.ts exports no workflow'],
+    ['a module that exports a board instead of a workflow', ['run', 'packages/cli/src/fixtures/exports-board.ts'], 'skein: packages/cli/src/fixtures/exports-board.ts exports a board, not a workflow'],
+    ['a workflow whose createBoard returns no board', ['run', 'packages/cli/src/fixtures/no-board.workflow.ts'], "skein: workflow 'no-board': createBoard() returned no board"],
     ['an unknown flag', ['run', 'examples/markdown-report.ts', '--frobnicate'], "skein: unknown option '--frobnicate'"],
     ['an unknown command', ['frobnicate'], "skein: unknown command 'frobnicate'"],
     ['a bad --concurrency', ['run', 'examples/markdown-report.ts', '--concurrency', 'read=0'], "argument 'read=0' is invalid"],
-    ['a --concurrency for an agent the workflow lacks', ['run', 'src/cli/fixtures/failing.workflow.ts', '-c', 'nobody=2'], "has no agent named 'nobody' (agents: work, log)"],
+    ['a --concurrency for an agent the workflow lacks', ['run', 'packages/cli/src/fixtures/failing.workflow.ts', '-c', 'nobody=2'], "has no agent named 'nobody' (agents: work, log)"],
     ['a bad --timeout', ['run', 'examples/markdown-report.ts', '--timeout', 'soon'], "argument 'soon' is invalid"],
   ])('%s prints one clear line and exits 2', async (_case, args, message) => {
     const { code, stdout, stderr } = await cli(args);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BoardEvent } from '../board/index.js';
+import type { BoardEvent } from 'skein/board';
 import { percentile } from './percentile.js';
 import { ProgressModel } from './progress-model.js';
 

@@ -1,6 +1,7 @@
 /**
- * The `skein` command's public surface for workflow authors: the workflow contract and its types.
- * The command itself is `src/cli/bin.ts`; see docs/cli.md.
+ * `@skein/cli`: the `skein` command, and its public surface for workflow authors: the workflow
+ * contract, its types, and `runWorkflow` to run one from code. The command itself is `src/bin.ts`;
+ * see docs/cli.md.
  */
 export {
   defineWorkflow,

@@ -5,7 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { BoardEvent } from '../board/index.js';
+import type { BoardEvent } from 'skein/board';
 import { CliError } from './cli-error.js';
 
 export class TraceWriter {

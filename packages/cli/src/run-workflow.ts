@@ -5,8 +5,8 @@
  * workflow's cleanups run before this returns.
  */
 import { constants } from 'node:os';
-import { TimeoutError } from '../core/errors.js';
-import { assertDuration, assertOptions, assertSignal } from '../core/validate.js';
+import { TimeoutError } from 'skein';
+import { assertDuration, assertOptions, assertSignal } from './validate.js';
 import { CliError } from './cli-error.js';
 import { formatDuration } from './format.js';
 import { firstLine } from './load-workflow.js';
@@ -54,7 +54,7 @@ export const EXIT_CODES = { completed: 0, failed: 1, 'timed-out': 124 } as const
  *
  * @example
  * ```ts
- * import { runWorkflow } from 'skein/cli';
+ * import { runWorkflow } from '@skein/cli';
  * import workflow from './flow.js';
  * const summary = await runWorkflow(workflow, { args: ['./docs'], timeoutMs: 30_000 });
  * console.log(summary.status, summary.agents);
