@@ -15,7 +15,7 @@
  * - Everything the board starts is tracked and settles before `shutdown()` resolves.
  */
 import { AsyncResource } from 'node:async_hooks';
-import type { Tracer } from '@opentelemetry/api';
+import type { Tracer } from './otel.js';
 import { CancelledError, TimeoutError } from '../core/errors.js';
 import { gather } from '../core/gather.js';
 import { validateGrace, type GraceOptions } from '../core/grace.js';

@@ -3,7 +3,7 @@
  * the context its body, engines and hooks receive. The run's signal is its workflow's, made on first
  * use: most trivial runs never need one, and cancelling a workflow aborts all its runs at once.
  */
-import type { Span } from '@opentelemetry/api';
+import type { Span } from './otel.js';
 import { assertArtifactType, type Artifact, type ArtifactType, type Draft, type DraftOptions } from './artifact.js';
 import type { AgentContext, BoardReader } from './context.js';
 import type { AgentRuntime, WorkflowRuntime } from './runtime.js';

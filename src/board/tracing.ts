@@ -5,10 +5,10 @@
  * under the Node SDK), never in a field: concurrent runs cannot see each other's spans.
  */
 import { createRequire } from 'node:module';
-import type * as Otel from '@opentelemetry/api';
+import type * as Otel from './otel.js';
 import type { Artifact, TraceRef } from './artifact.js';
 
-type Api = typeof Otel;
+type Api = Otel.Api;
 
 function loadApi(): Api | undefined {
   try {

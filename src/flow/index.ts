@@ -1,5 +1,5 @@
 export { Semaphore, type Permit, type AcquireOptions, type SemaphoreRunOptions } from './semaphore.js';
-export { Mutex, type LockOptions, type RunExclusiveOptions } from './mutex.js';
+export { Mutex, type LockOptions, type RunExclusiveOptions, type RunExclusiveOptions as MutexRunOptions } from './mutex.js';
 export { map, type MapOptions } from './map.js';
 export { mapIterable, type MapIterableOptions, type MappedIterator } from './map-iterable.js';
 export type { Source, Mapper } from './source.js';

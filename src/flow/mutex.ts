@@ -14,19 +14,19 @@ export interface LockOptions {
   readonly timeoutMs?: number;
 }
 
-/** Options for {@link Mutex.runExclusive}. */
+/** Options for {@link Mutex.run}. */
 export interface RunExclusiveOptions extends LockOptions, GraceOptions {}
 
 /**
  * A lock: one holder at a time, waiters served first-in first-out, every wait abortable.
- * `runExclusive(task)` holds the lock until the task has settled, even when a timeout aborted it.
+ * `run(task)` holds the lock until the task has settled, even when a timeout aborted it.
  *
  * @example
  * ```ts
  * import { Mutex } from 'skein';
  * const mutex = new Mutex();
  * let balance = 100;
- * const withdraw = (amount: number) => mutex.runExclusive(async () => {
+ * const withdraw = (amount: number) => mutex.run(async () => {
  *   const current = balance;
  *   await Promise.resolve(); // another withdrawal cannot interleave here
  *   balance = current - amount;
@@ -93,12 +93,17 @@ export class Mutex {
    * import { Mutex } from 'skein';
    * const mutex = new Mutex();
    * const order: number[] = [];
-   * await Promise.all([3, 2, 1].map((n) => mutex.runExclusive(() => { order.push(n); })));
+   * await Promise.all([3, 2, 1].map((n) => mutex.run(() => { order.push(n); })));
    * console.log(order); // [3, 2, 1]
    * ```
    */
-  runExclusive<T>(task: Task<T>, options?: RunExclusiveOptions): Promise<T> {
+  run<T>(task: Task<T>, options?: RunExclusiveOptions): Promise<T> {
     assertOptions(options);
     return this.#semaphore.run(task, options);
+  }
+
+  /** @deprecated Use {@link Mutex.run}: every skein primitive that runs a task calls it `run`. */
+  runExclusive<T>(task: Task<T>, options?: RunExclusiveOptions): Promise<T> {
+    return this.run(task, options);
   }
 }

@@ -58,8 +58,8 @@ export type Event<T> = (listener: Listener<T>) => Subscription;
  *
  * @example
  * ```ts
- * import { EventEmitter } from 'skein';
- * const emitter = new EventEmitter<number>();
+ * import { Emitter } from 'skein';
+ * const emitter = new Emitter<number>();
  * const got: number[] = [];
  * const subscription = emitter.event((n) => got.push(n));
  * emitter.emit(1);

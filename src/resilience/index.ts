@@ -4,7 +4,17 @@
  */
 export { type Backoff, constant, firstDelays } from './backoff.js';
 export { exponential, type ExponentialOptions, type Jitter } from './exponential.js';
-export { EventEmitter, type Event, type Listener, type Subscription } from './event.js';
+import { EventEmitter as Emitter } from './event.js';
+export { Emitter };
+export type { Event, Listener, Subscription } from './event.js';
+/**
+ * The former name of {@link Emitter}.
+ *
+ * @deprecated Use {@link Emitter}: `EventEmitter` clashed with `node:events` in editors' auto-import.
+ */
+export const EventEmitter = Emitter;
+/** @deprecated Use {@link Emitter}. */
+export type EventEmitter<T> = Emitter<T>;
 export { type Policy, type PolicyTask, type PolicyContext, type ExecuteOptions } from './policy.js';
 export {
   retry,

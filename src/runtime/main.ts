@@ -79,7 +79,8 @@ const KEEP_ALIVE_MS = 1 << 30;
  *
  * @example
  * ```ts
- * import { main, sleep } from 'skein';
+ * import { sleep } from 'skein';
+ * import { main } from 'skein/node';
  * import { EventEmitter } from 'node:events';
  * import assert from 'node:assert/strict';
  * const fakeProcess = new EventEmitter(); // in production, leave `process` and `exit` out

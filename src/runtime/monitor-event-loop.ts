@@ -79,7 +79,7 @@ const NS_PER_MS = 1e6;
  *
  * @example
  * ```ts
- * import { monitorEventLoop } from 'skein';
+ * import { monitorEventLoop } from 'skein/node';
  * using monitor = monitorEventLoop({
  *   thresholdMs: 200,
  *   onLag: ({ durationMs, stats }) => console.warn(`event loop blocked for ${durationMs.toFixed(0)} ms`, stats),

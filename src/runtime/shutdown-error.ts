@@ -17,7 +17,8 @@ export interface ShutdownErrorOptions extends ErrorOptions {
  *
  * @example
  * ```ts
- * import { ShutdownError, isCancellation } from 'skein';
+ * import { ShutdownError } from 'skein/node';
+ * import { isCancellation } from 'skein';
  * import assert from 'node:assert/strict';
  * const reason = new ShutdownError('received SIGTERM', { signal: 'SIGTERM' });
  * assert.equal(reason.signal, 'SIGTERM');

@@ -3,7 +3,7 @@
  * which turns Ctrl-C and SIGTERM into an orderly shutdown of the board and the right exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { main, type MainProcess } from 'skein';
+import { main, type MainProcess } from 'skein/node';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import { colorFor, palette } from './format.js';
 import { firstLine, loadWorkflow } from './load-workflow.js';
