@@ -23,6 +23,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const matrix: string[] = [];
 
 let work: string;
+let tarballPath: string;
 
 interface PackResult {
   readonly filename: string;
@@ -56,6 +57,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'skein-consumers-'));
   const packed = JSON.parse(await exec(npm, ['pack', '--json', '--pack-destination', work], root)) as PackResult[];
   const tarball = packed[0]!;
+  tarballPath = join(work, tarball.filename);
   matrix.push(`tarball ${tarball.filename}: ${tarball.size} bytes packed, ${tarball.unpackedSize} unpacked, ${tarball.entryCount} files`);
   await writeFile(join(work, 'package.json'), JSON.stringify({ name: 'skein-consumers', private: true }));
   await exec(npm, ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', join(work, tarball.filename)], work);
@@ -75,6 +77,13 @@ describe('the packed tarball', () => {
     expect(dist).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'index.d.ts.map']));
     matrix.push(`install: ${installed.length} package (${installed.join(', ')})`);
   });
+
+  it('passes publint --strict and are-the-types-wrong with the esm-only profile', async () => {
+    const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+    await exec(bin('publint'), ['run', tarballPath, '--strict'], work);
+    await exec(bin('attw'), [tarballPath, '--profile', 'esm-only', '--format', 'table'], work);
+    matrix.push('publint --strict: clean; attw --profile esm-only: clean');
+  }, 120_000);
 
   it('type-checks and runs in a TypeScript project with nodenext resolution, without skipLibCheck', async () => {
     const dir = await project('nodenext', {
