@@ -210,3 +210,12 @@ function settle(gate: GateState, groups: GateEntry[][]): GateTransition {
   gate.deadline = deadline;
   return { state: gate, groups };
 }
+
+/** A deep copy of `state` without its consumed entries: what a store hands out, so that callers cannot change its records. */
+export function cloneGate(state: GateState): GateState {
+  return {
+    ...state,
+    slots: state.slots.map((_, i) => entriesAt(state, i)),
+    heads: state.heads.map(() => 0),
+  };
+}

@@ -30,6 +30,7 @@ export type {
 } from './contract.js';
 export {
   depositIntoGate,
+  cloneGate,
   entriesAt,
   expireGate,
   gateKey,
@@ -44,3 +45,4 @@ export {
   type GateState,
   type GateTransition,
 } from './gate-state.js';
+export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js';
