@@ -178,20 +178,23 @@ export class Completion {
     const { agent, run, inputs } = active;
     const outputs: OutputWrite[] = [];
     const causedBy = inputs.map((input) => input.id);
+    const lineage = lineageOf(inputs, agent.spec.name);
     for (const draft of drafts) {
       const declared = agent.spec.publishes.get(draft.type.name);
       if (declared === undefined || declared.type !== draft.type) {
         throw new OutputError(`agent '${agent.spec.name}' does not publish ${draft.type.name}; declare publishes(${draft.type.name})`);
       }
       const extraTags = checkTags(draft.options?.tags, 'output tags');
-      const artifact = await ctx.intake.prepare(declared.type, draft.payload, {
+      const prepared = ctx.intake.prepare(declared.type, draft.payload, {
         producedBy: agent.spec.name,
         correlationId: run.correlationId,
         tags: extraTags.length === 0 ? declared.tags : [...new Set([...declared.tags, ...extraTags])],
         visibility: draft.options?.visibility === undefined ? declared.visibility : checkVisibility(draft.options.visibility, 'output visibility'),
         causedBy,
+        lineage,
         publisher: { kind: 'agent', agent },
       });
+      const artifact = isThenable(prepared) ? await prepared : prepared;
       outputs.push({ ...ctx.router.route(ctx.units.traced(artifact)), index: active.nextOutput++ });
     }
     for (const output of outputs) {
@@ -205,6 +208,25 @@ export class Completion {
     }
     return outputs;
   }
+}
+
+const NO_LINEAGE: readonly string[] = Object.freeze([]);
+/** Lineages are shared: one frozen array per (parent lineage, agent), not one per artifact. */
+const extended = new WeakMap<readonly string[], Map<string, readonly string[]>>();
+
+/** The lineage of an output of `agent` made from `inputs`: theirs, plus `agent`. */
+function lineageOf(inputs: readonly Artifact[], agent: string): readonly string[] {
+  let parent = inputs[0]?.lineage ?? NO_LINEAGE;
+  for (let i = 1; i < inputs.length; i++) {
+    const other = inputs[i]!.lineage;
+    if (other !== undefined && other !== parent) parent = Object.freeze([...new Set([...parent, ...other])]);
+  }
+  if (parent.includes(agent)) return parent;
+  let children = extended.get(parent);
+  if (children === undefined) extended.set(parent, (children = new Map<string, readonly string[]>()));
+  let lineage = children.get(agent);
+  if (lineage === undefined) children.set(agent, (lineage = Object.freeze([...parent, agent])));
+  return lineage;
 }
 
 function targetsOf(output: OutputWrite): string[] {
