@@ -198,15 +198,24 @@ export class Completion {
       outputs.push({ ...ctx.router.route(ctx.units.traced(artifact)), index: active.nextOutput++ });
     }
     for (const output of outputs) {
-      for (const name of targetsOf(output)) {
-        const target = ctx.agents.get(name);
-        if (target === undefined || target.queued < target.capacity || ctx.router.reaches(name, agent.spec.name)) continue;
-        // Runs wait on queued runs only, never on places reserved by external publishes: an external
-        // publish may hold a reservation while it waits for another agent, whose runs must not wait for it.
-        while (target.queued >= target.capacity) await ctx.intake.waitForRoom(target);
-      }
+      for (const run of output.runs) await this.#roomFor(run.agent, agent);
+      for (const deposit of output.deposits) await this.#roomFor(deposit.agent, agent);
     }
     return outputs;
+  }
+
+  /**
+   * Waits while `name`'s queue is full, unless `name` can lead back to `from` (a cycle: the run limit
+   * bounds those). Runs wait on queued runs only, never on places reserved by external publishes: an
+   * external publish may hold a reservation while it waits for another agent, whose runs must not wait for it.
+   */
+  #roomFor(name: string, from: LiveAgent): Promise<void> | undefined {
+    const ctx = this.#ctx;
+    const target = ctx.agents.get(name);
+    if (target === undefined || target.queued < target.capacity || ctx.router.reaches(name, from.spec.name)) return undefined;
+    return (async () => {
+      while (target.queued >= target.capacity) await ctx.intake.waitForRoom(target);
+    })();
   }
 }
 
@@ -229,8 +238,3 @@ function lineageOf(inputs: readonly Artifact[], agent: string): readonly string[
   return lineage;
 }
 
-function targetsOf(output: OutputWrite): string[] {
-  const names = output.runs.map((run) => run.agent);
-  for (const deposit of output.deposits) names.push(deposit.agent);
-  return names;
-}
