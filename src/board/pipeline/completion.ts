@@ -197,9 +197,16 @@ export class Completion {
       const artifact = isThenable(prepared) ? await prepared : prepared;
       outputs.push({ ...ctx.router.route(ctx.units.traced(artifact)), index: active.nextOutput++ });
     }
+    // Awaited only where a queue is full: an await per output costs a turn of the microtask queue.
     for (const output of outputs) {
-      for (const run of output.runs) await this.#roomFor(run.agent, agent);
-      for (const deposit of output.deposits) await this.#roomFor(deposit.agent, agent);
+      for (const run of output.runs) {
+        const waiting = this.#roomFor(run.agent, agent);
+        if (waiting !== undefined) await waiting;
+      }
+      for (const deposit of output.deposits) {
+        const waiting = this.#roomFor(deposit.agent, agent);
+        if (waiting !== undefined) await waiting;
+      }
     }
     return outputs;
   }

@@ -70,7 +70,7 @@ export class Executor {
     active.span = ctx.tracing.start(`run ${name}`, { 'skein.agent': name, 'skein.run_id': active.run.id, 'skein.correlation_id': active.run.correlationId }, active.inputs);
     const published = active.span === undefined ? await this.#runBody(active) : await ctx.tracing.with(active.span, () => this.#runBody(active));
     ctx.tracing.end(active.span, undefined, { 'skein.attempts': active.attempts, 'skein.outputs': published.length });
-    await this.#postPublish(active, published);
+    if (active.agent.spec.hooks.length > 0) await this.#postPublish(active, published);
     ctx.completion.reportFinished(active, published.length);
   }
 
