@@ -1,0 +1,359 @@
+/**
+ * The store contract: every state change a board makes is one call here, and a SQL store runs each
+ * call as one transaction. What happens in process (validation, matching subscriptions, visibility,
+ * user functions such as `where` and `join.by`) is decided before the call; what must be atomic
+ * (storing artifacts, creating runs, updating gates, loop counters, claims, completions, dead letters)
+ * happens inside it.
+ *
+ * The units:
+ * - {@link BoardStore.publish}: artifacts, the runs they schedule and the gate deposits they make,
+ *   together or not at all; optionally closing due gates in the same unit.
+ * - {@link BoardStore.claim}: queued runs of some agents for one owner, each with an attempt number
+ *   and a lease; runs of paused or cancelled workflows are never claimed.
+ * - {@link BoardStore.emit} and {@link BoardStore.complete}: a claimed run's outputs (and what they
+ *   schedule), and its end, guarded by (owner, attempt). Outputs are keyed by (run id, output index):
+ *   a run executed again after a crash never applies an output twice.
+ * - {@link BoardStore.renewLeases}, {@link BoardStore.requeueExpired}: leases.
+ * - {@link BoardStore.dueGates} + a publish unit with `closeGates`: batches that time out and joins
+ *   that expire, from any process, exactly once (the close is guarded by the gate's version).
+ * - {@link BoardStore.setWorkflowState}: pause, resume, cancel (cancel drops queued runs and gate
+ *   entries of the workflow in the same unit).
+ * - {@link BoardStore.pending}: the idle question, answered by the store.
+ *
+ * Runs execute at least once; their effects on the board apply exactly once.
+ *
+ * Every method may answer synchronously or with a promise (`Awaitable`), so that the memory store
+ * keeps a synchronous fast path. Ids and keys are plain strings without NUL characters, storable in
+ * every SQL engine; payloads are JSON-serialisable (the board checks it before a unit is built).
+ */
+import type { Artifact, ArtifactTypeOf } from '../artifact.js';
+import type { ErrorSummary } from '../builtins.js';
+import type { AnyArtifactType } from '../artifact.js';
+import type { GateKind, GateState } from './gate-state.js';
+
+/**
+ * A query over stored artifacts, in publication order.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const recent = await board.store.list({ type: 'Order', producedBy: 'external', since: new Date(Date.now() - 60_000), limit: 100 });
+ * ```
+ */
+export interface ArtifactQuery {
+  /** An artifact type or its name. */
+  readonly type?: AnyArtifactType | string;
+  readonly correlationId?: string;
+  readonly producedBy?: string;
+  /** Only artifacts created at or after this instant (a `Date` or an ISO 8601 string). */
+  readonly since?: Date | string;
+  /** At most this many (the oldest first). */
+  readonly limit?: number;
+}
+
+
+/** A store method's answer: a value, or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** A workflow's state: paused and cancelled workflows have none of their queued runs claimed. */
+export type WorkflowState = 'active' | 'paused' | 'cancelled';
+
+/**
+ * A run to create. The board assigns its id; the store creates it unless its workflow's loop
+ * counter for the agent reached `runLimit` (then it reports a {@link RunLimitReached}).
+ */
+export interface NewRun {
+  readonly id: string;
+  readonly agent: string;
+  /** Which of the agent's `consumes` declarations (0-based) scheduled it. */
+  readonly subscription: number;
+  /** Its inputs, in the order the agent receives them. */
+  readonly inputIds: readonly string[];
+  readonly correlationId: string;
+  /** Set when the run replays a dead letter. */
+  readonly replayOf?: string | undefined;
+  /** Runs this agent may have in this workflow, counted in the store across idle periods; none when undefined. */
+  readonly runLimit?: number | undefined;
+}
+
+/** A run as stored: queued, or claimed by an owner. */
+export interface RunRecord {
+  readonly id: string;
+  readonly agent: string;
+  readonly subscription: number;
+  readonly inputIds: readonly string[];
+  readonly correlationId: string;
+  /** Epoch milliseconds when it was created. */
+  readonly enqueuedAt: number;
+  readonly replayOf?: string | undefined;
+  readonly state: RunState;
+  /** How many times it was claimed (0 while it never was). */
+  readonly attempt: number;
+  /** Who claimed it (set while `running`). */
+  readonly owner?: string | undefined;
+  /** Epoch milliseconds when the claim's lease expires (set while `running`). */
+  readonly leaseUntil?: number | undefined;
+}
+
+export type RunState = 'queued' | 'running';
+
+/** A claimed run: what {@link BoardStore.claim} hands out. */
+export interface ClaimedRun extends RunRecord {
+  readonly state: 'running';
+  readonly owner: string;
+  readonly leaseUntil: number;
+}
+
+/** What guards a completion: a late owner, or an older attempt, changes nothing. */
+export interface ClaimRef {
+  readonly runId: string;
+  readonly owner: string;
+  readonly attempt: number;
+}
+
+/**
+ * A gate deposit: an artifact entering an AND gate, a batch or a join. The store loads the gate
+ * (`FOR UPDATE` in SQL), applies {@link depositIntoGate} and writes it back in the same unit.
+ */
+export interface GateDeposit {
+  /** The gate's key ({@link gateKey}): storable, no NUL characters. */
+  readonly key: string;
+  readonly agent: string;
+  readonly subscription: number;
+  readonly kind: GateKind;
+  /** The declared input type names, in order (one for a batch). */
+  readonly typeNames: readonly string[];
+  /** The positions this artifact may fill (its type may appear several times in an AND gate or a join). */
+  readonly positions: readonly number[];
+  /** A batch's size. */
+  readonly batchSize?: number | undefined;
+  /** A batch's timeout or a join's window, counted from the gate's opening; none when undefined. */
+  readonly windowMs?: number | undefined;
+  /** The join key, for joins. */
+  readonly joinKey?: string | undefined;
+  readonly artifactId: string;
+  readonly correlationId: string;
+  /** The id of the run created if this deposit completes a group. */
+  readonly runId: string;
+  readonly runLimit?: number | undefined;
+}
+
+/** One artifact to store, with the runs and gate deposits it causes. */
+export interface ArtifactWrite {
+  readonly artifact: Artifact;
+  /** Runs of single-type subscriptions it schedules directly. */
+  readonly runs: readonly NewRun[];
+  readonly deposits: readonly GateDeposit[];
+}
+
+/** An output of a claimed run: keyed by (run id, index), applied at most once. */
+export interface OutputWrite extends ArtifactWrite {
+  readonly index: number;
+}
+
+/** Closes a due gate in a publish unit: refused (the unit is a `conflict`) unless the gate still has `version`. */
+export interface GateClose {
+  readonly key: string;
+  readonly version: number;
+  /** A timed-out batch's run (its inputs are what the gate held). */
+  readonly run?: NewRun | undefined;
+}
+
+/**
+ * A publish unit: external publishes, the board's facts, flushes of due gates.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'skein/board/store';
+ * const store = new MemoryStore();
+ * const artifact = { id: 'a1', type: 'Order', payload: { qty: 1 }, producedBy: 'external', correlationId: 'wf', tags: [], visibility: { kind: 'public' as const }, createdAt: new Date().toISOString(), causedBy: [] };
+ * store.publish({ writes: [{ artifact, runs: [{ id: 'r1', agent: 'billing', subscription: 0, inputIds: ['a1'], correlationId: 'wf' }], deposits: [] }], now: Date.now() });
+ * ```
+ */
+export interface PublishUnit {
+  readonly writes: readonly ArtifactWrite[];
+  /** Runs of artifacts stored before (a replay, a run scheduled later), created in the same unit. */
+  readonly runs?: readonly NewRun[] | undefined;
+  readonly closeGates?: readonly GateClose[] | undefined;
+  /** The board's clock (epoch ms): `enqueuedAt`, gate openings and deadlines use it. */
+  readonly now: number;
+}
+
+/** A run the store did not create because its workflow reached the agent's run limit. */
+export interface RunLimitReached {
+  readonly agent: string;
+  readonly correlationId: string;
+  readonly limit: number;
+  readonly inputIds: readonly string[];
+  /** True the first time this (workflow, agent) reaches it: report it once. */
+  readonly first: boolean;
+}
+
+/**
+ * What a unit did. `applied`: everything (but outputs applied before, which are skipped). `cancelled`:
+ * an artifact's workflow is cancelled, nothing applied. `conflict`: a gate to close changed meanwhile,
+ * nothing applied. `lost`: the claim is no longer held (lease expired, another attempt), nothing applied.
+ */
+export interface UnitResult {
+  readonly status: 'applied' | 'cancelled' | 'conflict' | 'lost';
+  /** The runs created, in creation order. */
+  readonly runs: readonly RunRecord[];
+  readonly limited: readonly RunLimitReached[];
+  /** Outputs not applied because an earlier execution of the run applied them. */
+  readonly duplicates: number;
+  /** The earliest gate deadline this unit set (epoch ms), so the board can arm one timer. */
+  readonly nextDeadline?: number | undefined;
+}
+
+/**
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'skein/board/store';
+ * const store = new MemoryStore();
+ * const claimed = store.claim({ owner: 'worker-1', agents: ['billing'], limit: 8, leaseMs: 30_000, now: Date.now() });
+ * ```
+ */
+export interface ClaimRequest {
+  readonly owner: string;
+  readonly agents: readonly string[];
+  /** At most this many runs (integer >= 1). */
+  readonly limit: number;
+  readonly leaseMs: number;
+  readonly now: number;
+}
+
+/** A dead letter: a run that failed for good, kept to be inspected and replayed. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly run: RunRecord;
+  readonly error: ErrorSummary;
+  readonly attempts: number;
+  /** ISO 8601, UTC. */
+  readonly failedAt: string;
+}
+
+/**
+ * How a claimed run ends. `finished`: its outputs (those not applied yet) go in the same unit.
+ * `failed`: the `AgentFailed` fact and the dead letter in the same unit. `cancelled`: it ends without
+ * effects. `released`: it goes back to its queue (shutdown handing work back), its attempt kept.
+ */
+export type Completion =
+  | { readonly outcome: 'finished'; readonly outputs: readonly OutputWrite[] }
+  | { readonly outcome: 'failed'; readonly fact: ArtifactWrite; readonly deadLetter: DeadLetter }
+  | { readonly outcome: 'cancelled' }
+  | { readonly outcome: 'released' };
+
+export interface RunQuery {
+  readonly agent?: string;
+  readonly correlationId?: string;
+  readonly state?: RunState;
+}
+
+export interface DeadLetterQuery {
+  readonly agent?: string;
+  readonly correlationId?: string;
+  readonly limit?: number;
+}
+
+/** The idle question: what is left to do, board-wide or in one workflow. */
+export interface Pending {
+  /** Queued runs of active workflows. */
+  readonly queued: number;
+  /** Queued runs of paused workflows (they wait for a resume, not for work). */
+  readonly paused: number;
+  readonly running: number;
+  /** Open gates with a deadline (a batch timeout, a join window): work that will happen by itself. */
+  readonly timedGates: number;
+}
+
+/** What cancelling a workflow removed, in the same unit as the state change. */
+export interface WorkflowChange {
+  readonly previous: WorkflowState;
+  /** Queued runs dropped (cancel only). */
+  readonly dropped: readonly RunRecord[];
+}
+
+/**
+ * The state a board keeps. Each method is one atomic unit.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type BoardStore } from 'skein/board/store';
+ * const store: BoardStore = new MemoryStore(); // SQLite and PostgreSQL stores implement the same contract
+ * ```
+ */
+export interface BoardStore {
+  /**
+   * Stores the unit's artifacts with their runs and gate deposits, and closes the gates named in
+   * `closeGates`, all or nothing. An artifact id already stored is an error (nothing applied). A
+   * write into a cancelled workflow makes the unit `cancelled`; a gate close whose version changed
+   * makes it a `conflict`.
+   */
+  publish(unit: PublishUnit): Awaitable<UnitResult>;
+
+  /**
+   * Claims up to `limit` queued runs of `agents`, oldest first, for `owner`: each gets `attempt + 1`
+   * and a lease until `now + leaseMs`. Runs of paused or cancelled workflows are skipped. Two
+   * concurrent claims never return the same run.
+   */
+  claim(request: ClaimRequest): Awaitable<readonly ClaimedRun[]>;
+
+  /**
+   * Applies outputs of a claimed run before it completes (a streaming agent's yields), guarded by the
+   * claim. An output whose (run id, index) was applied before is skipped and counted in `duplicates`.
+   */
+  emit(claim: ClaimRef, outputs: readonly OutputWrite[], now: number): Awaitable<UnitResult>;
+
+  /**
+   * Ends a claimed run with its completion, guarded by the claim: if `owner` or `attempt` no longer
+   * hold it, nothing is applied and the status is `lost`. Outputs already applied are skipped. Outputs
+   * into a cancelled workflow are not applied (status `cancelled`; the run still ends).
+   */
+  complete(claim: ClaimRef, completion: Completion, now: number): Awaitable<UnitResult>;
+
+  /** Extends the leases of runs `owner` still holds until `now + leaseMs`; answers the ids it no longer holds. */
+  renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): Awaitable<readonly string[]>;
+
+  /**
+   * Puts running runs whose lease expired before `now` back at the head of their queues (their
+   * attempt kept, so the next claim is a new attempt), and answers them. With `owner`, every run of
+   * that owner regardless of its lease (a board resuming after its own crash, a worker known dead).
+   */
+  requeueExpired(now: number, options?: { readonly owner?: string }): Awaitable<readonly RunRecord[]>;
+
+  /** Open gates whose deadline is at or before `now`, oldest deadline first, at most `limit`. Read only. */
+  dueGates(now: number, limit: number): Awaitable<readonly GateState[]>;
+
+  /** The earliest deadline of an open gate (epoch ms), to arm a timer; undefined when none. */
+  nextDeadline(): Awaitable<number | undefined>;
+
+  /**
+   * Sets a workflow's state. Cancelling drops its queued runs and removes its entries from open gates
+   * in the same unit; a cancelled workflow stays cancelled (answers `previous: 'cancelled'`).
+   */
+  setWorkflowState(correlationId: string, state: WorkflowState): Awaitable<WorkflowChange>;
+  getWorkflowState(correlationId: string): Awaitable<WorkflowState>;
+  /** Every workflow whose state is not `active`. */
+  listWorkflowStates(): Awaitable<readonly { readonly correlationId: string; readonly state: WorkflowState }[]>;
+
+  /** What is left to do, board-wide or in one workflow: the idle question. */
+  pending(query?: { readonly correlationId?: string }): Awaitable<Pending>;
+
+  /** The artifacts with these ids, in the same order; `undefined` for an unknown (or dropped) id. */
+  getArtifacts(ids: readonly string[]): Awaitable<readonly (Artifact | undefined)[]>;
+  /** Stored artifacts matching `query`, oldest first. */
+  list<T>(query: ArtifactQuery & { readonly type: ArtifactTypeOf<T> }): Awaitable<Artifact<T>[]>;
+  list(query?: ArtifactQuery): Awaitable<Artifact[]>;
+  /** Queued (in queue order) and running runs. */
+  listRuns(query?: RunQuery): Awaitable<readonly RunRecord[]>;
+  /** Open gates, optionally those holding an artifact of one workflow. */
+  listGates(query?: { readonly correlationId?: string }): Awaitable<readonly GateState[]>;
+
+  listDeadLetters(query?: DeadLetterQuery): Awaitable<readonly DeadLetter[]>;
+  /** Removes the dead letter and queues `run` (its replay) in one unit; undefined (nothing done) when unknown. */
+  replayDeadLetter(id: string, run: NewRun, now: number): Awaitable<RunRecord | undefined>;
+
+  /** Releases connections and files. */
+  close?(): Awaitable<void>;
+}

@@ -1,0 +1,221 @@
+/**
+ * Gate logic, pure: `gate state + deposit -> new state + the group it completes`. Every store applies
+ * it inside its own unit (the memory store on its records, a SQL store on the gate row it loaded
+ * `FOR UPDATE` and writes back), so that AND gates, batches and joins behave the same on every store.
+ *
+ * One shape covers the three kinds: an AND gate (one artifact per declared type), a join (the same,
+ * grouped by a key, waiting at most `windowMs`) and a batch (up to `batchSize` artifacts of one type,
+ * or whatever waited by `windowMs`). Each position is a FIFO with a head index, so taking the oldest
+ * entry is O(1) however many wait; consumed entries are compacted away once they are the majority.
+ *
+ * Windows count from the oldest waiting entry: a gate's deadline is the earliest `at + windowMs` of
+ * the entries at the heads of its positions.
+ */
+import type { GateDeposit } from './contract.js';
+
+export type GateKind = 'and' | 'batch' | 'join';
+
+/** An artifact waiting in a gate, with its workflow and arrival time (epoch ms). */
+export interface GateEntry {
+  readonly artifactId: string;
+  readonly correlationId: string;
+  readonly at: number;
+}
+
+/**
+ * A gate's stored state (a JSON-serialisable record).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'skein/board/store';
+ * const open = new MemoryStore().listGates(); // batches and joins still waiting
+ * ```
+ */
+export interface GateState {
+  readonly key: string;
+  readonly agent: string;
+  readonly subscription: number;
+  readonly kind: GateKind;
+  readonly typeNames: readonly string[];
+  readonly joinKey?: string | undefined;
+  readonly batchSize?: number | undefined;
+  readonly windowMs?: number | undefined;
+  /** One FIFO per position; the entries before `heads[i]` were taken already. */
+  readonly slots: GateEntry[][];
+  readonly heads: number[];
+  /** Epoch ms of the earliest window end among waiting entries; undefined when the gate has no window. */
+  deadline: number | undefined;
+  /** Bumped by every change, so that closing a due gate can be guarded against a concurrent deposit. */
+  version: number;
+}
+
+/** What a deposit or a close did: the gate's new state (undefined: delete it) and what it let out. */
+export interface GateTransition {
+  readonly state: GateState | undefined;
+  /** Complete input groups, entries in the order the agent receives them. */
+  readonly groups: readonly (readonly GateEntry[])[];
+}
+
+/** What closing a due gate takes out: a batch's waiting entries, or a join's expired entries per position. */
+export interface GateExpiry {
+  readonly state: GateState | undefined;
+  /** Per position, the entries whose window passed (for a batch: one position, everything waiting). */
+  readonly taken: readonly (readonly GateEntry[])[];
+}
+
+const COMPACT_AT = 64;
+
+/**
+ * A gate's key: agent, subscription and scope (a workflow, a join key, or the board), each part
+ * percent-encoded and joined with `/`, so that keys never hold NUL or collide across parts.
+ *
+ * @example
+ * ```ts
+ * import { gateKey } from 'skein/board/store';
+ * gateKey('matcher', 0, { joinKey: 'order-7' }); // 'matcher/0/key:order-7'
+ * ```
+ */
+export function gateKey(agent: string, subscription: number, scope: { readonly correlationId: string } | { readonly joinKey: string } | 'board'): string {
+  const where = scope === 'board' ? 'board' : 'joinKey' in scope ? `key:${encodeURIComponent(scope.joinKey)}` : `wf:${encodeURIComponent(scope.correlationId)}`;
+  return `${encodeURIComponent(agent)}/${subscription}/${where}`;
+}
+
+/** A new, empty gate for `deposit`. */
+export function openGate(deposit: GateDeposit): GateState {
+  const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
+  return {
+    key: deposit.key,
+    agent: deposit.agent,
+    subscription: deposit.subscription,
+    kind: deposit.kind,
+    typeNames: deposit.typeNames,
+    joinKey: deposit.joinKey,
+    batchSize: deposit.batchSize,
+    windowMs: deposit.windowMs,
+    slots: Array.from({ length: width }, () => []),
+    heads: Array.from({ length: width }, () => 0),
+    deadline: undefined,
+    version: 0,
+  };
+}
+
+/** How many entries wait at `position`. */
+export function waitingAt(state: GateState, position: number): number {
+  return state.slots[position]!.length - state.heads[position]!;
+}
+
+/** The entries waiting at `position`, oldest first. */
+export function entriesAt(state: GateState, position: number): GateEntry[] {
+  return state.slots[position]!.slice(state.heads[position]);
+}
+
+export function isEmptyGate(state: GateState): boolean {
+  for (let i = 0; i < state.slots.length; i++) if (waitingAt(state, i) > 0) return false;
+  return true;
+}
+
+/**
+ * Adds the deposit's artifact to `state` (a new gate when undefined) at the candidate position with
+ * the fewest waiting, then takes out the group it completes, if any (one deposit completes at most
+ * one group). `state` is updated in place: the caller owns it (a SQL store parses a fresh copy per
+ * transaction).
+ */
+export function depositIntoGate(state: GateState | undefined, deposit: GateDeposit, now: number): GateTransition {
+  const gate = state ?? openGate(deposit);
+  let position = -1;
+  for (const candidate of deposit.positions) {
+    if (candidate < 0 || candidate >= gate.slots.length) throw new RangeError(`gate ${gate.key} has no position ${candidate}`);
+    if (position === -1 || waitingAt(gate, candidate) < waitingAt(gate, position)) position = candidate;
+  }
+  if (position === -1) throw new RangeError(`a deposit into gate ${gate.key} names no position`);
+  gate.slots[position]!.push({ artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now });
+  gate.version++;
+  const groups: GateEntry[][] = [];
+  if (gate.kind === 'batch') {
+    if (waitingAt(gate, 0) >= deposit.batchSize!) groups.push(take(gate, 0, deposit.batchSize!));
+  } else if (gate.slots.every((_, i) => waitingAt(gate, i) > 0)) {
+    groups.push(gate.slots.map((_, i) => take(gate, i, 1)[0]!));
+  }
+  return settle(gate, groups);
+}
+
+/**
+ * Closes what is due in `state` at `now`: a batch gives everything waiting (its timeout passed); a
+ * join or an AND gate with a window gives, per position, the entries whose window passed.
+ */
+export function expireGate(state: GateState, now: number): GateExpiry {
+  const taken: GateEntry[][] = [];
+  const windowMs = state.windowMs ?? Infinity;
+  for (let i = 0; i < state.slots.length; i++) {
+    if (state.kind === 'batch') {
+      taken.push(take(state, i, waitingAt(state, i)));
+      continue;
+    }
+    let count = 0;
+    const slot = state.slots[i]!;
+    for (let j = state.heads[i]!; j < slot.length && slot[j]!.at + windowMs <= now; j++) count++;
+    taken.push(take(state, i, count));
+  }
+  state.version++;
+  return { state: settle(state, []).state, taken };
+}
+
+/** Removes a workflow's entries (it was cancelled). */
+export function removeWorkflowFromGate(state: GateState, correlationId: string): GateTransition {
+  let changed = false;
+  for (let i = 0; i < state.slots.length; i++) {
+    const kept = entriesAt(state, i).filter((entry) => entry.correlationId !== correlationId);
+    if (kept.length !== waitingAt(state, i)) {
+      state.slots[i] = kept;
+      state.heads[i] = 0;
+      changed = true;
+    }
+  }
+  if (changed) state.version++;
+  return settle(state, []);
+}
+
+/** Every artifact id waiting in `state`. */
+export function waitingIds(state: GateState): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < state.slots.length; i++) for (const entry of entriesAt(state, i)) ids.push(entry.artifactId);
+  return ids;
+}
+
+function take(gate: GateState, position: number, count: number): GateEntry[] {
+  const slot = gate.slots[position]!;
+  const head = gate.heads[position]!;
+  const taken = slot.slice(head, head + count);
+  const next = head + count;
+  if (next === slot.length) {
+    slot.length = 0;
+    gate.heads[position] = 0;
+  } else if (next >= COMPACT_AT && next * 2 >= slot.length) {
+    // Amortised O(1): the consumed prefix is dropped only once it is at least half the array.
+    gate.slots[position] = slot.slice(next);
+    gate.heads[position] = 0;
+  } else gate.heads[position] = next;
+  return taken;
+}
+
+function settle(gate: GateState, groups: GateEntry[][]): GateTransition {
+  if (isEmptyGate(gate)) return { state: undefined, groups };
+  let deadline: number | undefined;
+  if (gate.windowMs !== undefined) {
+    for (let i = 0; i < gate.slots.length; i++) {
+      const head = gate.slots[i]![gate.heads[i]!];
+      if (head !== undefined && (deadline === undefined || head.at + gate.windowMs < deadline)) deadline = head.at + gate.windowMs;
+    }
+  }
+  gate.deadline = deadline;
+  return { state: gate, groups };
+}
+
+/** A deep copy of `state` without its consumed entries: what a store hands out, so that callers cannot change its records. */
+export function cloneGate(state: GateState): GateState {
+  return {
+    ...state,
+    slots: state.slots.map((_, i) => entriesAt(state, i)),
+    heads: state.heads.map(() => 0),
+  };
+}

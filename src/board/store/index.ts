@@ -1,0 +1,48 @@
+/**
+ * skein/board/store: what a store author needs. The contract every store implements
+ * ({@link BoardStore}), the pure gate logic every store applies inside its units, the memory store and
+ * (in tests) the contract suite. Board users never need this entry.
+ */
+export type {
+  Awaitable,
+  ArtifactQuery,
+  ArtifactWrite,
+  BoardStore,
+  ClaimedRun,
+  ClaimRef,
+  ClaimRequest,
+  Completion,
+  DeadLetter,
+  DeadLetterQuery,
+  GateClose,
+  GateDeposit,
+  NewRun,
+  OutputWrite,
+  Pending,
+  PublishUnit,
+  RunLimitReached,
+  RunQuery,
+  RunRecord,
+  RunState,
+  UnitResult,
+  WorkflowChange,
+  WorkflowState,
+} from './contract.js';
+export {
+  depositIntoGate,
+  cloneGate,
+  entriesAt,
+  expireGate,
+  gateKey,
+  isEmptyGate,
+  openGate,
+  removeWorkflowFromGate,
+  waitingAt,
+  waitingIds,
+  type GateEntry,
+  type GateExpiry,
+  type GateKind,
+  type GateState,
+  type GateTransition,
+} from './gate-state.js';
+export { MemoryStore, type MemoryStoreOptions } from '../stores/memory-store.js';
