@@ -282,3 +282,41 @@ describe('TaskGroup', () => {
     await expect(new TaskGroup().join()).resolves.toBeUndefined();
   });
 });
+
+describe('scope, at the edges', () => {
+  it('counts only spawned children in group.pending, never the body', async () => {
+    const seen: number[] = [];
+    await scope(async (group) => {
+      seen.push(group.pending);
+      const child = deferred();
+      group.spawn(() => child.promise);
+      seen.push(group.pending);
+      child.resolve();
+      await sleep(0);
+      seen.push(group.pending);
+    });
+    expect(seen).toEqual([0, 1, 0]);
+  });
+
+  it('waits for a deadline further away than 2^31-1 ms instead of timing out at once', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const month = 30 * 24 * 3_600_000;
+    let settled = false;
+    const outcome = scope((group) => untilAborted(group.signal), { deadline: month }).catch((e: unknown) => e);
+    void outcome.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(month - 1_001);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('arms no timer at all for an infinite deadline', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const group = new TaskGroup({ deadline: Infinity });
+    expect(vi.getTimerCount()).toBe(0);
+    await group.join();
+  });
+});

@@ -109,9 +109,9 @@ export class TaskGroup implements AsyncDisposable {
     return this.#run.deadline;
   }
 
-  /** Children started and not yet settled. */
+  /** Children spawned and not yet settled (the body of a {@link scope} is not one of them). */
   get pending(): number {
-    return this.#run.pending;
+    return this.#run.children;
   }
 
   /**
@@ -192,6 +192,11 @@ class GroupRun extends Supervisor {
   #failed = false;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
   #body: { state: 'running' | 'fulfilled' | 'rejected'; value: unknown } | undefined;
+
+  /** Spawned children still running: `pending` counts the body of a scope too, this does not. */
+  get children(): number {
+    return this.#body?.state === 'running' ? this.pending - 1 : this.pending;
+  }
 
   constructor(options: ScopeOptions | undefined) {
     super('scope', options);

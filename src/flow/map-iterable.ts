@@ -10,7 +10,7 @@ import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
 import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
 import { Deque } from './deque.js';
-import { assertSource, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
 
 /** Options for {@link mapIterable}. */
 export interface MapIterableOptions extends GraceOptions {
@@ -160,7 +160,11 @@ class MapIterator<T, R> implements MappedIterator<R> {
     if (this.#finished) return this.#final();
     if (!this.#started && !this.#start()) return this.#final();
     const value = this.#take();
-    if (value !== NONE) return Promise.resolve({ done: false, value });
+    if (value !== NONE) {
+      // The taken result freed room in the window: start the calls it allows now, not once the buffer is empty.
+      this.#pump();
+      return Promise.resolve({ done: false, value });
+    }
     if (this.#complete()) {
       this.#finish();
       return this.#final();
@@ -248,7 +252,7 @@ class MapIterator<T, R> implements MappedIterator<R> {
       }
       let step: IteratorResult<T>;
       try {
-        step = (this.#iterator as Iterator<T>).next();
+        step = checkStep<T>((this.#iterator as Iterator<T>).next());
       } catch (error) {
         this.#sourceDone = true;
         this.#stop(error, new CancelledError('mapIterable stopped: reading its input failed', { cause: error }), true);
@@ -273,7 +277,16 @@ class MapIterator<T, R> implements MappedIterator<R> {
       return;
     }
     step.then(
-      (result) => this.#pulled(result, undefined),
+      (result) => {
+        let checked: IteratorResult<T>;
+        try {
+          checked = checkStep<T>(result);
+        } catch (error) {
+          this.#pulled(undefined, error);
+          return;
+        }
+        this.#pulled(checked, undefined);
+      },
       (error: unknown) => this.#pulled(undefined, error ?? new Error('the source rejected with nothing')),
     );
   }

@@ -7,7 +7,7 @@ import { CancelledError, isCancellation, setSuppressedErrors } from '../core/err
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
-import { assertSource, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
 
 /** Options for {@link map}. */
 export interface MapOptions extends GraceOptions {
@@ -165,7 +165,7 @@ class MapRun<T, R> {
     while (!this.#stopping) {
       let step: IteratorResult<T>;
       try {
-        step = iterator.next();
+        step = checkStep<T>(iterator.next());
       } catch (error) {
         this.#sourceFailed(error);
         break;
@@ -194,7 +194,7 @@ class MapRun<T, R> {
   async #pull(iterator: AsyncIterator<T>): Promise<T | typeof DONE> {
     if (this.#stopping || this.#sourceDone) return DONE;
     try {
-      const step = await iterator.next();
+      const step = checkStep<T>(await iterator.next());
       if (step.done === true) {
         this.#sourceDone = true;
         return DONE;
