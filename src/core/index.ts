@@ -1,4 +1,4 @@
-export { CancelledError, TimeoutError, ScopeClosedError, isCancellation, suppressedErrors } from './errors.js';
+export { CancelledError, TimeoutError, ScopeClosedError, isCancellation, isTimeout, suppressedErrors } from './errors.js';
 export { linkSignal, deadlineOf, type SignalLink } from './signal.js';
 export { DEFAULT_GRACE_MS, type GraceOptions, type StragglerReport, type StragglerHandler } from './grace.js';
 export { sleep, type SleepOptions } from './sleep.js';

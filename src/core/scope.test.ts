@@ -2,6 +2,7 @@ import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, untilAborted } from '../../test/helpers.js';
 import { CancelledError, ScopeClosedError, TimeoutError } from './errors.js';
 import { scope, TaskGroup, type TaskHandle } from './scope.js';
+import { linkSignal } from './signal.js';
 import { sleep } from './sleep.js';
 
 describe('scope', () => {
@@ -318,5 +319,25 @@ describe('scope, at the edges', () => {
     const group = new TaskGroup({ deadline: Infinity });
     expect(vi.getTimerCount()).toBe(0);
     await group.join();
+  });
+});
+
+describe('cancelling one child of a group', () => {
+  it('lets the other children go on when one child rejects with its own AbortError', async () => {
+    const finished: string[] = [];
+    const value = await scope(async (group) => {
+      const one = new AbortController();
+      const link = linkSignal(one, group.signal);
+      const cancelled = group.spawn(() => untilAborted(one.signal).finally(() => link.unlink()));
+      group.spawn(async () => {
+        await sleep(1);
+        finished.push('sibling');
+      });
+      one.abort();
+      await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
+      return 'group carried on';
+    });
+    expect(value).toBe('group carried on');
+    expect(finished).toEqual(['sibling']);
   });
 });

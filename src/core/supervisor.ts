@@ -13,7 +13,7 @@ import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type Gra
 import { deadlineOf, setDeadline } from './signal.js';
 import { armTimer } from './timer.js';
 import { isThenable, type Task } from './task.js';
-import { assertDuration, assertOptions, assertSignal, describe } from './validate.js';
+import { assertDuration, assertKnownOptions, assertOptions, assertSignal, describe } from './validate.js';
 
 /** Options every supervising combinator accepts. */
 export interface SupervisorOptions extends GraceOptions {
@@ -23,9 +23,17 @@ export interface SupervisorOptions extends GraceOptions {
   readonly timeout?: number;
 }
 
-export function validateSupervisorOptions(options: SupervisorOptions | undefined): void {
+/** The option names every supervising combinator reads. */
+export const SUPERVISOR_OPTIONS = ['signal', 'timeout', 'graceMs', 'onStraggler'] as const;
+
+export function validateSupervisorOptions(
+  options: SupervisorOptions | undefined,
+  owner: string,
+  known: readonly string[] = SUPERVISOR_OPTIONS,
+): void {
   assertOptions(options);
   if (options === undefined) return;
+  assertKnownOptions(options, known, owner);
   assertSignal(options.signal);
   if (options.timeout !== undefined) assertDuration(options.timeout, 'timeout', { allowInfinity: true });
   validateGrace(options);

@@ -8,9 +8,11 @@ import { CancelledError, isCancellation, setSuppressedErrors } from '../core/err
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
-import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { Deque } from './deque.js';
 import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+
+const MAP_ITERABLE_OPTIONS = ['concurrency', 'buffer', 'ordered', 'signal', 'graceMs', 'onStraggler'];
 
 /** Options for {@link mapIterable}. */
 export interface MapIterableOptions extends GraceOptions {
@@ -79,6 +81,7 @@ export function mapIterable<T, R>(
   assertSource(source, 'source');
   assertFunction(fn, 'fn');
   assertOptions(options);
+  assertKnownOptions(options, MAP_ITERABLE_OPTIONS, 'mapIterable');
   const concurrency = options?.concurrency ?? 1;
   assertInteger(concurrency, 'concurrency', { min: 1 });
   const buffer = options?.buffer ?? concurrency;

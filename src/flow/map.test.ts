@@ -327,3 +327,11 @@ describe('map, with hostile input', () => {
     }
   }
 });
+
+describe('map options', () => {
+  it('rejects an unknown option name with a TypeError naming the known ones', () => {
+    expect(() => map([1], (n) => n, { concurency: 2 } as any)).toThrow(
+      'map has no option "concurency"; its options are concurrency, signal, settle, graceMs, onStraggler',
+    );
+  });
+});

@@ -6,8 +6,10 @@
 import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
-import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+
+const MAP_OPTIONS = ['concurrency', 'signal', 'settle', 'graceMs', 'onStraggler'];
 
 /** Options for {@link map}. */
 export interface MapOptions extends GraceOptions {
@@ -65,6 +67,7 @@ export function map<T, R>(
   assertSource(items, 'items');
   assertFunction(fn, 'fn');
   assertOptions(options);
+  assertKnownOptions(options, MAP_OPTIONS, 'map');
   const concurrency = options?.concurrency ?? Infinity;
   assertInteger(concurrency, 'concurrency', { min: 1, allowInfinity: true });
   const signal = options?.signal;

@@ -240,3 +240,32 @@ describe('Semaphore.run and Mutex.runExclusive when the caller aborts between th
     });
   }
 });
+
+describe('cancelling the waiters of a Semaphore or a Mutex', () => {
+  it('Semaphore.cancel rejects every waiter with a CancelledError, empties the queue and keeps held permits', async () => {
+    const semaphore = new Semaphore(1);
+    const held = semaphore.tryAcquire()!;
+    const controller = new AbortController();
+    const waiting = [semaphore.acquire(), semaphore.acquire({ signal: controller.signal, timeoutMs: 1_000 })];
+    expect(semaphore.cancel()).toBe(2);
+    for (const outcome of await Promise.allSettled(waiting)) {
+      expect(outcome.status === 'rejected' && (outcome.reason as Error).name).toBe('AbortError');
+    }
+    expect(semaphore.waiting).toBe(0);
+    expect(semaphore.available).toBe(0);
+    held.release();
+    expect(semaphore.available).toBe(1);
+  });
+
+  it('Mutex.cancel rejects the waiters with the reason given and lets the holder keep the lock', async () => {
+    const mutex = new Mutex();
+    const lock = await mutex.lock();
+    const waiting = mutex.lock();
+    const reason = new Error('shutting down');
+    expect(mutex.cancel(reason)).toBe(1);
+    await expect(waiting).rejects.toBe(reason);
+    expect(mutex.locked).toBe(true);
+    lock.release();
+    expect(mutex.locked).toBe(false);
+  });
+});

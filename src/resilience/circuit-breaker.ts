@@ -13,7 +13,7 @@
  */
 import { isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions } from '../core/validate.js';
 import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import type { BreakerPolicy, BreakerTracker } from './breaker-policy.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
@@ -146,6 +146,8 @@ interface Period {
   readonly fail: (error: unknown) => never;
 }
 
+const BREAKER_OPTIONS = ['policy', 'openMs', 'backoff', 'halfOpenMaxCalls', 'isFailure'];
+
 const defaultIsFailure = (error: unknown): boolean => !isCancellation(error);
 
 /**
@@ -201,6 +203,7 @@ export class CircuitBreaker implements Policy {
   constructor(options: CircuitBreakerOptions) {
     assertOptions(options);
     if (options === undefined) throw new TypeError('CircuitBreaker needs options: { policy, openMs?, backoff?, halfOpenMaxCalls?, isFailure? }');
+    assertKnownOptions(options, BREAKER_OPTIONS, 'CircuitBreaker');
     const { policy, openMs, backoff, halfOpenMaxCalls = 1, isFailure = defaultIsFailure } = options;
     if (typeof (policy as Partial<BreakerPolicy> | undefined)?.create !== 'function') {
       throw new TypeError('policy must be a breaking policy such as consecutive(5) or failureRate({ threshold: 0.5 })');

@@ -351,3 +351,9 @@ describe('retry, with async hooks and decisions on the result', () => {
     await expect(outcome).rejects.toThrow('caller left');
   });
 });
+
+describe('retry options', () => {
+  it('rejects an unknown option name with a TypeError naming the known ones', () => {
+    expect(() => retry(() => 1, { retries: 2 } as any)).toThrow(/retry has no option "retries"; its options are maxAttempts/);
+  });
+});

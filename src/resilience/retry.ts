@@ -7,12 +7,14 @@
 import { isCancellation } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
 import { exponential } from './exponential.js';
 import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, type PolicyContext, type PolicyTask } from './policy.js';
+
+const RETRY_OPTIONS = ['maxAttempts', 'maxElapsedMs', 'backoff', 'retryIf', 'retryIfResult', 'onRetry', 'onGiveUp', 'signal'];
 
 /**
  * What a retried task is told: which attempt this is, counting from 1.
@@ -200,6 +202,7 @@ export function retry<T>(task: RetryTask<T>, options?: RetryOptions): Promise<T>
 export function assertRetryOptions(options: RetryPolicyOptions | undefined, reusable: boolean): void {
   if (options === undefined) return;
   assertOptions(options);
+  assertKnownOptions(options, RETRY_OPTIONS, reusable ? 'retryPolicy' : 'retry');
   if (options.maxAttempts !== undefined) assertInteger(options.maxAttempts, 'maxAttempts', { min: 1, allowInfinity: true });
   if (options.maxElapsedMs !== undefined) assertDuration(options.maxElapsedMs, 'maxElapsedMs', { allowInfinity: true });
   if (options.backoff !== undefined) assertBackoff(options.backoff, 'backoff', { reusable });
