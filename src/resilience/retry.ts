@@ -225,26 +225,49 @@ export function runRetry<T>(task: RetryTask<T>, signal: AbortSignal, options: Re
   // The clock is read only when something needs the elapsed time.
   const startedAt =
     options?.maxElapsedMs !== undefined || options?.onRetry !== undefined || options?.onGiveUp !== undefined ? Date.now() : 0;
-  const byResult = options?.retryIfResult !== undefined;
   let result: T | PromiseLike<T>;
   try {
     result = task(signal, FIRST_ATTEMPT);
   } catch (error) {
     return retryAfter(task, signal, options, startedAt, { failed: true, outcome: error });
   }
-  if (byResult) {
-    return Promise.resolve(result).then(
-      (value) => retryAfter(task, signal, options, startedAt, { failed: false, outcome: value }),
-      (error: unknown) => retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
-    );
-  }
+  if (options?.retryIfResult !== undefined) return afterFirstValue(task, signal, options, startedAt, result);
   if (!isThenable(result)) return abortable && signal.aborted ? Promise.reject(signal.reason as unknown) : Promise.resolve(result);
-  const retryOnError = (error: unknown): Promise<T> => retryAfter(task, signal, options, startedAt, { failed: true, outcome: error });
-  if (!abortable) return Promise.resolve(result).then(undefined, retryOnError);
-  return Promise.resolve(result).then((value) => {
-    if (signal.aborted) throw signal.reason;
-    return value;
-  }, retryOnError);
+  if (abortable) return afterAbortableAttempt(task, signal, options, startedAt, result);
+  return Promise.resolve(result).then(undefined, (error: unknown) =>
+    retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
+  );
+}
+
+/** The first attempt when values may be retried too: every outcome goes through the decision. */
+function afterFirstValue<T>(
+  task: RetryTask<T>,
+  signal: AbortSignal,
+  options: RetryPolicyOptions,
+  startedAt: number,
+  result: T | PromiseLike<T>,
+): Promise<T> {
+  return Promise.resolve(result).then(
+    (value) => retryAfter(task, signal, options, startedAt, { failed: false, outcome: value }),
+    (error: unknown) => retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
+  );
+}
+
+/** The first attempt with a caller's signal: a value that arrives after the abort is not a success. */
+function afterAbortableAttempt<T>(
+  task: RetryTask<T>,
+  signal: AbortSignal,
+  options: RetryPolicyOptions | undefined,
+  startedAt: number,
+  result: PromiseLike<T>,
+): Promise<T> {
+  return Promise.resolve(result).then(
+    (value) => {
+      if (signal.aborted) throw signal.reason;
+      return value;
+    },
+    (error: unknown) => retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
+  );
 }
 
 /** How an attempt ended: rejected (`failed`) with `outcome`, or fulfilled with it. */
