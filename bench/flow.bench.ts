@@ -128,6 +128,14 @@ const floorQueue = {
   fn: () => workersOverIndex(tasks, (task) => task(), CONCURRENCY),
 };
 
+/** `waiters` onIdle() waiters parked on a busy queue while 1,000 tasks run: their cost per task. */
+function queueWithWaiters(waiters: number): Promise<unknown> {
+  const queue = new TaskQueue({ concurrency: CONCURRENCY });
+  const added = tasks.slice(0, 1_000).map((task) => queue.add(task));
+  const idle = Array.from({ length: waiters }, () => queue.onIdle());
+  return Promise.all([...added, ...idle]);
+}
+
 /** Tasks added one by one, each add returning its own promise, all awaited together. */
 function queueCases() {
   return [
@@ -338,6 +346,24 @@ export default [
         },
       ];
     })(),
+  }),
+  timedSuite({
+    name: 'TaskQueue: 1,000 no-op async tasks while 1,000 onIdle waiters wait, concurrency 16',
+    description: 'Park 1,000 onIdle() waiters, add 1,000 async tasks one by one, await them and the waiters.',
+    cases: [
+      { name: 'skein TaskQueue.add, 1,000 onIdle waiters', role: 'skein', fn: () => queueWithWaiters(1_000) },
+      { name: 'skein TaskQueue.add, 1 onIdle waiter', role: 'floor', fn: () => queueWithWaiters(1) },
+      {
+        name: 'p-queue add, 1,000 onIdle waiters',
+        role: 'peer',
+        fn: () => {
+          const queue = new PQueue({ concurrency: CONCURRENCY });
+          const added = tasks.slice(0, 1_000).map((task) => queue.add(task));
+          const waiters = Array.from({ length: 1_000 }, () => queue.onIdle());
+          return Promise.all([...added, ...waiters]);
+        },
+      },
+    ],
   }),
   timedSuite({
     name: 'TaskQueue: 100,000 no-op async tasks as one batch, concurrency 16',

@@ -58,6 +58,20 @@ export default [
     ],
   }),
   timedSuite({
+    name: 'retry: success path, options and backoff built per call, 1,000 sequential calls',
+    timeMs: 2_000,
+    description: 'As above, but each call builds its options object and its backoff, as most callers write it.',
+    cases: [
+      {
+        name: 'skein retry(task, { backoff: exponential() })',
+        role: 'skein',
+        fn: sequential(() => retry(work, { maxAttempts: 3, backoff: exponential({ initialMs: 100, maxMs: 10_000 }) })),
+      },
+      { name: 'p-retry (options object)', role: 'peer', fn: sequential(() => pRetry(work, { retries: 2 })) },
+      { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
+    ],
+  }),
+  timedSuite({
     name: 'CircuitBreaker (closed): success path, 1,000 sequential calls',
     timeMs: 2_000,
     description: 'Await an async function that succeeds at once through a closed breaker (5 consecutive failures open it).',

@@ -1,12 +1,16 @@
 /**
  * Runs every `bench/*.bench.ts` (or those whose file name contains one of the arguments) and prints,
  * per suite, each case's mean time per iteration and skein's time as a multiple of every other case's.
- * `--json [file]` also writes the figures (default `bench-results.json`).
+ * `--json [file]` also writes the figures (default `bench-results.json`). `--gc` runs a full garbage
+ * collection before every sample (node's `--expose-gc`; the runner restarts itself with it), so that
+ * each sample starts from a clean heap and code the collector deoptimised, as real workloads see it.
  *
  *   npm run bench                 # everything
  *   npm run bench -- core flow    # files whose name contains "core" or "flow"
+ *   npm run bench -- --gc core    # a full GC before each sample
  *   npm run bench -- --json out.json
  */
+import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -40,6 +44,13 @@ if (jsonIndex !== -1) {
   jsonPath = next !== undefined && !next.startsWith('--') ? next : 'bench-results.json';
   args.splice(jsonIndex, next === jsonPath ? 2 : 1);
 }
+const gcBeforeEachSample = args.includes('--gc');
+const collect = (globalThis as { gc?: () => void }).gc;
+if (gcBeforeEachSample && collect === undefined) {
+  // The flag must reach node itself: run this very script again under --expose-gc.
+  const child = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
 const filters = args.filter((arg) => !arg.startsWith('--'));
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
@@ -58,7 +69,8 @@ const format = (ms: number): string =>
 
 async function runTimed(file: string, suite: TimedSuite): Promise<SuiteResult> {
   const bench = new Bench({ time: suite.timeMs ?? 1000, iterations: suite.iterations ?? 10, warmupTime: 200, warmupIterations: 3 });
-  for (const benchCase of suite.cases) bench.add(benchCase.name, benchCase.fn);
+  const hooks = gcBeforeEachSample ? { beforeEach: () => collect!() } : undefined;
+  for (const benchCase of suite.cases) bench.add(benchCase.name, benchCase.fn, hooks);
   await bench.run();
   const cases: CaseResult[] = [];
   for (const task of bench.tasks) {
@@ -102,7 +114,9 @@ async function runCustom(file: string, suite: CustomSuite): Promise<SuiteResult>
 }
 
 const results: SuiteResult[] = [];
-console.log(`skein benchmarks, node ${process.version}, ${new Date().toISOString()}`);
+console.log(
+  `skein benchmarks, node ${process.version}, ${new Date().toISOString()}${gcBeforeEachSample ? ', a full GC before each sample' : ''}`,
+);
 console.log('Times are means per iteration; "skein = Nx this" is skein\'s time divided by that case\'s (below 1: skein is faster).');
 for (const file of files) {
   const module = (await import(pathToFileURL(join(dir, file)).href)) as { default: Suite | readonly Suite[] };
@@ -113,6 +127,7 @@ for (const file of files) {
 }
 
 if (jsonPath !== undefined) {
-  await writeFile(jsonPath, `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results }, null, 2)}\n`);
+  const run = { node: process.version, date: new Date().toISOString(), gcBeforeEachSample, results };
+  await writeFile(jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   console.log(`\nwrote ${jsonPath}`);
 }

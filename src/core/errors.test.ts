@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CancelledError, isCancellation, ScopeClosedError, suppressedErrors, TimeoutError } from './errors.js';
+import { CancelledError, isCancellation, isTimeout, ScopeClosedError, suppressedErrors, TimeoutError } from './errors.js';
 
 describe('errors', () => {
   it('CancelledError is an Error named AbortError with a cause', () => {
@@ -38,5 +38,32 @@ describe('errors', () => {
     expect(suppressedErrors(new Error('x'))).toEqual([]);
     expect(suppressedErrors('x')).toEqual([]);
     expect(suppressedErrors(undefined)).toEqual([]);
+  });
+});
+
+describe('isTimeout', () => {
+  it("recognises skein's TimeoutError and the DOMException of AbortSignal.timeout()", async () => {
+    const signal = AbortSignal.timeout(0);
+    await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    expect(isTimeout(signal.reason)).toBe(true);
+    expect(isTimeout(new TimeoutError())).toBe(true);
+  });
+
+  it('tells a timeout apart from a cancellation and from anything else', () => {
+    expect(isTimeout(new CancelledError())).toBe(false);
+    expect(isTimeout(new Error('boom'))).toBe(false);
+    expect(isTimeout(null)).toBe(false);
+    expect(isTimeout('TimeoutError')).toBe(false);
+  });
+});
+
+describe('unknown option names', () => {
+  it('are rejected with a TypeError naming the known ones, everywhere options are taken', async () => {
+    const { gather } = await import('./gather.js');
+    const { scope } = await import('./scope.js');
+    const { timeout } = await import('./timeout.js');
+    expect(() => gather([], { setle: true } as any)).toThrow('gather has no option "setle"; its options are signal, timeout, graceMs, onStraggler, settle');
+    expect(() => scope(() => 1, { deadLine: 5 } as any)).toThrow(/scope has no option "deadLine"/);
+    expect(() => timeout(() => 1, 5, { timeout: 5 } as any)).toThrow(/timeout has no option "timeout"/);
   });
 });

@@ -87,6 +87,24 @@ export function isCancellation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
 }
 
+/**
+ * True when `error` says a deadline passed, whoever set it: skein's {@link TimeoutError}, the
+ * `DOMException` that `AbortSignal.timeout()` aborts with, or any error named `'TimeoutError'`
+ * (undici's, for one). A cancellation is not a timeout.
+ *
+ * @example
+ * ```ts
+ * import { isTimeout, timeout, sleep } from 'skein';
+ * const signal = AbortSignal.timeout(1);
+ * const domTimeout = await sleep(1_000, { signal }).catch((error: unknown) => error);
+ * const skeinTimeout = await timeout((s) => sleep(1_000, { signal: s }), 1).catch((error: unknown) => error);
+ * console.log(isTimeout(domTimeout), isTimeout(skeinTimeout), isTimeout(new Error('x'))); // true true false
+ * ```
+ */
+export function isTimeout(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'TimeoutError';
+}
+
 const suppressed = new WeakMap<object, readonly unknown[]>();
 
 /** Records the other genuine failures that were suppressed in favour of `error`. */

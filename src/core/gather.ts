@@ -1,7 +1,9 @@
 import { CancelledError, isCancellation, setSuppressedErrors } from './errors.js';
-import { Supervisor, validateSupervisorOptions, type SupervisorOptions } from './supervisor.js';
+import { SUPERVISOR_OPTIONS, Supervisor, validateSupervisorOptions, type SupervisorOptions } from './supervisor.js';
 import type { Task, TaskValue } from './task.js';
 import { assertFunction, describe } from './validate.js';
+
+const GATHER_OPTIONS = [...SUPERVISOR_OPTIONS, 'settle'];
 
 /** What `gather` accepts: an array or tuple of tasks, or a record of them. */
 export type GatherTasks = readonly Task<unknown>[] | { readonly [key: string]: Task<unknown> };
@@ -85,7 +87,7 @@ export function gather(tasks: GatherTasks, options?: GatherOptions): Promise<unk
   } else {
     throw new TypeError(`tasks must be an array or a record of task functions, got ${describe(tasks)}`);
   }
-  validateSupervisorOptions(options);
+  validateSupervisorOptions(options, 'gather', GATHER_OPTIONS);
   if (options?.settle !== undefined && typeof options.settle !== 'boolean') {
     throw new TypeError(`settle must be a boolean, got ${describe(options.settle)}`);
   }

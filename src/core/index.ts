@@ -1,5 +1,5 @@
 import { CancelledError } from './errors.js';
-export { CancelledError, TimeoutError, ScopeClosedError, isCancellation, suppressedErrors } from './errors.js';
+export { CancelledError, TimeoutError, ScopeClosedError, isCancellation, isTimeout, suppressedErrors } from './errors.js';
 
 /**
  * {@link CancelledError} under the name it prints with. Its `name` is `'AbortError'`, the DOM's, so

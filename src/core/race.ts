@@ -60,7 +60,7 @@ function validateRace(tasks: unknown, operation: string, options: RaceOptions | 
   if (!Array.isArray(tasks)) throw new TypeError(`${operation} needs an array of task functions, got ${describe(tasks)}`);
   if (tasks.length === 0) throw new RangeError(`${operation} needs at least one task, got an empty array`);
   for (let i = 0; i < tasks.length; i++) assertFunction(tasks[i], `tasks[${i}]`);
-  validateSupervisorOptions(options);
+  validateSupervisorOptions(options, operation);
 }
 
 class Racing extends Supervisor {

@@ -2,6 +2,7 @@ import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, untilAborted } from '../../test/helpers.js';
 import { CancelledError, ScopeClosedError, TimeoutError } from './errors.js';
 import { scope, TaskGroup, type TaskHandle } from './scope.js';
+import { linkSignal } from './signal.js';
 import { sleep } from './sleep.js';
 
 describe('scope', () => {
@@ -280,5 +281,63 @@ describe('TaskGroup', () => {
 
   it('joins at once when it has no children', async () => {
     await expect(new TaskGroup().join()).resolves.toBeUndefined();
+  });
+});
+
+describe('scope, at the edges', () => {
+  it('counts only spawned children in group.pending, never the body', async () => {
+    const seen: number[] = [];
+    await scope(async (group) => {
+      seen.push(group.pending);
+      const child = deferred();
+      group.spawn(() => child.promise);
+      seen.push(group.pending);
+      child.resolve();
+      await sleep(0);
+      seen.push(group.pending);
+    });
+    expect(seen).toEqual([0, 1, 0]);
+  });
+
+  it('waits for a deadline further away than 2^31-1 ms instead of timing out at once', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const month = 30 * 24 * 3_600_000;
+    let settled = false;
+    const outcome = scope((group) => untilAborted(group.signal), { deadline: month }).catch((e: unknown) => e);
+    void outcome.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(month - 1_001);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toBeInstanceOf(TimeoutError);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('arms no timer at all for an infinite deadline', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const group = new TaskGroup({ deadline: Infinity });
+    expect(vi.getTimerCount()).toBe(0);
+    await group.join();
+  });
+});
+
+describe('cancelling one child of a group', () => {
+  it('lets the other children go on when one child rejects with its own AbortError', async () => {
+    const finished: string[] = [];
+    const value = await scope(async (group) => {
+      const one = new AbortController();
+      const link = linkSignal(one, group.signal);
+      const cancelled = group.spawn(() => untilAborted(one.signal).finally(() => link.unlink()));
+      group.spawn(async () => {
+        await sleep(1);
+        finished.push('sibling');
+      });
+      one.abort();
+      await expect(cancelled).rejects.toMatchObject({ name: 'AbortError' });
+      return 'group carried on';
+    });
+    expect(value).toBe('group carried on');
+    expect(finished).toEqual(['sibling']);
   });
 });

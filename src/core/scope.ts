@@ -1,5 +1,5 @@
 import { CancelledError, isCancellation, ScopeClosedError } from './errors.js';
-import { Supervisor, validateDeadline, validateSupervisorOptions, type SupervisorOptions } from './supervisor.js';
+import { SUPERVISOR_OPTIONS, Supervisor, validateDeadline, validateSupervisorOptions, type SupervisorOptions } from './supervisor.js';
 import type { Task } from './task.js';
 import { isThenable } from './task.js';
 import { assertFunction } from './validate.js';
@@ -67,7 +67,9 @@ export class TaskHandle<T> implements PromiseLike<T> {
  * of the body in {@link scope}) aborts the group's signal with a `CancelledError` caused by it; the
  * group then waits for every child to settle (within the grace period) and reports the failure:
  * that error alone, or an `AggregateError` of every genuine failure when there were several.
- * Cancellations caused by the group's own abort are not failures.
+ * Cancellations are not failures: neither those the group's own abort caused, nor a child that
+ * rejects with its own `AbortError` (cancel one child by giving it a controller linked to
+ * `group.signal` with `linkSignal`); the other children go on.
  *
  * Use {@link scope} for a body, or `await using group = new TaskGroup()` to tie a group to a block:
  * leaving the block waits for the children and throws their failure.
@@ -109,9 +111,9 @@ export class TaskGroup implements AsyncDisposable {
     return this.#run.deadline;
   }
 
-  /** Children started and not yet settled. */
+  /** Children spawned and not yet settled (the body of a {@link scope} is not one of them). */
   get pending(): number {
-    return this.#run.pending;
+    return this.#run.children;
   }
 
   /**
@@ -179,9 +181,11 @@ export function scope<T>(body: (group: TaskGroup) => T | PromiseLike<T>, options
 }
 
 function validateScopeOptions(options: ScopeOptions | undefined): void {
-  validateSupervisorOptions(options);
+  validateSupervisorOptions(options, 'scope', SCOPE_OPTIONS);
   validateDeadline(options?.deadline);
 }
+
+const SCOPE_OPTIONS = [...SUPERVISOR_OPTIONS, 'deadline'];
 
 const BODY = -1;
 
@@ -192,6 +196,11 @@ class GroupRun extends Supervisor {
   #failed = false;
   #done: { promise: Promise<void>; resolve: () => void } | undefined;
   #body: { state: 'running' | 'fulfilled' | 'rejected'; value: unknown } | undefined;
+
+  /** Spawned children still running: `pending` counts the body of a scope too, this does not. */
+  get children(): number {
+    return this.#body?.state === 'running' ? this.pending - 1 : this.pending;
+  }
 
   constructor(options: ScopeOptions | undefined) {
     super('scope', options);
@@ -270,7 +279,10 @@ class GroupRun extends Supervisor {
   onRejected(index: number, error: unknown): void {
     if (index === BODY) this.#body = { state: 'rejected', value: error };
     if (!this.finished) {
-      if (!this.stopping) {
+      if (index !== BODY && isCancellation(error)) {
+        // A child cancelled on its own (its own controller, linked to the group's signal) is not a
+        // failure: the others go on, as in Trio when one child's cancel scope is cancelled.
+      } else if (!this.stopping) {
         this.#failed = true;
         this.#failures.push(error);
         this.stop(new CancelledError('cancelled because a task in its group failed', { cause: error }));

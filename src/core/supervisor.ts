@@ -11,8 +11,9 @@
 import { TimeoutError } from './errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from './grace.js';
 import { deadlineOf, setDeadline } from './signal.js';
+import { armTimer } from './timer.js';
 import { isThenable, type Task } from './task.js';
-import { assertDuration, assertOptions, assertSignal, describe } from './validate.js';
+import { assertDuration, assertKnownOptions, assertOptions, assertSignal, describe } from './validate.js';
 
 /** Options every supervising combinator accepts. */
 export interface SupervisorOptions extends GraceOptions {
@@ -22,9 +23,17 @@ export interface SupervisorOptions extends GraceOptions {
   readonly timeout?: number;
 }
 
-export function validateSupervisorOptions(options: SupervisorOptions | undefined): void {
+/** The option names every supervising combinator reads. */
+export const SUPERVISOR_OPTIONS = ['signal', 'timeout', 'graceMs', 'onStraggler'] as const;
+
+export function validateSupervisorOptions(
+  options: SupervisorOptions | undefined,
+  owner: string,
+  known: readonly string[] = SUPERVISOR_OPTIONS,
+): void {
   assertOptions(options);
   if (options === undefined) return;
+  assertKnownOptions(options, known, owner);
   assertSignal(options.signal);
   if (options.timeout !== undefined) assertDuration(options.timeout, 'timeout', { allowInfinity: true });
   validateGrace(options);
@@ -62,7 +71,7 @@ export abstract class Supervisor {
   readonly #onStraggler: GraceOptions['onStraggler'];
   #parent: AbortSignal | undefined;
   #parentListener: (() => void) | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelTimer: (() => void) | undefined;
   #cancelGrace: () => void = noop;
 
   constructor(operation: string, options: SupervisorOptions | undefined) {
@@ -88,7 +97,7 @@ export abstract class Supervisor {
       this.#parentListener = () => this.#onCallerAbort();
       signal.addEventListener('abort', this.#parentListener, { once: true });
     }
-    let own = deadline;
+    let own = deadline === Infinity ? undefined : deadline;
     let label = 'at its deadline';
     if (timeoutMs !== undefined && timeoutMs !== Infinity) {
       const fromTimeout = Date.now() + timeoutMs;
@@ -103,12 +112,12 @@ export abstract class Supervisor {
     if (own !== undefined && (inherited === undefined || own < inherited)) {
       this.deadline = own;
       const delay = Math.max(0, own - Date.now());
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
+      this.#cancelTimer = armTimer(delay, () => {
+        this.#cancelTimer = undefined;
         this.timedOut = true;
         this.stop(new TimeoutError(`${this.#operation === 'timeout' ? 'the task' : this.#operation} timed out ${label}`));
         this.check();
-      }, delay);
+      });
     } else {
       this.deadline = inherited;
     }
@@ -197,9 +206,9 @@ export abstract class Supervisor {
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+    if (this.#cancelTimer !== undefined) {
+      this.#cancelTimer();
+      this.#cancelTimer = undefined;
     }
   }
 }

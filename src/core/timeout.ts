@@ -3,6 +3,8 @@ import type { GraceOptions } from './grace.js';
 import type { Task } from './task.js';
 import { assertDuration, assertFunction } from './validate.js';
 
+const TIMEOUT_OPTIONS = ['signal', 'graceMs', 'onStraggler'];
+
 /** Options for {@link timeout}. */
 export interface TimeoutOptions extends GraceOptions {
   /** The caller's cancellation: aborts the task and rejects with the signal's reason. */
@@ -28,7 +30,7 @@ export interface TimeoutOptions extends GraceOptions {
 export function timeout<T>(task: Task<T>, ms: number, options?: TimeoutOptions): Promise<T> {
   assertFunction(task, 'task');
   assertDuration(ms, 'ms', { allowInfinity: true });
-  validateSupervisorOptions(options);
+  validateSupervisorOptions(options, 'timeout', TIMEOUT_OPTIONS);
   return new Promise<T>((resolve, reject) => {
     new TimedRun(task, ms, options, resolve as (value: unknown) => void, reject);
   });

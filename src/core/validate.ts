@@ -57,3 +57,16 @@ export function assertOptions(value: unknown, name = 'options'): asserts value i
     throw new TypeError(`${name} must be an object or undefined, got ${describe(value)}`);
   }
 }
+
+/**
+ * Rejects option names nobody reads, so a misspelt or foreign option (`autoStart` on a TaskQueue
+ * that calls it `paused`) fails loudly instead of being ignored.
+ */
+export function assertKnownOptions(options: object | undefined, known: readonly string[], owner: string): void {
+  if (options === undefined) return;
+  for (const key in options) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${owner} has no option ${JSON.stringify(key)}; its options are ${known.join(', ')}`);
+    }
+  }
+}

@@ -10,7 +10,8 @@ import type { Task } from '../core/task.js';
 import { isThenable } from '../core/task.js';
 
 /**
- * Calls `task(signal)` and calls `release` exactly once, when it has settled. The result follows the
+ * Calls `task(signal)` and calls `release` exactly once, when it has settled; when `signal` has
+ * already aborted (and `abortable` says it can), releases at once and does not call the task. The result follows the
  * task, except that once `signal` has aborted (and `abortable` says it can), the result is the
  * signal's reason: the caller asked to stop, so a late value is not reported as success.
  *
@@ -28,6 +29,12 @@ export function runHeld<T>(
   grace: GraceOptions | undefined,
   release: () => void,
 ): Promise<T> {
+  if (abortable && signal.aborted) {
+    // The caller gave up between the grant and the call (an await lies between them): an aborted
+    // signal means the task is not called at all.
+    release();
+    return Promise.reject(signal.reason as unknown);
+  }
   let result: T | PromiseLike<T>;
   try {
     result = task(signal);

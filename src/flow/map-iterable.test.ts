@@ -280,3 +280,44 @@ describe('mapIterable under any interleaving', () => {
     );
   });
 });
+
+/** An iterable whose iterator's `next()` returns `step` (sync) or a promise of it (async). */
+function badSource(step: unknown, async: boolean): Iterable<number> | AsyncIterable<number> {
+  if (async) return { [Symbol.asyncIterator]: () => ({ next: async () => step as IteratorResult<number> }) };
+  return { [Symbol.iterator]: () => ({ next: () => step as IteratorResult<number> }) };
+}
+
+describe('mapIterable, with hostile input and a consumer that takes buffered results', () => {
+  for (const ordered of [true, false]) {
+    it(`refills a slot freed by a buffered result at once (ordered: ${ordered})`, async () => {
+      const gates = Array.from({ length: 6 }, () => deferred<number>());
+      const started: number[] = [];
+      const mapped = mapIterable([0, 1, 2, 3, 4, 5], (n) => {
+        started.push(n);
+        return gates[n]!.promise;
+      }, { concurrency: 2, buffer: 0, ordered });
+      const first = mapped.next();
+      gates[0]!.resolve(0);
+      expect(await first).toEqual({ done: false, value: 0 });
+      gates[1]!.resolve(1);
+      gates[2]!.resolve(2);
+      await flushMicrotasks();
+      // Results 1 and 2 wait for the consumer and fill the window: nothing else may start.
+      expect(started).toEqual([0, 1, 2]);
+      // Taking result 1 frees a place in the window, so item 3 must start now, not once 2 is taken too.
+      expect(await mapped.next()).toEqual({ done: false, value: 1 });
+      expect(started).toEqual([0, 1, 2, 3]);
+      await mapped.return();
+    });
+  }
+
+  for (const async of [false, true]) {
+    for (const step of [null, 42, 'x', undefined]) {
+      it(`rejects with a TypeError when a${async ? 'n async' : ''} source's next() gives ${String(step)}`, async () => {
+        const mapped = mapIterable(badSource(step, async), (n) => n);
+        await expect(mapped.next()).rejects.toThrow(TypeError);
+        await expect(mapped.next()).resolves.toEqual({ done: true, value: undefined });
+      });
+    }
+  }
+});

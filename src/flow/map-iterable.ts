@@ -8,9 +8,11 @@ import { CancelledError, isCancellation, setSuppressedErrors } from '../core/err
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
-import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { Deque } from './deque.js';
-import { assertSource, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+
+const MAP_ITERABLE_OPTIONS = ['concurrency', 'buffer', 'ordered', 'signal', 'graceMs', 'onStraggler'];
 
 /** Options for {@link mapIterable}. */
 export interface MapIterableOptions extends GraceOptions {
@@ -79,6 +81,7 @@ export function mapIterable<T, R>(
   assertSource(source, 'source');
   assertFunction(fn, 'fn');
   assertOptions(options);
+  assertKnownOptions(options, MAP_ITERABLE_OPTIONS, 'mapIterable');
   const concurrency = options?.concurrency ?? 1;
   assertInteger(concurrency, 'concurrency', { min: 1 });
   const buffer = options?.buffer ?? concurrency;
@@ -160,7 +163,11 @@ class MapIterator<T, R> implements MappedIterator<R> {
     if (this.#finished) return this.#final();
     if (!this.#started && !this.#start()) return this.#final();
     const value = this.#take();
-    if (value !== NONE) return Promise.resolve({ done: false, value });
+    if (value !== NONE) {
+      // The taken result freed room in the window: start the calls it allows now, not once the buffer is empty.
+      this.#pump();
+      return Promise.resolve({ done: false, value });
+    }
     if (this.#complete()) {
       this.#finish();
       return this.#final();
@@ -248,7 +255,7 @@ class MapIterator<T, R> implements MappedIterator<R> {
       }
       let step: IteratorResult<T>;
       try {
-        step = (this.#iterator as Iterator<T>).next();
+        step = checkStep<T>((this.#iterator as Iterator<T>).next());
       } catch (error) {
         this.#sourceDone = true;
         this.#stop(error, new CancelledError('mapIterable stopped: reading its input failed', { cause: error }), true);
@@ -273,7 +280,16 @@ class MapIterator<T, R> implements MappedIterator<R> {
       return;
     }
     step.then(
-      (result) => this.#pulled(result, undefined),
+      (result) => {
+        let checked: IteratorResult<T>;
+        try {
+          checked = checkStep<T>(result);
+        } catch (error) {
+          this.#pulled(undefined, error);
+          return;
+        }
+        this.#pulled(checked, undefined);
+      },
       (error: unknown) => this.#pulled(undefined, error ?? new Error('the source rejected with nothing')),
     );
   }

@@ -314,3 +314,24 @@ describe('map under any interleaving', () => {
     );
   });
 });
+
+describe('map, with hostile input', () => {
+  for (const async of [false, true]) {
+    for (const step of [null, 42, undefined]) {
+      it(`rejects with a TypeError when a${async ? 'n async' : ''} source's next() gives ${String(step)}`, async () => {
+        const source = async
+          ? { [Symbol.asyncIterator]: () => ({ next: async () => step as unknown as IteratorResult<number> }) }
+          : { [Symbol.iterator]: () => ({ next: () => step as unknown as IteratorResult<number> }) };
+        await expect(map(source, (n) => n, { concurrency: 2 })).rejects.toThrow(TypeError);
+      });
+    }
+  }
+});
+
+describe('map options', () => {
+  it('rejects an unknown option name with a TypeError naming the known ones', () => {
+    expect(() => map([1], (n) => n, { concurency: 2 } as any)).toThrow(
+      'map has no option "concurency"; its options are concurrency, signal, settle, graceMs, onStraggler',
+    );
+  });
+});

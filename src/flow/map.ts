@@ -6,8 +6,10 @@
 import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
-import { assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
-import { assertSource, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
+import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
+
+const MAP_OPTIONS = ['concurrency', 'signal', 'settle', 'graceMs', 'onStraggler'];
 
 /** Options for {@link map}. */
 export interface MapOptions extends GraceOptions {
@@ -65,6 +67,7 @@ export function map<T, R>(
   assertSource(items, 'items');
   assertFunction(fn, 'fn');
   assertOptions(options);
+  assertKnownOptions(options, MAP_OPTIONS, 'map');
   const concurrency = options?.concurrency ?? Infinity;
   assertInteger(concurrency, 'concurrency', { min: 1, allowInfinity: true });
   const signal = options?.signal;
@@ -165,7 +168,7 @@ class MapRun<T, R> {
     while (!this.#stopping) {
       let step: IteratorResult<T>;
       try {
-        step = iterator.next();
+        step = checkStep<T>(iterator.next());
       } catch (error) {
         this.#sourceFailed(error);
         break;
@@ -194,7 +197,7 @@ class MapRun<T, R> {
   async #pull(iterator: AsyncIterator<T>): Promise<T | typeof DONE> {
     if (this.#stopping || this.#sourceDone) return DONE;
     try {
-      const step = await iterator.next();
+      const step = checkStep<T>(await iterator.next());
       if (step.done === true) {
         this.#sourceDone = true;
         return DONE;

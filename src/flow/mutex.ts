@@ -69,6 +69,25 @@ export class Mutex {
   }
 
   /**
+   * Rejects every caller waiting for the lock with `reason` (default: a `CancelledError`); the
+   * holder keeps it. Returns how many waiters were rejected.
+   *
+   * @example
+   * ```ts
+   * import { Mutex } from 'skein';
+   * const mutex = new Mutex();
+   * const lock = await mutex.lock();
+   * const waiting = mutex.lock();
+   * console.log(mutex.cancel()); // 1
+   * await waiting.catch((error) => console.log(error.name)); // 'AbortError'
+   * lock.release();
+   * ```
+   */
+  cancel(reason?: unknown): number {
+    return reason === undefined ? this.#semaphore.cancel() : this.#semaphore.cancel(reason);
+  }
+
+  /**
    * Takes the lock if it is free and nobody waits, else returns `undefined`.
    *
    * @example

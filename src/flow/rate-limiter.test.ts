@@ -19,9 +19,9 @@ describe('RateLimiter', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('refills continuously up to the burst after a quiet spell', async () => {
+  it('refills continuously up to the burst after a quiet spell when it is a token bucket', async () => {
     vi.useFakeTimers();
-    const limiter = new RateLimiter({ limit: 2, intervalMs: 100 });
+    const limiter = new RateLimiter({ limit: 2, intervalMs: 100, burst: 2 });
     expect(limiter.available).toBe(2);
     expect(limiter.tryAcquire()).toBe(true);
     expect(limiter.tryAcquire()).toBe(true);
@@ -147,7 +147,60 @@ describe('RateLimiter', () => {
     expect(() => new RateLimiter({ limit: 1, intervalMs: -5 })).toThrow(RangeError);
     expect(() => new RateLimiter({ limit: 1, intervalMs: 10, burst: 0 })).toThrow(RangeError);
     const limiter = new RateLimiter({ limit: 2, intervalMs: 10 });
-    expect(() => limiter.acquire({ weight: 3 })).toThrow("weight 3 exceeds the bucket's burst of 2");
+    expect(() => limiter.acquire({ weight: 3 })).toThrow("weight 3 exceeds the limiter's capacity of 2");
+    expect(() => new RateLimiter({ limit: 1, intervalMs: 10, autoStart: true } as any)).toThrow(
+      'RateLimiter has no option "autoStart"; its options are limit, intervalMs, burst',
+    );
     expect(() => limiter.run(null as any)).toThrow('task must be a function, got null');
+  });
+});
+
+describe('RateLimiter as a sliding window (the default)', () => {
+  it('lets at most limit through in any window, even right after creation', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const limiter = new RateLimiter({ limit: 2, intervalMs: 1_000 });
+    const grants: number[] = [];
+    const all = Array.from({ length: 6 }, () => limiter.acquire().then(() => grants.push(Date.now())));
+    await vi.advanceTimersByTimeAsync(3_000);
+    await Promise.all(all);
+    expect(grants).toEqual([0, 0, 1_000, 1_000, 2_000, 2_000]);
+    for (const start of grants) expect(grants.filter((t) => t >= start && t < start + 1_000).length).toBeLessThanOrEqual(2);
+  });
+
+  it('frees each token exactly one interval after it was spent', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const limiter = new RateLimiter({ limit: 2, intervalMs: 100 });
+    expect(limiter.tryAcquire()).toBe(true);
+    vi.advanceTimersByTime(50);
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.available).toBe(0);
+    vi.advanceTimersByTime(50);
+    expect(limiter.available).toBe(1);
+    vi.advanceTimersByTime(50);
+    expect(limiter.available).toBe(2);
+  });
+
+  it('waits on a long interval with one capped timer instead of spinning', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const limiter = new RateLimiter({ limit: 1, intervalMs: 2_000_000_000, burst: 10 });
+    await limiter.acquire({ weight: 10 });
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    let served = false;
+    void limiter.acquire({ weight: 10 }).then(() => (served = true));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(spy.mock.calls.length).toBeLessThanOrEqual(1);
+    expect(served).toBe(false);
+    await vi.advanceTimersByTimeAsync(20_000_000_000);
+    expect(served).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('RateLimiter.run without a signal', () => {
+  it('gives every limiter the one shared never-aborted signal', async () => {
+    const options = { limit: 5, intervalMs: 100 };
+    const first = await new RateLimiter(options).run((signal) => signal);
+    const second = await new RateLimiter(options).run((signal) => signal);
+    expect(first).toBe(second);
   });
 });

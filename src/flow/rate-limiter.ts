@@ -1,12 +1,24 @@
 /**
- * A token bucket: `limit` tokens flow in every `intervalMs`, continuously, into a bucket that holds
- * at most `burst`. Each acquire takes one token (or `weight`), waiting for it if the bucket is empty.
- * Waiters are served first-in first-out; one timer at most is pending, set for when the first waiter
- * can be served, and it is cleared as soon as nobody waits.
+ * A rate limiter with two budgets. By default a sliding window: at most `limit` tokens are spent in
+ * any `intervalMs` (what an "N requests per window" API quota means), remembered as the times of the
+ * last `limit` spends in a ring. With an explicit `burst`, a token bucket: `limit` tokens flow in
+ * every `intervalMs`, continuously, into a bucket that holds at most `burst` (smoother, but after a
+ * quiet spell up to `burst + limit` can pass in one window). Waiters are served first-in first-out;
+ * one timer at most is pending, set for when the first waiter can be served (capped at 2^31-1 ms and
+ * re-armed), and it is cleared as soon as nobody waits.
  */
 import { validateGrace, type GraceOptions } from '../core/grace.js';
+import { neverAbortedSignal } from '../core/signal.js';
 import type { Task } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import {
+  MAX_TIMER_MS,
+  assertDuration,
+  assertFunction,
+  assertInteger,
+  assertKnownOptions,
+  assertOptions,
+  assertSignal,
+} from '../core/validate.js';
 import { runHeld } from './held.js';
 import { WaitQueue, type AbortableWaiter } from './wait-queue.js';
 
@@ -16,9 +28,15 @@ export interface RateLimiterOptions {
   readonly limit: number;
   /** The interval `limit` is measured over, in ms (> 0). */
   readonly intervalMs: number;
-  /** The bucket's size: how many tokens can be spent at once after a quiet spell (default `limit`). */
+  /**
+   * Makes the limiter a token bucket of this size: how many tokens can be spent at once after a
+   * quiet spell. Without it (the default) the limiter is a sliding window that never lets more than
+   * `limit` through in any `intervalMs`.
+   */
   readonly burst?: number;
 }
+
+const LIMITER_OPTIONS = ['limit', 'intervalMs', 'burst'] as const;
 
 /** Options for {@link RateLimiter.acquire}. */
 export interface RateAcquireOptions {
@@ -41,6 +59,117 @@ const EPSILON = 1e-9;
 
 const noop = (): void => {};
 
+/** What the limiter spends: how many tokens are there now, and how long until `weight` of them are. */
+interface Budget {
+  /** The largest weight one acquire may take. */
+  readonly capacity: number;
+  available(now: number): number;
+  /** Takes `weight` tokens if they are there now; returns whether it did. */
+  take(weight: number, now: number): boolean;
+  /** Milliseconds until `weight` tokens are there (at least 1). */
+  waitMs(weight: number, now: number): number;
+}
+
+/**
+ * At most `limit` spends in any window of `intervalMs`: the times of the last `limit` spends, oldest
+ * first, in a ring. A spend of `weight` is allowed when the `weight` oldest of them have left the window.
+ */
+class SlidingWindow implements Budget {
+  readonly capacity: number;
+  readonly #intervalMs: number;
+  readonly #spentAt: Float64Array;
+  #head = 0;
+  #last = -Infinity;
+  #skew = 0;
+
+  constructor(limit: number, intervalMs: number) {
+    this.capacity = limit;
+    this.#intervalMs = intervalMs;
+    this.#spentAt = new Float64Array(limit).fill(-Infinity);
+  }
+
+  /**
+   * A clock that never runs backwards: when the wall clock is set back, the jump is absorbed into a
+   * skew, so the window neither reopens at once nor stays shut until the clock catches up.
+   */
+  #clock(now: number): number {
+    let time = now + this.#skew;
+    if (time < this.#last) {
+      this.#skew += this.#last - time;
+      time = this.#last;
+    }
+    this.#last = time;
+    return time;
+  }
+
+  #nthOldest(n: number): number {
+    return this.#spentAt[(this.#head + n) % this.capacity]!;
+  }
+
+  available(now: number): number {
+    const horizon = this.#clock(now) - this.#intervalMs;
+    let count = 0;
+    while (count < this.capacity && this.#nthOldest(count) <= horizon) count++;
+    return count;
+  }
+
+  take(weight: number, now: number): boolean {
+    const at = this.#clock(now);
+    if (this.#nthOldest(weight - 1) > at - this.#intervalMs) return false;
+    for (let i = 0; i < weight; i++) {
+      this.#spentAt[this.#head] = at;
+      this.#head = (this.#head + 1) % this.capacity;
+    }
+    return true;
+  }
+
+  waitMs(weight: number, now: number): number {
+    return Math.max(1, Math.ceil(this.#nthOldest(weight - 1) + this.#intervalMs - this.#clock(now)));
+  }
+}
+
+/** `limit` tokens flow in every `intervalMs`, continuously, into a bucket of `burst`. */
+class TokenBucket implements Budget {
+  readonly capacity: number;
+  readonly #limit: number;
+  readonly #intervalMs: number;
+  #tokens: number;
+  #refilledAt: number;
+
+  constructor(limit: number, intervalMs: number, burst: number, now: number) {
+    this.capacity = burst;
+    this.#limit = limit;
+    this.#intervalMs = intervalMs;
+    this.#tokens = burst;
+    this.#refilledAt = now;
+  }
+
+  #refill(now: number): void {
+    // A clock set backwards must not drain the bucket; it just adds nothing.
+    const elapsed = Math.max(0, now - this.#refilledAt);
+    this.#refilledAt = now;
+    if (elapsed > 0) this.#tokens = Math.min(this.capacity, this.#tokens + (elapsed * this.#limit) / this.#intervalMs);
+  }
+
+  available(now: number): number {
+    this.#refill(now);
+    return Math.floor(this.#tokens + EPSILON);
+  }
+
+  take(weight: number, now: number): boolean {
+    this.#refill(now);
+    if (this.#tokens + EPSILON < weight) return false;
+    this.#tokens -= weight;
+    return true;
+  }
+
+  waitMs(weight: number, now: number): number {
+    this.#refill(now);
+    const missing = weight - this.#tokens;
+    return Math.max(1, Math.ceil((missing * this.#intervalMs) / this.#limit - EPSILON));
+  }
+}
+
 /**
  * Limits how often something happens: at most `limit` times per `intervalMs` on average, with
  * bursts of up to `burst`. The clock and timers are read through the globals when used, so fake
@@ -56,34 +185,28 @@ const noop = (): void => {};
  * ```
  */
 export class RateLimiter {
-  readonly #limit: number;
-  readonly #intervalMs: number;
-  readonly #burst: number;
-  #tokens: number;
-  #refilledAt: number;
+  readonly #budget: Budget;
   readonly #queue = new WaitQueue<TokenWaiter>();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #idleSignal: AbortSignal | undefined;
 
   constructor(options: RateLimiterOptions) {
-    if (options === undefined) throw new TypeError('RateLimiter needs options: { limit, intervalMs }');
+    if (options === undefined) throw new TypeError('RateLimiter needs options: { limit, intervalMs, burst? }');
     assertOptions(options);
+    assertKnownOptions(options, LIMITER_OPTIONS, 'RateLimiter');
     assertInteger(options.limit, 'limit', { min: 1 });
     assertDuration(options.intervalMs, 'intervalMs');
     if (options.intervalMs === 0) throw new RangeError('intervalMs must be > 0, got 0');
-    const burst = options.burst ?? options.limit;
-    assertInteger(burst, 'burst', { min: 1 });
-    this.#limit = options.limit;
-    this.#intervalMs = options.intervalMs;
-    this.#burst = burst;
-    this.#tokens = burst;
-    this.#refilledAt = Date.now();
+    if (options.burst === undefined) {
+      this.#budget = new SlidingWindow(options.limit, options.intervalMs);
+    } else {
+      assertInteger(options.burst, 'burst', { min: 1 });
+      this.#budget = new TokenBucket(options.limit, options.intervalMs, options.burst, Date.now());
+    }
   }
 
   /** Whole tokens available now. */
   get available(): number {
-    this.#refill();
-    return Math.floor(this.#tokens + EPSILON);
+    return this.#budget.available(Date.now());
   }
 
   /** How many acquirers wait. */
@@ -116,13 +239,7 @@ export class RateLimiter {
       if (options.weight !== undefined) weight = this.#checkWeight(options.weight);
       if (signal?.aborted) return Promise.reject(signal.reason as unknown);
     }
-    if (this.#queue.size === 0) {
-      this.#refill();
-      if (this.#tokens + EPSILON >= weight) {
-        this.#tokens -= weight;
-        return Promise.resolve();
-      }
-    }
+    if (this.#queue.size === 0 && this.#budget.take(weight, Date.now())) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#queue.pushAbortable({ done: false, weight, resolve, reject, cleanup: noop }, signal, (wasFront) => {
         if (wasFront) this.#reschedule();
@@ -143,11 +260,7 @@ export class RateLimiter {
    */
   tryAcquire(weight = 1): boolean {
     this.#checkWeight(weight);
-    if (this.#queue.size > 0) return false;
-    this.#refill();
-    if (this.#tokens + EPSILON < weight) return false;
-    this.#tokens -= weight;
-    return true;
+    return this.#queue.size === 0 && this.#budget.take(weight, Date.now());
   }
 
   /**
@@ -171,7 +284,7 @@ export class RateLimiter {
     return this.acquire(options).then(() => {
       const signal = options?.signal;
       if (signal === undefined) {
-        return runHeld(task, (this.#idleSignal ??= new AbortController().signal), false, 'RateLimiter.run', options, noop);
+        return runHeld(task, neverAbortedSignal(), false, 'RateLimiter.run', options, noop);
       }
       if (signal.aborted) return Promise.reject(signal.reason as unknown);
       return runHeld(task, signal, true, 'RateLimiter.run', options, noop);
@@ -180,49 +293,39 @@ export class RateLimiter {
 
   #checkWeight(weight: unknown): number {
     assertInteger(weight, 'weight', { min: 1 });
-    if (weight > this.#burst) throw new RangeError(`weight ${weight} exceeds the bucket's burst of ${this.#burst}`);
+    const capacity = this.#budget.capacity;
+    if (weight > capacity) throw new RangeError(`weight ${weight} exceeds the limiter's capacity of ${capacity} (its burst, or else its limit)`);
     return weight;
   }
 
-  #refill(): void {
-    const now = Date.now();
-    // A clock set backwards must not drain the bucket; it just adds nothing.
-    const elapsed = Math.max(0, now - this.#refilledAt);
-    this.#refilledAt = now;
-    if (elapsed > 0) this.#tokens = Math.min(this.#burst, this.#tokens + (elapsed * this.#limit) / this.#intervalMs);
-  }
-
-  /** Sets the timer for when the first waiter's tokens will have flowed in. */
+  /** Sets the timer for when the first waiter's tokens will be there. */
   #schedule(): void {
     const front = this.#queue.peek();
     if (front === undefined) return;
-    this.#refill();
-    const missing = front.weight - this.#tokens;
-    const delayMs = Math.max(1, Math.ceil((missing * this.#intervalMs) / this.#limit - EPSILON));
+    // Capped: a longer wait just fires early, finds too few tokens and sets the timer again.
+    const delayMs = Math.min(MAX_TIMER_MS, this.#budget.waitMs(front.weight, Date.now()));
     this.#timer = setTimeout(this.#onTimer, delayMs);
   }
 
   #reschedule(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#refill();
     this.#serve();
     if (this.#queue.size > 0) this.#schedule();
   }
 
   readonly #onTimer = (): void => {
     this.#timer = undefined;
-    this.#refill();
     this.#serve();
     if (this.#queue.size > 0) this.#schedule();
   };
 
   #serve(): void {
     const queue = this.#queue;
+    const now = Date.now();
     let front = queue.peek();
-    while (front !== undefined && this.#tokens + EPSILON >= front.weight) {
+    while (front !== undefined && this.#budget.take(front.weight, now)) {
       queue.shift();
-      this.#tokens -= front.weight;
       front.done = true;
       front.cleanup();
       front.resolve();

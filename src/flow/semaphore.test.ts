@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { deferred, flushMicrotasks } from '../../test/helpers.js';
 import { TimeoutError } from '../core/errors.js';
+import { Mutex } from './mutex.js';
 import { Semaphore, type Permit } from './semaphore.js';
 
 describe('Semaphore', () => {
@@ -210,5 +211,61 @@ describe('Semaphore under any interleaving', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('Semaphore.run and Mutex.runExclusive when the caller aborts between the grant and the call', () => {
+  const locks = {
+    'Semaphore.run': () => {
+      const semaphore = new Semaphore(1);
+      return { hold: () => semaphore.tryAcquire()!, run: semaphore.run.bind(semaphore), free: () => semaphore.available === 1 };
+    },
+    'Mutex.runExclusive': () => {
+      const mutex = new Mutex();
+      return { hold: () => mutex.tryLock()!, run: mutex.runExclusive.bind(mutex), free: () => !mutex.locked };
+    },
+  };
+  for (const [name, make] of Object.entries(locks)) {
+    it(`${name} does not call the task and gives the permit back`, async () => {
+      const lock = make();
+      const held = lock.hold();
+      const controller = new AbortController();
+      const task = vi.fn(() => 'side effect');
+      const outcome = lock.run(task, { signal: controller.signal });
+      held.release(); // grants the permit to the waiting run...
+      controller.abort(new Error('caller left')); // ...whose caller leaves before the task is called
+      await expect(outcome).rejects.toThrow('caller left');
+      expect(task).not.toHaveBeenCalled();
+      expect(lock.free()).toBe(true);
+    });
+  }
+});
+
+describe('cancelling the waiters of a Semaphore or a Mutex', () => {
+  it('Semaphore.cancel rejects every waiter with a CancelledError, empties the queue and keeps held permits', async () => {
+    const semaphore = new Semaphore(1);
+    const held = semaphore.tryAcquire()!;
+    const controller = new AbortController();
+    const waiting = [semaphore.acquire(), semaphore.acquire({ signal: controller.signal, timeoutMs: 1_000 })];
+    expect(semaphore.cancel()).toBe(2);
+    for (const outcome of await Promise.allSettled(waiting)) {
+      expect(outcome.status === 'rejected' && (outcome.reason as Error).name).toBe('AbortError');
+    }
+    expect(semaphore.waiting).toBe(0);
+    expect(semaphore.available).toBe(0);
+    held.release();
+    expect(semaphore.available).toBe(1);
+  });
+
+  it('Mutex.cancel rejects the waiters with the reason given and lets the holder keep the lock', async () => {
+    const mutex = new Mutex();
+    const lock = await mutex.lock();
+    const waiting = mutex.lock();
+    const reason = new Error('shutting down');
+    expect(mutex.cancel(reason)).toBe(1);
+    await expect(waiting).rejects.toBe(reason);
+    expect(mutex.locked).toBe(true);
+    lock.release();
+    expect(mutex.locked).toBe(false);
   });
 });

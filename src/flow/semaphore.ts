@@ -3,12 +3,12 @@
  * permits than are free blocks the ones behind it, even those that would fit: that is what keeps a
  * heavy waiter from starving behind a stream of light ones.
  */
-import { TimeoutError } from '../core/errors.js';
+import { CancelledError, TimeoutError } from '../core/errors.js';
 import type { GraceOptions } from '../core/grace.js';
 import { validateGrace } from '../core/grace.js';
 import { linkSignal, neverAbortedSignal, onAbort } from '../core/signal.js';
 import type { Task } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { runHeld } from './held.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
 
@@ -48,6 +48,9 @@ export interface AcquireOptions {
 
 /** Options for {@link Semaphore.run}. */
 export interface SemaphoreRunOptions extends AcquireOptions, GraceOptions {}
+
+/** Every option `acquire` and `run` read (`run` passes its own options on to `acquire`). */
+const RUN_OPTIONS = ['signal', 'weight', 'timeoutMs', 'graceMs', 'onStraggler'];
 
 class HeldPermit implements Permit {
   #giveBack: ((weight: number) => void) | undefined;
@@ -198,6 +201,7 @@ export class Semaphore {
     let timeoutMs: number | undefined;
     if (options !== undefined) {
       assertOptions(options);
+      assertKnownOptions(options, RUN_OPTIONS, 'Semaphore.acquire');
       signal = options.signal;
       assertSignal(signal);
       if (options.weight !== undefined) {
@@ -249,6 +253,33 @@ export class Semaphore {
   }
 
   /**
+   * Rejects every waiting acquirer with `reason` (default: a `CancelledError`) and empties the queue;
+   * permits already held are untouched. Returns how many waiters were rejected. What `clearQueue`
+   * or `cancel` does in other lock libraries, but a waiter's rejection is a cancellation.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from 'skein';
+   * const semaphore = new Semaphore(1);
+   * const held = semaphore.tryAcquire()!;
+   * const waiting = semaphore.acquire();
+   * console.log(semaphore.cancel()); // 1
+   * await waiting.catch((error) => console.log(error.name)); // 'AbortError'
+   * held.release();
+   * ```
+   */
+  cancel(reason: unknown = new CancelledError('the semaphore cancelled its waiters')): number {
+    let cancelled = 0;
+    for (const waiter of this.#queue.drain()) {
+      waiter.done = true;
+      waiter.cleanup?.();
+      waiter.reject(reason);
+      cancelled++;
+    }
+    return cancelled;
+  }
+
+  /**
    * Takes `weight` permits (default 1) if they are free now and nobody is waiting, else returns
    * `undefined`. Never waits.
    *
@@ -286,6 +317,7 @@ export class Semaphore {
   run<T>(task: Task<T>, options?: SemaphoreRunOptions): Promise<T> {
     assertFunction(task, 'task');
     assertOptions(options);
+    assertKnownOptions(options, RUN_OPTIONS, 'Semaphore.run');
     validateGrace(options);
     assertSignal(options?.signal);
     if (options?.weight !== undefined) assertInteger(options.weight, 'weight', { min: 1 });

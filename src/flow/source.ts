@@ -28,6 +28,17 @@ export function openSource<T>(source: Source<T>): { iterator: Iterator<T> | Asyn
 }
 
 /**
+ * Checks what an iterator's `next()` gave (awaited, for an async one): the iterator protocol asks
+ * for an object, and reading `done` off `null` would throw somewhere nobody catches it.
+ */
+export function checkStep<T>(step: unknown): IteratorResult<T> {
+  if (step === null || (typeof step !== 'object' && typeof step !== 'function')) {
+    throw new TypeError(`the source's iterator returned ${describe(step)} from next(); it must return an object { done, value }`);
+  }
+  return step as IteratorResult<T>;
+}
+
+/**
  * Calls the source iterator's `return()` (if it has one) so that a generator runs its `finally`
  * blocks. A `return()` that throws is ignored: whatever stopped the iteration is what the caller
  * needs to hear about, and a failing cleanup adds nothing to it.

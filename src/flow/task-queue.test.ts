@@ -454,3 +454,31 @@ describe('TaskQueue under any interleaving', () => {
     );
   });
 });
+
+describe('TaskQueue options and the signal of a task added without one', () => {
+  it('rejects an unknown option with a TypeError that names the known ones', () => {
+    expect(() => new TaskQueue({ autoStart: false } as any)).toThrow(
+      'TaskQueue has no option "autoStart"; its options are concurrency, maxSize, whenFull, paused, graceMs, onStraggler',
+    );
+    expect(() => new TaskQueue().add(() => 1, { prority: 1 } as any)).toThrow(/TaskQueue.add has no option "prority"/);
+  });
+
+  it('gives every queue the one shared never-aborted signal instead of making its own', async () => {
+    const first = await new TaskQueue().add((signal) => signal);
+    const second = await new TaskQueue().add((signal) => signal);
+    expect(first).toBe(second);
+  });
+
+  it('settles a thousand onIdle waiters together once the queue is idle', async () => {
+    const queue = new TaskQueue({ concurrency: 2 });
+    const gate = deferred();
+    for (let i = 0; i < 10; i++) void queue.add(() => gate.promise);
+    let resolved = 0;
+    const waiters = Array.from({ length: 1_000 }, () => queue.onIdle().then(() => resolved++));
+    await flushMicrotasks();
+    expect(resolved).toBe(0);
+    gate.resolve();
+    await Promise.all(waiters);
+    expect(resolved).toBe(1_000);
+  });
+});

@@ -5,9 +5,9 @@
  */
 import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
-import { onAbort } from '../core/signal.js';
+import { neverAbortedSignal, onAbort } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
-import { assertFunction, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { runHeld } from './held.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
 
@@ -64,6 +64,9 @@ export interface AddOptions {
 export interface QueueWaitOptions {
   readonly signal?: AbortSignal;
 }
+
+const QUEUE_OPTIONS = ['concurrency', 'maxSize', 'whenFull', 'paused', 'graceMs', 'onStraggler'] as const;
+const ADD_OPTIONS = ['priority', 'signal', 'whenFull'] as const;
 
 const WAITING_FOR_ROOM = 0;
 const QUEUED = 1;
@@ -190,7 +193,13 @@ export class TaskQueue {
   #levels: Level[] = [];
   readonly #roomWaiters = new WaitQueue<Entry>();
   readonly #conditions = new WaitQueue<Condition>();
-  #idleSignal: AbortSignal | undefined;
+  /**
+   * Upper bounds over the waiting conditions, so that a task's end checks them in O(1): the largest
+   * `below`, and whether any waits for less than idle. Stale values (a waiter aborted) only cost one
+   * scan, which recomputes them.
+   */
+  #conditionsBelow = 0;
+  #conditionsNotIdle = false;
   readonly #release = (): void => {
     this.#running--;
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(undefined);
@@ -216,6 +225,7 @@ export class TaskQueue {
 
   constructor(options?: TaskQueueOptions) {
     assertOptions(options);
+    assertKnownOptions(options, QUEUE_OPTIONS, 'TaskQueue');
     const concurrency = options?.concurrency ?? 1;
     assertInteger(concurrency, 'concurrency', { min: 1, allowInfinity: true });
     const maxSize = options?.maxSize ?? Infinity;
@@ -280,6 +290,7 @@ export class TaskQueue {
     let whenFull = this.#whenFull;
     if (options !== undefined) {
       assertOptions(options);
+      assertKnownOptions(options, ADD_OPTIONS, 'TaskQueue.add');
       signal = options.signal;
       assertSignal(signal);
       if (options.priority !== undefined) {
@@ -472,6 +483,8 @@ export class TaskQueue {
     if (this.#size < below && (!idle || this.#running === 0)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#conditions.pushAbortable({ done: false, below, idle, resolve, reject, cleanup: noop }, signal);
+      if (below > this.#conditionsBelow) this.#conditionsBelow = below;
+      if (!idle) this.#conditionsNotIdle = true;
     });
   }
 
@@ -480,7 +493,7 @@ export class TaskQueue {
       // The common case, kept lean: one derived promise and two handlers shared by every task.
       let result: T | PromiseLike<T>;
       try {
-        result = task((this.#idleSignal ??= new AbortController().signal));
+        result = task(neverAbortedSignal());
       } catch (error) {
         this.#release();
         return Promise.reject(error);
@@ -709,6 +722,10 @@ export class TaskQueue {
   #checkConditions(): void {
     const size = this.#size;
     const idle = this.#running === 0;
+    // Most task ends satisfy nobody (a thousand onIdle waiters while tasks still run): say so in O(1).
+    if (size >= this.#conditionsBelow || (!idle && !this.#conditionsNotIdle)) return;
+    let below = 0;
+    let notIdle = false;
     for (const condition of this.#conditions.drain()) {
       if (size < condition.below && (!condition.idle || idle)) {
         condition.done = true;
@@ -716,8 +733,12 @@ export class TaskQueue {
         condition.resolve();
       } else {
         this.#conditions.push(condition);
+        if (condition.below > below) below = condition.below;
+        if (!condition.idle) notIdle = true;
       }
     }
+    this.#conditionsBelow = below;
+    this.#conditionsNotIdle = notIdle;
   }
 }
 

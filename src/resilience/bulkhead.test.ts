@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { abortListenerCount, deferred } from '../../test/helpers.js';
+import { abortListenerCount, deferred, flushMicrotasks } from '../../test/helpers.js';
 import { TimeoutError } from '../core/errors.js';
 import { QueueFullError } from '../flow/task-queue.js';
 import { bulkhead } from './bulkhead.js';
@@ -134,5 +134,25 @@ describe('bulkhead', () => {
     expect(() => bulkhead({ limit: 1, queue: -1 })).toThrow(/queue must be an integer >= 0 or Infinity/);
     expect(() => bulkhead({ limit: 1, graceMs: -1 })).toThrow(/graceMs/);
     expect(() => bulkhead({ limit: 1 }).execute(5 as never)).toThrow(/task must be a function/);
+  });
+});
+
+describe('bulkhead when the caller aborts between the grant and the call', () => {
+  it('does not call the task and frees the slot', async () => {
+    const pool = bulkhead({ limit: 1, queue: 1 });
+    const first = deferred();
+    const running = pool.execute(() => first.promise);
+    const controller = new AbortController();
+    const task = vi.fn(() => 'side effect');
+    const outcome = pool.execute(task, { signal: controller.signal });
+    await flushMicrotasks(); // the first call's task has been called
+    // Runs right after the bulkhead's own handler released the slot to the waiting call, before that
+    // call's continuation gets to run its task.
+    void first.promise.then(() => controller.abort(new Error('caller left')));
+    first.resolve();
+    await running;
+    await expect(outcome).rejects.toThrow('caller left');
+    expect(task).not.toHaveBeenCalled();
+    expect(pool.running).toBe(0);
   });
 });

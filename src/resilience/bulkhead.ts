@@ -6,11 +6,13 @@
  * the task, but the slot stays taken until the task has stopped.
  */
 import { validateGrace, type GraceOptions } from '../core/grace.js';
-import { assertFunction, assertInteger, assertOptions } from '../core/validate.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions } from '../core/validate.js';
 import { Semaphore } from '../flow/semaphore.js';
 import { QueueFullError } from '../flow/task-queue.js';
 import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
+
+const BULKHEAD_OPTIONS = ['limit', 'queue', 'graceMs', 'onStraggler'];
 
 /**
  * Options for {@link bulkhead}. The grace options apply when a caller aborts a running call: after
@@ -70,6 +72,7 @@ export interface Bulkhead extends Policy {
 export function bulkhead(options: BulkheadOptions): Bulkhead {
   assertOptions(options);
   if (options === undefined) throw new TypeError('bulkhead needs options: { limit, queue? }');
+  assertKnownOptions(options, BULKHEAD_OPTIONS, 'bulkhead');
   const { limit, queue = 0, graceMs, onStraggler } = options;
   assertInteger(limit, 'limit', { min: 1 });
   assertInteger(queue, 'queue', { min: 0, allowInfinity: true });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { deferred } from '../../test/helpers.js';
-import { CancelledError } from '../core/errors.js';
+import { CancelledError, suppressedErrors } from '../core/errors.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
 import { CircuitBreaker, type StateChange } from './circuit-breaker.js';
 import { consecutive } from './consecutive.js';
@@ -301,5 +301,28 @@ describe('CircuitBreaker', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('CircuitBreaker, with a predicate that throws and a caller that aborts', () => {
+  it('rejects the call with the error of an isFailure that throws, keeping the task error reachable', async () => {
+    const broken = new Error('predicate bug');
+    const breaker = new CircuitBreaker({ policy: consecutive(5), isFailure: () => { throw broken; } });
+    const failure = new Error('task failed');
+    await expect(breaker.execute(() => Promise.reject(failure))).rejects.toBe(broken);
+    await expect(breaker.execute(() => { throw failure; })).rejects.toBe(broken);
+    expect(suppressedErrors(broken)).toEqual([failure]);
+    expect(breaker.stats.failures).toBe(2);
+  });
+
+  it('rejects with the abort reason when the task succeeds after the caller aborted, and counts the success', async () => {
+    const breaker = new CircuitBreaker({ policy: consecutive(5) });
+    const controller = new AbortController();
+    const outcome = breaker.execute(async () => {
+      controller.abort(new Error('caller left'));
+      return 'late value';
+    }, { signal: controller.signal });
+    await expect(outcome).rejects.toThrow('caller left');
+    expect(breaker.stats.successes).toBe(1);
   });
 });

@@ -11,9 +11,9 @@
  * outcome counts only toward the state it started in: a slow call that started while closed and fails
  * after the breaker opened cannot extend or confuse the next half-open test.
  */
-import { isCancellation } from '../core/errors.js';
+import { isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions } from '../core/validate.js';
 import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import type { BreakerPolicy, BreakerTracker } from './breaker-policy.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
@@ -146,6 +146,8 @@ interface Period {
   readonly fail: (error: unknown) => never;
 }
 
+const BREAKER_OPTIONS = ['policy', 'openMs', 'backoff', 'halfOpenMaxCalls', 'isFailure'];
+
 const defaultIsFailure = (error: unknown): boolean => !isCancellation(error);
 
 /**
@@ -201,6 +203,7 @@ export class CircuitBreaker implements Policy {
   constructor(options: CircuitBreakerOptions) {
     assertOptions(options);
     if (options === undefined) throw new TypeError('CircuitBreaker needs options: { policy, openMs?, backoff?, halfOpenMaxCalls?, isFailure? }');
+    assertKnownOptions(options, BREAKER_OPTIONS, 'CircuitBreaker');
     const { policy, openMs, backoff, halfOpenMaxCalls = 1, isFailure = defaultIsFailure } = options;
     if (typeof (policy as Partial<BreakerPolicy> | undefined)?.create !== 'function') {
       throw new TypeError('policy must be a breaking policy such as consecutive(5) or failureRate({ threshold: 0.5 })');
@@ -283,14 +286,25 @@ export class CircuitBreaker implements Policy {
     try {
       result = task(signal ?? neverAbortedSignal(), options?.context ?? FIRST_ATTEMPT);
     } catch (error) {
-      this.#settle(period, true, error);
-      return Promise.reject(error);
+      return Promise.reject(this.#settle(period, true, error) ?? afterAbort(signal, error));
     }
     if (!isThenable(result)) {
       this.#settle(period, false, undefined);
-      return Promise.resolve(result);
+      return signal !== undefined && hasAborted(signal) ? Promise.reject(signal.reason as unknown) : Promise.resolve(result);
     }
-    return Promise.resolve(result).then(period.ok as (value: T) => T, period.fail);
+    if (signal === undefined) return Promise.resolve(result).then(period.ok as (value: T) => T, period.fail);
+    // The abort-after-finish rule: once the caller aborted, the call rejects with its reason; the
+    // outcome still counts for the breaker, since it says how the service is doing.
+    return Promise.resolve(result).then(
+      (value) => {
+        period.ok(value);
+        if (signal.aborted) throw signal.reason;
+        return value;
+      },
+      (error: unknown) => {
+        throw this.#settle(period, true, error) ?? afterAbort(signal, error);
+      },
+    );
   }
 
   /**
@@ -332,24 +346,26 @@ export class CircuitBreaker implements Policy {
         return value;
       },
       fail: (error) => {
-        this.#settle(period, true, error);
-        throw error;
+        throw this.#settle(period, true, error) ?? error;
       },
     };
     return period;
   }
 
-  /** Records how a call that started in `period` ended. */
-  #settle(period: Period, failed: boolean, error: unknown): void {
+  /**
+   * Records how a call that started in `period` ended. Returns the error of an `isFailure` that
+   * threw (the call must then reject with it; the task's error stays reachable through
+   * `suppressedErrors`), else undefined. A predicate that throws counts the call as a failure.
+   */
+  #settle(period: Period, failed: boolean, error: unknown): unknown {
     let counts = true;
+    let predicateFailure: unknown;
     if (failed) {
       try {
         counts = this.#isFailure(error);
-      } catch (predicateError) {
-        // A broken predicate must not replace the task's error; surface it on its own.
-        queueMicrotask(() => {
-          throw predicateError;
-        });
+      } catch (thrown) {
+        predicateFailure = thrown ?? new TypeError('isFailure threw undefined');
+        setSuppressedErrors(predicateFailure, [error]);
       }
     }
     if (!failed) {
@@ -360,7 +376,7 @@ export class CircuitBreaker implements Policy {
       this.#failure.emit(error);
     }
     // A stale call (its period ended while it ran) counts in the totals but not toward any state.
-    if (period.generation !== this.#generation) return;
+    if (period.generation !== this.#generation) return predicateFailure;
     if (this.#state === CLOSED) {
       if (!failed) this.#policy.success();
       else if (counts && this.#policy.failure()) this.#open();
@@ -369,6 +385,7 @@ export class CircuitBreaker implements Policy {
       if (!failed) this.#transition(CLOSED);
       else if (counts) this.#open();
     }
+    return predicateFailure;
   }
 
   #refresh(): void {
@@ -414,4 +431,14 @@ export class CircuitBreaker implements Policy {
     this.#period = this.#newPeriod(to === HALF_OPEN);
     if (from !== to) this.#stateChange.emit({ from: NAMES[from]!, to: NAMES[to]! });
   }
+}
+
+/** Reads `aborted` afresh (a task may abort its caller's signal while it runs). */
+function hasAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+/** What a call rejects with when its task failed: the caller's abort reason once it aborted. */
+function afterAbort(signal: AbortSignal | undefined, error: unknown): unknown {
+  return signal?.aborted === true ? signal.reason : error;
 }

@@ -25,7 +25,7 @@ describe('fallback', () => {
     expect(seen).toEqual([error, controller.signal]);
   });
 
-  it('never replaces a cancellation, nor any error once the caller aborted', async () => {
+  it('never replaces a cancellation, and rejects with the abort reason once the caller aborted', async () => {
     const cancelled = new CancelledError();
     await expect(fallback('x').execute(() => Promise.reject(cancelled))).rejects.toBe(cancelled);
     const controller = new AbortController();
@@ -38,7 +38,7 @@ describe('fallback', () => {
         },
         { signal: controller.signal },
       ),
-    ).rejects.toBe(failure);
+    ).rejects.toBe(controller.signal.reason);
   });
 
   it('replaces only what fallbackIf accepts', async () => {
@@ -62,5 +62,25 @@ describe('fallback', () => {
     expect(() => fallback(1, { fallbackIf: 3 as never })).toThrow(/fallbackIf must be a function/);
     expect(() => fallback(1, 'x' as never)).toThrow(/options must be an object/);
     expect(() => fallback(1).execute(2 as never)).toThrow(/task must be a function/);
+  });
+});
+
+describe('fallback when the caller aborts', () => {
+  it('rejects with the abort reason when the task succeeds after the caller aborted', async () => {
+    const controller = new AbortController();
+    const outcome = fallback('stand-in').execute(async () => {
+      controller.abort(new Error('caller left'));
+      return 'late value';
+    }, { signal: controller.signal });
+    await expect(outcome).rejects.toThrow('caller left');
+  });
+
+  it('rejects with the abort reason, not the task error, when the task fails after the caller aborted', async () => {
+    const controller = new AbortController();
+    const outcome = fallback('stand-in').execute(async () => {
+      controller.abort(new Error('caller left'));
+      throw new Error('task failed');
+    }, { signal: controller.signal });
+    await expect(outcome).rejects.toThrow('caller left');
   });
 });

@@ -4,6 +4,7 @@
  * refused" into an answer. It never swallows a cancellation: a caller that gave up gets its abort.
  */
 import { isCancellation } from '../core/errors.js';
+import { isThenable } from '../core/task.js';
 import { assertFunction, assertOptions } from '../core/validate.js';
 import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, type PolicyTask } from './policy.js';
@@ -21,7 +22,7 @@ import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, 
 export interface FallbackOptions {
   /**
    * Which errors the fallback replaces. Default: every error but a cancellation. Whatever it says,
-   * nothing is replaced once the caller's signal has aborted.
+   * nothing is replaced once the caller's signal has aborted: the call rejects with its reason.
    */
   readonly fallbackIf?: (error: unknown) => boolean;
 }
@@ -72,7 +73,14 @@ export function fallback<F>(valueOrFn: F | FallbackFunction<F>, options?: Fallba
       } catch (error) {
         return recover(error, signal, fallbackIf, produce);
       }
-      return Promise.resolve(result).then(undefined, (error: unknown) => recover(error, signal, fallbackIf, produce));
+      const onError = (error: unknown): Promise<F> => recover(error, signal, fallbackIf, produce);
+      if (signal === neverAbortedSignal()) return Promise.resolve(result).then(undefined, onError);
+      if (!isThenable(result)) return signal.aborted ? Promise.reject(signal.reason as unknown) : Promise.resolve(result);
+      // The abort-after-finish rule: once the caller aborted, the call rejects with its reason.
+      return Promise.resolve(result).then((value) => {
+        if (signal.aborted) throw signal.reason;
+        return value;
+      }, onError);
     },
   };
 }
@@ -84,6 +92,9 @@ async function recover<F>(
   fallbackIf: (error: unknown) => boolean,
   produce: FallbackFunction<F>,
 ): Promise<F> {
-  if (signal.aborted || !fallbackIf(error)) throw error;
-  return produce(error, signal);
+  if (signal.aborted) throw signal.reason;
+  if (!fallbackIf(error)) throw error;
+  const standIn = await produce(error, signal);
+  if (signal.aborted) throw signal.reason;
+  return standIn;
 }

@@ -22,6 +22,7 @@ export {
   type RetryOptions,
   type RetryPolicyOptions,
   type RetryInfo,
+  type GiveUpInfo,
   type RetryTask,
   type RetryContext,
 } from './retry.js';

@@ -4,7 +4,7 @@
  * honour, and settles only when the task has settled (or was never started).
  */
 
-import { assertOptions, assertSignal } from '../core/validate.js';
+import { assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 
 /**
  * What a policy tells the task it runs. `attempt` counts from 1; only a retry layer raises it.
@@ -81,10 +81,13 @@ export interface Policy<Alt = never> {
 /** The context of a call no retry layer has numbered. Frozen, so sharing it is safe. */
 export const FIRST_ATTEMPT: PolicyContext = Object.freeze({ attempt: 1 });
 
+const EXECUTE_OPTIONS = ['signal', 'context'];
+
 /** Validates `execute`'s options. Kept to a few type checks: it runs on every call. */
 export function assertExecuteOptions(options: ExecuteOptions | undefined): void {
   if (options === undefined) return;
   assertOptions(options);
+  assertKnownOptions(options, EXECUTE_OPTIONS, 'execute');
   assertSignal(options.signal, 'options.signal');
   if (options.context !== undefined) assertOptions(options.context, 'options.context');
 }

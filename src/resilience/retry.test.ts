@@ -136,7 +136,7 @@ describe('retry', () => {
     expect(task).not.toHaveBeenCalled();
   });
 
-  it('hands the caller signal itself to every attempt, and does not retry once it aborted during an attempt', async () => {
+  it('hands the caller signal itself to every attempt, and rejects with the abort reason once it aborted during an attempt', async () => {
     const controller = new AbortController();
     const seen: AbortSignal[] = [];
     const failure = new Error('socket closed');
@@ -145,7 +145,9 @@ describe('retry', () => {
       controller.abort();
       return Promise.reject(failure);
     });
-    await expect(retry(task, { signal: controller.signal, retryIf: () => true, backoff: constant(0) })).rejects.toBe(failure);
+    await expect(retry(task, { signal: controller.signal, retryIf: () => true, backoff: constant(0) })).rejects.toBe(
+      controller.signal.reason,
+    );
     expect(task).toHaveBeenCalledTimes(1);
     expect(seen[0]).toBe(controller.signal);
   });
@@ -180,11 +182,18 @@ describe('retry', () => {
     expect(calls).toBe(1);
   });
 
-  it('does not start a timer for a zero delay', async () => {
+  it('yields to the timers between attempts even with a zero delay, so an abort timer can fire', async () => {
     vi.useFakeTimers();
-    const { task, calls } = flaky(2);
-    await expect(retry(task, { backoff: constant(0) })).resolves.toBe('ok');
-    expect(calls).toHaveLength(3);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('enough')), 100);
+    let calls = 0;
+    const outcome = retry(() => {
+      calls++;
+      throw new Error('always');
+    }, { backoff: constant(0), maxAttempts: Infinity, signal: controller.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await outcome).toEqual(new Error('enough'));
+    expect(calls).toBeLessThanOrEqual(101);
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -289,5 +298,62 @@ describe('retry', () => {
   it('infers the task value type', () => {
     expectTypeOf(retry(async () => 1)).toEqualTypeOf<Promise<number>>();
     expectTypeOf(retry(() => 'x')).toEqualTypeOf<Promise<string>>();
+  });
+});
+
+describe('retry, with async hooks and decisions on the result', () => {
+  it('awaits an async retryIf: a promise of false is not a reason to retry', async () => {
+    let calls = 0;
+    const failure = new Error('fatal');
+    const outcome = retry(() => {
+      calls++;
+      throw failure;
+    }, { backoff: constant(0), retryIf: async () => false });
+    await expect(outcome).rejects.toBe(failure);
+    expect(calls).toBe(1);
+  });
+
+  it('rejects with the error of an onRetry that rejects, instead of leaving it unhandled', async () => {
+    const hookFailure = new Error('log sink down');
+    let calls = 0;
+    const outcome = retry(() => {
+      calls++;
+      throw new Error('flaky');
+    }, { backoff: constant(0), onRetry: async () => Promise.reject(hookFailure) });
+    await expect(outcome).rejects.toBe(hookFailure);
+    expect(calls).toBe(1);
+  });
+
+  it('retries a value that retryIfResult rejects, and resolves with the last value when attempts run out', async () => {
+    const statuses = [503, 503, 200];
+    let calls = 0;
+    const ok = await retry(() => statuses[calls++], { backoff: constant(0), retryIfResult: (status) => status === 503 });
+    expect([ok, calls]).toEqual([200, 3]);
+    calls = 0;
+    const last = await retry(() => ++calls, { maxAttempts: 2, backoff: constant(0), retryIfResult: async () => true });
+    expect(last).toBe(2);
+  });
+
+  it('calls onGiveUp once with the last error and the attempts made', async () => {
+    const onGiveUp = vi.fn();
+    const failure = new Error('down');
+    await expect(retry(() => Promise.reject(failure), { maxAttempts: 3, backoff: constant(0), onGiveUp })).rejects.toBe(failure);
+    expect(onGiveUp).toHaveBeenCalledTimes(1);
+    expect(onGiveUp.mock.calls[0]![0]).toMatchObject({ error: failure, attempts: 3 });
+  });
+
+  it('rejects with the abort reason when an attempt succeeds after the caller aborted', async () => {
+    const controller = new AbortController();
+    const outcome = retry(async () => {
+      controller.abort(new Error('caller left'));
+      return 'late value';
+    }, { signal: controller.signal });
+    await expect(outcome).rejects.toThrow('caller left');
+  });
+});
+
+describe('retry options', () => {
+  it('rejects an unknown option name with a TypeError naming the known ones', () => {
+    expect(() => retry(() => 1, { retries: 2 } as any)).toThrow(/retry has no option "retries"; its options are maxAttempts/);
   });
 });

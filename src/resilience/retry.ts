@@ -7,12 +7,14 @@
 import { isCancellation } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
 import { exponential } from './exponential.js';
 import { neverAbortedSignal } from '../core/signal.js';
 import { FIRST_ATTEMPT, type PolicyContext, type PolicyTask } from './policy.js';
+
+const RETRY_OPTIONS = ['maxAttempts', 'maxElapsedMs', 'backoff', 'retryIf', 'retryIfResult', 'onRetry', 'onGiveUp', 'signal'];
 
 /**
  * What a retried task is told: which attempt this is, counting from 1.
@@ -49,8 +51,10 @@ export type RetryTask<T> = PolicyTask<T>;
  * ```
  */
 export interface RetryInfo {
-  /** The error the failed attempt rejected with. */
+  /** The error the failed attempt rejected with (undefined when a value was retried: see `value`). */
   readonly error: unknown;
+  /** The value a `retryIfResult` decided to retry, when that is why. */
+  readonly value?: unknown;
   /** The attempt that failed, counting from 1. The next one is `attempt + 1`. */
   readonly attempt: number;
   /** How long retry will wait before the next attempt, in ms. */
@@ -86,11 +90,47 @@ export interface RetryPolicyOptions {
   /**
    * Whether an error is worth another attempt; `attempt` is the attempt that failed. Default
    * {@link isRetryableByDefault}: everything but a cancellation and a {@link BrokenCircuitError}.
-   * Whatever it says, an attempt is never retried once the caller's signal has aborted.
+   * Whatever it says, an attempt is never retried once the caller's signal has aborted. It may be
+   * async: retry awaits its answer (a rejection ends the retrying with that error).
    */
-  readonly retryIf?: (error: unknown, attempt: number) => boolean;
-  /** Called before each wait, with the error that caused it. Earlier errors are reachable here. */
-  readonly onRetry?: (info: RetryInfo) => void;
+  readonly retryIf?: (error: unknown, attempt: number) => boolean | PromiseLike<boolean>;
+  /**
+   * Whether a value the task returned counts as a failure worth another attempt (a `503` response,
+   * an empty page); `attempt` is the attempt that returned it. When retrying stops (attempts, time or
+   * backoff ran out), retry resolves with the last value. May be async. Default: no value is retried.
+   */
+  readonly retryIfResult?: (value: unknown, attempt: number) => boolean | PromiseLike<boolean>;
+  /**
+   * Called before each wait, with the error that caused it (for a retried value, `error` is
+   * undefined and `value` holds it). Earlier errors are reachable here. May be async: retry awaits
+   * it, and a rejection ends the retrying with that error.
+   */
+  readonly onRetry?: (info: RetryInfo) => unknown;
+  /**
+   * Called once when retry gives up on an error it would otherwise report (not worth retrying, or
+   * attempts, time or backoff ran out), with the last error; not called when the caller aborted.
+   * May be async: it is awaited, and a rejection replaces the error.
+   */
+  readonly onGiveUp?: (info: GiveUpInfo) => unknown;
+}
+
+/**
+ * What `onGiveUp` is told: the error retry is about to reject with and how far it got.
+ *
+ * @example
+ * ```ts
+ * import { retry, constant, type GiveUpInfo } from 'skein';
+ * const report = ({ error, attempts }: GiveUpInfo) => console.warn(`gave up after ${attempts} attempt(s): ${String(error)}`);
+ * await retry(() => { throw new Error('down'); }, { maxAttempts: 2, backoff: constant(1), onGiveUp: report }).catch(() => {});
+ * ```
+ */
+export interface GiveUpInfo {
+  /** The error retry rejects with. */
+  readonly error: unknown;
+  /** How many attempts ran. */
+  readonly attempts: number;
+  /** Time since the first attempt started, in ms. */
+  readonly elapsedMs: number;
 }
 
 /**
@@ -162,64 +202,138 @@ export function retry<T>(task: RetryTask<T>, options?: RetryOptions): Promise<T>
 export function assertRetryOptions(options: RetryPolicyOptions | undefined, reusable: boolean): void {
   if (options === undefined) return;
   assertOptions(options);
+  assertKnownOptions(options, RETRY_OPTIONS, reusable ? 'retryPolicy' : 'retry');
   if (options.maxAttempts !== undefined) assertInteger(options.maxAttempts, 'maxAttempts', { min: 1, allowInfinity: true });
   if (options.maxElapsedMs !== undefined) assertDuration(options.maxElapsedMs, 'maxElapsedMs', { allowInfinity: true });
   if (options.backoff !== undefined) assertBackoff(options.backoff, 'backoff', { reusable });
   if (options.retryIf !== undefined) assertFunction(options.retryIf, 'retryIf');
   if (options.onRetry !== undefined) assertFunction(options.onRetry, 'onRetry');
+  if (options.retryIfResult !== undefined) assertFunction(options.retryIfResult, 'retryIfResult');
+  if (options.onGiveUp !== undefined) assertFunction(options.onGiveUp, 'onGiveUp');
 }
 
 /**
  * The shared engine of `retry` and `retryPolicy`, with options already validated. The first attempt
  * is run without an async function: a success costs one `then`, nothing else.
+ *
+ * Once the caller's signal has aborted, the call rejects with its reason, whatever the running
+ * attempt then does (skein's abort-after-finish rule, see docs/core.md).
  */
 export function runRetry<T>(task: RetryTask<T>, signal: AbortSignal, options: RetryPolicyOptions | undefined): Promise<T> {
-  if (signal !== neverAbortedSignal() && signal.aborted) return Promise.reject(signal.reason as unknown);
+  const abortable = signal !== neverAbortedSignal();
+  if (abortable && signal.aborted) return Promise.reject(signal.reason as unknown);
   // The clock is read only when something needs the elapsed time.
-  const startedAt = options?.maxElapsedMs !== undefined || options?.onRetry !== undefined ? Date.now() : 0;
+  const startedAt =
+    options?.maxElapsedMs !== undefined || options?.onRetry !== undefined || options?.onGiveUp !== undefined ? Date.now() : 0;
   let result: T | PromiseLike<T>;
   try {
     result = task(signal, FIRST_ATTEMPT);
   } catch (error) {
-    return retryAfterFailure(task, signal, options, startedAt, error);
+    return retryAfter(task, signal, options, startedAt, { failed: true, outcome: error });
   }
-  if (!isThenable(result)) return Promise.resolve(result);
+  if (options?.retryIfResult !== undefined) return afterFirstValue(task, signal, options, startedAt, result);
+  if (!isThenable(result)) return abortable && signal.aborted ? Promise.reject(signal.reason as unknown) : Promise.resolve(result);
+  if (abortable) return afterAbortableAttempt(task, signal, options, startedAt, result);
   return Promise.resolve(result).then(undefined, (error: unknown) =>
-    retryAfterFailure(task, signal, options, startedAt, error),
+    retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
   );
 }
 
-async function retryAfterFailure<T>(
+/** The first attempt when values may be retried too: every outcome goes through the decision. */
+function afterFirstValue<T>(
+  task: RetryTask<T>,
+  signal: AbortSignal,
+  options: RetryPolicyOptions,
+  startedAt: number,
+  result: T | PromiseLike<T>,
+): Promise<T> {
+  return Promise.resolve(result).then(
+    (value) => retryAfter(task, signal, options, startedAt, { failed: false, outcome: value }),
+    (error: unknown) => retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
+  );
+}
+
+/** The first attempt with a caller's signal: a value that arrives after the abort is not a success. */
+function afterAbortableAttempt<T>(
   task: RetryTask<T>,
   signal: AbortSignal,
   options: RetryPolicyOptions | undefined,
   startedAt: number,
-  firstError: unknown,
+  result: PromiseLike<T>,
+): Promise<T> {
+  return Promise.resolve(result).then(
+    (value) => {
+      if (signal.aborted) throw signal.reason;
+      return value;
+    },
+    (error: unknown) => retryAfter(task, signal, options, startedAt, { failed: true, outcome: error }),
+  );
+}
+
+/** How an attempt ended: rejected (`failed`) with `outcome`, or fulfilled with it. */
+interface AttemptOutcome {
+  failed: boolean;
+  outcome: unknown;
+}
+
+/** Awaits what a user hook returned only when it is a promise, so a synchronous hook costs no tick. */
+async function answer<A>(value: A | PromiseLike<A>): Promise<A> {
+  return isThenable(value) ? await value : value;
+}
+
+async function retryAfter<T>(
+  task: RetryTask<T>,
+  signal: AbortSignal,
+  options: RetryPolicyOptions | undefined,
+  startedAt: number,
+  first: AttemptOutcome,
 ): Promise<T> {
   const maxAttempts = options?.maxAttempts ?? 3;
   const maxElapsedMs = options?.maxElapsedMs ?? Infinity;
   const retryIf = options?.retryIf ?? isRetryableByDefault;
+  const retryIfResult = options?.retryIfResult;
   const onRetry = options?.onRetry;
+  const onGiveUp = options?.onGiveUp;
   const sleepOptions = signal === neverAbortedSignal() ? undefined : { signal };
-  let error = firstError;
+  let last = first;
   let delays: Iterator<number> | undefined;
+  const giveUp = async (attempts: number): Promise<T> => {
+    if (!last.failed) return last.outcome as T;
+    if (onGiveUp !== undefined) {
+      const elapsedMs = Date.now() - startedAt;
+      await answer(onGiveUp({ error: last.outcome, attempts, elapsedMs }));
+    }
+    throw last.outcome;
+  };
   try {
     for (let attempt = 1; ; attempt++) {
-      if (signal.aborted || attempt >= maxAttempts || !retryIf(error, attempt)) throw error;
+      if (signal.aborted) throw signal.reason;
+      if (!last.failed) {
+        if (retryIfResult === undefined || !(await answer(retryIfResult(last.outcome, attempt)))) return last.outcome as T;
+      } else if (attempt < maxAttempts && !(await answer(retryIf(last.outcome, attempt)))) {
+        return await giveUp(attempt);
+      }
+      if (signal.aborted) throw signal.reason;
+      if (attempt >= maxAttempts) return await giveUp(attempt);
       delays ??= (options?.backoff ?? exponential())[Symbol.iterator]();
       const delayMs = nextDelay(delays, 'backoff');
-      if (delayMs === undefined) throw error;
+      if (delayMs === undefined) return await giveUp(attempt);
       const elapsedMs = maxElapsedMs === Infinity && onRetry === undefined ? 0 : Date.now() - startedAt;
-      if (elapsedMs + delayMs >= maxElapsedMs) throw error;
-      onRetry?.({ error, attempt, delayMs, elapsedMs });
-      // A zero delay needs no timer. The abort check after the wait covers an abort that landed
-      // between the timer firing and this continuation running.
-      if (delayMs > 0) await sleep(delayMs, sleepOptions);
+      if (elapsedMs + delayMs >= maxElapsedMs) return await giveUp(attempt);
+      if (onRetry !== undefined) {
+        const info = last.failed
+          ? { error: last.outcome, attempt, delayMs, elapsedMs }
+          : { error: undefined, value: last.outcome, attempt, delayMs, elapsedMs };
+        await answer(onRetry(info));
+      }
+      // Even a zero delay waits for a timer: a task that fails at once must not keep the event loop
+      // in microtasks, or no timer (an AbortSignal.timeout, a deadline) could ever fire to stop it.
+      await sleep(delayMs, sleepOptions);
       if (signal.aborted) throw signal.reason;
       try {
-        return await task(signal, { attempt: attempt + 1 });
+        last = { failed: false, outcome: await task(signal, { attempt: attempt + 1 }) };
       } catch (next) {
-        error = next;
+        last = { failed: true, outcome: next };
       }
     }
   } finally {

@@ -80,9 +80,10 @@ describe('wrap', () => {
         return sleep(1_000, { signal });
       })
       .catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(300);
+    await vi.advanceTimersByTimeAsync(302);
     expect(await outcome).toBeInstanceOf(TimeoutError);
-    expect(starts).toEqual([0, 100, 200]);
+    // A zero backoff still yields one timer tick (1 ms) between attempts.
+    expect(starts).toEqual([0, 101, 202]);
     expect(vi.getTimerCount()).toBe(0);
   });
 
