@@ -10,8 +10,10 @@
  * - `runs`: queued and running runs; a run's row is deleted when it ends. `seq` is queue order.
  * - `applied_outputs`: (run, output index) pairs a streaming run has applied, so that a run executed
  *   again never applies an output twice.
- * - `gates`: one row per open AND gate, batch or join, its state as JSON (the pure gate logic works on
+ * - `gates`: one row per AND gate, batch or join, its state as JSON (the pure gate logic works on
  *   it), with its deadline and version as columns; `gate_workflows` says which workflows it holds.
+ *   A gate that empties keeps its row (`open = 0`) so that its version keeps growing when it opens
+ *   again: a process holding a due gate's old version can never close the new one by mistake.
  * - `workflows`: workflows that are paused or cancelled (active ones have no row).
  * - `run_counters`: runs per (workflow, agent), for the run limit.
  * - `dead_letters`: runs that failed for good.
@@ -72,6 +74,7 @@ export const MIGRATIONS: readonly Migration[] = [
         seq INTEGER PRIMARY KEY,
         key TEXT NOT NULL UNIQUE,
         body TEXT NOT NULL,
+        open INTEGER NOT NULL,
         deadline INTEGER,
         version INTEGER NOT NULL
       );

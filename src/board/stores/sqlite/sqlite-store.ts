@@ -38,7 +38,7 @@ import type {
   WorkflowChange,
   WorkflowState,
 } from '../../store/contract.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
+import { cloneGate, depositIntoGate, entriesAt, expireGate, openGate, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import type { SqlRow, SqliteDriver } from './driver.js';
 import { currentProcess, mayBeAlive, type ProcessIdentity } from './liveness.js';
 import { migrate } from './migrations.js';
@@ -297,7 +297,7 @@ export class SqliteStore implements BoardStore {
       for (const { key } of this.#db.prepare(SQL.gateKeysOf).all([correlationId])) {
         const gate = this.#loadGate(key as string)!;
         const before = workflowsIn(gate);
-        this.#storeGate(gate.key, removeWorkflowFromGate(gate, correlationId).state, before);
+        this.#storeGate(gate, removeWorkflowFromGate(gate, correlationId).state !== undefined, before);
       }
       return { previous, dropped: dropped.map(runRecord) };
     });
@@ -465,16 +465,17 @@ export class SqliteStore implements BoardStore {
     return false;
   }
 
+  /** The gate's state, open or emptied (a gate row is never deleted). */
   #loadGate(key: string): GateState | undefined {
     const row = this.#db.prepare(SQL.gateByKey).get([key]);
     return row === undefined ? undefined : (JSON.parse(row.body as string) as GateState);
   }
 
   #deposit(deposit: GateDeposit, now: number, log: UnitLog): void {
-    const gate = this.#loadGate(deposit.key);
-    const before = gate === undefined ? NO_WORKFLOWS : workflowsIn(gate);
+    const gate = this.#loadGate(deposit.key) ?? openGate(deposit);
+    const before = workflowsIn(gate);
     const transition = depositIntoGate(gate, deposit, now);
-    this.#storeGate(deposit.key, transition.state, before, log);
+    this.#storeGate(gate, transition.state !== undefined, before, log);
     for (const group of transition.groups) {
       this.#createRun(
         {
@@ -493,19 +494,20 @@ export class SqliteStore implements BoardStore {
 
   #closeGate(gate: GateState, close: GateClose, now: number, log: UnitLog): void {
     const before = workflowsIn(gate);
-    this.#storeGate(close.key, expireGate(gate, now).state, before, log);
+    this.#storeGate(gate, expireGate(gate, now).state !== undefined, before, log);
     if (close.run !== undefined) this.#createRun(close.run, now, log);
   }
 
-  /** Writes a gate back (deletes it when `state` is undefined) and keeps `gate_workflows` in step with it. */
-  #storeGate(key: string, state: GateState | undefined, before: ReadonlySet<string>, log?: UnitLog): void {
-    const after = state === undefined ? NO_WORKFLOWS : workflowsIn(state);
-    if (state === undefined) this.#db.prepare(SQL.deleteGate).run([key]);
-    else {
-      this.#db.prepare(SQL.upsertGate).run([key, JSON.stringify(cloneGate(state)), state.deadline ?? null, state.version]);
-      if (state.deadline !== undefined) log?.deadlineSet(state.deadline);
-    }
-    for (const id of before) if (!after.has(id)) this.#db.prepare(SQL.removeGateWorkflow).run([id, key]);
-    for (const id of after) if (!before.has(id)) this.#db.prepare(SQL.addGateWorkflow).run([id, key]);
+  /**
+   * Writes a gate back (the gate logic changed it in place) and keeps `gate_workflows` in step. An
+   * emptied gate keeps its row, closed, so that its version goes on growing if it opens again.
+   */
+  #storeGate(gate: GateState, open: boolean, before: ReadonlySet<string>, log?: UnitLog): void {
+    const after = open ? workflowsIn(gate) : NO_WORKFLOWS;
+    const deadline = open ? gate.deadline : undefined;
+    this.#db.prepare(SQL.upsertGate).run([gate.key, JSON.stringify(cloneGate(gate)), open ? 1 : 0, deadline ?? null, gate.version]);
+    if (deadline !== undefined) log?.deadlineSet(deadline);
+    for (const id of before) if (!after.has(id)) this.#db.prepare(SQL.removeGateWorkflow).run([id, gate.key]);
+    for (const id of after) if (!before.has(id)) this.#db.prepare(SQL.addGateWorkflow).run([id, gate.key]);
   }
 }

@@ -87,10 +87,8 @@ export const SQL = {
 
   /** key */
   gateByKey: 'SELECT body, version FROM gates WHERE key = ?',
-  /** key, body, deadline, version */
-  upsertGate: 'INSERT INTO gates (key, body, deadline, version) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body, deadline = excluded.deadline, version = excluded.version',
-  /** key */
-  deleteGate: 'DELETE FROM gates WHERE key = ?',
+  /** key, body, open (0 or 1), deadline, version */
+  upsertGate: 'INSERT INTO gates (key, body, open, deadline, version) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body, open = excluded.open, deadline = excluded.deadline, version = excluded.version',
   /** correlation_id, key */
   addGateWorkflow: 'INSERT OR IGNORE INTO gate_workflows (correlation_id, key) VALUES (?, ?)',
   /** correlation_id, key */
@@ -100,7 +98,7 @@ export const SQL = {
   /** now, limit */
   dueGates: 'SELECT body FROM gates WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?',
   nextDeadline: 'SELECT min(deadline) AS deadline FROM gates WHERE deadline IS NOT NULL',
-  listGates: 'SELECT body FROM gates ORDER BY seq',
+  listGates: 'SELECT body FROM gates WHERE open = 1 ORDER BY seq',
   /** correlation_id */
   listGatesOf: 'SELECT g.body FROM gate_workflows gw JOIN gates g ON g.key = gw.key WHERE gw.correlation_id = ? ORDER BY g.seq',
 
