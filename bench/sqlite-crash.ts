@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore } from '../src/board/stores/memory.js';
+import { MemoryStore } from '../src/board/stores/memory-store.js';
 import { bundleWorker, crashRun } from '../src/board/stores/sqlite/fixtures/crash-run.js';
 import { outcome, work } from '../src/board/stores/sqlite/fixtures/crash-workflow.js';
 import { openDriver } from '../src/board/stores/sqlite/open-driver.js';

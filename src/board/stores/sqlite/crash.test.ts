@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../memory.js';
+import { MemoryStore } from '../memory-store.js';
 import { bundleWorker, crashRun } from './fixtures/crash-run.js';
 import { outcome, work } from './fixtures/crash-workflow.js';
 import { openDriver } from './open-driver.js';

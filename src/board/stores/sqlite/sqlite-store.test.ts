@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../artifact.js';
-import { describeStoreContract } from '../contract-suite.js';
+import { describeStoreContract } from '../store-contract.js';
 import { migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations.js';
 import { nodeSqliteAvailable } from './node-sqlite-driver.js';
 import { openDriver } from './open-driver.js';

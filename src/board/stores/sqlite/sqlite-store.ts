@@ -170,6 +170,7 @@ export class SqliteStore implements BoardStore {
     checkWrites(unit.writes);
     return this.#db.transaction(() => {
       for (const write of unit.writes) if (this.#workflowState(write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
+      for (const run of unit.runs ?? []) if (this.#workflowState(run.correlationId) === 'cancelled') return nothing('cancelled');
       const closing: GateState[] = [];
       for (const close of unit.closeGates ?? []) {
         const gate = this.#loadGate(close.key);
@@ -179,6 +180,7 @@ export class SqliteStore implements BoardStore {
       const log = new UnitLog();
       for (let i = 0; i < closing.length; i++) this.#closeGate(closing[i]!, unit.closeGates![i]!, unit.now, log);
       for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
+      for (const run of unit.runs ?? []) this.#createRun(run, unit.now, log);
       return log.result();
     });
   }
