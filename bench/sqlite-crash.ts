@@ -1,16 +1,16 @@
 /**
- * The long crash test: the crash workflow of `src/board/stores/sqlite/crash.test.ts` on a SQLite file,
- * 200 processes killed with SIGKILL at random moments (one in ten during start-up), then compared
- * with an uninterrupted run on the memory store.
+ * The long crash test: the board of `src/board/stores/sqlite/crash.test.ts` on a SQLite file, 200
+ * processes killed with SIGKILL at random moments (one in ten during start-up), then compared with an
+ * uninterrupted run of the same board on the memory store.
  *
  * Usage: npx tsx bench/sqlite-crash.ts [kills=200] [orders=1500]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore } from '../src/board/stores/memory-store.js';
+import { Board } from '../src/board/index.js';
+import { declareCrashAgents, outcome, publishOrders } from '../src/board/stores/sqlite/fixtures/crash-board.js';
 import { bundleWorker, crashRun } from '../src/board/stores/sqlite/fixtures/crash-run.js';
-import { outcome, work } from '../src/board/stores/sqlite/fixtures/crash-workflow.js';
 import { openDriver } from '../src/board/stores/sqlite/open-driver.js';
 import { SqliteStore } from '../src/board/stores/sqlite/sqlite-store.js';
 
@@ -19,9 +19,12 @@ const orders = Number(process.argv[3] ?? 1500);
 const dir = mkdtempSync(join(tmpdir(), 'skein-crash-bench-'));
 const worker = await bundleWorker();
 try {
-  const memory = new MemoryStore();
-  await work(memory, { orders, owner: 'memory', paceMs: 0 });
-  const expected = await outcome(memory);
+  const memory = new Board();
+  declareCrashAgents(memory, 0);
+  await publishOrders(memory, orders);
+  await memory.runUntilIdle();
+  const expected = await outcome(memory.store);
+  await memory.shutdown();
   const path = join(dir, 'crash.db');
   const report = await crashRun(worker, { path, orders, paceMs: 2, kills, maxKillDelayMs: 120, startupKillEvery: 10 });
   const store = new SqliteStore({ path });

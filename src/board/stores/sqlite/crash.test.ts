@@ -1,16 +1,16 @@
 /**
- * The crash test: a workflow with a chain, a streaming agent, a batch, a join and a retrying agent
- * runs on a SQLite file in child processes killed with SIGKILL at random moments (20 kills, a few of
- * them during start-up), a new process resuming after each; what the file holds at the end equals an
- * uninterrupted run on the memory store exactly. `npx tsx bench/sqlite-crash.ts` runs the 200-kill version.
+ * The crash test: a board with a chain, a streaming agent, a batch, a join and a retrying agent runs
+ * on a SQLite file in child processes killed with SIGKILL at random moments (20 kills, a few of them
+ * during start-up), a new process resuming (`board.resume()`) after each; what the file holds at the
+ * end equals an uninterrupted run of the same board on the memory store exactly. `npx tsx bench/sqlite-crash.ts` runs the 200-kill version.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../memory-store.js';
+import { Board } from '../../index.js';
+import { declareCrashAgents, outcome, publishOrders } from './fixtures/crash-board.js';
 import { bundleWorker, crashRun } from './fixtures/crash-run.js';
-import { outcome, work } from './fixtures/crash-workflow.js';
 import { openDriver } from './open-driver.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -21,15 +21,20 @@ afterAll(() => {
   if (worker !== undefined) rmSync(worker, { force: true });
 });
 
-const ORDERS = 150;
+const ORDERS = 100;
 
-describe('a SQLite board store killed with SIGKILL at random moments', () => {
+/** The outcome of the same board on the memory store, never killed. */
+async function uninterrupted(orders: number): Promise<string[]> {
+  await using board = new Board();
+  declareCrashAgents(board, 0);
+  await publishOrders(board, orders);
+  await board.runUntilIdle();
+  return outcome(board.store);
+}
+
+describe('a board on SQLite killed with SIGKILL at random moments', () => {
   it('ends with exactly the outputs of an uninterrupted run: none lost, none applied twice, every dead letter there', async () => {
-    const expected = await outcome(await (async () => {
-      const memory = new MemoryStore();
-      await work(memory, { orders: ORDERS, owner: 'memory', paceMs: 0 });
-      return memory;
-    })());
+    const expected = await uninterrupted(ORDERS);
     expect(expected.filter((line) => line.startsWith('dead letter'))).toHaveLength(Math.ceil(ORDERS / 7));
 
     worker = await bundleWorker();
