@@ -8,6 +8,8 @@
  * - `artifacts`: one row per artifact, the artifact itself as JSON in `body`, with the columns that
  *   queries filter on; `seq` is publication order.
  * - `runs`: queued and running runs; a run's row is deleted when it ends. `seq` is queue order.
+ *   Few indexes on purpose: a claim rewrites only the row and its queue index entry, so that each
+ *   commit writes few pages (running runs are found by a scan, which only recovery and sweeps do).
  * - `applied_outputs`: (run, output index) pairs a streaming run has applied, so that a run executed
  *   again never applies an output twice.
  * - `gates`: one row per AND gate, batch or join, its state as JSON (the pure gate logic works on
@@ -61,8 +63,7 @@ export const MIGRATIONS: readonly Migration[] = [
         has_outputs INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX runs_queued ON runs (agent, seq) WHERE state = 'queued';
-      CREATE INDEX runs_running ON runs (owner, lease_until) WHERE state = 'running';
-      CREATE INDEX runs_by_workflow ON runs (correlation_id, state);
+      CREATE INDEX runs_by_workflow ON runs (correlation_id);
 
       CREATE TABLE applied_outputs (
         run_id TEXT NOT NULL,

@@ -68,9 +68,16 @@ export function parseSqliteUrl(url: string): SqliteStoreOptions {
   return options;
 }
 
-/** Checks `options` (or a URL) and applies the defaults. */
+/** Reads the string form: a `sqlite:` URL, or a plain file path. */
+function fromString(text: string): SqliteStoreOptions {
+  if (text.startsWith(URL_PREFIX)) return parseSqliteUrl(text);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new TypeError(`a SQLite store URL starts with "sqlite:" (sqlite:./run.db), got ${describe(text)}`);
+  return { path: text };
+}
+
+/** Checks `options` (or a URL, or a path) and applies the defaults. */
 export function resolveSqliteOptions(options: SqliteStoreOptions | string): ResolvedSqliteOptions {
-  const given = typeof options === 'string' ? parseSqliteUrl(options) : options;
+  const given = typeof options === 'string' ? fromString(options) : options;
   assertOptions(given);
   if (given === undefined || typeof given.path !== 'string' || given.path === '') {
     throw new TypeError(`options.path must be a file path or ':memory:', got ${describe(given?.path)}`);

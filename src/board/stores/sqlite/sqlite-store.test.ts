@@ -135,6 +135,18 @@ describe('SqliteStore', () => {
     expect(parseSqliteUrl('sqlite:./run.db')).toEqual({ path: './run.db' });
     expect(parseSqliteUrl('sqlite:///var/lib/run.db?synchronous=full&busyTimeoutMs=100')).toEqual({ path: '/var/lib/run.db', synchronous: 'FULL', busyTimeoutMs: 100 });
     expect(parseSqliteUrl('sqlite::memory:?driver=libsql')).toEqual({ path: ':memory:', driver: 'libsql' });
+    using plain = new SqliteStore(':memory:');
+    expect(plain.options.path).toBe(':memory:');
+  });
+
+  it('writes a consistent backup that opens as a store', () => {
+    using store = new SqliteStore({ path: file() });
+    store.publish({ writes: [scheduled('a')], now: T0 });
+    const copy = file();
+    store.backup(copy);
+    using restored = new SqliteStore({ path: copy });
+    expect(restored.list().map((a) => a.id)).toEqual(['a']);
+    expect(restored.listRuns().map((r) => r.id)).toEqual(['run-a']);
   });
 
   it('can be closed twice, and is closed by await using', async () => {

@@ -141,7 +141,10 @@ export class SqliteStore implements BoardStore {
   readonly #owners = new Set<string>();
   #closed = false;
 
-  /** Opens (creating when missing) and migrates the database at `options.path`, or at a `sqlite:` URL. */
+  /**
+   * Opens (creating when missing) and migrates the database at `options.path`, at a `sqlite:` URL
+   * (`sqlite:./run.db?synchronous=full`), or at a plain file path.
+   */
   constructor(options: SqliteStoreOptions | string) {
     this.options = resolveSqliteOptions(options);
     this.#db = openDriver(this.options);
@@ -384,6 +387,26 @@ export class SqliteStore implements BoardStore {
       this.#createRun(run, now, log);
       return log.runs?.[0];
     });
+  }
+
+  /**
+   * Writes a consistent copy of the database to `path` (which must not exist), while boards keep
+   * working on it: `VACUUM INTO` reads one snapshot, so the copy holds whole units only.
+   *
+   * @example
+   * ```ts
+   * import { SqliteStore } from 'skein/board/sqlite';
+   * import { mkdtempSync } from 'node:fs';
+   * import { tmpdir } from 'node:os';
+   * import { join } from 'node:path';
+   * const dir = mkdtempSync(join(tmpdir(), 'skein-'));
+   * using store = new SqliteStore({ path: join(dir, 'run.db') });
+   * store.backup(join(dir, 'backup.db'));
+   * ```
+   */
+  backup(path: string): void {
+    if (typeof path !== 'string' || path === '') throw new TypeError(`backup path must be a file path, got ${JSON.stringify(path)}`);
+    this.#db.prepare('VACUUM INTO ?').run([path]);
   }
 
   /** Closes the database file. Idempotent. */
