@@ -190,14 +190,17 @@ export class SqliteStore implements BoardStore {
 
   claim(request: ClaimRequest): ClaimedRun[] {
     assertInteger(request.limit, 'limit', { min: 1 });
-    const params = [request.owner, request.now + request.leaseMs, JSON.stringify(request.agents), request.limit];
+    if (request.agents.length === 0) return [];
+    const one = request.agents.length === 1;
+    const statement = this.#db.prepare(one ? SQL.claimRunsOfAgent : SQL.claimRuns);
+    const params = [request.owner, request.now + request.leaseMs, one ? request.agents[0]! : JSON.stringify(request.agents), request.limit];
     // One UPDATE is atomic by itself (it takes the write lock before it reads); the first claim of an
     // owner also records which process it is, in the same transaction.
     const rows = this.#owners.has(request.owner)
-      ? this.#db.prepare(SQL.claimRuns).all(params)
+      ? statement.all(params)
       : this.#db.transaction(() => {
           this.#db.prepare(SQL.registerOwner).run([request.owner, this.#process.host, this.#process.pid, Date.now()]);
-          return this.#db.prepare(SQL.claimRuns).all(params);
+          return statement.all(params);
         });
     this.#owners.add(request.owner);
     return inQueueOrder(rows).map((row) => runRecord(row) as ClaimedRun);

@@ -33,6 +33,15 @@ export const SQL = {
       ORDER BY seq LIMIT ?
     )
     RETURNING ${RUN_COLUMNS}`,
+  /** owner, lease_until, agent, limit: the same as `claimRuns` for one agent (what a board asks), without json_each */
+  claimRunsOfAgent: `UPDATE runs SET state = 'running', attempt = attempt + 1, owner = ?, lease_until = ?
+    WHERE seq IN (
+      SELECT seq FROM runs
+      WHERE state = 'queued' AND agent = ?
+        AND NOT EXISTS (SELECT 1 FROM workflows w WHERE w.correlation_id = runs.correlation_id)
+      ORDER BY seq LIMIT ?
+    )
+    RETURNING ${RUN_COLUMNS}`,
   /** id, owner, attempt: the claimed run with its workflow's state (null when active) */
   heldRun: `SELECT r.seq, r.correlation_id, r.has_outputs, w.state AS workflow_state
     FROM runs r LEFT JOIN workflows w ON w.correlation_id = r.correlation_id
