@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Board, MemoryStore, artifactType } from 'skein/board';
+import type * as BoardApi from 'skein/board';
 import { customSuite, type Figure } from './harness.js';
 
 const Value = z.object({ n: z.number() });
@@ -14,8 +15,12 @@ const D = artifactType('D', Value);
 
 const ARTIFACTS = 10_000;
 
-function chainBoard(): Board {
-  const board = new Board();
+/** The board of the commit before the store-contract split, when its worktree is there (see below). */
+const PREVIOUS_BOARD = '/work/wt/board-old/src/board/index.ts';
+
+type BoardModule = typeof BoardApi;
+
+function chainBoard(board: Board = new Board()): Board {
   board.agent('first').consumes(A).publishes(B).handle(([a]) => ({ n: a.payload.n + 1 }));
   board.agent('second').consumes(B).publishes(C).handle(([b]) => ({ n: b.payload.n + 1 }));
   board.agent('third').consumes(C).publishes(D).handle(([c]) => ({ n: c.payload.n + 1 }));
@@ -44,6 +49,69 @@ async function runFloor(count: number): Promise<number> {
     await step(await step(await step(i)));
   }
   return performance.now() - start;
+}
+
+interface ChainFigures {
+  readonly runsPerSecond: number;
+  readonly peakRssMb: number;
+}
+
+/**
+ * The three-agent chain at scale, in one workflow per input: runs per second and peak RSS growth,
+ * with the memory store keeping everything or keeping the last 10,000 artifacts (retention).
+ */
+async function scaledChain(count: number, retain: boolean): Promise<ChainFigures> {
+  globalThis.gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peakRss = baseline;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const board = chainBoard(new Board({ store: new MemoryStore(retain ? { maxArtifacts: 10_000 } : undefined) }));
+  const start = performance.now();
+  try {
+    for (let i = 0; i < count; i++) await board.publish(A, { n: i });
+    await board.runUntilIdle();
+  } finally {
+    clearInterval(sampler);
+  }
+  const elapsed = performance.now() - start;
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  await board.shutdown();
+  return { runsPerSecond: Math.round((count * 3 * 1000) / elapsed), peakRssMb: (peakRss - baseline) / 2 ** 20 };
+}
+
+/** The same chain on a board module (this one or the previous implementation); elapsed ms. */
+async function chainOn(module: BoardModule, count: number): Promise<number> {
+  const board = new module.Board();
+  const [a, b, c, d] = ['A', 'B', 'C', 'D'].map((name) => module.artifactType(name, Value));
+  board.agent('first').consumes(a!).publishes(b!).handle(([x]) => ({ n: (x.payload).n + 1 }));
+  board.agent('second').consumes(b!).publishes(c!).handle(([x]) => ({ n: (x.payload).n + 1 }));
+  board.agent('third').consumes(c!).publishes(d!).handle(([x]) => ({ n: (x.payload).n + 1 }));
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await board.publish(a!, { n: i });
+  await board.runUntilIdle();
+  const elapsed = performance.now() - start;
+  await board.shutdown();
+  return elapsed;
+}
+
+/**
+ * A join with one side queued first: `count` Orders wait under one key, then `count` Shipments
+ * arrive, each matched with the oldest waiting Order. Microseconds per Shipment: flat when taking a
+ * partner is O(1) however many wait.
+ */
+async function joinQueuedFirst(count: number): Promise<number> {
+  const Left = artifactType('Left', Value);
+  const Right = artifactType('Right', Value);
+  const board = new Board({ queueCapacity: 1_000_000 });
+  board.agent('pair').consumes([Left, Right], { join: { by: () => 'one-key', withinMs: 3_600_000 } }).handle(() => {});
+  for (let i = 0; i < count; i++) await board.publish(Left, { n: i });
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await board.publish(Right, { n: i });
+  const elapsed = performance.now() - start;
+  await board.runUntilIdle();
+  if (board.stats().agents.pair!.done !== count) throw new Error(`expected ${count} joined runs, got ${board.stats().agents.pair!.done}`);
+  await board.shutdown();
+  return (elapsed * 1000) / count;
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -77,7 +145,69 @@ async function flood(queueCapacity: number): Promise<{ peakRssMb: number; peakQu
   return { peakRssMb: (peakRss - baseline) / 2 ** 20, peakQueued, seconds };
 }
 
+const scales = process.env.SKEIN_BENCH_BOARD_1M === '1' ? [10_000, 100_000, 1_000_000] : [10_000, 100_000];
+
 export default [
+  customSuite({
+    name: 'board: chain of three agents at scale',
+    description:
+      `${scales.map((n) => n.toLocaleString('en-US')).join(', ')} inputs through A -> B -> C -> D, one workflow per input, memory store keeping everything or the last 10,000 artifacts (retention). ` +
+      'Peak RSS is above the RSS at the start. 1,000,000 inputs with SKEIN_BENCH_BOARD_1M=1 (minutes).',
+    async run(): Promise<Figure[]> {
+      await scaledChain(2_000, false);
+      const figures: Figure[] = [];
+      for (const count of scales) {
+        for (const retain of [false, true]) {
+          const result = await scaledChain(count, retain);
+          const label = `${count.toLocaleString('en-US')} inputs, retention ${retain ? 'on' : 'off'}`;
+          figures.push({ name: `runs per second, ${label}`, value: result.runsPerSecond, unit: 'runs/s' });
+          figures.push({ name: `peak RSS growth, ${label}`, value: result.peakRssMb, unit: 'MB' });
+        }
+      }
+      return figures;
+    },
+  }),
+  customSuite({
+    name: 'board: join with one side queued first',
+    description: 'n Orders wait under one join key, then n Shipments arrive; the time per Shipment (published, matched, run scheduled) at 10,000 and 100,000.',
+    async run(): Promise<Figure[]> {
+      await joinQueuedFirst(1_000);
+      return [
+        { name: 'per artifact, 10,000 waiting', value: await joinQueuedFirst(10_000), unit: 'µs' },
+        { name: 'per artifact, 100,000 waiting', value: await joinQueuedFirst(100_000), unit: 'µs' },
+      ];
+    },
+  }),
+  customSuite({
+    name: 'board: chain against the previous implementation',
+    description:
+      `${ARTIFACTS.toLocaleString('en-US')} inputs through the three-agent chain on this board and on the board of commit af17026 (a worktree at ${PREVIOUS_BOARD.replace('/src/board/index.ts', '')}, ` +
+      'made with `git worktree add /work/wt/board-old af17026` and its own `npm ci`), alternating, median of 5 rounds after a warm-up. Skipped when that worktree is absent.',
+    async run(): Promise<Figure[]> {
+      let previous: BoardModule;
+      try {
+        previous = (await import(PREVIOUS_BOARD)) as BoardModule;
+      } catch {
+        return [];
+      }
+      const current = (await import('skein/board'));
+      await chainOn(current, 2_000);
+      await chainOn(previous, 2_000);
+      const now: number[] = [];
+      const before: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        now.push(await chainOn(current, ARTIFACTS));
+        before.push(await chainOn(previous, ARTIFACTS));
+      }
+      const nowMs = median(now);
+      const beforeMs = median(before);
+      return [
+        { name: 'this board', value: Math.round((ARTIFACTS * 3 * 1000) / nowMs), unit: 'runs/s' },
+        { name: 'previous board (af17026)', value: Math.round((ARTIFACTS * 3 * 1000) / beforeMs), unit: 'runs/s' },
+        { name: 'ratio (this / previous, goal >= 0.95)', value: beforeMs / nowMs, unit: 'x' },
+      ];
+    },
+  }),
   customSuite({
     name: 'board: chain of three trivial agents',
     description: `${ARTIFACTS.toLocaleString('en-US')} artifacts published one by one through A -> B -> C -> D (${(ARTIFACTS * 3).toLocaleString('en-US')} runs), in memory; median of 5 rounds after a warm-up. The floor runs the same validated steps as plain awaited calls.`,

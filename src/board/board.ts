@@ -42,8 +42,10 @@ export interface BoardOptions extends GraceOptions {
   /** Runs that may wait in one agent's queue before publishers wait (default 1024; per agent with `queueCapacity(n)`). */
   readonly queueCapacity?: number;
   /**
-   * Runs one agent may have in one workflow, counted in the store across idle periods, before
-   * `LoopDetected` stops it (default 10,000; per agent with `maxRuns(n)`; `Infinity` for none).
+   * The loop guard: runs one agent may have in one workflow on artifacts that descend from its own
+   * outputs (a feedback loop), counted in the store across idle periods, before `LoopDetected` stops
+   * it and an `error` event says so (default 1,000; `Infinity` for none). Volume through a chain is
+   * never counted. An agent's own `maxRuns(n)` counts all its runs in a workflow instead.
    */
   readonly maxRunsPerWorkflow?: number;
   /** How long a claimed run is this board's before another process may take it over (default 60,000 ms). */
@@ -172,7 +174,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     this.#ctx = new Pipeline({
       store: options?.store ?? new MemoryStore(),
       queueCapacity: options?.queueCapacity ?? 1024,
-      maxRunsPerWorkflow: options?.maxRunsPerWorkflow ?? 10_000,
+      maxRunsPerWorkflow: options?.maxRunsPerWorkflow ?? 1_000,
       leaseMs: options?.leaseMs ?? 60_000,
       tracer: options?.tracer,
       graceMs: options?.graceMs,
@@ -252,7 +254,6 @@ export class Board implements WorkflowControl, AsyncDisposable {
       viewer: { name: spec.name, labels: spec.labels, tenant: spec.tenant },
       permits: new Semaphore(spec.maxConcurrency),
       capacity: spec.queueCapacity ?? ctx.queueCapacity,
-      maxRuns: spec.maxRunsPerWorkflow ?? ctx.maxRunsPerWorkflow,
       queued: 0,
       reserved: 0,
       running: 0,

@@ -23,15 +23,15 @@ export class ActiveRun {
   span: Span | undefined = undefined;
   readonly startedAt = Date.now();
 
+  /** What guards this run's units in the store. */
+  readonly claim: { readonly runId: string; readonly owner: string; readonly attempt: number };
+
   constructor(
     readonly agent: LiveAgent,
     readonly run: ClaimedRun,
     readonly wf: LiveWorkflow,
-  ) {}
-
-  /** What guards this run's units in the store. */
-  get claim(): { readonly runId: string; readonly owner: string; readonly attempt: number } {
-    return { runId: this.run.id, owner: this.run.owner, attempt: this.run.attempt };
+  ) {
+    this.claim = { runId: run.id, owner: run.owner, attempt: run.attempt };
   }
 
   /** The run's signal: its workflow's, made on first use (most trivial runs never need one). */

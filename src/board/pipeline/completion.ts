@@ -178,37 +178,63 @@ export class Completion {
     const { agent, run, inputs } = active;
     const outputs: OutputWrite[] = [];
     const causedBy = inputs.map((input) => input.id);
+    const lineage = lineageOf(inputs, agent.spec.name);
     for (const draft of drafts) {
       const declared = agent.spec.publishes.get(draft.type.name);
       if (declared === undefined || declared.type !== draft.type) {
         throw new OutputError(`agent '${agent.spec.name}' does not publish ${draft.type.name}; declare publishes(${draft.type.name})`);
       }
       const extraTags = checkTags(draft.options?.tags, 'output tags');
-      const artifact = await ctx.intake.prepare(declared.type, draft.payload, {
+      const prepared = ctx.intake.prepare(declared.type, draft.payload, {
         producedBy: agent.spec.name,
         correlationId: run.correlationId,
         tags: extraTags.length === 0 ? declared.tags : [...new Set([...declared.tags, ...extraTags])],
         visibility: draft.options?.visibility === undefined ? declared.visibility : checkVisibility(draft.options.visibility, 'output visibility'),
         causedBy,
+        lineage,
         publisher: { kind: 'agent', agent },
       });
+      const artifact = isThenable(prepared) ? await prepared : prepared;
       outputs.push({ ...ctx.router.route(ctx.units.traced(artifact)), index: active.nextOutput++ });
     }
     for (const output of outputs) {
-      for (const name of targetsOf(output)) {
-        const target = ctx.agents.get(name);
-        if (target === undefined || target.queued < target.capacity || ctx.router.reaches(name, agent.spec.name)) continue;
-        // Runs wait on queued runs only, never on places reserved by external publishes: an external
-        // publish may hold a reservation while it waits for another agent, whose runs must not wait for it.
-        while (target.queued >= target.capacity) await ctx.intake.waitForRoom(target);
-      }
+      for (const run of output.runs) await this.#roomFor(run.agent, agent);
+      for (const deposit of output.deposits) await this.#roomFor(deposit.agent, agent);
     }
     return outputs;
   }
+
+  /**
+   * Waits while `name`'s queue is full, unless `name` can lead back to `from` (a cycle: the run limit
+   * bounds those). Runs wait on queued runs only, never on places reserved by external publishes: an
+   * external publish may hold a reservation while it waits for another agent, whose runs must not wait for it.
+   */
+  #roomFor(name: string, from: LiveAgent): Promise<void> | undefined {
+    const ctx = this.#ctx;
+    const target = ctx.agents.get(name);
+    if (target === undefined || target.queued < target.capacity || ctx.router.reaches(name, from.spec.name)) return undefined;
+    return (async () => {
+      while (target.queued >= target.capacity) await ctx.intake.waitForRoom(target);
+    })();
+  }
 }
 
-function targetsOf(output: OutputWrite): string[] {
-  const names = output.runs.map((run) => run.agent);
-  for (const deposit of output.deposits) names.push(deposit.agent);
-  return names;
+const NO_LINEAGE: readonly string[] = Object.freeze([]);
+/** Lineages are shared: one frozen array per (parent lineage, agent), not one per artifact. */
+const extended = new WeakMap<readonly string[], Map<string, readonly string[]>>();
+
+/** The lineage of an output of `agent` made from `inputs`: theirs, plus `agent`. */
+function lineageOf(inputs: readonly Artifact[], agent: string): readonly string[] {
+  let parent = inputs[0]?.lineage ?? NO_LINEAGE;
+  for (let i = 1; i < inputs.length; i++) {
+    const other = inputs[i]!.lineage;
+    if (other !== undefined && other !== parent) parent = Object.freeze([...new Set([...parent, ...other])]);
+  }
+  if (parent.includes(agent)) return parent;
+  let children = extended.get(parent);
+  if (children === undefined) extended.set(parent, (children = new Map<string, readonly string[]>()));
+  let lineage = children.get(agent);
+  if (lineage === undefined) children.set(agent, (lineage = Object.freeze([...parent, agent])));
+  return lineage;
 }
+

@@ -132,7 +132,7 @@ export class Deadlines {
           subscription: gate.subscription,
           inputIds: entries.map((entry) => entry.artifactId),
           correlationId: entries[0]!.correlationId,
-          runLimit: agent.maxRuns === Infinity ? undefined : agent.maxRuns,
+          runLimit: agent.spec.maxRunsPerWorkflow === Infinity ? undefined : agent.spec.maxRunsPerWorkflow,
         };
       }
     } else {

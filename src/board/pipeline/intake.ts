@@ -26,6 +26,7 @@ export interface Origin {
   readonly visibility: Visibility;
   readonly causedBy: readonly string[];
   readonly publisher: Publisher;
+  readonly lineage?: readonly string[] | undefined;
 }
 
 const FACTS: ReadonlySet<AnyArtifactType> = new Set([AgentFailed, JoinExpired, LoopDetected] as AnyArtifactType[]);
@@ -49,10 +50,18 @@ export class Intake {
     }
   }
 
-  /** Validates, freezes and applies `onPublish` components: the artifact as it will be stored. */
-  async prepare(type: AnyArtifactType, payload: unknown, origin: Origin): Promise<Artifact> {
-    let value = validatePayload(type, payload);
-    if (isThenable(value)) value = await value;
+  /**
+   * Validates, freezes and applies `onPublish` components: the artifact as it will be stored (not
+   * frozen itself yet: its trace reference is added first). Synchronous unless a schema or a
+   * component is asynchronous.
+   */
+  prepare(type: AnyArtifactType, payload: unknown, origin: Origin): Artifact | Promise<Artifact> {
+    const value = validatePayload(type, payload);
+    if (isThenable(value)) return Promise.resolve(value).then((valid) => this.#build(type, valid, origin));
+    return this.#build(type, value, origin);
+  }
+
+  #build(type: AnyArtifactType, value: unknown, origin: Origin): Artifact | Promise<Artifact> {
     let artifact: Artifact = {
       id: this.#ctx.ids.next(),
       type: type.name,
@@ -64,8 +73,8 @@ export class Intake {
       createdAt: this.#ctx.isoNow(),
       causedBy: origin.causedBy,
     };
-    if (this.#ctx.publishComponents.length > 0) artifact = await this.#applyComponents(type, artifact);
-    return Object.freeze(artifact);
+    if (origin.lineage !== undefined) artifact = { ...artifact, lineage: origin.lineage };
+    return this.#ctx.publishComponents.length > 0 ? this.#applyComponents(type, artifact) : artifact;
   }
 
   /** The payload as frozen plain data; the board's facts are made by the board and trusted as they are. */

@@ -17,7 +17,6 @@ export interface LiveAgent {
   readonly viewer: Viewer;
   readonly permits: Semaphore;
   readonly capacity: number;
-  readonly maxRuns: number;
   /** Runs of this agent queued in the store by this board, paused ones included. */
   queued: number;
   /** Queue places taken by external publishes in progress (see `Intake`). */

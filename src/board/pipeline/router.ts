@@ -84,7 +84,7 @@ export class Router {
           subscription: subscription.index,
           inputIds: [artifact.id],
           correlationId: artifact.correlationId,
-          runLimit: limitOf(agent),
+          runLimit: this.#limitFor(agent, artifact),
         });
       } else {
         const deposit = this.#deposit(agent, subscription, artifact);
@@ -116,6 +116,18 @@ export class Router {
     return true;
   }
 
+  /**
+   * The run limit the store counts this run against: an agent's own `maxRuns(n)` counts every run;
+   * the board's default counts only runs on artifacts descending from the agent's own outputs (a
+   * feedback loop), so that volume through a chain is never cut.
+   */
+  #limitFor(agent: LiveAgent, artifact: Artifact): number | undefined {
+    const own = agent.spec.maxRunsPerWorkflow;
+    if (own !== undefined) return own === Infinity ? undefined : own;
+    const loopLimit = this.#ctx.maxRunsPerWorkflow;
+    return loopLimit !== Infinity && artifact.lineage?.includes(agent.spec.name) === true ? loopLimit : undefined;
+  }
+
   #deposit(agent: LiveAgent, subscription: Subscription, artifact: Artifact): GateDeposit | undefined {
     const name = agent.spec.name;
     let joinKey: string | undefined;
@@ -144,11 +156,8 @@ export class Router {
       artifactId: artifact.id,
       correlationId: artifact.correlationId,
       runId: this.#ctx.ids.next(),
-      runLimit: limitOf(agent),
+      runLimit: this.#limitFor(agent, artifact),
     };
   }
 }
 
-function limitOf(agent: LiveAgent): number | undefined {
-  return agent.maxRuns === Infinity ? undefined : agent.maxRuns;
-}

@@ -34,7 +34,8 @@ export class Units {
     ctx.intake.assertNotCancelled(wf, origin.correlationId);
     ctx.counters.publishStarted(wf);
     try {
-      let artifact = await ctx.intake.prepare(type, payload, origin);
+      const prepared = ctx.intake.prepare(type, payload, origin);
+      let artifact = isThenable(prepared) ? await prepared : prepared;
       const span = ctx.tracing.start(`publish ${type.name}`, {
         'skein.artifact.type': type.name,
         'skein.artifact.id': artifact.id,

@@ -213,7 +213,7 @@ export class MemoryStore implements BoardStore {
     const log = new UnitLog();
     const fresh = this.#fresh(run, outputs, log);
     this.#checkWrites(fresh);
-    this.#applyOutputs(run, fresh, now, log);
+    this.#applyOutputs(run, fresh, now, log, true);
     return log.result();
   }
 
@@ -226,7 +226,8 @@ export class MemoryStore implements BoardStore {
       case 'finished': {
         const fresh = cancelled ? [] : this.#fresh(run, completion.outputs, log);
         this.#checkWrites(fresh);
-        this.#applyOutputs(run, fresh, now, log);
+        // The run ends here: its output indexes need no record, no later execution can apply them.
+        this.#applyOutputs(run, fresh, now, log, false);
         break;
       }
       case 'failed':
@@ -428,9 +429,9 @@ export class MemoryStore implements BoardStore {
     return fresh;
   }
 
-  #applyOutputs(run: StoredRun, outputs: readonly OutputWrite[], now: number, log: UnitLog): void {
+  #applyOutputs(run: StoredRun, outputs: readonly OutputWrite[], now: number, log: UnitLog, record: boolean): void {
     for (const output of outputs) {
-      (run.applied ??= new Set()).add(output.index);
+      if (record) (run.applied ??= new Set()).add(output.index);
       this.#applyWrite(output, now, log);
     }
   }
