@@ -24,9 +24,10 @@ try {
   await publishOrders(memory, orders);
   await memory.runUntilIdle();
   const expected = await outcome(memory.store);
+  const runs = Object.values(memory.stats().agents).reduce((total, agent) => total + agent.done + agent.failed, 0);
   await memory.shutdown();
   const path = join(dir, 'crash.db');
-  const report = await crashRun(worker, { path, orders, paceMs: 2, kills, maxKillDelayMs: 120, startupKillEvery: 10 });
+  const report = await crashRun(worker, { path, orders, paceMs: 2, kills, maxKillDelayMs: 400, startupKillEvery: 10, runs });
   const store = new SqliteStore({ path });
   const actual = await outcome(store);
   store.close();

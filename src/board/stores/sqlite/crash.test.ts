@@ -23,23 +23,24 @@ afterAll(() => {
 
 const ORDERS = 100;
 
-/** The outcome of the same board on the memory store, never killed. */
-async function uninterrupted(orders: number): Promise<string[]> {
+/** The outcome of the same board on the memory store, never killed, and how many runs it took. */
+async function uninterrupted(orders: number): Promise<{ expected: string[]; runs: number }> {
   await using board = new Board();
   declareCrashAgents(board, 0);
   await publishOrders(board, orders);
   await board.runUntilIdle();
-  return outcome(board.store);
+  const runs = Object.values(board.stats().agents).reduce((total, agent) => total + agent.done + agent.failed, 0);
+  return { expected: await outcome(board.store), runs };
 }
 
 describe('a board on SQLite killed with SIGKILL at random moments', () => {
   it('ends with exactly the outputs of an uninterrupted run: none lost, none applied twice, every dead letter there', async () => {
-    const expected = await uninterrupted(ORDERS);
+    const { expected, runs } = await uninterrupted(ORDERS);
     expect(expected.filter((line) => line.startsWith('dead letter'))).toHaveLength(Math.ceil(ORDERS / 7));
 
     worker = await bundleWorker();
     const path = join(dir, 'crash.db');
-    const report = await crashRun(worker, { path, orders: ORDERS, paceMs: 2, kills: 20, maxKillDelayMs: 120, startupKillEvery: 5 });
+    const report = await crashRun(worker, { path, orders: ORDERS, paceMs: 2, kills: 20, maxKillDelayMs: 150, startupKillEvery: 5, runs });
     expect(report.kills).toBe(20);
     expect(report.reruns).toBeGreaterThan(0);
 
