@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^skein$/, replacement: src('index.ts') },
       { find: /^skein\/node$/, replacement: src('runtime/index.ts') },
       { find: /^skein\/worker$/, replacement: src('runtime/worker-pool.ts') },
+      { find: /^skein\/board\/sqlite$/, replacement: src('board/stores/sqlite/index.ts') },
       { find: /^skein\/(.*)$/, replacement: src('$1/index.ts') },
       { find: /^@skein\/cli$/, replacement: cli },
     ],

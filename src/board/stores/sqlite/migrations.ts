@@ -1,0 +1,167 @@
+/**
+ * The schema, as a list of versioned migrations applied in order when a store opens a database. A
+ * migration is never edited once released: a change to the schema is a new migration at the end.
+ * The applied versions are recorded in `skein_schema`; a database that records a version this skein
+ * does not know was written by a newer skein, and is refused rather than misread.
+ *
+ * Tables (migration 1):
+ * - `artifacts`: one row per artifact, the artifact itself as JSON in `body`, with the columns that
+ *   queries filter on; `seq` is publication order.
+ * - `runs`: queued and running runs; a run's row is deleted when it ends. `seq` is queue order.
+ *   Few indexes on purpose: a claim rewrites only the row and its queue index entry, so that each
+ *   commit writes few pages (running runs are found by a scan, which only recovery and sweeps do).
+ * - `applied_outputs`: (run, output index) pairs a streaming run has applied, so that a run executed
+ *   again never applies an output twice.
+ * - `gates`: one row per AND gate, batch or join, its state as JSON (the pure gate logic works on
+ *   it), with its deadline and version as columns; `gate_workflows` says which workflows it holds.
+ *   A gate that empties keeps its row (`open = 0`) so that its version keeps growing when it opens
+ *   again: a process holding a due gate's old version can never close the new one by mistake.
+ * - `workflows`: workflows that are paused or cancelled (active ones have no row).
+ * - `run_counters`: runs per (workflow, agent), for the run limit.
+ * - `dead_letters`: runs that failed for good.
+ * - `owners`: which process (host, pid) claims under which owner name, so that a board can tell that
+ *   the owner of running runs is gone and requeue them without waiting for their leases.
+ */
+import type { SqliteDriver } from './driver.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'board store: artifacts, runs, gates, workflows, run counters, dead letters, owners',
+    sql: `
+      CREATE TABLE artifacts (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        produced_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX artifacts_by_type ON artifacts (type, seq);
+      CREATE INDEX artifacts_by_workflow ON artifacts (correlation_id, seq);
+
+      CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        agent TEXT NOT NULL,
+        subscription INTEGER NOT NULL,
+        input_ids TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        replay_of TEXT,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running')),
+        attempt INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_until INTEGER,
+        has_outputs INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX runs_queued ON runs (agent, seq) WHERE state = 'queued';
+      CREATE INDEX runs_by_workflow ON runs (correlation_id);
+
+      CREATE TABLE applied_outputs (
+        run_id TEXT NOT NULL,
+        output_index INTEGER NOT NULL,
+        PRIMARY KEY (run_id, output_index)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE gates (
+        seq INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        deadline INTEGER,
+        version INTEGER NOT NULL
+      );
+      CREATE INDEX gates_by_deadline ON gates (deadline) WHERE deadline IS NOT NULL;
+      CREATE TABLE gate_workflows (
+        correlation_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (correlation_id, key)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE workflows (
+        seq INTEGER PRIMARY KEY,
+        correlation_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL CHECK (state IN ('paused', 'cancelled'))
+      );
+
+      CREATE TABLE run_counters (
+        correlation_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        reported INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (correlation_id, agent)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE dead_letters (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        agent TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+
+      CREATE TABLE owners (
+        owner TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/**
+ * The database was written by a newer skein: its schema has versions this one does not know.
+ *
+ * @example
+ * ```ts
+ * import { SqliteStore, NewerSchemaError } from 'skein/board/sqlite';
+ * try {
+ *   new SqliteStore({ path: ':memory:' }).close();
+ * } catch (error) {
+ *   if (error instanceof NewerSchemaError) console.error(`upgrade skein: ${error.message}`);
+ * }
+ * ```
+ */
+export class NewerSchemaError extends Error {
+  override readonly name = 'NewerSchemaError';
+  constructor(
+    readonly found: number,
+    readonly known: number,
+  ) {
+    super(`this database was written by a newer skein (schema version ${found}; this skein knows versions up to ${known}): open it with that skein or a later one`);
+  }
+}
+
+/** The latest schema version this skein writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/**
+ * Brings the database to {@link SCHEMA_VERSION} in one transaction (two processes opening a new file
+ * at once apply each migration once), or throws {@link NewerSchemaError}. Answers the versions applied.
+ */
+export function migrate(db: SqliteDriver, migrations: readonly Migration[] = MIGRATIONS, now = Date.now()): number[] {
+  const latest = migrations[migrations.length - 1]?.version ?? 0;
+  return db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS skein_schema (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const row = db.prepare('SELECT max(version) AS version FROM skein_schema').get();
+    const current = Number(row?.version ?? 0);
+    if (current > latest) throw new NewerSchemaError(current, latest);
+    const applied: number[] = [];
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO skein_schema (version, description, applied_at) VALUES (?, ?, ?)').run([migration.version, migration.description, new Date(now).toISOString()]);
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+}
