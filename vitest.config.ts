@@ -8,6 +8,7 @@ export default defineConfig({
     alias: [
       { find: /^skein$/, replacement: src('index.ts') },
       { find: /^skein\/worker$/, replacement: src('runtime/worker-pool.ts') },
+      { find: /^skein\/board\/postgres$/, replacement: src('board/stores/postgres/index.ts') },
       { find: /^skein\/(.*)$/, replacement: src('$1/index.ts') },
     ],
   },
