@@ -64,5 +64,21 @@ export async function poolFor(connectionString: string, max: number): Promise<Po
   const pool = new pg.Pool({ connectionString, max });
   // An idle client that loses its connection emits on the pool; the next checkout gets a fresh one.
   pool.on('error', () => {});
-  return pool;
+  return { connect: () => pool.connect(), end: () => endPool(pool) };
+}
+
+/**
+ * Ends a `pg.Pool` and waits until its sockets are closed (`pool.end()` alone resolves before they
+ * are), so that nothing of the store outlives `close()`.
+ */
+export async function endPool(pool: Pool): Promise<void> {
+  let left = pool.totalCount;
+  const closed = new Promise<void>((resolve) => {
+    if (left === 0) resolve();
+    pool.on('remove', () => {
+      if (--left <= 0) resolve();
+    });
+  });
+  await pool.end();
+  await closed;
 }

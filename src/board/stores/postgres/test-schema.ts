@@ -3,7 +3,10 @@
  * read `SKEIN_TEST_POSTGRES_URL` and are skipped without it (`describe.skipIf(!POSTGRES_URL)`).
  */
 import pg from 'pg';
+import { endPool } from './connection.js';
 import { PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+
+export { endPool };
 
 export const POSTGRES_URL = process.env.SKEIN_TEST_POSTGRES_URL;
 
