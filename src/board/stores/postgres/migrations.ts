@@ -27,8 +27,9 @@ const MIGRATIONS: readonly Migration[] = [
          correlation_id text not null,
          produced_by text not null,
          created_at text not null,
-         body jsonb not null
+         body json not null
        )`,
+      // json, not jsonb: an artifact reads back exactly as it was stored, its keys in their order.
       `create index on :schema.artifacts (type, seq)`,
       `create index on :schema.artifacts (correlation_id, seq)`,
       // queue_pos orders a queue: new runs take the next value of runs_queue_pos_seq, runs handed back
@@ -82,7 +83,7 @@ const MIGRATIONS: readonly Migration[] = [
          id text not null unique,
          agent text not null,
          correlation_id text not null,
-         body jsonb not null
+         body json not null
        )`,
     ],
   },

@@ -174,37 +174,37 @@ export class PostgresStore implements BoardStore {
   async emit(claim: ClaimRef, outputs: readonly OutputWrite[], now: number): Promise<UnitResult> {
     checkWrites(outputs);
     return this.#unit(async (client) => {
-      const run = await this.#held(client, claim);
+      const run = await this.#held(client, claim, outputs);
       if (run === undefined) throw new Rollback(nothing('lost'));
-      if (await this.#anyCancelled(client, [run.correlationId, ...outputs.map((o) => o.artifact.correlationId)])) throw new Rollback(nothing('cancelled'));
       const writer = new UnitWriter(client, this.#sql, this.#channel, now);
-      await writer.apply(await this.#fresh(client, run, outputs, writer));
+      const fresh = await this.#fresh(client, run, outputs, writer);
+      if (fresh === 'cancelled') throw new Rollback(nothing('cancelled'));
+      await writer.apply(fresh);
       return writer.flush();
     });
   }
 
   async complete(claim: ClaimRef, completion: Completion, now: number): Promise<UnitResult> {
-    if (completion.outcome === 'finished') checkWrites(completion.outputs);
-    if (completion.outcome === 'failed') checkWrites([completion.fact]);
+    const writes = completion.outcome === 'finished' ? completion.outputs : completion.outcome === 'failed' ? [completion.fact] : [];
+    checkWrites(writes);
     return this.#unit(async (client) => {
-      const run = await this.#held(client, claim);
+      const run = await this.#held(client, claim, writes);
       if (run === undefined) throw new Rollback(nothing('lost'));
       if (completion.outcome === 'released') {
         await client.query(this.#sql.releaseRun(run.id));
         await client.query(this.#sql.notify(this.#channel, `runs:${run.agent}`));
         return nothing('applied');
       }
-      const writes = completion.outcome === 'finished' ? completion.outputs : completion.outcome === 'failed' ? [completion.fact] : [];
-      const cancelled = await this.#anyCancelled(client, [run.correlationId, ...writes.map((w) => w.artifact.correlationId)]);
       const writer = new UnitWriter(client, this.#sql, this.#channel, now);
-      if (!cancelled && completion.outcome === 'finished') await writer.apply(await this.#fresh(client, run, completion.outputs, writer));
-      if (!cancelled && completion.outcome === 'failed') await writer.apply([completion.fact]);
+      // Outputs are recorded by (run, index); a failure's fact is not an output (its unit ends the run).
+      const fresh = await this.#fresh(client, run, completion.outcome === 'finished' ? completion.outputs : [], writer);
+      const cancelled = fresh === 'cancelled';
+      if (!cancelled) await writer.apply(completion.outcome === 'failed' ? [completion.fact] : fresh);
       if (completion.outcome === 'failed') {
         const letter = completion.deadLetter;
         await client.query(this.#sql.insertDeadLetter(letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)));
       }
-      await client.query(this.#sql.endRun(run.id));
-      const result = await writer.flush();
+      const result = await writer.flush(run.id);
       return cancelled && completion.outcome !== 'cancelled' ? { ...result, status: 'cancelled' } : result;
     });
   }
@@ -348,9 +348,17 @@ export class PostgresStore implements BoardStore {
     }
   }
 
-  async #held(client: PostgresClient, claim: ClaimRef): Promise<RunRecord | undefined> {
-    const { rows } = await client.query(this.#sql.heldRun(claim.runId, claim.owner, claim.attempt));
-    return rows.length === 0 ? undefined : runFromRow(rows[0] as RunRow);
+  /**
+   * The run if the claim still holds it (locked, with a shared lock on its workflow), and shared locks
+   * on the other workflows `writes` go to.
+   */
+  async #held(client: PostgresClient, claim: ClaimRef, writes: readonly ArtifactWrite[]): Promise<RunRecord | undefined> {
+    const { rows } = await client.query(this.#sql.heldRun(claim.runId, claim.owner, claim.attempt, this.schema));
+    if (rows.length === 0) return undefined;
+    const run = runFromRow(rows[0] as RunRow);
+    const others = [...new Set(writes.map((write) => write.artifact.correlationId))].filter((id) => id !== run.correlationId).sort();
+    if (others.length > 0) await client.query(this.#sql.shareWorkflows(others, this.schema));
+    return run;
   }
 
   /** Takes shared locks on the workflows written into, then answers whether one of them is cancelled. */
@@ -367,11 +375,16 @@ export class PostgresStore implements BoardStore {
     return (rows[0] as { state: WorkflowState } | undefined)?.state ?? 'active';
   }
 
-  /** The outputs of `run` not applied by an earlier execution, recorded as applied now. */
-  async #fresh(client: PostgresClient, run: RunRecord, outputs: readonly OutputWrite[], writer: UnitWriter): Promise<readonly OutputWrite[]> {
-    if (outputs.length === 0) return outputs;
-    const { rows } = await client.query(this.#sql.recordOutputs(run.id, outputs.map((output) => output.index)));
-    const recorded = new Set((rows as { index: number }[]).map((row) => row.index));
+  /**
+   * The outputs of `run` not applied by an earlier execution, recorded as applied now; or
+   * `'cancelled'` (nothing recorded) when the run's workflow, or one its outputs go to, is cancelled.
+   */
+  async #fresh(client: PostgresClient, run: RunRecord, outputs: readonly OutputWrite[], writer: UnitWriter): Promise<readonly OutputWrite[] | 'cancelled'> {
+    const workflows = [run.correlationId, ...outputs.map((output) => output.artifact.correlationId)];
+    const { rows } = await client.query(this.#sql.recordOutputs(run.id, outputs.map((output) => output.index), [...new Set(workflows)]));
+    const row = rows[0] as { cancelled: boolean; indexes: number[] };
+    if (row.cancelled) return 'cancelled';
+    const recorded = new Set(row.indexes);
     const fresh = outputs.filter((output) => recorded.delete(output.index));
     writer.log.duplicates += outputs.length - fresh.length;
     return fresh;

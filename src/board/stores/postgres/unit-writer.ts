@@ -5,7 +5,8 @@
  *
  * 1. lock the gates the unit touches (sorted keys, rows created when new), apply closes and deposits;
  * 2. lock the loop counters of the runs to create (sorted), refuse the runs past their limit;
- * 3. insert artifacts, insert runs (which notifies the listening workers), write gates and counters.
+ * 3. write gates and counters, then artifacts, runs and the end of the completed run in one statement
+ *    (which also notifies the listening workers).
  */
 import type { Artifact } from '../../artifact.js';
 import type { ArtifactWrite, GateClose, NewRun, RunLimitReached, RunRecord, UnitResult } from '../../store/contract.js';
@@ -108,25 +109,24 @@ export class UnitWriter {
     this.#setGate(key, state);
   }
 
-  /** Counts runs against their limits, then writes everything. */
-  async flush(): Promise<UnitResult> {
+  /**
+   * Counts runs against their limits, then writes everything; `endRunId` is the run the unit completes
+   * (it leaves the queue in the same statement). A repeated artifact id violates the unique key and
+   * rolls the unit back.
+   */
+  async flush(endRunId?: string): Promise<UnitResult> {
     const runs = await this.#withinLimits(this.#candidates);
-    if (this.#artifacts.length > 0) {
-      const a = this.#artifacts;
+    await this.#writeGates();
+    const a = this.#artifacts;
+    if (a.length > 0 || runs.length > 0 || endRunId !== undefined) {
       await this.#client.query(
-        this.#sql.insertArtifacts(
+        this.#sql.applyUnit(
           a.map((x) => x.id),
           a.map((x) => x.type),
           a.map((x) => x.correlationId),
           a.map((x) => x.producedBy),
           a.map((x) => x.createdAt),
           a.map((x) => JSON.stringify(x)),
-        ),
-      );
-    }
-    if (runs.length > 0) {
-      await this.#client.query(
-        this.#sql.insertRuns(
           runs.map((r) => r.id),
           runs.map((r) => r.agent),
           runs.map((r) => r.subscription),
@@ -134,12 +134,12 @@ export class UnitWriter {
           runs.map((r) => r.correlationId),
           runs.map((r) => r.replayOf ?? null),
           this.#now,
+          endRunId ?? null,
           this.#channel,
         ),
       );
-      for (const run of runs) this.log.runs.push(queuedRun(run, this.#now));
     }
-    await this.#writeGates();
+    for (const run of runs) this.log.runs.push(queuedRun(run, this.#now));
     return this.log.result();
   }
 

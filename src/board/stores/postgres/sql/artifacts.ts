@@ -1,9 +1,4 @@
-/** Statements on artifacts. `s` is the quoted schema name. */
-
-/** Stores a unit's artifacts; a repeated id violates the unique key and rolls the unit back. */
-export const insertArtifacts = (s: string) => `
-  insert into ${s}.artifacts (id, type, correlation_id, produced_by, created_at, body)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])`;
+/** Statements on artifacts (stored by `applyUnit` in runs.ts). `s` is the quoted schema name. */
 
 export const getArtifacts = (s: string) => `
   select id, body from ${s}.artifacts where id = any($1::text[])`;

@@ -3,18 +3,28 @@
 const RUN_COLUMNS = 'id, agent, subscription, input_ids, correlation_id, enqueued_at, replay_of, state, attempt, owner, lease_until, queue_pos';
 
 /**
- * Queues a unit's runs in the given order (queue_pos follows the rows), and wakes the workers that
- * listen with the names of the agents that have new work, delivered when the unit commits.
+ * The writes of a unit in one statement: its artifacts ($1..$6), its runs in order ($7..$12, queued
+ * at $13; queue_pos follows the rows), the end of the run that completes ($14, or null), and a
+ * wake-up for the workers that listen ($15) naming the agents with new work, sent at commit.
  */
-export const insertRuns = (s: string) => `
-  with inserted as (
+export const applyUnit = (s: string) => `
+  with stored as (
+    insert into ${s}.artifacts (id, type, correlation_id, produced_by, created_at, body)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[])
+  ), queued as (
     insert into ${s}.runs (id, agent, subscription, input_ids, correlation_id, replay_of, enqueued_at, state)
-    select id, agent, subscription, input_ids, correlation_id, replay_of, $7, 'queued'
-    from unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::text[], $6::text[])
+    select id, agent, subscription, input_ids, correlation_id, replay_of, $13, 'queued'
+    from unnest($7::text[], $8::text[], $9::int[], $10::jsonb[], $11::text[], $12::text[])
       as t(id, agent, subscription, input_ids, correlation_id, replay_of)
     returning agent
+  ), ended as (
+    delete from ${s}.runs where id = $14
+  ), forgotten as (
+    delete from ${s}.outputs where run_id = $14
+  ), woken as (
+    select pg_notify($15, 'runs:' || string_agg(distinct agent, ',')) from queued having count(*) > 0
   )
-  select pg_notify($8, 'runs:' || string_agg(distinct agent, ',')) from inserted having count(*) > 0`;
+  select (select count(*) from woken) as woken`;
 
 /**
  * The claim: the oldest queued runs of the agents asked whose workflow is active, locked with SKIP
@@ -34,22 +44,30 @@ export const claimRuns = (s: string) => `
   from picked where r.id = picked.id
   returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}`;
 
-/** The guard of emit and complete: the run, locked, if this owner still holds this attempt. */
+/**
+ * The guard of emit and complete: the run, locked, if this owner still holds this attempt; with a
+ * shared lock on its workflow ($4: the schema), so that a cancel waits for the unit (see workflows.ts).
+ */
 export const heldRun = (s: string) => `
-  select ${RUN_COLUMNS} from ${s}.runs
+  select ${RUN_COLUMNS}, pg_advisory_xact_lock_shared(hashtext($4::text || ':' || correlation_id))::text as locked
+  from ${s}.runs
   where id = $1 and owner = $2 and attempt = $3 and state = 'running'
   for update`;
 
-/** Records output indexes as applied; answers those that were not applied before. */
+/**
+ * Records output indexes ($2) of run $1 as applied, unless a workflow among $3 is cancelled; answers
+ * whether one is, and the indexes not applied before.
+ */
 export const recordOutputs = (s: string) => `
-  insert into ${s}.outputs (run_id, index) select $1, unnest($2::int[])
-  on conflict do nothing
-  returning index`;
-
-/** A run ends: it leaves the queue with the record of its applied outputs. */
-export const endRun = (s: string) => `
-  with ended as (delete from ${s}.runs where id = $1)
-  delete from ${s}.outputs where run_id = $1`;
+  with cancelled as (
+    select 1 from ${s}.workflows where correlation_id = any($3::text[]) and state = 'cancelled'
+  ), recorded as (
+    insert into ${s}.outputs (run_id, index)
+    select $1, unnest($2::int[]) where not exists (select 1 from cancelled)
+    on conflict do nothing
+    returning index
+  )
+  select exists (select 1 from cancelled) as cancelled, coalesce((select array_agg(index) from recorded), '{}') as indexes`;
 
 /**
  * Runs handed back go to the head of their queue: their position is below every position given
