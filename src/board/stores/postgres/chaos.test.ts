@@ -60,6 +60,7 @@ async function referenceRun() {
 class Worker {
   child: ChildProcess;
   ready: Promise<void>;
+  isReady = false;
   exited: Promise<void>;
 
   constructor(
@@ -74,7 +75,10 @@ class Worker {
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
     this.ready = new Promise((resolve) => {
       this.child.stdout!.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('ready')) resolve();
+        if (chunk.toString().includes('ready')) {
+          this.isReady = true;
+          resolve();
+        }
       });
       void this.exited.then(() => resolve());
     });
@@ -90,11 +94,15 @@ describe.skipIf(POSTGRES_URL === undefined)('the PostgreSQL store under crashing
   it(
     `loses and duplicates nothing when ${WORKERS} workers are SIGKILLed ${KILLS} times during a run of over 5,000 runs`,
     async () => {
+      const started = Date.now();
       const expected = await referenceRun();
+      const referenceMs = Date.now() - started;
       const schema = freshSchema('skein_chaos');
       const store = await openTestStore({ schema });
       const next = random(12);
       let kills = 0;
+      let interrupted = 0;
+      let heldAtKill = 0;
       let spawned = 0;
       const workers: Worker[] = [];
       try {
@@ -103,21 +111,34 @@ describe.skipIf(POSTGRES_URL === undefined)('the PostgreSQL store under crashing
         // Seeds arrive in 25 slices; between slices, and after, one worker is killed and replaced.
         for (let slice = 0; slice < 25 || kills < KILLS; slice++) {
           if (slice < 25) await publishSeeds(store, slice * (SEEDS / 25), (slice + 1) * (SEEDS / 25));
-          await sleep(100 + next() * 300);
+          await sleep(200 + next() * 400);
           if (kills < KILLS) {
-            const index = Math.floor(next() * WORKERS);
-            await workers[index]!.kill('SIGKILL');
+            // A random worker among those running (not one still starting up).
+            if (!workers.some((w) => w.isReady)) await Promise.race(workers.map((w) => w.ready));
+            const candidates = workers.filter((w) => w.isReady);
+            const victim = candidates[Math.floor(next() * candidates.length)]!;
+            const index = workers.indexOf(victim);
+            const held = (await store.listRuns({ state: 'running' })).filter((run) => run.owner?.startsWith(`${victim.name}-`)).length;
+            await victim.kill('SIGKILL');
+            if (held > 0) interrupted++;
+            heldAtKill += held;
             kills++;
             workers[index] = new Worker(`w${spawned++}`, schema);
           }
         }
+        const drainFrom = Date.now();
         await untilIdle(store, 150_000);
+        console.log(
+          `chaos: ${kills} SIGKILLs (${interrupted} while the victim held claimed runs, ${heldAtKill} runs held in all), ` +
+            `${spawned} worker processes; reference run ${referenceMs} ms, drain after the last kill ${Date.now() - drainFrom} ms, total ${Date.now() - started} ms`,
+        );
       } finally {
         await Promise.all(workers.map((w) => w.kill('SIGTERM')));
       }
       try {
         const outputs = outcome(await store.list());
         expect(kills).toBeGreaterThanOrEqual(20);
+        expect(interrupted).toBeGreaterThan(0);
         expect(outputs.length).toBe(expected.outputs.length);
         expect(outputs).toEqual(expected.outputs);
         expect((await store.listDeadLetters()).length).toBe(expected.deadLetters);
