@@ -231,6 +231,8 @@ export interface AgentSpec {
   readonly labels: ReadonlySet<string>;
   readonly tenant: string | undefined;
   readonly allowSelfTrigger: boolean;
+  /** One artifact may trigger one run per matching subscription (default: one run per agent). */
+  readonly triggerPerSubscription: boolean;
 }
 
 type InputsOf<T, O> = O extends { readonly batch: object }
@@ -281,6 +283,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   #timeoutMs: number | undefined;
   #tenant: string | undefined;
   #allowSelf = false;
+  #perSubscription = false;
   #sealed = false;
 
   /** @internal Made by `board.agent(name)`. */
@@ -396,6 +399,26 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   allowSelfTrigger(allow = true): this {
     this.#open('allowSelfTrigger');
     this.#allowSelf = allow;
+    return this;
+  }
+
+  /**
+   * Lets one artifact trigger this agent once per `consumes` it matches. By default an artifact
+   * triggers an agent at most once, through the first `consumes` (in declaration order) it matches.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Event = artifactType('Event', z.object({ urgent: z.boolean(), audited: z.boolean() }));
+   * await using board = new Board();
+   * board.agent('router').consumes(Event, { where: (e) => e.payload.urgent }).consumes(Event, { where: (e) => e.payload.audited })
+   *   .triggerPerSubscription().handle((_inputs, ctx) => console.log(ctx.runId));
+   * ```
+   */
+  triggerPerSubscription(allow = true): this {
+    this.#open('triggerPerSubscription');
+    this.#perSubscription = allow;
     return this;
   }
 
@@ -520,6 +543,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
         labels: new Set(this.#labels),
         tenant: this.#tenant,
         allowSelfTrigger: this.#allowSelf,
+        triggerPerSubscription: this.#perSubscription,
       }),
     );
   }

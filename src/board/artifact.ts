@@ -41,6 +41,12 @@ export interface Artifact<T = unknown> {
   readonly createdAt: string;
   /** The ids of the artifacts whose run produced this one (empty for external publishes). */
   readonly causedBy: readonly string[];
+  /**
+   * The agents whose runs led to this artifact (its producer and its inputs' lineage); absent for
+   * external publishes. How the board tells a feedback loop (an agent consuming what descends from
+   * its own output) from volume.
+   */
+  readonly lineage?: readonly string[] | undefined;
   readonly trace?: TraceRef | undefined;
 }
 

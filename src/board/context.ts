@@ -3,7 +3,7 @@
  * publish, and a view of the board filtered by what this agent may see.
  */
 import type { Artifact, ArtifactType, ArtifactTypeOf, DraftOptions } from './artifact.js';
-import type { ArtifactQuery } from './store.js';
+import type { ArtifactQuery } from './store/contract.js';
 
 /**
  * The board as one agent may read it: artifacts it may not see are left out.

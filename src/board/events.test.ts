@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { constant } from 'skein';
-import { Board, MemoryStore, artifactType, type BoardEvent, type RunRecord } from 'skein/board';
+import { Board, MemoryStore, artifactType, type BoardEvent } from 'skein/board';
+import type { ClaimedRun, ClaimRequest } from 'skein/board/store';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
 const Done = artifactType('Done', z.object({ n: z.number() }));
@@ -72,9 +73,9 @@ describe('the event stream', () => {
   it('reports a failure of the board itself (its store) as an error event, and recovers on the next wake-up', async () => {
     class FlakyStore extends MemoryStore {
       failures = 1;
-      override claimRun(agent: string): RunRecord | undefined {
+      override claim(request: ClaimRequest): ClaimedRun[] {
         if (this.failures-- > 0) throw new Error('disk full');
-        return super.claimRun(agent);
+        return super.claim(request);
       }
     }
     const board = new Board({ store: new FlakyStore() });

@@ -1,6 +1,6 @@
 /** Argument checks for artifact queries, shared by every store so that they all reject the same mistakes. */
 import { assertInteger, assertOptions, describe } from '../core/validate.js';
-import type { ArtifactQuery } from './store.js';
+import type { ArtifactQuery } from './store/contract.js';
 
 export interface CheckedQuery {
   readonly typeName: string | undefined;

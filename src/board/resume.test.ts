@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { Board, MemoryStore, artifactType, type Artifact } from 'skein/board';
+import { gateKey } from 'skein/board/store';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
 const Line = artifactType('Line', z.string());
@@ -28,29 +29,19 @@ function artifact<T>(type: string, payload: T, correlationId: string): Artifact<
 /** What a board that crashed mid-flight leaves in its store. */
 function crashedStore(): MemoryStore {
   const store = new MemoryStore();
+  const now = Date.now();
   const jobs = [1, 2, 3].map((n) => artifact('Job', { n }, n === 3 ? 'paused-wf' : 'wf'));
-  for (const job of jobs) store.putArtifact(job);
-  const runs = jobs.map((job, i) => ({ id: `run-${i}`, agent: 'worker', subscription: 0, inputIds: [job.id], correlationId: job.correlationId, enqueuedAt: i }));
-  for (const run of runs) store.enqueueRun(run);
-  store.claimRun('worker'); // run-0 was running when the process died
+  const runs = jobs.map((job, i) => ({ id: `run-${i}`, agent: 'worker', subscription: 0, inputIds: [job.id], correlationId: job.correlationId }));
+  store.publish({ writes: jobs.map((job, i) => ({ artifact: job, runs: [runs[i]!], deposits: [] })), now });
+  store.claim({ owner: 'dead-board', agents: ['worker'], limit: 1, leaseMs: 60_000, now }); // run-0 was running when the process died
   store.setWorkflowState('paused-wf', 'paused');
+  const batch = { key: gateKey('batcher', 0, { correlationId: 'wf' }), agent: 'batcher', subscription: 0, kind: 'batch', typeNames: ['Line'], positions: [0], batchSize: 10, windowMs: 1_000 } as const;
   const lines = ['a', 'b'].map((text) => artifact('Line', text, 'wf'));
-  for (const line of lines) store.putArtifact(line);
-  store.putGate({
-    key: 'batcher\u00000\u0000wf',
-    agent: 'batcher',
-    subscription: 0,
-    correlationId: 'wf',
-    kind: 'batch',
-    slots: [lines.map((line) => line.id)],
-    openedAt: 0,
-    deadline: Date.now() + 1_000,
-  });
+  store.publish({ writes: lines.map((line, i) => ({ artifact: line, runs: [], deposits: [{ ...batch, artifactId: line.id, correlationId: 'wf', runId: `gate-run-${i}` }] })), now });
   const doomed = artifact('Job', { n: 9 }, 'cancelled-wf');
-  store.putArtifact(doomed);
-  store.enqueueRun({ id: 'run-doomed', agent: 'worker', subscription: 0, inputIds: [doomed.id], correlationId: 'cancelled-wf', enqueuedAt: 9 });
+  store.publish({ writes: [{ artifact: doomed, runs: [{ id: 'run-doomed', agent: 'worker', subscription: 0, inputIds: [doomed.id], correlationId: 'cancelled-wf' }], deposits: [] }], now });
   store.setWorkflowState('cancelled-wf', 'cancelled');
-  store.enqueueRun({ id: 'run-elsewhere', agent: 'not-on-this-board', subscription: 0, inputIds: [jobs[0]!.id], correlationId: 'wf', enqueuedAt: 10 });
+  store.publish({ writes: [], runs: [{ id: 'run-elsewhere', agent: 'not-on-this-board', subscription: 0, inputIds: [jobs[0]!.id], correlationId: 'wf' }], now });
   return store;
 }
 

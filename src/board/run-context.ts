@@ -6,25 +6,33 @@
 import type { Span } from '@opentelemetry/api';
 import { assertArtifactType, type Artifact, type ArtifactType, type Draft, type DraftOptions } from './artifact.js';
 import type { AgentContext, BoardReader } from './context.js';
-import type { AgentRuntime, WorkflowRuntime } from './runtime.js';
-import type { RunRecord } from './store.js';
+import type { LiveAgent, LiveWorkflow } from './pipeline/live.js';
+import type { ClaimedRun } from './store/contract.js';
 
 export const EMPTY_ARTIFACTS: readonly Artifact[] = Object.freeze([]);
 
-/** One run's mutable state: a single object per run instead of a closure per step. */
-export class RunState {
+/** A run this board is executing: its mutable state, a single object per run instead of a closure per step. */
+export class ActiveRun {
   inputs: readonly Artifact[] = EMPTY_ARTIFACTS;
   attempts = 0;
   lastError: unknown = undefined;
+  /** Outputs already applied (yielded, or published through `ctx.publish`). */
   streamed: Artifact[] | undefined = undefined;
+  /** The index of the run's next output: outputs are keyed by (run id, index), applied once. */
+  nextOutput = 0;
   span: Span | undefined = undefined;
   readonly startedAt = Date.now();
 
+  /** What guards this run's units in the store. */
+  readonly claim: { readonly runId: string; readonly owner: string; readonly attempt: number };
+
   constructor(
-    readonly agent: AgentRuntime,
-    readonly run: RunRecord,
-    readonly wf: WorkflowRuntime,
-  ) {}
+    readonly agent: LiveAgent,
+    readonly run: ClaimedRun,
+    readonly wf: LiveWorkflow,
+  ) {
+    this.claim = { runId: run.id, owner: run.owner, attempt: run.attempt };
+  }
 
   /** The run's signal: its workflow's, made on first use (most trivial runs never need one). */
   get signal(): AbortSignal {
@@ -38,19 +46,19 @@ export class RunState {
 
 /** What a run context needs from its board. */
 export interface RunHost {
-  publishOutput(state: RunState, draft: Draft): Promise<Artifact>;
-  reader(agent: AgentRuntime): BoardReader;
+  publishOutput(active: ActiveRun, draft: Draft): Promise<Artifact>;
+  reader(agent: LiveAgent): BoardReader;
 }
 
 /** What an agent's body, engines and hooks receive. */
 export class RunContext implements AgentContext {
   readonly #host: RunHost;
-  readonly #state: RunState;
+  readonly #state: ActiveRun;
   readonly #signal: AbortSignal | undefined;
   readonly attempt: number;
   readonly inputs: readonly Artifact[];
 
-  constructor(host: RunHost, state: RunState, attempt: number, inputs: readonly Artifact[], signal: AbortSignal | undefined) {
+  constructor(host: RunHost, state: ActiveRun, attempt: number, inputs: readonly Artifact[], signal: AbortSignal | undefined) {
     this.#host = host;
     this.#state = state;
     this.attempt = attempt;

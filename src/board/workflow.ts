@@ -3,7 +3,7 @@
  * for it, cancel it, or pause and resume it, while every other workflow on the board carries on.
  */
 import type { Artifact } from './artifact.js';
-import type { ArtifactQuery, WorkflowState } from './store.js';
+import type { ArtifactQuery, WorkflowState } from './store/contract.js';
 
 /**
  * Options of `workflow.done()`.

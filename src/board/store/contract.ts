@@ -28,10 +28,30 @@
  */
 import type { Artifact, ArtifactTypeOf } from '../artifact.js';
 import type { ErrorSummary } from '../builtins.js';
-import type { ArtifactQuery } from '../store.js';
+import type { AnyArtifactType } from '../artifact.js';
 import type { GateKind, GateState } from './gate-state.js';
 
-export type { ArtifactQuery } from '../store.js';
+/**
+ * A query over stored artifacts, in publication order.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const recent = await board.store.list({ type: 'Order', producedBy: 'external', since: new Date(Date.now() - 60_000), limit: 100 });
+ * ```
+ */
+export interface ArtifactQuery {
+  /** An artifact type or its name. */
+  readonly type?: AnyArtifactType | string;
+  readonly correlationId?: string;
+  readonly producedBy?: string;
+  /** Only artifacts created at or after this instant (a `Date` or an ISO 8601 string). */
+  readonly since?: Date | string;
+  /** At most this many (the oldest first). */
+  readonly limit?: number;
+}
+
 
 /** A store method's answer: a value, or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -153,6 +173,8 @@ export interface GateClose {
  */
 export interface PublishUnit {
   readonly writes: readonly ArtifactWrite[];
+  /** Runs of artifacts stored before (a replay, a run scheduled later), created in the same unit. */
+  readonly runs?: readonly NewRun[] | undefined;
   readonly closeGates?: readonly GateClose[] | undefined;
   /** The board's clock (epoch ms): `enqueuedAt`, gate openings and deadlines use it. */
   readonly now: number;

@@ -45,4 +45,4 @@ export {
   type GateState,
   type GateTransition,
 } from './gate-state.js';
-export { MemoryStore, type MemoryStoreOptions } from '../stores/memory.js';
+export { MemoryStore, type MemoryStoreOptions } from '../stores/memory-store.js';

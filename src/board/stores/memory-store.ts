@@ -1,54 +1,335 @@
 /**
- * The in-memory store: the default, and the fastest. Everything lives in this process and is gone
- * when it exits; use a durable store to resume after a crash.
+ * The in-memory store: the default, and the fastest. Every unit of the contract is applied
+ * synchronously (no promise), validated in full before anything changes, so a unit that throws
+ * leaves the store as it was. Everything lives in this process and is gone when it exits.
+ *
+ * Retention: by default every artifact is kept. With `maxArtifacts`, only the most recent ones stay
+ * listable; an older artifact that a queued or running run or an open gate still needs is kept (by
+ * id) until nothing needs it, then dropped. Loop counters and workflow records of quiet workflows
+ * are bounded the same way, so a long-running board's memory is bounded.
  */
-import type { Artifact, ArtifactTypeOf } from '../artifact.js';
 import { Deque } from '../../flow/deque.js';
+import type { Artifact, ArtifactTypeOf } from '../artifact.js';
+import { assertInteger, assertOptions } from '../../core/validate.js';
+import { checkArtifactQuery } from '../query.js';
 import type {
   ArtifactQuery,
+  ArtifactWrite,
   BoardStore,
+  ClaimedRun,
+  ClaimRef,
+  ClaimRequest,
+  Completion,
   DeadLetter,
   DeadLetterQuery,
-  GateRecord,
-  RunCountQuery,
-  RunOutcome,
+  GateClose,
+  GateDeposit,
+  NewRun,
+  OutputWrite,
+  Pending,
+  PublishUnit,
+  RunLimitReached,
+  RunQuery,
   RunRecord,
+  UnitResult,
+  WorkflowChange,
   WorkflowState,
-} from '../store.js';
-import { checkArtifactQuery } from '../query.js';
+} from '../store/contract.js';
+import { cloneGate, depositIntoGate, entriesAt, expireGate, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
 
 /**
- * Keeps a board's state in memory. Runs queue per agent, first in first out; a run whose workflow is
- * paused is set aside when reached and put back at the head of its queue on resume.
+ * Options of `new MemoryStore()`.
  *
  * @example
  * ```ts
- * import { Board, MemoryStore } from 'skein/board';
+ * import { MemoryStore } from 'skein/board/store';
+ * const store = new MemoryStore({ maxArtifacts: 10_000 }); // bounded memory for a long-running board
+ * ```
+ */
+export interface MemoryStoreOptions {
+  /**
+   * Keep at most this many artifacts listable (the most recent); older ones are dropped once no run
+   * or gate needs them. Also bounds the loop counters kept for quiet workflows. Default: keep all.
+   */
+  readonly maxArtifacts?: number;
+}
+
+/** A run as this store keeps it: one mutable record from creation to its end. */
+interface StoredRun {
+  readonly id: string;
+  readonly agent: string;
+  readonly subscription: number;
+  readonly inputIds: readonly string[];
+  readonly correlationId: string;
+  readonly enqueuedAt: number;
+  readonly replayOf: string | undefined;
+  state: 'queued' | 'running';
+  attempt: number;
+  owner: string | undefined;
+  leaseUntil: number | undefined;
+  /** Output indexes already applied, across attempts. */
+  applied: Set<number> | undefined;
+}
+
+/** Per-workflow counts, kept while the workflow has runs. */
+interface WorkflowCounts {
+  queued: number;
+  running: number;
+}
+
+interface LoopCounter {
+  count: number;
+  reported: boolean;
+}
+
+const NO_RUNS: readonly RunRecord[] = Object.freeze([]);
+const NO_LIMITS: readonly RunLimitReached[] = Object.freeze([]);
+
+/** A unit's outcome while it is being applied. */
+class UnitLog {
+  runs: RunRecord[] | undefined;
+  limited: RunLimitReached[] | undefined;
+  duplicates = 0;
+  nextDeadline: number | undefined;
+
+  result(status: UnitResult['status'] = 'applied'): UnitResult {
+    return { status, runs: this.runs ?? NO_RUNS, limited: this.limited ?? NO_LIMITS, duplicates: this.duplicates, nextDeadline: this.nextDeadline };
+  }
+}
+
+function nothing(status: UnitResult['status']): UnitResult {
+  return { status, runs: NO_RUNS, limited: NO_LIMITS, duplicates: 0, nextDeadline: undefined };
+}
+
+/** The entries of `gate` that belong to workflow `correlationId`. */
+function holding(gate: GateState, correlationId: string): GateEntry[] {
+  const found: GateEntry[] = [];
+  for (let i = 0; i < gate.slots.length; i++) for (const entry of entriesAt(gate, i)) if (entry.correlationId === correlationId) found.push(entry);
+  return found;
+}
+
+function snapshot(run: StoredRun): RunRecord {
+  return {
+    id: run.id,
+    agent: run.agent,
+    subscription: run.subscription,
+    inputIds: run.inputIds,
+    correlationId: run.correlationId,
+    enqueuedAt: run.enqueuedAt,
+    replayOf: run.replayOf,
+    state: run.state,
+    attempt: run.attempt,
+    owner: run.owner,
+    leaseUntil: run.leaseUntil,
+  };
+}
+
+/**
+ * Keeps a board's state in memory: one FIFO queue per agent, runs of paused workflows set aside when
+ * reached and put back at the head of their queue on resume.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'skein/board/store';
  * const store = new MemoryStore();
- * await using board = new Board({ store });
- * board.store === store; // true
+ * store.pending(); // { queued: 0, paused: 0, running: 0, timedGates: 0 }
  * ```
  */
 export class MemoryStore implements BoardStore {
-  readonly #artifacts: Artifact[] = [];
+  readonly #maxArtifacts: number;
+  /** Listable artifacts, oldest first; and the same per type. */
+  readonly #order = new Deque<Artifact>();
+  readonly #byType = new Map<string, Deque<Artifact>>();
   readonly #byId = new Map<string, Artifact>();
-  readonly #byType = new Map<string, Artifact[]>();
-  readonly #queues = new Map<string, Deque<RunRecord>>();
-  readonly #running = new Map<string, RunRecord>();
-  /** Runs of paused or cancelled workflows, set aside by `claimRun`, in queue order. */
-  readonly #parked = new Map<string, RunRecord[]>();
-  readonly #workflows = new Map<string, WorkflowState>();
-  readonly #gates = new Map<string, GateRecord>();
+  /** With retention: how many runs and gate entries need each artifact, and those dropped from the listing but still needed. */
+  readonly #pins = new Map<string, number>();
+  readonly #evicted = new Set<string>();
+
+  readonly #queues = new Map<string, Deque<StoredRun>>();
+  readonly #running = new Map<string, StoredRun>();
+  readonly #parked = new Map<string, StoredRun[]>();
+  readonly #counts = new Map<string, WorkflowCounts>();
+  #queued = 0;
+
+  readonly #states = new Map<string, WorkflowState>();
+  readonly #loops = new Map<string, Map<string, LoopCounter>>();
+  readonly #gates = new Map<string, GateState>();
+  readonly #timed = new Set<GateState>();
   readonly #deadLetters = new Map<string, DeadLetter>();
 
-  putArtifact(artifact: Artifact): void {
-    if (this.#byId.has(artifact.id)) throw new Error(`an artifact with id ${artifact.id} is already stored`);
-    this.#artifacts.push(artifact);
-    this.#byId.set(artifact.id, artifact);
-    let ofType = this.#byType.get(artifact.type);
-    if (ofType === undefined) this.#byType.set(artifact.type, (ofType = []));
-    ofType.push(artifact);
+  constructor(options?: MemoryStoreOptions) {
+    assertOptions(options);
+    if (options?.maxArtifacts !== undefined) assertInteger(options.maxArtifacts, 'maxArtifacts', { min: 1 });
+    this.#maxArtifacts = options?.maxArtifacts ?? Infinity;
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Units
+
+  publish(unit: PublishUnit): UnitResult {
+    this.#checkWrites(unit.writes);
+    for (const write of unit.writes) if (this.#states.get(write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
+    for (const run of unit.runs ?? []) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
+    for (const close of unit.closeGates ?? []) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
+    const log = new UnitLog();
+    for (const close of unit.closeGates ?? []) this.#closeGate(close, unit.now, log);
+    for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
+    for (const run of unit.runs ?? []) this.#createRun(run, unit.now, log);
+    return log.result();
+  }
+
+  claim(request: ClaimRequest): ClaimedRun[] {
+    assertInteger(request.limit, 'limit', { min: 1 });
+    const claimed: ClaimedRun[] = [];
+    while (claimed.length < request.limit) {
+      let best: Deque<StoredRun> | undefined;
+      for (const agent of request.agents) {
+        const queue = this.#queues.get(agent);
+        if (queue === undefined) continue;
+        this.#parkPausedHeads(queue);
+        const head = queue.peek();
+        if (head !== undefined && (best === undefined || head.enqueuedAt < best.peek()!.enqueuedAt)) best = queue;
+      }
+      if (best === undefined) break;
+      const run = best.shift()!;
+      run.state = 'running';
+      run.attempt++;
+      run.owner = request.owner;
+      run.leaseUntil = request.now + request.leaseMs;
+      this.#queued--;
+      const counts = this.#counts.get(run.correlationId)!;
+      counts.queued--;
+      counts.running++;
+      this.#running.set(run.id, run);
+      claimed.push(snapshot(run) as ClaimedRun);
+    }
+    return claimed;
+  }
+
+  emit(claim: ClaimRef, outputs: readonly OutputWrite[], now: number): UnitResult {
+    const run = this.#held(claim);
+    if (run === undefined) return nothing('lost');
+    if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
+    const log = new UnitLog();
+    const fresh = this.#fresh(run, outputs, log);
+    this.#checkWrites(fresh);
+    this.#applyOutputs(run, fresh, now, log);
+    return log.result();
+  }
+
+  complete(claim: ClaimRef, completion: Completion, now: number): UnitResult {
+    const run = this.#held(claim);
+    if (run === undefined) return nothing('lost');
+    const cancelled = this.#states.get(run.correlationId) === 'cancelled';
+    const log = new UnitLog();
+    switch (completion.outcome) {
+      case 'finished': {
+        const fresh = cancelled ? [] : this.#fresh(run, completion.outputs, log);
+        this.#checkWrites(fresh);
+        this.#applyOutputs(run, fresh, now, log);
+        break;
+      }
+      case 'failed':
+        if (!cancelled) {
+          this.#checkWrites([completion.fact]);
+          this.#applyWrite(completion.fact, now, log);
+        }
+        this.#deadLetters.set(completion.deadLetter.id, completion.deadLetter);
+        break;
+      case 'released':
+        this.#release(run);
+        return log.result();
+      case 'cancelled':
+        break;
+    }
+    this.#endRun(run);
+    return log.result(cancelled && completion.outcome !== 'cancelled' ? 'cancelled' : 'applied');
+  }
+
+  renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): string[] {
+    const lost: string[] = [];
+    for (const id of runIds) {
+      const run = this.#running.get(id);
+      if (run === undefined || run.owner !== owner) lost.push(id);
+      else run.leaseUntil = now + leaseMs;
+    }
+    return lost;
+  }
+
+  requeueExpired(now: number, options?: { readonly owner?: string }): RunRecord[] {
+    const expired: StoredRun[] = [];
+    for (const run of this.#running.values()) {
+      if (options?.owner !== undefined ? run.owner === options.owner : run.leaseUntil! < now) expired.push(run);
+    }
+    // Back at the head of their queues, in the order they were claimed.
+    for (let i = expired.length - 1; i >= 0; i--) this.#release(expired[i]!);
+    return expired.map(snapshot);
+  }
+
+  dueGates(now: number, limit: number): GateState[] {
+    const due: GateState[] = [];
+    for (const gate of this.#timed) if (gate.deadline! <= now) due.push(gate);
+    due.sort((a, b) => a.deadline! - b.deadline!);
+    return due.slice(0, limit).map(cloneGate);
+  }
+
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const gate of this.#timed) if (next === undefined || gate.deadline! < next) next = gate.deadline;
+    return next;
+  }
+
+  setWorkflowState(correlationId: string, state: WorkflowState): WorkflowChange {
+    const previous = this.getWorkflowState(correlationId);
+    if (previous === 'cancelled' || previous === state) return { previous, dropped: NO_RUNS };
+    if (state === 'active') this.#states.delete(correlationId);
+    else this.#states.set(correlationId, state);
+    if (state === 'active') this.#unpark(correlationId);
+    if (state !== 'cancelled') return { previous, dropped: NO_RUNS };
+    const dropped: StoredRun[] = [...(this.#parked.get(correlationId) ?? [])];
+    this.#parked.delete(correlationId);
+    for (const queue of this.#queues.values()) {
+      queue.removeIf((run) => {
+        if (run.correlationId !== correlationId) return false;
+        dropped.push(run);
+        return true;
+      });
+    }
+    for (const run of dropped) this.#endRun(run);
+    for (const gate of [...this.#gates.values()]) {
+      const removed = holding(gate, correlationId);
+      if (removed.length === 0) continue;
+      this.#storeGate(gate.key, removeWorkflowFromGate(gate, correlationId).state);
+      for (const entry of removed) this.#unpin(entry.artifactId);
+    }
+    return { previous, dropped: dropped.map(snapshot) };
+  }
+
+  getWorkflowState(correlationId: string): WorkflowState {
+    return this.#states.get(correlationId) ?? 'active';
+  }
+
+  listWorkflowStates(): { correlationId: string; state: WorkflowState }[] {
+    return [...this.#states].map(([correlationId, state]) => ({ correlationId, state }));
+  }
+
+  pending(query?: { readonly correlationId?: string }): Pending {
+    const id = query?.correlationId;
+    if (id !== undefined) {
+      const counts = this.#counts.get(id);
+      const queued = counts?.queued ?? 0;
+      const paused = this.#states.get(id) === 'paused';
+      let timedGates = 0;
+      for (const gate of this.#timed) if (holding(gate, id).length > 0) timedGates++;
+      return { queued: paused ? 0 : queued, paused: paused ? queued : 0, running: counts?.running ?? 0, timedGates };
+    }
+    let paused = 0;
+    for (const [correlationId, state] of this.#states) if (state === 'paused') paused += this.#counts.get(correlationId)?.queued ?? 0;
+    return { queued: this.#queued - paused, paused, running: this.#running.size, timedGates: this.#timed.size };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
 
   getArtifacts(ids: readonly string[]): (Artifact | undefined)[] {
     return ids.map((id) => this.#byId.get(id));
@@ -58,8 +339,9 @@ export class MemoryStore implements BoardStore {
   list(query?: ArtifactQuery): Artifact[];
   list(query?: ArtifactQuery): Artifact[] {
     const { typeName, since, limit } = checkArtifactQuery(query);
-    const source = typeName === undefined ? this.#artifacts : (this.#byType.get(typeName) ?? []);
+    const source = typeName === undefined ? this.#order : this.#byType.get(typeName);
     const result: Artifact[] = [];
+    if (source === undefined) return result;
     for (const artifact of source) {
       if (result.length >= limit) break;
       if (query?.correlationId !== undefined && artifact.correlationId !== query.correlationId) continue;
@@ -70,126 +352,23 @@ export class MemoryStore implements BoardStore {
     return result;
   }
 
-  enqueueRun(run: RunRecord): void {
-    let queue = this.#queues.get(run.agent);
-    if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
-    queue.push(run);
-  }
-
-  claimRun(agent: string): RunRecord | undefined {
-    const queue = this.#queues.get(agent);
-    if (queue === undefined) return undefined;
-    for (;;) {
-      const run = queue.shift();
-      if (run === undefined) return undefined;
-      const state = this.#workflows.get(run.correlationId);
-      if (state === undefined || state === 'active') {
-        this.#running.set(run.id, run);
-        return run;
-      }
-      let parked = this.#parked.get(run.correlationId);
-      if (parked === undefined) this.#parked.set(run.correlationId, (parked = []));
-      parked.push(run);
-    }
-  }
-
-  finishRun(runId: string, _outcome: RunOutcome): void {
-    this.#running.delete(runId);
-  }
-
-  cancelQueuedRuns(correlationId?: string): RunRecord[] {
-    if (correlationId === undefined) {
-      const all: RunRecord[] = [];
-      for (const queue of this.#queues.values()) all.push(...queue);
-      for (const parked of this.#parked.values()) all.push(...parked);
-      this.#queues.clear();
-      this.#parked.clear();
-      return all;
-    }
-    const removed: RunRecord[] = [...(this.#parked.get(correlationId) ?? [])];
-    this.#parked.delete(correlationId);
-    for (const queue of this.#queues.values()) {
-      queue.removeIf((run) => {
-        if (run.correlationId !== correlationId) return false;
-        removed.push(run);
-        return true;
-      });
-    }
-    return removed;
-  }
-
-  countRuns(query?: RunCountQuery): number {
-    return this.listRuns(query).length;
-  }
-
-  listRuns(query?: RunCountQuery): RunRecord[] {
-    const matches = (run: RunRecord): boolean =>
-      (query?.agent === undefined || run.agent === query.agent) &&
-      (query?.correlationId === undefined || run.correlationId === query.correlationId);
+  listRuns(query?: RunQuery): RunRecord[] {
+    const matches = (run: StoredRun): boolean =>
+      (query?.agent === undefined || run.agent === query.agent) && (query?.correlationId === undefined || run.correlationId === query.correlationId);
     const runs: RunRecord[] = [];
     if (query?.state !== 'running') {
-      for (const queue of this.#queues.values()) for (const run of queue) if (matches(run)) runs.push(run);
-      for (const parked of this.#parked.values()) for (const run of parked) if (matches(run)) runs.push(run);
+      for (const queue of this.#queues.values()) for (const run of queue) if (matches(run)) runs.push(snapshot(run));
+      for (const parked of this.#parked.values()) for (const run of parked) if (matches(run)) runs.push(snapshot(run));
     }
-    if (query?.state !== 'queued') for (const run of this.#running.values()) if (matches(run)) runs.push(run);
+    if (query?.state !== 'queued') for (const run of this.#running.values()) if (matches(run)) runs.push(snapshot(run));
     return runs;
   }
 
-  requeueRunning(): RunRecord[] {
-    const runs = [...this.#running.values()];
-    this.#running.clear();
-    for (let i = runs.length - 1; i >= 0; i--) {
-      const run = runs[i]!;
-      let queue = this.#queues.get(run.agent);
-      if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
-      queue.unshift(run);
-    }
-    return runs;
-  }
-
-  listWorkflowStates(): { correlationId: string; state: WorkflowState }[] {
-    return [...this.#workflows].map(([correlationId, state]) => ({ correlationId, state }));
-  }
-
-  setWorkflowState(correlationId: string, state: WorkflowState): void {
-    if (state === 'active') this.#workflows.delete(correlationId);
-    else this.#workflows.set(correlationId, state);
-    if (state !== 'active') return;
-    const parked = this.#parked.get(correlationId);
-    if (parked === undefined) return;
-    this.#parked.delete(correlationId);
-    // Back to the head of their queues, in their original order, so resuming keeps FIFO per workflow.
-    for (let i = parked.length - 1; i >= 0; i--) {
-      const run = parked[i]!;
-      let queue = this.#queues.get(run.agent);
-      if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
-      queue.unshift(run);
-    }
-  }
-
-  getWorkflowState(correlationId: string): WorkflowState {
-    return this.#workflows.get(correlationId) ?? 'active';
-  }
-
-  getGate(key: string): GateRecord | undefined {
-    return this.#gates.get(key);
-  }
-
-  putGate(gate: GateRecord): void {
-    this.#gates.set(gate.key, gate);
-  }
-
-  deleteGate(key: string): void {
-    this.#gates.delete(key);
-  }
-
-  listGates(query?: { readonly correlationId?: string }): GateRecord[] {
+  listGates(query?: { readonly correlationId?: string }): GateState[] {
+    const id = query?.correlationId;
     const gates = [...this.#gates.values()];
-    return query?.correlationId === undefined ? gates : gates.filter((gate) => gate.correlationId === query.correlationId);
-  }
-
-  addDeadLetter(letter: DeadLetter): void {
-    this.#deadLetters.set(letter.id, letter);
+    const chosen = id === undefined ? gates : gates.filter((gate) => holding(gate, id).length > 0);
+    return chosen.map(cloneGate);
   }
 
   listDeadLetters(query?: DeadLetterQuery): DeadLetter[] {
@@ -204,9 +383,247 @@ export class MemoryStore implements BoardStore {
     return result;
   }
 
-  takeDeadLetter(id: string): DeadLetter | undefined {
+  replayDeadLetter(id: string, run: NewRun, now: number): RunRecord | undefined {
     const letter = this.#deadLetters.get(id);
+    if (letter === undefined) return undefined;
+    if (this.#states.get(run.correlationId) === 'cancelled') throw new Error(`workflow ${run.correlationId} was cancelled; its dead letter ${id} cannot be replayed`);
     this.#deadLetters.delete(id);
-    return letter;
+    const log = new UnitLog();
+    this.#createRun(run, now, log);
+    return log.runs?.[0];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Applying writes
+
+  /** Everything that could make a unit fail, checked before anything changes. */
+  #checkWrites(writes: readonly ArtifactWrite[]): void {
+    const ids = writes.length > 1 ? new Set<string>() : undefined;
+    for (const write of writes) {
+      const id = write.artifact.id;
+      if (this.#byId.has(id) || ids?.has(id) === true) throw new Error(`an artifact with id ${id} is already stored`);
+      ids?.add(id);
+      for (const deposit of write.deposits) {
+        const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
+        if (deposit.positions.length === 0 || deposit.positions.some((p) => !Number.isInteger(p) || p < 0 || p >= width)) {
+          throw new RangeError(`deposit into gate ${deposit.key} names positions ${deposit.positions.join(', ')} of ${width}`);
+        }
+        if (deposit.kind === 'batch' && (deposit.batchSize === undefined || deposit.batchSize < 1)) {
+          throw new RangeError(`batch deposit into gate ${deposit.key} needs a batchSize >= 1`);
+        }
+      }
+    }
+  }
+
+  #held(claim: ClaimRef): StoredRun | undefined {
+    const run = this.#running.get(claim.runId);
+    return run !== undefined && run.owner === claim.owner && run.attempt === claim.attempt ? run : undefined;
+  }
+
+  /** The outputs not applied by an earlier execution of `run`. */
+  #fresh(run: StoredRun, outputs: readonly OutputWrite[], log: UnitLog): readonly OutputWrite[] {
+    if (run.applied === undefined) return outputs;
+    const fresh = outputs.filter((output) => !run.applied!.has(output.index));
+    log.duplicates += outputs.length - fresh.length;
+    return fresh;
+  }
+
+  #applyOutputs(run: StoredRun, outputs: readonly OutputWrite[], now: number, log: UnitLog): void {
+    for (const output of outputs) {
+      (run.applied ??= new Set()).add(output.index);
+      this.#applyWrite(output, now, log);
+    }
+  }
+
+  #applyWrite(write: ArtifactWrite, now: number, log: UnitLog): void {
+    this.#storeArtifact(write.artifact);
+    for (const run of write.runs) this.#createRun(run, now, log);
+    for (const deposit of write.deposits) this.#deposit(deposit, now, log);
+    this.#evict();
+  }
+
+  #storeArtifact(artifact: Artifact): void {
+    this.#byId.set(artifact.id, artifact);
+    this.#order.push(artifact);
+    let ofType = this.#byType.get(artifact.type);
+    if (ofType === undefined) this.#byType.set(artifact.type, (ofType = new Deque()));
+    ofType.push(artifact);
+  }
+
+  #deposit(deposit: GateDeposit, now: number, log: UnitLog): void {
+    const transition = depositIntoGate(this.#gates.get(deposit.key), deposit, now);
+    this.#pin(deposit.artifactId);
+    this.#storeGate(deposit.key, transition.state, log);
+    for (const group of transition.groups) {
+      this.#createRun(
+        {
+          id: deposit.runId,
+          agent: deposit.agent,
+          subscription: deposit.subscription,
+          inputIds: group.map((entry) => entry.artifactId),
+          correlationId: group[0]!.correlationId,
+          runLimit: deposit.runLimit,
+        },
+        now,
+        log,
+      );
+      for (const entry of group) this.#unpin(entry.artifactId);
+    }
+  }
+
+  #closeGate(close: GateClose, now: number, log: UnitLog): void {
+    const gate = this.#gates.get(close.key)!;
+    const { state, taken } = expireGate(gate, now);
+    this.#storeGate(close.key, state, log);
+    if (close.run !== undefined) this.#createRun(close.run, now, log);
+    for (const entries of taken) for (const entry of entries) this.#unpin(entry.artifactId);
+  }
+
+  #storeGate(key: string, state: GateState | undefined, log?: UnitLog): void {
+    const old = this.#gates.get(key);
+    if (old !== undefined && old !== state) this.#timed.delete(old);
+    if (state === undefined) {
+      this.#gates.delete(key);
+      return;
+    }
+    this.#gates.set(key, state);
+    if (state.deadline === undefined) this.#timed.delete(state);
+    else {
+      this.#timed.add(state);
+      if (log !== undefined && (log.nextDeadline === undefined || state.deadline < log.nextDeadline)) log.nextDeadline = state.deadline;
+    }
+  }
+
+  #createRun(run: NewRun, now: number, log: UnitLog): void {
+    if (run.runLimit !== undefined && !this.#countRun(run, log)) return;
+    const stored: StoredRun = {
+      id: run.id,
+      agent: run.agent,
+      subscription: run.subscription,
+      inputIds: run.inputIds,
+      correlationId: run.correlationId,
+      enqueuedAt: now,
+      replayOf: run.replayOf,
+      state: 'queued',
+      attempt: 0,
+      owner: undefined,
+      leaseUntil: undefined,
+      applied: undefined,
+    };
+    let queue = this.#queues.get(run.agent);
+    if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
+    queue.push(stored);
+    this.#queued++;
+    let counts = this.#counts.get(run.correlationId);
+    if (counts === undefined) this.#counts.set(run.correlationId, (counts = { queued: 0, running: 0 }));
+    counts.queued++;
+    for (const id of run.inputIds) this.#pin(id);
+    (log.runs ??= []).push(snapshot(stored));
+  }
+
+  /** Counts a run against its workflow's limit for the agent; false (and a report) when the limit is reached. */
+  #countRun(run: NewRun, log: UnitLog): boolean {
+    let agents = this.#loops.get(run.correlationId);
+    if (agents === undefined) {
+      this.#loops.set(run.correlationId, (agents = new Map<string, LoopCounter>()));
+      this.#forgetQuietCounters();
+    }
+    let counter = agents.get(run.agent);
+    if (counter === undefined) agents.set(run.agent, (counter = { count: 0, reported: false }));
+    if (counter.count >= run.runLimit!) {
+      (log.limited ??= []).push({ agent: run.agent, correlationId: run.correlationId, limit: run.runLimit!, inputIds: run.inputIds, first: !counter.reported });
+      counter.reported = true;
+      return false;
+    }
+    counter.count++;
+    return true;
+  }
+
+  /** With retention: forgets the oldest workflows' loop counters once they have no runs left. */
+  #forgetQuietCounters(): void {
+    if (this.#loops.size <= this.#maxArtifacts) return;
+    for (let tries = 0; tries < 4 && this.#loops.size > this.#maxArtifacts; tries++) {
+      const [oldest, counters] = this.#loops.entries().next().value as [string, Map<string, LoopCounter>];
+      this.#loops.delete(oldest);
+      if (this.#counts.has(oldest)) this.#loops.set(oldest, counters); // still working: keep it, at the back
+    }
+  }
+
+  #release(run: StoredRun): void {
+    this.#running.delete(run.id);
+    run.state = 'queued';
+    run.owner = undefined;
+    run.leaseUntil = undefined;
+    let queue = this.#queues.get(run.agent);
+    if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
+    queue.unshift(run);
+    this.#queued++;
+    const counts = this.#counts.get(run.correlationId)!;
+    counts.running--;
+    counts.queued++;
+  }
+
+  /** A run leaves the store (ended, or dropped from its queue). */
+  #endRun(run: StoredRun): void {
+    const counts = this.#counts.get(run.correlationId)!;
+    if (run.state === 'running') {
+      this.#running.delete(run.id);
+      counts.running--;
+    } else {
+      this.#queued--;
+      counts.queued--;
+    }
+    if (counts.queued === 0 && counts.running === 0) this.#counts.delete(run.correlationId);
+    for (const id of run.inputIds) this.#unpin(id);
+  }
+
+  #parkPausedHeads(queue: Deque<StoredRun>): void {
+    for (let head = queue.peek(); head !== undefined && this.#states.has(head.correlationId); head = queue.peek()) {
+      queue.shift();
+      let parked = this.#parked.get(head.correlationId);
+      if (parked === undefined) this.#parked.set(head.correlationId, (parked = []));
+      parked.push(head);
+    }
+  }
+
+  #unpark(correlationId: string): void {
+    const parked = this.#parked.get(correlationId);
+    if (parked === undefined) return;
+    this.#parked.delete(correlationId);
+    // Back to the head of their queues, in their original order, so resuming keeps FIFO per workflow.
+    for (let i = parked.length - 1; i >= 0; i--) {
+      const run = parked[i]!;
+      let queue = this.#queues.get(run.agent);
+      if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
+      queue.unshift(run);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Retention
+
+  #pin(id: string): void {
+    if (this.#maxArtifacts === Infinity) return;
+    this.#pins.set(id, (this.#pins.get(id) ?? 0) + 1);
+  }
+
+  #unpin(id: string): void {
+    if (this.#maxArtifacts === Infinity) return;
+    const count = (this.#pins.get(id) ?? 1) - 1;
+    if (count > 0) {
+      this.#pins.set(id, count);
+      return;
+    }
+    this.#pins.delete(id);
+    if (this.#evicted.delete(id)) this.#byId.delete(id);
+  }
+
+  #evict(): void {
+    while (this.#order.length > this.#maxArtifacts) {
+      const oldest = this.#order.shift()!;
+      this.#byType.get(oldest.type)!.shift();
+      if (this.#pins.has(oldest.id)) this.#evicted.add(oldest.id);
+      else this.#byId.delete(oldest.id);
+    }
   }
 }

@@ -1,297 +1,488 @@
 /**
  * The contract test suite every board store must pass: `describeStoreContract(name, makeStore)`.
- * A SQLite or PostgreSQL store runs the same suite as the memory store, so "implements BoardStore"
- * means the same behaviour everywhere, not just the same method names.
+ * The SQLite and PostgreSQL stores run the same suite as the memory store, so "implements
+ * BoardStore" means the same behaviour everywhere. Every call is awaited, so a store may answer
+ * synchronously or with promises; each test gets a fresh, empty store and closes it.
  *
  * @example
  * ```ts no-run
  * import { describeStoreContract } from '../src/board/stores/store-contract.js';
- * describeStoreContract('SqliteStore', () => new SqliteStore(':memory:'));
+ * describeStoreContract('SqliteStore', () => new SqliteStore({ path: ':memory:' }));
  * ```
  */
 import { describe, expect, it } from 'vitest';
-import { artifactType, type Artifact } from '../artifact.js';
-import type { BoardStore, GateRecord, RunRecord } from '../store.js';
-import type { StandardSchemaV1 } from '../standard-schema.js';
+import type { Artifact } from '../artifact.js';
+import type { ArtifactWrite, BoardStore, ClaimedRun, GateDeposit, NewRun, OutputWrite } from '../store/contract.js';
+import { gateKey } from '../store/gate-state.js';
 
-const anything: StandardSchemaV1<unknown> = { '~standard': { version: 1, vendor: 'test', validate: (value) => ({ value }) } };
-const Note = artifactType('Note', anything);
-const Task = artifactType('Task', anything);
+const T0 = Date.UTC(2026, 0, 1);
 
-let counter = 0;
-function artifact(overrides: Partial<Artifact> = {}): Artifact {
-  counter++;
-  return {
-    id: `a${counter}`,
-    type: Note.name,
-    payload: { n: counter },
-    producedBy: 'external',
-    correlationId: 'wf1',
-    tags: [],
-    visibility: { kind: 'public' },
-    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, counter)).toISOString(),
-    causedBy: [],
-    ...overrides,
-  };
+/** Fixtures with ids unique per suite run. */
+class Fixtures {
+  #n = 0;
+
+  artifact(overrides: Partial<Artifact> = {}): Artifact {
+    const n = ++this.#n;
+    return {
+      id: `a${n}`,
+      type: 'Note',
+      payload: { n },
+      producedBy: 'external',
+      correlationId: 'wf1',
+      tags: [],
+      visibility: { kind: 'public' },
+      createdAt: new Date(T0 + n * 1000).toISOString(),
+      causedBy: [],
+      ...overrides,
+    };
+  }
+
+  run(inputs: readonly Artifact[], overrides: Partial<NewRun> = {}): NewRun {
+    return { id: `r${++this.#n}`, agent: 'worker', subscription: 0, inputIds: inputs.map((a) => a.id), correlationId: inputs[0]?.correlationId ?? 'wf1', ...overrides };
+  }
+
+  /** An artifact with one direct run of `agent`. */
+  scheduled(agent = 'worker', overrides: Partial<Artifact> = {}): ArtifactWrite {
+    const artifact = this.artifact(overrides);
+    return { artifact, runs: [this.run([artifact], { agent })], deposits: [] };
+  }
+
+  deposit(artifact: Artifact, gate: Omit<GateDeposit, 'artifactId' | 'correlationId' | 'runId'>): ArtifactWrite {
+    return { artifact, runs: [], deposits: [{ ...gate, artifactId: artifact.id, correlationId: artifact.correlationId, runId: `r${++this.#n}` }] };
+  }
+
+  output(index: number, overrides: Partial<Artifact> = {}, agent?: string): OutputWrite {
+    const artifact = this.artifact({ producedBy: 'worker', ...overrides });
+    return { index, artifact, runs: agent === undefined ? [] : [this.run([artifact], { agent })], deposits: [] };
+  }
 }
 
-function run(overrides: Partial<RunRecord> = {}): RunRecord {
-  counter++;
-  return { id: `r${counter}`, agent: 'worker', subscription: 0, inputIds: [`a${counter}`], correlationId: 'wf1', enqueuedAt: counter, ...overrides };
-}
+const ref = (run: ClaimedRun) => ({ runId: run.id, owner: run.owner, attempt: run.attempt });
 
-function gate(overrides: Partial<GateRecord> = {}): GateRecord {
-  counter++;
-  return {
-    key: `g${counter}`,
-    agent: 'worker',
-    subscription: 0,
-    correlationId: 'wf1',
-    kind: 'batch',
-    slots: [[`a${counter}`]],
-    openedAt: counter,
-    deadline: counter + 100,
-    ...overrides,
-  };
-}
+const andGate = (key = gateKey('pair', 0, { correlationId: 'wf1' })) =>
+  ({ key, agent: 'pair', subscription: 0, kind: 'and', typeNames: ['Left', 'Right'] }) as const;
 
 /** Runs the store contract against stores made by `makeStore` (a fresh, empty store per test). */
 export function describeStoreContract(name: string, makeStore: () => BoardStore | Promise<BoardStore>): void {
   describe(`${name} implements the store contract`, () => {
-    const withStore = (test: (store: BoardStore) => Promise<void>) => async () => {
+    const withStore = (test: (store: BoardStore, f: Fixtures) => Promise<void>) => async () => {
       const store = await makeStore();
       try {
-        await test(store);
+        await test(store, new Fixtures());
       } finally {
         await store.close?.();
       }
     };
+    const claimOne = async (store: BoardStore, agent = 'worker', now = T0, owner = 'me'): Promise<ClaimedRun | undefined> =>
+      (await store.claim({ owner, agents: [agent], limit: 1, leaseMs: 1000, now }))[0];
 
-    describe('artifacts', () => {
+    describe('the publish unit', () => {
       it(
-        'returns stored artifacts by id, in the order asked, and undefined for unknown ids',
-        withStore(async (store) => {
-          const a = artifact();
-          const b = artifact();
-          await store.putArtifact(a);
-          await store.putArtifact(b);
-          expect(await store.getArtifacts([b.id, 'nope', a.id])).toEqual([b, undefined, a]);
-        }),
-      );
-
-      it(
-        'refuses a second artifact with an id already stored',
-        withStore(async (store) => {
-          const a = artifact();
-          await store.putArtifact(a);
-          await expect(async () => store.putArtifact({ ...a })).rejects.toThrow();
-        }),
-      );
-
-      it(
-        'lists in publication order, filtered by type (or its name), correlation id, producer, since and limit',
-        withStore(async (store) => {
-          const a = artifact({ correlationId: 'x', producedBy: 'p' });
-          const b = artifact({ type: Task.name, correlationId: 'x' });
-          const c = artifact({ correlationId: 'y', producedBy: 'p' });
-          for (const item of [a, b, c]) await store.putArtifact(item);
-          expect(await store.list()).toEqual([a, b, c]);
-          expect(await store.list({ type: Note })).toEqual([a, c]);
-          expect(await store.list({ type: 'Task' })).toEqual([b]);
-          expect(await store.list({ correlationId: 'x' })).toEqual([a, b]);
-          expect(await store.list({ producedBy: 'p' })).toEqual([a, c]);
-          expect(await store.list({ since: b.createdAt })).toEqual([b, c]);
-          expect(await store.list({ since: new Date(c.createdAt) })).toEqual([c]);
-          expect(await store.list({ limit: 2 })).toEqual([a, b]);
-          expect(await store.list({ type: Note, producedBy: 'p', limit: 1 })).toEqual([a]);
-          expect(await store.list({ limit: 0 })).toEqual([]);
-        }),
-      );
-
-      it(
-        'rejects a malformed query with a TypeError or RangeError',
-        withStore(async (store) => {
-          await expect(async () => store.list({ since: 'not a date' })).rejects.toThrow(TypeError);
-          await expect(async () => store.list({ limit: -1 })).rejects.toThrow(RangeError);
-          await expect(async () => store.list({ type: 42 as never })).rejects.toThrow(TypeError);
-        }),
-      );
-    });
-
-    describe('the run queue', () => {
-      it(
-        'hands out an agent\'s runs first in, first out, and nothing for an agent without runs',
-        withStore(async (store) => {
-          const first = run();
-          const other = run({ agent: 'other' });
-          const second = run();
-          for (const item of [first, other, second]) await store.enqueueRun(item);
-          expect(await store.claimRun('worker')).toEqual(first);
-          expect(await store.claimRun('worker')).toEqual(second);
-          expect(await store.claimRun('worker')).toBeUndefined();
-          expect(await store.claimRun('nobody')).toBeUndefined();
-          expect(await store.claimRun('other')).toEqual(other);
-        }),
-      );
-
-      it(
-        'counts queued and running runs by agent, workflow and state; a finished run no longer counts',
-        withStore(async (store) => {
-          await store.enqueueRun(run());
-          await store.enqueueRun(run({ correlationId: 'wf2' }));
-          await store.enqueueRun(run({ agent: 'other' }));
-          const claimed = (await store.claimRun('worker'))!;
-          expect(await store.countRuns()).toBe(3);
-          expect(await store.countRuns({ state: 'running' })).toBe(1);
-          expect(await store.countRuns({ state: 'queued' })).toBe(2);
-          expect(await store.countRuns({ agent: 'worker' })).toBe(2);
-          expect(await store.countRuns({ correlationId: 'wf2', state: 'queued' })).toBe(1);
-          await store.finishRun(claimed.id, 'finished');
-          expect(await store.countRuns({ state: 'running' })).toBe(0);
-          expect(await store.countRuns()).toBe(2);
-        }),
-      );
-
-      it(
-        'does not hand out runs of a paused workflow, and gives them back in order on resume',
-        withStore(async (store) => {
-          const p1 = run({ correlationId: 'paused' });
-          const a1 = run();
-          const p2 = run({ correlationId: 'paused' });
-          for (const item of [p1, a1, p2]) await store.enqueueRun(item);
-          await store.setWorkflowState('paused', 'paused');
-          expect(await store.getWorkflowState('paused')).toBe('paused');
-          expect(await store.claimRun('worker')).toEqual(a1);
-          expect(await store.claimRun('worker')).toBeUndefined();
-          expect(await store.countRuns({ correlationId: 'paused', state: 'queued' })).toBe(2);
-          await store.setWorkflowState('paused', 'active');
-          expect(await store.claimRun('worker')).toEqual(p1);
-          expect(await store.claimRun('worker')).toEqual(p2);
-        }),
-      );
-
-      it(
-        'treats an unknown workflow as active',
-        withStore(async (store) => {
-          expect(await store.getWorkflowState('never-seen')).toBe('active');
-        }),
-      );
-
-      it(
-        'removes and returns the queued runs of one workflow, or of all, leaving running runs alone',
-        withStore(async (store) => {
-          const running = run({ correlationId: 'gone' });
-          await store.enqueueRun(running);
-          await store.claimRun('worker');
-          const q1 = run({ correlationId: 'gone' });
-          const keep = run();
-          const q2 = run({ correlationId: 'gone', agent: 'other' });
-          for (const item of [q1, keep, q2]) await store.enqueueRun(item);
-          const removed = await store.cancelQueuedRuns('gone');
-          expect(removed.map((r) => r.id).sort()).toEqual([q1.id, q2.id].sort());
-          expect(await store.countRuns({ state: 'running' })).toBe(1);
-          expect((await store.cancelQueuedRuns()).map((r) => r.id)).toEqual([keep.id]);
-          expect(await store.countRuns({ state: 'queued' })).toBe(0);
-        }),
-      );
-
-      it(
-        'includes queued runs of a paused workflow when cancelling',
-        withStore(async (store) => {
-          const parked = run({ correlationId: 'p' });
-          await store.enqueueRun(parked);
-          await store.setWorkflowState('p', 'paused');
-          expect(await store.claimRun('worker')).toBeUndefined();
-          expect((await store.cancelQueuedRuns('p')).map((r) => r.id)).toEqual([parked.id]);
-        }),
-      );
-      it(
-        'lists queued and running runs, filtered, queued ones in queue order',
-        withStore(async (store) => {
-          const a = run();
-          const b = run({ agent: 'other' });
-          const c = run({ correlationId: 'wf2' });
-          for (const item of [a, b, c]) await store.enqueueRun(item);
-          await store.claimRun('other');
-          expect((await store.listRuns({ state: 'queued' })).map((r) => r.id).sort()).toEqual([a.id, c.id].sort());
-          expect(await store.listRuns({ agent: 'worker' })).toEqual([a, c]);
-          expect(await store.listRuns({ state: 'running' })).toEqual([b]);
-          expect(await store.listRuns({ correlationId: 'wf2' })).toEqual([c]);
-        }),
-      );
-
-      it(
-        'puts runs left running (a crash) back at the head of their queues, in claim order',
-        withStore(async (store) => {
-          const first = run();
-          const second = run();
-          const waiting = run();
-          for (const item of [first, second, waiting]) await store.enqueueRun(item);
-          await store.claimRun('worker');
-          await store.claimRun('worker');
-          expect((await store.requeueRunning()).map((r) => r.id)).toEqual([first.id, second.id]);
-          expect(await store.countRuns({ state: 'running' })).toBe(0);
-          expect(await store.claimRun('worker')).toEqual(first);
-          expect(await store.claimRun('worker')).toEqual(second);
-          expect(await store.claimRun('worker')).toEqual(waiting);
-          for (const item of [first, second, waiting]) await store.finishRun(item.id, 'finished');
-          expect(await store.requeueRunning()).toEqual([]);
-        }),
-      );
-
-      it(
-        'lists the workflows that are not active',
-        withStore(async (store) => {
-          await store.setWorkflowState('p', 'paused');
-          await store.setWorkflowState('c', 'cancelled');
-          await store.setWorkflowState('a', 'paused');
-          await store.setWorkflowState('a', 'active');
-          const states = await store.listWorkflowStates();
-          expect([...states].sort((x, y) => x.correlationId.localeCompare(y.correlationId))).toEqual([
-            { correlationId: 'c', state: 'cancelled' },
-            { correlationId: 'p', state: 'paused' },
+        'stores artifacts with the runs they schedule, and lists them in publication order with every filter',
+        withStore(async (store, f) => {
+          const a = f.scheduled('worker', { correlationId: 'x', producedBy: 'p' });
+          const b = f.scheduled('worker', { type: 'Task', correlationId: 'x' });
+          const c = f.scheduled('other', { correlationId: 'y', producedBy: 'p' });
+          const result = await store.publish({ writes: [a, b, c], now: T0 });
+          expect(result.status).toBe('applied');
+          expect(result.runs.map((r) => [r.id, r.state, r.attempt, r.enqueuedAt])).toEqual([
+            [a.runs[0]!.id, 'queued', 0, T0],
+            [b.runs[0]!.id, 'queued', 0, T0],
+            [c.runs[0]!.id, 'queued', 0, T0],
           ]);
+          const [x, y, z] = [a.artifact, b.artifact, c.artifact];
+          expect(await store.list()).toEqual([x, y, z]);
+          expect(await store.list({ type: 'Task' })).toEqual([y]);
+          expect(await store.list({ correlationId: 'x' })).toEqual([x, y]);
+          expect(await store.list({ producedBy: 'p', limit: 1 })).toEqual([x]);
+          expect(await store.list({ since: y.createdAt })).toEqual([y, z]);
+          expect(await store.getArtifacts([z.id, 'nope', x.id])).toEqual([z, undefined, x]);
+          expect((await store.listRuns({ agent: 'worker' })).map((r) => r.id)).toEqual([a.runs[0]!.id, b.runs[0]!.id]);
+        }),
+      );
+
+      it(
+        'applies nothing of a unit that repeats a stored artifact id',
+        withStore(async (store, f) => {
+          const first = f.scheduled();
+          await store.publish({ writes: [first], now: T0 });
+          const fresh = f.scheduled();
+          await expect(async () => store.publish({ writes: [fresh, { ...first, runs: [] }], now: T0 })).rejects.toThrow();
+          expect(await store.list()).toEqual([first.artifact]);
+          expect(await store.listRuns()).toHaveLength(1);
+        }),
+      );
+
+      it(
+        'applies nothing of a unit whose deposit names a position the gate does not have',
+        withStore(async (store, f) => {
+          const ok = f.scheduled();
+          const bad = f.deposit(f.artifact({ type: 'Left' }), { ...andGate(), positions: [2] });
+          await expect(async () => store.publish({ writes: [ok, bad], now: T0 })).rejects.toThrow(RangeError);
+          expect(await store.list()).toEqual([]);
+          expect(await store.listGates()).toEqual([]);
+        }),
+      );
+
+      it(
+        'stores nothing of a unit that writes into a cancelled workflow, and says so',
+        withStore(async (store, f) => {
+          await store.setWorkflowState('gone', 'cancelled');
+          const result = await store.publish({ writes: [f.scheduled('worker', { correlationId: 'gone' })], now: T0 });
+          expect(result.status).toBe('cancelled');
+          expect(await store.list()).toEqual([]);
+          expect(await store.listRuns()).toEqual([]);
         }),
       );
     });
 
     describe('gates', () => {
       it(
-        'stores, replaces, lists (by workflow) and deletes gate records',
+        'creates an AND gate run only when every position has an artifact, with inputs in declared order',
+        withStore(async (store, f) => {
+          const right = f.artifact({ type: 'Right' });
+          const left = f.artifact({ type: 'Left' });
+          const first = await store.publish({ writes: [f.deposit(right, { ...andGate(), positions: [1] })], now: T0 });
+          expect(first.runs).toEqual([]);
+          expect(await store.listGates()).toHaveLength(1);
+          const second = f.deposit(left, { ...andGate(), positions: [0] });
+          const done = await store.publish({ writes: [second], now: T0 + 1 });
+          expect(done.runs.map((r) => [r.id, r.agent, r.inputIds])).toEqual([[second.deposits[0]!.runId, 'pair', [left.id, right.id]]]);
+          expect(await store.listGates()).toEqual([]);
+        }),
+      );
+
+      it(
+        'puts an artifact whose type fills several positions where the fewest wait',
+        withStore(async (store, f) => {
+          const gate = { key: gateKey('pair', 0, { correlationId: 'wf1' }), agent: 'pair', subscription: 0, kind: 'and', typeNames: ['Note', 'Note'] } as const;
+          const a = f.artifact();
+          const b = f.artifact();
+          await store.publish({ writes: [f.deposit(a, { ...gate, positions: [0, 1] })], now: T0 });
+          const result = await store.publish({ writes: [f.deposit(b, { ...gate, positions: [0, 1] })], now: T0 });
+          expect(result.runs.map((r) => r.inputIds)).toEqual([[a.id, b.id]]);
+        }),
+      );
+
+      it(
+        'joins artifacts of different workflows by key, the run belonging to the workflow of its first input',
+        withStore(async (store, f) => {
+          const join = { key: gateKey('ship', 0, { joinKey: 'order-7' }), agent: 'ship', subscription: 0, kind: 'join', typeNames: ['Order', 'Shipment'], joinKey: 'order-7', windowMs: 5000 } as const;
+          const shipment = f.artifact({ type: 'Shipment', correlationId: 'shipping' });
+          const order = f.artifact({ type: 'Order', correlationId: 'sales' });
+          const opened = await store.publish({ writes: [f.deposit(shipment, { ...join, positions: [1] })], now: T0 });
+          expect(opened.nextDeadline).toBe(T0 + 5000);
+          const done = await store.publish({ writes: [f.deposit(order, { ...join, positions: [0] })], now: T0 + 10 });
+          expect(done.runs.map((r) => [r.inputIds, r.correlationId])).toEqual([[[order.id, shipment.id], 'sales']]);
+        }),
+      );
+
+      it(
+        'keeps waiting entries in order however many queue up on one side',
+        withStore(async (store, f) => {
+          const lefts = Array.from({ length: 300 }, () => f.artifact({ type: 'Left' }));
+          for (const left of lefts) await store.publish({ writes: [f.deposit(left, { ...andGate(), positions: [0] })], now: T0 });
+          const inputs: string[][] = [];
+          for (let i = 0; i < 300; i++) {
+            const result = await store.publish({ writes: [f.deposit(f.artifact({ type: 'Right' }), { ...andGate(), positions: [1] })], now: T0 });
+            inputs.push(...result.runs.map((r) => [...r.inputIds]));
+          }
+          expect(inputs.map((ids) => ids[0])).toEqual(lefts.map((a) => a.id));
+          expect(await store.listGates()).toEqual([]);
+        }),
+      );
+
+      it(
+        'flushes a batch when it reaches its size, without a deadline left behind',
+        withStore(async (store, f) => {
+          const batch = { key: gateKey('sum', 0, { correlationId: 'wf1' }), agent: 'sum', subscription: 0, kind: 'batch', typeNames: ['Note'], batchSize: 2, windowMs: 100 } as const;
+          const a = f.artifact();
+          const b = f.artifact();
+          await store.publish({ writes: [f.deposit(a, { ...batch, positions: [0] })], now: T0 });
+          expect(await store.nextDeadline()).toBe(T0 + 100);
+          const result = await store.publish({ writes: [f.deposit(b, { ...batch, positions: [0] })], now: T0 + 1 });
+          expect(result.runs.map((r) => r.inputIds)).toEqual([[a.id, b.id]]);
+          expect(await store.nextDeadline()).toBeUndefined();
+          expect((await store.pending()).timedGates).toBe(0);
+        }),
+      );
+
+      it(
+        'hands out a due batch and flushes it into a run exactly once, guarded by the gate version',
+        withStore(async (store, f) => {
+          const batch = { key: gateKey('sum', 0, { correlationId: 'wf1' }), agent: 'sum', subscription: 0, kind: 'batch', typeNames: ['Note'], batchSize: 10, windowMs: 100 } as const;
+          const a = f.artifact();
+          await store.publish({ writes: [f.deposit(a, { ...batch, positions: [0] })], now: T0 });
+          expect(await store.dueGates(T0 + 99, 10)).toEqual([]);
+          const [due] = await store.dueGates(T0 + 100, 10);
+          expect(due?.key).toBe(batch.key);
+          const close = { key: due!.key, version: due!.version, run: f.run([a], { agent: 'sum' }) };
+          const flushed = await store.publish({ writes: [], closeGates: [close], now: T0 + 100 });
+          expect(flushed.runs.map((r) => r.inputIds)).toEqual([[a.id]]);
+          // A second process that saw the same due gate: its close changes nothing.
+          expect((await store.publish({ writes: [], closeGates: [{ ...close, run: f.run([a], { agent: 'sum' }) }], now: T0 + 100 })).status).toBe('conflict');
+          expect(await store.listRuns({ agent: 'sum' })).toHaveLength(1);
+        }),
+      );
+
+      it(
+        'refuses to close a due gate that changed since it was read, applying none of the unit',
+        withStore(async (store, f) => {
+          const batch = { key: gateKey('sum', 0, { correlationId: 'wf1' }), agent: 'sum', subscription: 0, kind: 'batch', typeNames: ['Note'], batchSize: 10, windowMs: 100 } as const;
+          await store.publish({ writes: [f.deposit(f.artifact(), { ...batch, positions: [0] })], now: T0 });
+          const [due] = await store.dueGates(T0 + 100, 10);
+          await store.publish({ writes: [f.deposit(f.artifact(), { ...batch, positions: [0] })], now: T0 + 100 });
+          const fact = f.scheduled();
+          const result = await store.publish({ writes: [fact], closeGates: [{ key: due!.key, version: due!.version }], now: T0 + 100 });
+          expect(result.status).toBe('conflict');
+          expect(await store.getArtifacts([fact.artifact.id])).toEqual([undefined]);
+        }),
+      );
+
+      it(
+        'expires only the join entries whose window passed',
+        withStore(async (store, f) => {
+          const join = { key: gateKey('ship', 0, { joinKey: 'k' }), agent: 'ship', subscription: 0, kind: 'join', typeNames: ['Order', 'Shipment'], joinKey: 'k', windowMs: 100 } as const;
+          const old = f.artifact({ type: 'Order' });
+          const young = f.artifact({ type: 'Order' });
+          await store.publish({ writes: [f.deposit(old, { ...join, positions: [0] })], now: T0 });
+          await store.publish({ writes: [f.deposit(young, { ...join, positions: [0] })], now: T0 + 50 });
+          const [due] = await store.dueGates(T0 + 100, 10);
+          await store.publish({ writes: [], closeGates: [{ key: due!.key, version: due!.version }], now: T0 + 100 });
+          const [left] = await store.listGates();
+          expect(left?.slots[0]?.map((e) => e.artifactId)).toEqual([young.id]);
+          expect(left?.deadline).toBe(T0 + 150);
+        }),
+      );
+
+      it(
+        'uses gate keys without NUL characters that never collide across their parts',
         withStore(async (store) => {
-          const one = gate();
-          const two = gate({ correlationId: 'wf2', kind: 'join', joinKey: 'k', slots: [['x'], []] });
-          await store.putGate(one);
-          await store.putGate(two);
-          expect(await store.getGate(one.key)).toEqual(one);
-          const replaced = { ...one, slots: [['a', 'b']] };
-          await store.putGate(replaced);
-          expect(await store.getGate(one.key)).toEqual(replaced);
-          expect((await store.listGates()).length).toBe(2);
-          expect(await store.listGates({ correlationId: 'wf2' })).toEqual([two]);
-          await store.deleteGate(one.key);
-          expect(await store.getGate(one.key)).toBeUndefined();
-          await store.deleteGate('never-existed');
+          expect(await store.listGates()).toEqual([]);
+          const keys = [gateKey('a/1', 0, { correlationId: 'b' }), gateKey('a', 1, { correlationId: '0/b' }), gateKey('a', 0, { joinKey: 'b' }), gateKey('a', 0, 'board')];
+          expect(new Set(keys).size).toBe(keys.length);
+          for (const key of [...keys, gateKey('x\u0000y', 0, { joinKey: '\u0000' })]) expect(key).not.toContain('\u0000');
         }),
       );
     });
 
-    describe('dead letters', () => {
+    describe('run limits', () => {
       it(
-        'lists dead letters (filtered by agent and workflow, limited) and takes one out by id',
-        withStore(async (store) => {
-          const letter = (r: RunRecord) => ({ id: `d-${r.id}`, run: r, error: { name: 'Error', message: 'boom' }, attempts: 2, failedAt: new Date(0).toISOString() });
-          const one = letter(run());
-          const two = letter(run({ agent: 'other', correlationId: 'wf2' }));
-          await store.addDeadLetter(one);
-          await store.addDeadLetter(two);
-          expect(await store.listDeadLetters()).toEqual([one, two]);
-          expect(await store.listDeadLetters({ agent: 'other' })).toEqual([two]);
-          expect(await store.listDeadLetters({ correlationId: 'wf1' })).toEqual([one]);
-          expect(await store.listDeadLetters({ limit: 1 })).toEqual([one]);
-          expect(await store.takeDeadLetter(one.id)).toEqual(one);
-          expect(await store.takeDeadLetter(one.id)).toBeUndefined();
-          expect(await store.listDeadLetters()).toEqual([two]);
+        'holds a workflow\'s run limit per agent across units and idle periods, reporting the first refusal once',
+        withStore(async (store, f) => {
+          const limited = (correlationId = 'wf1') => {
+            const artifact = f.artifact({ correlationId });
+            return { artifact, runs: [f.run([artifact], { runLimit: 2 })], deposits: [] };
+          };
+          await store.publish({ writes: [limited(), limited()], now: T0 });
+          for (let run = await claimOne(store); run !== undefined; run = await claimOne(store)) {
+            await store.complete(ref(run), { outcome: 'finished', outputs: [] }, T0);
+          }
+          expect(await store.pending()).toEqual({ queued: 0, paused: 0, running: 0, timedGates: 0 });
+          const third = await store.publish({ writes: [limited()], now: T0 });
+          expect(third.runs).toEqual([]);
+          expect(third.limited.map((l) => [l.agent, l.correlationId, l.limit, l.first])).toEqual([['worker', 'wf1', 2, true]]);
+          expect((await store.publish({ writes: [limited()], now: T0 })).limited[0]?.first).toBe(false);
+          expect((await store.publish({ writes: [limited('wf2')], now: T0 })).runs).toHaveLength(1);
+        }),
+      );
+    });
+
+    describe('claims and leases', () => {
+      it(
+        'claims up to the limit, oldest first across the agents asked, each with attempt 1 and a lease',
+        withStore(async (store, f) => {
+          const [a, b, c] = [f.scheduled('x'), f.scheduled('y'), f.scheduled('z')];
+          await store.publish({ writes: [a], now: T0 });
+          await store.publish({ writes: [b], now: T0 + 1 });
+          await store.publish({ writes: [c], now: T0 + 2 });
+          const claimed = await store.claim({ owner: 'me', agents: ['z', 'y', 'x'], limit: 2, leaseMs: 500, now: T0 + 10 });
+          expect(claimed.map((r) => [r.id, r.state, r.attempt, r.owner, r.leaseUntil])).toEqual([
+            [a.runs[0]!.id, 'running', 1, 'me', T0 + 510],
+            [b.runs[0]!.id, 'running', 1, 'me', T0 + 510],
+          ]);
+          expect((await store.claim({ owner: 'you', agents: ['x', 'y'], limit: 5, leaseMs: 500, now: T0 })).length).toBe(0);
+          expect(await store.pending()).toEqual({ queued: 1, paused: 0, running: 2, timedGates: 0 });
+        }),
+      );
+
+      it(
+        'claims no run of a paused workflow, and hands them out in order after a resume',
+        withStore(async (store, f) => {
+          const [p1, a1, p2] = [f.scheduled('worker', { correlationId: 'p' }), f.scheduled(), f.scheduled('worker', { correlationId: 'p' })];
+          await store.publish({ writes: [p1, a1, p2], now: T0 });
+          expect((await store.setWorkflowState('p', 'paused')).previous).toBe('active');
+          expect((await claimOne(store))?.id).toBe(a1.runs[0]!.id);
+          expect(await claimOne(store)).toBeUndefined();
+          expect(await store.pending({ correlationId: 'p' })).toEqual({ queued: 0, paused: 2, running: 0, timedGates: 0 });
+          await store.setWorkflowState('p', 'active');
+          expect((await claimOne(store))?.id).toBe(p1.runs[0]!.id);
+          expect((await claimOne(store))?.id).toBe(p2.runs[0]!.id);
+        }),
+      );
+
+      it(
+        'requeues runs whose lease expired at the head of their queue, so the next claim is a new attempt',
+        withStore(async (store, f) => {
+          const [a, b] = [f.scheduled(), f.scheduled()];
+          await store.publish({ writes: [a, b], now: T0 });
+          const claimed = (await claimOne(store, 'worker', T0))!;
+          expect(await store.requeueExpired(T0 + 999)).toEqual([]);
+          const requeued = await store.requeueExpired(T0 + 1001);
+          expect(requeued.map((r) => [r.id, r.state, r.attempt])).toEqual([[claimed.id, 'queued', 1]]);
+          const again = (await claimOne(store, 'worker', T0 + 2000, 'other'))!;
+          expect([again.id, again.attempt]).toEqual([claimed.id, 2]);
+        }),
+      );
+
+      it(
+        'requeues every run of one owner when asked by owner, whatever their lease',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled(), f.scheduled()], now: T0 });
+          await claimOne(store, 'worker', T0, 'dead');
+          await claimOne(store, 'worker', T0, 'alive');
+          const requeued = await store.requeueExpired(T0, { owner: 'dead' });
+          expect(requeued).toHaveLength(1);
+          expect((await store.listRuns({ state: 'running' })).map((r) => r.owner)).toEqual(['alive']);
+        }),
+      );
+
+      it(
+        'renews the leases an owner holds and names those it lost',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled(), f.scheduled()], now: T0 });
+          const mine = (await claimOne(store, 'worker', T0, 'me'))!;
+          const theirs = (await claimOne(store, 'worker', T0, 'them'))!;
+          expect(await store.renewLeases('me', [mine.id, theirs.id, 'gone'], 5000, T0 + 500)).toEqual([theirs.id, 'gone']);
+          expect(await store.requeueExpired(T0 + 2000)).toHaveLength(1);
+          expect((await store.listRuns({ state: 'running' })).map((r) => [r.id, r.leaseUntil])).toEqual([[mine.id, T0 + 5500]]);
+        }),
+      );
+    });
+
+    describe('the completion unit', () => {
+      it(
+        'finishes a claimed run with its outputs and the runs they schedule, in one unit',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled()], now: T0 });
+          const run = (await claimOne(store))!;
+          const out = f.output(0, {}, 'next');
+          const result = await store.complete(ref(run), { outcome: 'finished', outputs: [out] }, T0 + 5);
+          expect(result.status).toBe('applied');
+          expect(result.runs.map((r) => [r.agent, r.inputIds])).toEqual([['next', [out.artifact.id]]]);
+          expect(await store.listRuns({ agent: 'worker' })).toEqual([]);
+          expect(await store.getArtifacts([out.artifact.id])).toEqual([out.artifact]);
+        }),
+      );
+
+      it(
+        'applies nothing when the claim was lost, and says so',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled()], now: T0 });
+          const first = (await claimOne(store, 'worker', T0, 'slow'))!;
+          await store.requeueExpired(T0 + 5000);
+          const second = (await claimOne(store, 'worker', T0 + 5000, 'fast'))!;
+          const late = f.output(0);
+          expect((await store.complete(ref(first), { outcome: 'finished', outputs: [late] }, T0 + 6000)).status).toBe('lost');
+          expect((await store.emit(ref(first), [late], T0 + 6000)).status).toBe('lost');
+          expect(await store.getArtifacts([late.artifact.id])).toEqual([undefined]);
+          expect((await store.complete({ ...ref(second), owner: 'slow' }, { outcome: 'cancelled' }, T0)).status).toBe('lost');
+          expect((await store.complete(ref(second), { outcome: 'finished', outputs: [] }, T0 + 6000)).status).toBe('applied');
+        }),
+      );
+
+      it(
+        'never applies an output twice when a run is executed again after its lease expired',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled()], now: T0 });
+          const first = (await claimOne(store))!;
+          const yielded = f.output(0, {}, 'next');
+          await store.emit(ref(first), [yielded], T0);
+          expect((await store.emit(ref(first), [{ ...f.output(0), index: 0 }], T0)).duplicates).toBe(1);
+          await store.requeueExpired(T0 + 5000);
+          const second = (await claimOne(store, 'worker', T0 + 5000))!;
+          const again = f.output(0, {}, 'next');
+          const last = f.output(1, {}, 'next');
+          const result = await store.complete(ref(second), { outcome: 'finished', outputs: [again, last] }, T0 + 5000);
+          expect(result.duplicates).toBe(1);
+          expect(await store.getArtifacts([again.artifact.id, last.artifact.id])).toEqual([undefined, last.artifact]);
+          expect((await store.listRuns({ agent: 'next' })).map((r) => r.inputIds[0])).toEqual([yielded.artifact.id, last.artifact.id]);
+        }),
+      );
+
+      it(
+        'records a failure\'s fact and dead letter in the same unit, and replays the letter as a new run',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled()], now: T0 });
+          const run = (await claimOne(store))!;
+          const fact = f.scheduled('medic', { type: 'AgentFailed', producedBy: 'board' });
+          const deadLetter = { id: 'd1', run, error: { name: 'Error', message: 'boom' }, attempts: 3, failedAt: new Date(T0).toISOString() };
+          expect((await store.complete(ref(run), { outcome: 'failed', fact, deadLetter }, T0)).runs.map((r) => r.agent)).toEqual(['medic']);
+          expect(await store.listDeadLetters({ agent: 'worker' })).toEqual([deadLetter]);
+          expect(await store.listRuns({ agent: 'worker' })).toEqual([]);
+          const replay = await store.replayDeadLetter('d1', { ...f.run([], { inputIds: run.inputIds }), replayOf: 'd1' }, T0);
+          expect(replay?.replayOf).toBe('d1');
+          expect(await store.listDeadLetters()).toEqual([]);
+          expect(await store.replayDeadLetter('d1', f.run([]), T0)).toBeUndefined();
+        }),
+      );
+
+      it(
+        'hands a released run back to the head of its queue',
+        withStore(async (store, f) => {
+          const [a, b] = [f.scheduled(), f.scheduled()];
+          await store.publish({ writes: [a, b], now: T0 });
+          const run = (await claimOne(store))!;
+          await store.complete(ref(run), { outcome: 'released' }, T0);
+          const again = (await claimOne(store))!;
+          expect([again.id, again.attempt]).toEqual([a.runs[0]!.id, 2]);
+        }),
+      );
+
+      it(
+        'ends a run of a cancelled workflow without applying its outputs',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled()], now: T0 });
+          const run = (await claimOne(store))!;
+          await store.setWorkflowState('wf1', 'cancelled');
+          const out = f.output(0, {}, 'next');
+          expect((await store.complete(ref(run), { outcome: 'finished', outputs: [out] }, T0)).status).toBe('cancelled');
+          expect(await store.getArtifacts([out.artifact.id])).toEqual([undefined]);
+          expect(await store.pending()).toEqual({ queued: 0, paused: 0, running: 0, timedGates: 0 });
+        }),
+      );
+    });
+
+    describe('workflows', () => {
+      it(
+        'cancels a workflow with its queued runs and gate entries in one unit, leaving other workflows alone',
+        withStore(async (store, f) => {
+          const join = { key: gateKey('ship', 0, { joinKey: 'k' }), agent: 'ship', subscription: 0, kind: 'join', typeNames: ['Order', 'Shipment'], joinKey: 'k', windowMs: 100 } as const;
+          const mine = f.artifact({ type: 'Order', correlationId: 'doomed' });
+          const theirs = f.artifact({ type: 'Order', correlationId: 'other' });
+          await store.publish({ writes: [f.scheduled('worker', { correlationId: 'doomed' }), f.scheduled('worker', { correlationId: 'other' })], now: T0 });
+          await store.publish({ writes: [f.deposit(mine, { ...join, positions: [0] }), f.deposit(theirs, { ...join, positions: [0] })], now: T0 });
+          const change = await store.setWorkflowState('doomed', 'cancelled');
+          expect([change.previous, change.dropped.map((r) => r.correlationId)]).toEqual(['active', ['doomed']]);
+          expect((await store.listGates())[0]?.slots[0]?.map((e) => e.artifactId)).toEqual([theirs.id]);
+          expect(await store.pending({ correlationId: 'doomed' })).toEqual({ queued: 0, paused: 0, running: 0, timedGates: 0 });
+          expect((await store.setWorkflowState('doomed', 'active')).previous).toBe('cancelled');
+          expect(await store.getWorkflowState('doomed')).toBe('cancelled');
+          expect(await store.listWorkflowStates()).toEqual([{ correlationId: 'doomed', state: 'cancelled' }]);
+          expect(await store.getWorkflowState('never-seen')).toBe('active');
+        }),
+      );
+
+      it(
+        'answers what is pending, board-wide and per workflow',
+        withStore(async (store, f) => {
+          const batch = { key: gateKey('sum', 0, { correlationId: 'b' }), agent: 'sum', subscription: 0, kind: 'batch', typeNames: ['Note'], batchSize: 5, windowMs: 100 } as const;
+          await store.publish({ writes: [f.scheduled('worker', { correlationId: 'a' }), f.scheduled('worker', { correlationId: 'a' })], now: T0 });
+          await store.publish({ writes: [f.deposit(f.artifact({ correlationId: 'b' }), { ...batch, positions: [0] })], now: T0 });
+          await claimOne(store);
+          expect(await store.pending()).toEqual({ queued: 1, paused: 0, running: 1, timedGates: 1 });
+          expect(await store.pending({ correlationId: 'a' })).toEqual({ queued: 1, paused: 0, running: 1, timedGates: 0 });
+          expect(await store.pending({ correlationId: 'b' })).toEqual({ queued: 0, paused: 0, running: 0, timedGates: 1 });
         }),
       );
     });

@@ -1,0 +1,236 @@
+/**
+ * The completion unit: a claimed run ends in one call of the store, guarded by its claim (owner and
+ * attempt). Its outputs (validated, routed) and the runs and gate deposits they cause go in the same
+ * unit, keyed by (run id, output index) so that a run executed again never applies an output twice;
+ * streaming outputs are applied one by one the same way. A failure writes its `AgentFailed` fact and
+ * its dead letter in the same unit. If the claim was lost, nothing is applied and the run counts as
+ * cancelled here (its new owner runs it).
+ */
+import { CancelledError } from '../../core/errors.js';
+import { isThenable } from '../../core/task.js';
+import { checkTags, checkVisibility, EMPTY, type AnyArtifactType, type Artifact, type Draft } from '../artifact.js';
+import { AgentFailed, BOARD, summarizeError } from '../builtins.js';
+import { OutputError } from '../errors.js';
+import { RunContext, type ActiveRun } from '../run-context.js';
+import type { ClaimedRun, Completion as StoreCompletion, DeadLetter, OutputWrite, RunRecord, UnitResult } from '../store/contract.js';
+import type { LiveAgent, LiveWorkflow } from './live.js';
+import type { Pipeline } from './pipeline.js';
+import { visibilityOfFactAbout } from './units.js';
+
+/** A run whose claim passed to another attempt: its effects are that attempt's to apply. */
+export class ClaimLostError extends Error {
+  override readonly name = 'ClaimLostError';
+}
+
+export class Completion {
+  readonly #ctx: Pipeline;
+
+  constructor(ctx: Pipeline) {
+    this.#ctx = ctx;
+  }
+
+  /** Applies one output now (a yield, `ctx.publish`), guarded by the claim. */
+  async emit(active: ActiveRun, draft: Draft): Promise<Artifact> {
+    const ctx = this.#ctx;
+    ctx.counters.publishStarted(active.wf);
+    try {
+      const [output] = await this.#outputs(active, [draft]);
+      const stored = ctx.store.emit(active.claim, [output!], Date.now());
+      const result = isThenable(stored) ? await stored : stored;
+      this.#check(result, active.run);
+      ctx.units.applied(result, [output!.artifact], output!.deposits.length > 0);
+      (active.streamed ??= []).push(output!.artifact);
+      return output!.artifact;
+    } finally {
+      ctx.counters.publishEnded(active.wf);
+    }
+  }
+
+  /**
+   * Ends a run that succeeded: its remaining outputs in the completion unit. Returns all it
+   * published; the executor reports it finished once its span and postPublish hooks are done.
+   */
+  async finish(active: ActiveRun, drafts: readonly Draft[]): Promise<readonly Artifact[]> {
+    const ctx = this.#ctx;
+    const run = active.run;
+    const outputs = drafts.length === 0 ? [] : await this.#outputs(active, drafts);
+    const stored = ctx.store.complete(active.claim, { outcome: 'finished', outputs }, Date.now());
+    const result = isThenable(stored) ? await stored : stored;
+    this.#check(result, run);
+    const artifacts = outputs.map((output) => output.artifact);
+    ctx.units.applied(result, artifacts, outputs.some((output) => output.deposits.length > 0));
+    return active.streamed === undefined ? artifacts : [...active.streamed, ...artifacts];
+  }
+
+  /** Ends a run that failed for good: error hooks, components, then the fact and the dead letter in one unit. */
+  async fail(active: ActiveRun, error: unknown): Promise<void> {
+    const ctx = this.#ctx;
+    const { agent, run, wf, inputs, attempts, startedAt } = active;
+    if (error instanceof ClaimLostError) return this.cancel(agent, run, wf, error, false);
+    const runCtx = new RunContext(ctx.executor.host, active, attempts, inputs, undefined);
+    for (const hooks of agent.spec.hooks) {
+      if (hooks.error === undefined) continue;
+      try {
+        await hooks.error(error, runCtx);
+      } catch {
+        // An error hook that fails cannot make the failure worse; the original error is reported.
+      }
+    }
+    for (const component of ctx.components) {
+      if (component.onError === undefined) continue;
+      try {
+        await component.onError(error, { agent: agent.spec.name, runId: run.id, correlationId: run.correlationId, inputs, attempts });
+      } catch {
+        // Same as above.
+      }
+    }
+    const letter: DeadLetter = { id: ctx.ids.next(), run, error: summarizeError(error), attempts, failedAt: new Date(Date.now()).toISOString() };
+    let facts: Artifact[] = [];
+    try {
+      const payload = { agent: agent.spec.name, runId: run.id, inputIds: run.inputIds, attempts, error: letter.error, deadLetterId: letter.id };
+      const fact = ctx.units.traced(
+        await ctx.intake.prepare(AgentFailed as AnyArtifactType, payload, {
+          producedBy: BOARD,
+          correlationId: run.correlationId,
+          tags: EMPTY,
+          visibility: visibilityOfFactAbout(inputs),
+          causedBy: run.inputIds,
+          publisher: { kind: 'board' },
+        }),
+      );
+      const completion: StoreCompletion = { outcome: 'failed', fact: ctx.router.route(fact), deadLetter: letter };
+      const stored = ctx.store.complete(active.claim, completion, Date.now());
+      const result = isThenable(stored) ? await stored : stored;
+      if (result.status === 'applied') facts = [fact];
+      if (result.status !== 'lost') ctx.units.applied(result, facts, completion.fact.deposits.length > 0);
+    } catch (storeError) {
+      ctx.internalError('recording a failure', agent.spec.name, storeError);
+    }
+    if (ctx.events.listening) {
+      ctx.events.emit({ kind: 'failed', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, durationMs: Date.now() - startedAt, attempts, error: letter.error });
+    }
+    ctx.counters.runEnded(agent, wf, 'failed');
+  }
+
+  /**
+   * Ends a started run that was aborted (its workflow cancelled, the board shutting down). At
+   * shutdown the run is handed back to the store's queue instead, so that a durable store resumes it.
+   */
+  async cancel(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, reason: unknown, tellStore = true): Promise<void> {
+    const ctx = this.#ctx;
+    if (tellStore) {
+      try {
+        const done = ctx.store.complete({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: ctx.closed && wf.state !== 'cancelled' ? 'released' : 'cancelled' }, Date.now());
+        if (isThenable(done)) await done;
+      } catch {
+        // A store that cannot record a cancellation must not turn it into a failure.
+      }
+    }
+    this.reportCancelled(run, reason);
+    ctx.counters.runEnded(agent, wf, 'cancelled');
+  }
+
+  /** Ends a claimed run that never started (held by a component, then skipped or cancelled). */
+  async cancelUnstarted(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, counted = true): Promise<void> {
+    const ctx = this.#ctx;
+    try {
+      const done = ctx.store.complete({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: 'cancelled' }, Date.now());
+      if (isThenable(done)) await done;
+    } catch (error) {
+      ctx.internalError('ending a held run', agent.spec.name, error);
+    }
+    if (!counted) return;
+    ctx.counters.queuedRunCancelled(agent);
+    this.reportCancelled(run, ctx.closed ? ctx.scope.signal.reason : wf.controller?.signal.reason);
+  }
+
+  /** A finished run, once everything it does is done. */
+  reportFinished(active: ActiveRun, outputs: number): void {
+    const ctx = this.#ctx;
+    const { agent, run, wf } = active;
+    if (ctx.events.listening) {
+      const at = Date.now();
+      ctx.events.emit({ kind: 'finished', at, runId: run.id, agent: run.agent, correlationId: run.correlationId, durationMs: at - active.startedAt, outputs });
+    }
+    ctx.counters.runEnded(agent, wf, 'done');
+  }
+
+  reportCancelled(run: RunRecord, reason: unknown): void {
+    const ctx = this.#ctx;
+    if (ctx.events.listening) {
+      ctx.events.emit({ kind: 'cancelled', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, reason: summarizeError(reason).message });
+    }
+  }
+
+  /** A unit the store did not apply: the claim is gone, or the workflow was cancelled. */
+  #check(result: UnitResult, run: ClaimedRun): void {
+    if (result.status === 'lost') throw new ClaimLostError(`run ${run.id} (attempt ${run.attempt}) lost its claim; its outputs were not applied`);
+    if (result.status === 'cancelled') throw new CancelledError(`workflow ${run.correlationId} was cancelled`);
+  }
+
+  /**
+   * Validates and routes a run's drafts as outputs, numbered from the run's next output index, then
+   * waits where a consuming agent's queue is full and waiting cannot deadlock (edges on a cycle of the
+   * agent graph never wait; the per-workflow run limit bounds those).
+   */
+  async #outputs(active: ActiveRun, drafts: readonly Draft[]): Promise<OutputWrite[]> {
+    const ctx = this.#ctx;
+    const { agent, run, inputs } = active;
+    const outputs: OutputWrite[] = [];
+    const causedBy = inputs.map((input) => input.id);
+    const lineage = lineageOf(inputs, agent.spec.name);
+    for (const draft of drafts) {
+      const declared = agent.spec.publishes.get(draft.type.name);
+      if (declared === undefined || declared.type !== draft.type) {
+        throw new OutputError(`agent '${agent.spec.name}' does not publish ${draft.type.name}; declare publishes(${draft.type.name})`);
+      }
+      const extraTags = checkTags(draft.options?.tags, 'output tags');
+      const prepared = ctx.intake.prepare(declared.type, draft.payload, {
+        producedBy: agent.spec.name,
+        correlationId: run.correlationId,
+        tags: extraTags.length === 0 ? declared.tags : [...new Set([...declared.tags, ...extraTags])],
+        visibility: draft.options?.visibility === undefined ? declared.visibility : checkVisibility(draft.options.visibility, 'output visibility'),
+        causedBy,
+        lineage,
+        publisher: { kind: 'agent', agent },
+      });
+      const artifact = isThenable(prepared) ? await prepared : prepared;
+      outputs.push({ ...ctx.router.route(ctx.units.traced(artifact)), index: active.nextOutput++ });
+    }
+    for (const output of outputs) {
+      for (const name of targetsOf(output)) {
+        const target = ctx.agents.get(name);
+        if (target === undefined || target.queued < target.capacity || ctx.router.reaches(name, agent.spec.name)) continue;
+        // Runs wait on queued runs only, never on places reserved by external publishes: an external
+        // publish may hold a reservation while it waits for another agent, whose runs must not wait for it.
+        while (target.queued >= target.capacity) await ctx.intake.waitForRoom(target);
+      }
+    }
+    return outputs;
+  }
+}
+
+const NO_LINEAGE: readonly string[] = Object.freeze([]);
+/** Lineages are shared: one frozen array per (parent lineage, agent), not one per artifact. */
+const extended = new WeakMap<readonly string[], Map<string, readonly string[]>>();
+
+/** The lineage of an output of `agent` made from `inputs`: theirs, plus `agent`. */
+function lineageOf(inputs: readonly Artifact[], agent: string): readonly string[] {
+  let parent = inputs[0]?.lineage ?? NO_LINEAGE;
+  for (let i = 1; i < inputs.length; i++) {
+    const other = inputs[i]!.lineage;
+    if (other !== undefined && other !== parent) parent = Object.freeze([...new Set([...parent, ...other])]);
+  }
+  if (parent.includes(agent)) return parent;
+  let children = extended.get(parent);
+  if (children === undefined) extended.set(parent, (children = new Map<string, readonly string[]>()));
+  let lineage = children.get(agent);
+  if (lineage === undefined) children.set(agent, (lineage = Object.freeze([...parent, agent])));
+  return lineage;
+}
+
+function targetsOf(output: OutputWrite): string[] {
+  const names = output.runs.map((run) => run.agent);
+  for (const deposit of output.deposits) names.push(deposit.agent);
+  return names;
+}

@@ -1,0 +1,198 @@
+/**
+ * The dispatcher: per agent, takes a permit, then claims one run from the store for this board, and
+ * hands it to the executor in the async context it was scheduled in. `beforeSchedule` components
+ * decide here, on the claimed run, whether it runs now, later or never.
+ */
+import type { AsyncResource } from 'node:async_hooks';
+import { assertDuration, describe } from '../../core/validate.js';
+import { isThenable } from '../../core/task.js';
+import type { Permit } from '../../flow/semaphore.js';
+import type { ScheduleCandidate } from '../components.js';
+import type { ClaimedRun } from '../store/contract.js';
+import type { LiveAgent, LiveWorkflow } from './live.js';
+import type { Pipeline } from './pipeline.js';
+
+interface Deferral {
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly wf: LiveWorkflow;
+  readonly agent: LiveAgent;
+  readonly run: ClaimedRun;
+}
+
+export class Dispatcher {
+  readonly #ctx: Pipeline;
+  /** The async context each queued run was scheduled in, to run it there. */
+  readonly #contexts = new Map<string, AsyncResource>();
+  readonly #deferrals = new Set<Deferral>();
+
+  constructor(ctx: Pipeline) {
+    this.#ctx = ctx;
+  }
+
+  remember(runId: string, resource: AsyncResource): void {
+    this.#contexts.set(runId, resource);
+  }
+
+  forget(runId: string): void {
+    this.#contexts.delete(runId);
+  }
+
+  wakeAll(): void {
+    for (const agent of this.#ctx.agents.values()) if (agent.queued > 0) this.wake(agent);
+  }
+
+  wake(agent: LiveAgent): void {
+    agent.wake = true;
+    if (agent.pumping || this.#ctx.closed) return;
+    agent.pumping = true;
+    this.#ctx.spawn(() => this.#pump(agent).catch((error: unknown) => this.#ctx.internalError('claiming a run', agent.spec.name, error)));
+  }
+
+  async #pump(agent: LiveAgent): Promise<void> {
+    const ctx = this.#ctx;
+    try {
+      while (agent.wake && !ctx.closed) {
+        agent.wake = false;
+        while (agent.queued > 0 && !ctx.closed) {
+          // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
+          // avoids. At shutdown every run is aborted, so permits come back and the loop sees `closed`.
+          const permit = await agent.permits.acquire();
+          if (ctx.closed) {
+            permit.release();
+            return;
+          }
+          let run: ClaimedRun | undefined;
+          try {
+            const claimed = ctx.store.claim({ owner: ctx.owner, agents: [agent.spec.name], limit: 1, leaseMs: ctx.leaseMs, now: Date.now() });
+            run = (isThenable(claimed) ? await claimed : claimed)[0];
+          } catch (error) {
+            permit.release();
+            throw error;
+          }
+          if (run === undefined) {
+            permit.release();
+            break;
+          }
+          const wf = ctx.workflows.ensure(run.correlationId);
+          ctx.counters.runLeftQueue(agent, wf);
+          this.#start(agent, run, wf, permit);
+        }
+      }
+    } finally {
+      agent.pumping = false;
+    }
+  }
+
+  /** Starts a claimed run, unless the board closed, its workflow was cancelled, or a component holds it. */
+  #start(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, permit: Permit): void {
+    const ctx = this.#ctx;
+    if (ctx.closed || wf.state === 'cancelled') {
+      // Shut down or cancelled while claiming: the run ends as cancelled, like every queued one.
+      permit.release();
+      this.#contexts.delete(run.id);
+      ctx.counters.runStarted(agent, wf);
+      ctx.spawn(() => ctx.completion.cancel(agent, run, wf, ctx.closed ? ctx.scope.signal.reason : wf.controller?.signal.reason));
+      return;
+    }
+    if (ctx.scheduleComponents.length > 0 && run.replayOf === undefined) {
+      permit.release();
+      ctx.counters.deferralStarted(wf);
+      ctx.spawn(() => this.#ask(agent, run, wf));
+      return;
+    }
+    this.#execute(agent, run, wf, permit);
+  }
+
+  #execute(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, permit: Permit): void {
+    const ctx = this.#ctx;
+    ctx.counters.runStarted(agent, wf);
+    // The run executes in the async context it was scheduled in (AsyncLocalStorage, OpenTelemetry), not the pump's.
+    const resource = this.#contexts.get(run.id);
+    this.#contexts.delete(run.id);
+    // `execute` never rejects: it turns every outcome into finished, failed or cancelled.
+    ctx.scope.spawn(() =>
+      resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit),
+    );
+  }
+
+  /** Asks the `beforeSchedule` components about a claimed run (counted as deferred meanwhile). */
+  async #ask(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow): Promise<void> {
+    const ctx = this.#ctx;
+    let handedOn = false;
+    try {
+      const found = ctx.store.getArtifacts(run.inputIds);
+      const inputs = (isThenable(found) ? await found : found).filter((artifact) => artifact !== undefined);
+      const decision = await this.#decide({ agent: agent.spec.name, correlationId: run.correlationId, inputs });
+      if (this.#stopped(wf)) {
+        await ctx.completion.cancelUnstarted(agent, run, wf);
+        return;
+      }
+      if (decision === 'skip') {
+        ctx.skipped(agent.spec.name, run.correlationId, run.inputIds, 'skipped by a component');
+        await ctx.completion.cancelUnstarted(agent, run, wf, false);
+        return;
+      }
+      if (typeof decision === 'number') {
+        // Asked again when the delay passes: a component may defer as often as it likes.
+        handedOn = true;
+        const deferral: Deferral = {
+          wf,
+          agent,
+          run,
+          timer: setTimeout(() => {
+            if (this.#deferrals.delete(deferral)) ctx.spawn(() => this.#ask(agent, run, wf));
+          }, decision),
+        };
+        this.#deferrals.add(deferral);
+        return;
+      }
+      const permit = await agent.permits.acquire();
+      if (this.#stopped(wf)) {
+        permit.release();
+        await ctx.completion.cancelUnstarted(agent, run, wf);
+        return;
+      }
+      this.#execute(agent, run, wf, permit);
+    } catch (error) {
+      ctx.internalError('beforeSchedule', agent.spec.name, error);
+      await ctx.completion.cancelUnstarted(agent, run, wf, false);
+    } finally {
+      if (!handedOn) ctx.counters.deferralEnded(wf);
+    }
+  }
+
+  /** The board closed or the workflow was cancelled (checked again after every wait). */
+  #stopped(wf: LiveWorkflow): boolean {
+    return this.#ctx.closed || wf.state === 'cancelled';
+  }
+
+  async #decide(candidate: ScheduleCandidate): Promise<'continue' | 'skip' | number> {
+    for (const component of this.#ctx.scheduleComponents) {
+      const decision = await component.beforeSchedule!(candidate);
+      if (decision === undefined || decision === null || decision === 'continue') continue;
+      if (decision === 'skip') return 'skip';
+      if (typeof decision === 'object' && typeof decision.deferMs === 'number') {
+        assertDuration(decision.deferMs, 'beforeSchedule deferMs');
+        return decision.deferMs;
+      }
+      throw new TypeError(`component ${component.name ?? '(unnamed)'} beforeSchedule must answer 'continue', 'skip' or { deferMs }, got ${describe(decision)}`);
+    }
+    return 'continue';
+  }
+
+  /** Drops the deferred runs of a cancelled workflow (or all, at shutdown). */
+  dropDeferred(wf?: LiveWorkflow): void {
+    for (const deferral of [...this.#deferrals]) {
+      if (wf !== undefined && deferral.wf !== wf) continue;
+      clearTimeout(deferral.timer);
+      this.#deferrals.delete(deferral);
+      this.#ctx.spawn(async () => {
+        try {
+          await this.#ctx.completion.cancelUnstarted(deferral.agent, deferral.run, deferral.wf);
+        } finally {
+          this.#ctx.counters.deferralEnded(deferral.wf);
+        }
+      });
+    }
+  }
+}

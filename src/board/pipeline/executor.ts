@@ -1,0 +1,284 @@
+/**
+ * The executor: runs one claimed run. Inputs loaded, hooks (initialize, preConsume, preEvaluate,
+ * postEvaluate, postPublish), the agent's policy (retries, timeout), best-of, the engine chain and the
+ * body; streaming outputs are applied as they are yielded. What the run produced goes to the
+ * completion unit; every outcome ends as finished, failed or cancelled, and `execute` never rejects.
+ */
+import { gather } from '../../core/gather.js';
+import { timeout } from '../../core/timeout.js';
+import { isThenable } from '../../core/task.js';
+import type { Permit } from '../../flow/semaphore.js';
+import { isDraft, type Artifact, type Draft } from '../artifact.js';
+import { summarizeError } from '../builtins.js';
+import type { AgentContext, BoardReader } from '../context.js';
+import { describe } from '../../core/validate.js';
+import { OutputError } from '../errors.js';
+import type { AgentInfo } from '../hooks.js';
+import { ActiveRun, EMPTY_ARTIFACTS, RunContext, type RunHost } from '../run-context.js';
+import type { ArtifactQuery, ClaimedRun } from '../store/contract.js';
+import { isVisibleTo } from '../visibility.js';
+import type { LiveAgent, LiveWorkflow } from './live.js';
+import type { Pipeline } from './pipeline.js';
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+export class Executor {
+  readonly #ctx: Pipeline;
+  /** What run contexts reach the board through: one object per board, no closure per run. */
+  readonly host: RunHost;
+
+  constructor(ctx: Pipeline) {
+    this.#ctx = ctx;
+    this.host = {
+      publishOutput: (active, draft) => ctx.completion.emit(active, draft),
+      reader: (agent) => (agent.reader ??= this.#reader(agent)),
+    };
+  }
+
+  readonly execute = async (agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, permit: Permit): Promise<void> => {
+    const ctx = this.#ctx;
+    if (ctx.closed) (wf.controller ??= new AbortController()).abort(ctx.scope.signal.reason);
+    const active = new ActiveRun(agent, run, wf);
+    if (ctx.events.listening) ctx.events.emit({ kind: 'started', at: active.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
+    try {
+      await this.#traced(active);
+    } catch (error) {
+      if (active.aborted) {
+        ctx.tracing.end(active.span, undefined, { 'skein.cancelled': true });
+        await ctx.completion.cancel(agent, run, wf, wf.controller!.signal.reason);
+      } else {
+        await ctx.tracing.with(active.span, () => ctx.completion.fail(active, error));
+        ctx.tracing.end(active.span, error, { 'skein.attempts': active.attempts });
+      }
+    } finally {
+      permit.release();
+    }
+  };
+
+  /** Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it. */
+  async #traced(active: ActiveRun): Promise<void> {
+    const ctx = this.#ctx;
+    active.inputs = await this.#load(active.run.inputIds);
+    const name = active.agent.spec.name;
+    active.span = ctx.tracing.start(`run ${name}`, { 'skein.agent': name, 'skein.run_id': active.run.id, 'skein.correlation_id': active.run.correlationId }, active.inputs);
+    const published = active.span === undefined ? await this.#runBody(active) : await ctx.tracing.with(active.span, () => this.#runBody(active));
+    ctx.tracing.end(active.span, undefined, { 'skein.attempts': active.attempts, 'skein.outputs': published.length });
+    await this.#postPublish(active, published);
+    ctx.completion.reportFinished(active, published.length);
+  }
+
+  async #load(ids: readonly string[]): Promise<Artifact[]> {
+    const found = this.#ctx.store.getArtifacts(ids);
+    return (isThenable(found) ? await found : found).map((artifact, i) => {
+      if (artifact === undefined) throw new Error(`artifact ${ids[i]} is missing from the store`);
+      return artifact;
+    });
+  }
+
+  #reader(agent: LiveAgent): BoardReader {
+    const store = this.#ctx.store;
+    const visible = (artifact: Artifact): boolean => isVisibleTo(artifact.visibility, artifact.producedBy, agent.viewer);
+    return {
+      list: async (query?: ArtifactQuery) => {
+        const limit = query?.limit;
+        const all = await store.list({ ...query, limit: undefined });
+        const seen = all.filter(visible);
+        return (limit === undefined ? seen : seen.slice(0, limit)) as never;
+      },
+      get: async (id: string) => {
+        if (typeof id !== 'string') throw new TypeError(`id must be a string, got ${describe(id)}`);
+        const [artifact] = await store.getArtifacts([id]);
+        return artifact !== undefined && visible(artifact) ? artifact : undefined;
+      },
+    };
+  }
+
+  async #initialize(agent: LiveAgent): Promise<void> {
+    if (agent.initialized) return;
+    agent.init ??= (async () => {
+      const info: AgentInfo = { name: agent.spec.name, signal: this.#ctx.scope.signal };
+      for (const hooks of agent.spec.hooks) if (hooks.initialize !== undefined) await hooks.initialize(info);
+      agent.initialized = true;
+    })().catch((error: unknown) => {
+      agent.init = undefined;
+      throw error;
+    });
+    await agent.init;
+  }
+
+  /** Hooks, policy, attempts, then the completion unit. Returns what the run published. */
+  async #runBody(active: ActiveRun): Promise<readonly Artifact[]> {
+    const spec = active.agent.spec;
+    if (spec.hooks.length > 0) {
+      await this.#initialize(active.agent);
+      const runCtx = new RunContext(this.host, active, 0, active.inputs, undefined);
+      for (const hooks of spec.hooks) {
+        if (hooks.preConsume === undefined) continue;
+        const replaced = await hooks.preConsume(active.inputs, runCtx);
+        if (replaced !== undefined) active.inputs = replaced;
+      }
+    }
+    let drafts: readonly Draft[] = [];
+    if (active.inputs.length > 0) {
+      if (spec.policy !== undefined) {
+        // Normalised: a fallback layer may answer with a value of its own instead of the attempt's drafts.
+        drafts = this.#normalize(active.agent, await spec.policy.execute((signal) => this.#attemptWithin(active, signal), { signal: active.signal }));
+      } else {
+        // Without a policy or a timeout the run's signal is never needed unless the body reads it.
+        drafts = spec.timeoutMs === undefined ? await this.#attempt(active, undefined) : await this.#attemptWithin(active, active.signal);
+      }
+    }
+    return this.#ctx.completion.finish(active, drafts);
+  }
+
+  /** postPublish hooks see what the run published; they run after its completion unit, so a failure here is reported, not retried. */
+  async #postPublish(active: ActiveRun, published: readonly Artifact[]): Promise<void> {
+    const spec = active.agent.spec;
+    if (spec.hooks.length === 0) return;
+    const ctx = new RunContext(this.host, active, active.attempts, active.inputs, undefined);
+    try {
+      for (const hooks of spec.hooks) if (hooks.postPublish !== undefined) await hooks.postPublish(published.length === 0 ? EMPTY_ARTIFACTS : published, ctx);
+    } catch (error) {
+      this.#ctx.internalError('postPublish hook', spec.name, error);
+    }
+  }
+
+  /** One attempt under the agent's policy: counts it, reports retries, applies the timeout. */
+  async #attemptWithin(active: ActiveRun, signal: AbortSignal): Promise<readonly Draft[]> {
+    try {
+      const timeoutMs = active.agent.spec.timeoutMs;
+      return timeoutMs === undefined ? await this.#attempt(active, signal) : await timeout((s) => this.#attempt(active, s), timeoutMs, { signal });
+    } catch (error) {
+      active.lastError = error;
+      throw error;
+    }
+  }
+
+  async #attempt(active: ActiveRun, signal: AbortSignal | undefined): Promise<readonly Draft[]> {
+    const { agent, run } = active;
+    const attempt = ++active.attempts;
+    if (attempt > 1) {
+      this.#ctx.counters.retried(agent);
+      if (this.#ctx.events.listening) {
+        this.#ctx.events.emit({ kind: 'retrying', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, attempt, error: summarizeError(active.lastError) });
+      }
+    }
+    const spec = agent.spec;
+    let inputs = active.inputs;
+    const ctx = new RunContext(this.host, active, attempt, inputs, signal);
+    if (spec.hooks.length === 0) {
+      if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
+      return this.#evaluate(agent, inputs, ctx, active);
+    }
+    for (const hooks of spec.hooks) {
+      if (hooks.preEvaluate === undefined) continue;
+      const replaced = await hooks.preEvaluate(inputs, ctx);
+      if (replaced !== undefined) inputs = replaced;
+    }
+    const drafts = spec.bestOf !== undefined ? await this.#bestOf(agent, inputs, ctx) : await this.#evaluate(agent, inputs, ctx, active);
+    return this.#postEvaluate(agent, drafts, ctx);
+  }
+
+  async #postEvaluate(agent: LiveAgent, drafts: readonly Draft[], ctx: AgentContext): Promise<readonly Draft[]> {
+    let current = drafts;
+    for (const hooks of agent.spec.hooks) {
+      if (hooks.postEvaluate === undefined) continue;
+      const replaced = await hooks.postEvaluate(current, ctx);
+      if (replaced !== undefined) current = replaced;
+    }
+    return current;
+  }
+
+  /** Runs the engine chain and the body once. Yields are applied at once when `stream` is given, or collected. */
+  async #evaluate(agent: LiveAgent, inputs: readonly Artifact[], ctx: AgentContext, stream: ActiveRun | undefined): Promise<readonly Draft[]> {
+    const tracing = this.#ctx.tracing;
+    const stages = agent.spec.stages;
+    let value: unknown = inputs;
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i]!;
+      const last = i === stages.length - 1;
+      const isEngine = stage.name !== 'handle' || !last;
+      const span = isEngine ? tracing.start(`engine ${stage.name}`, { 'skein.agent': agent.spec.name, 'skein.engine': stage.name }) : undefined;
+      try {
+        const input = value;
+        value = tracing.with(span, () => stage.run(input, ctx));
+        if (last && isAsyncIterable(value)) {
+          const collected: Draft[] = [];
+          for await (const item of value) {
+            const drafts = this.#normalize(agent, item);
+            if (stream === undefined) collected.push(...drafts);
+            else {
+              for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await this.#ctx.completion.emit(stream, draft);
+            }
+            if (ctx.signal.aborted) throw ctx.signal.reason;
+          }
+          tracing.end(span);
+          return collected;
+        }
+        if (isThenable(value)) value = await value;
+        tracing.end(span);
+      } catch (error) {
+        tracing.end(span, error);
+        throw error;
+      }
+    }
+    return this.#normalize(agent, value);
+  }
+
+  /**
+   * n evaluations in one `gather` (settle mode): with a deadline, those still running when it passes
+   * are aborted (and awaited), and the best-scoring finished one wins.
+   */
+  async #bestOf(agent: LiveAgent, inputs: readonly Artifact[], ctx: AgentContext): Promise<readonly Draft[]> {
+    const { n, score, deadlineMs } = agent.spec.bestOf!;
+    const evaluation = async (signal: AbortSignal): Promise<{ drafts: readonly Draft[]; rating: number }> => {
+      const evalCtx = ctx instanceof RunContext ? ctx.withSignal(signal) : ctx;
+      const drafts = await this.#evaluate(agent, inputs, evalCtx, undefined);
+      return { drafts, rating: await score(drafts, evalCtx) };
+    };
+    const outcomes = await gather(Array.from({ length: n }, () => evaluation), {
+      settle: true,
+      signal: ctx.signal,
+      ...(deadlineMs === undefined ? {} : { timeout: deadlineMs }),
+    });
+    let best: { drafts: readonly Draft[]; rating: number } | undefined;
+    const errors: unknown[] = [];
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') errors.push(outcome.reason);
+      else if (best === undefined || outcome.value.rating > best.rating) best = outcome.value;
+    }
+    if (best === undefined) {
+      throw errors.length === 1 ? errors[0] : new AggregateError(errors, `all ${n} bestOf evaluations of agent '${agent.spec.name}' failed`);
+    }
+    return best.drafts;
+  }
+
+  /** Turns what a body returned or yielded into drafts of declared types. */
+  #normalize(agent: LiveAgent, value: unknown): Draft[] {
+    if (value === undefined || value === null) return [];
+    if (isDraft(value)) return [value];
+    const spec = agent.spec;
+    const only = spec.publishes.size === 1 ? spec.publishes.values().next().value! : undefined;
+    if (Array.isArray(value)) {
+      if (value.every(isDraft)) return value;
+      if (only?.fanOut !== undefined) {
+        if (value.length > only.fanOut) {
+          throw new OutputError(`agent '${spec.name}' returned ${value.length} ${only.type.name} outputs; its fanOut allows ${only.fanOut}`);
+        }
+        return (value as unknown[]).map((item) => (isDraft(item) ? item : only.type.draft(item as never)));
+      }
+    }
+    if (only !== undefined) return [only.type.draft(value)];
+    if (spec.publishes.size === 0) {
+      throw new OutputError(`agent '${spec.name}' returned a value but publishes nothing; declare publishes(Type) or return undefined`);
+    }
+    throw new OutputError(`agent '${spec.name}' publishes several types (${[...spec.publishes.keys()].join(', ')}): return Type.draft(payload) to say which`);
+  }
+}
