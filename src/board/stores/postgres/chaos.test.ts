@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../memory.js';
+import { MemoryStore } from '../memory-store.js';
 import type { BoardStore } from '../../store/contract.js';
 import { chaosWorkflow, outcome, seed } from './fixtures/chaos-workflow.js';
 import { runStoreWorker } from './fixtures/store-worker.js';

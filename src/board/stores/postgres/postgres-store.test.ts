@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { describeStoreContract } from '../contract-suite.js';
+import { describeStoreContract } from '../store-contract.js';
 import { openTestStore, POSTGRES_URL } from './test-schema.js';
 
 describe.skipIf(POSTGRES_URL === undefined)('PostgresStore', () => {

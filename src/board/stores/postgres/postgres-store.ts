@@ -146,7 +146,7 @@ export class PostgresStore implements BoardStore {
   async publish(unit: PublishUnit): Promise<UnitResult> {
     checkWrites(unit.writes);
     return this.#unit(async (client) => {
-      const correlationIds = unit.writes.map((write) => write.artifact.correlationId);
+      const correlationIds = [...unit.writes.map((write) => write.artifact.correlationId), ...(unit.runs ?? []).map((run) => run.correlationId)];
       if (await this.#anyCancelled(client, correlationIds)) throw new Rollback(nothing('cancelled'));
       const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       const closes = unit.closeGates ?? [];
@@ -155,6 +155,7 @@ export class PostgresStore implements BoardStore {
         for (const close of closes) if (gates.get(close.key)?.version !== close.version) throw new Rollback(nothing('conflict'));
       }
       await writer.apply(unit.writes, closes);
+      writer.schedule(unit.runs ?? []);
       return writer.flush();
     });
   }
