@@ -5,14 +5,28 @@
  */
 import type { Pool } from 'pg';
 
-/** A statement to run: its text, its parameters and, for hot statements, a prepared-statement name. */
+/**
+ * A statement to run: its text, its parameters and, for hot statements, a prepared-statement name.
+ *
+ * @example
+ * ```ts no-run
+ * const query: PostgresQuery = { name: 'skein:claim', text: 'select $1::int as n', values: [1] };
+ * ```
+ */
 export interface PostgresQuery {
   readonly text: string;
   readonly values?: unknown[];
   readonly name?: string;
 }
 
-/** A query's answer, as `pg` gives it. */
+/**
+ * A query's answer, as `pg` gives it.
+ *
+ * @example
+ * ```ts no-run
+ * const result: PostgresResult<{ n: number }> = await client.query({ text: 'select 1 as n' });
+ * ```
+ */
 export interface PostgresResult<Row = Record<string, unknown>> {
   readonly rows: Row[];
   readonly rowCount: number | null;

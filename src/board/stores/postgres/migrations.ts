@@ -89,7 +89,15 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The newest schema version this code knows. */
+/**
+ * The newest schema version this code knows.
+ *
+ * @example
+ * ```ts no-run
+ * import { SCHEMA_VERSION } from 'skein/board/postgres';
+ * // select max(version) from skein.migrations  -- equals SCHEMA_VERSION once every worker is upgraded
+ * ```
+ */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Quotes a schema name after checking it is a plain identifier. */
