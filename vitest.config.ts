@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^skein\/node$/, replacement: src('runtime/index.ts') },
       { find: /^skein\/worker$/, replacement: src('runtime/worker-pool.ts') },
       { find: /^skein\/board\/sqlite$/, replacement: src('board/stores/sqlite/index.ts') },
+      { find: /^skein\/board\/postgres$/, replacement: src('board/stores/postgres/index.ts') },
       { find: /^skein\/(.*)$/, replacement: src('$1/index.ts') },
       { find: /^@skein\/cli$/, replacement: cli },
     ],

@@ -1,0 +1,416 @@
+/**
+ * The PostgreSQL store: many workers on many machines share one board. Every unit of the contract is
+ * one transaction; claims take queued runs with `FOR UPDATE SKIP LOCKED`, so concurrent workers never
+ * wait for each other nor take the same run; completions are guarded by (owner, attempt) on the run's
+ * locked row, so a worker that lost its lease changes nothing; outputs are recorded by (run, index),
+ * so a run executed again never applies one twice; gate rows are locked (in key order) by the units
+ * that touch them. Units that queue runs `NOTIFY` the workers listening (see `onNotice`), a hint only:
+ * workers poll as well, so a lost notification costs latency, never work.
+ */
+import type { Artifact, ArtifactTypeOf } from '../../artifact.js';
+import { assertInteger, assertOptions } from '../../../core/validate.js';
+import { checkArtifactQuery } from '../../query.js';
+import type {
+  ArtifactQuery,
+  ArtifactWrite,
+  BoardStore,
+  ClaimedRun,
+  ClaimRef,
+  ClaimRequest,
+  Completion,
+  DeadLetter,
+  DeadLetterQuery,
+  NewRun,
+  OutputWrite,
+  Pending,
+  PublishUnit,
+  RunQuery,
+  RunRecord,
+  UnitResult,
+  WorkflowChange,
+  WorkflowState,
+} from '../../store/contract.js';
+import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
+import { poolFor, type PostgresClient, type PostgresPool } from './connection.js';
+import { migrate, quoteSchema } from './migrations.js';
+import { holdingWorkflow, runFromRow, toNumber, type RunRow } from './rows.js';
+import { compileStatements, type Statements } from './statements.js';
+import { inTransaction, Rollback } from './transaction.js';
+import { nothing, UnitWriter } from './unit-writer.js';
+import { WakeListener, type StoreNotice } from './wake-listener.js';
+
+/**
+ * Options of {@link PostgresStore.open}: a connection string or your own pool, and a schema.
+ *
+ * @example
+ * ```ts no-run
+ * import { PostgresStore } from 'skein/board/postgres';
+ * const store = await PostgresStore.open({ connectionString: 'postgres://app@db/app', schema: 'orders_board', poolSize: 6 });
+ * ```
+ */
+export interface PostgresStoreOptions {
+  /** Where to connect; the store opens (and closes) a pool of `poolSize` connections. */
+  readonly connectionString?: string;
+  /** Your own `pg.Pool` (or any pool of the same shape); the store never ends it. */
+  readonly pool?: PostgresPool;
+  /** The schema holding the board's tables, created and migrated on open. Default `skein`. */
+  readonly schema?: string;
+  /** Connections of the pool the store opens for `connectionString` (one more is held to listen). Default 4. */
+  readonly poolSize?: number;
+  /** Skip the migrations on open (when a deploy step runs {@link migrate} alone). Default false. */
+  readonly skipMigrations?: boolean;
+}
+
+/**
+ * A board store in PostgreSQL, shared by every worker that opens the same schema.
+ *
+ * @example
+ * ```ts no-run
+ * import { Board } from 'skein/board';
+ * import { PostgresStore } from 'skein/board/postgres';
+ * await using store = await PostgresStore.open({ connectionString: process.env.DATABASE_URL });
+ * const board = new Board({ store });
+ * ```
+ */
+export class PostgresStore implements BoardStore {
+  /** The schema this store uses. */
+  readonly schema: string;
+  readonly #pool: PostgresPool;
+  readonly #ownsPool: boolean;
+  readonly #sql: Statements;
+  /** The NOTIFY channel of this schema. */
+  readonly #channel: string;
+  readonly #listener: WakeListener;
+  #closed = false;
+
+  private constructor(pool: PostgresPool, ownsPool: boolean, schema: string) {
+    this.schema = schema;
+    this.#pool = pool;
+    this.#ownsPool = ownsPool;
+    const quoted = quoteSchema(schema);
+    this.#sql = compileStatements(quoted);
+    this.#channel = `skein:${schema}`;
+    this.#listener = new WakeListener(pool, this.#channel);
+  }
+
+  /**
+   * Connects, applies the schema's pending migrations (under an advisory lock, so workers starting
+   * together do not race) and answers the store.
+   *
+   * @example
+   * ```ts no-run
+   * const store = await PostgresStore.open({ connectionString: 'postgres://postgres@127.0.0.1/test', schema: 'skein' });
+   * await store.close();
+   * ```
+   */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    assertOptions(options);
+    if (options === undefined || (options.connectionString === undefined) === (options.pool === undefined)) {
+      throw new TypeError('PostgresStore.open needs exactly one of connectionString and pool');
+    }
+    if (options.connectionString !== undefined && typeof options.connectionString !== 'string') {
+      throw new TypeError('connectionString must be a string');
+    }
+    const schema = options.schema ?? 'skein';
+    quoteSchema(schema);
+    if (options.poolSize !== undefined) assertInteger(options.poolSize, 'poolSize', { min: 1 });
+    const pool = options.pool ?? (await poolFor(options.connectionString!, options.poolSize ?? 4));
+    try {
+      if (options.skipMigrations !== true) await migrate(pool, schema);
+    } catch (error) {
+      if (options.pool === undefined) await pool.end();
+      throw error;
+    }
+    return new PostgresStore(pool, options.pool === undefined, schema);
+  }
+
+  /**
+   * Calls `listener` with every notice other units of this schema send (runs queued, workflow states
+   * changed), over one dedicated connection opened on the first subscription. Answers the unsubscribe.
+   * Notices are hints: a worker polls as well.
+   *
+   * @example
+   * ```ts no-run
+   * const stop = await store.onNotice((notice) => { if (notice.kind === 'runs') wakeDispatcher(notice.agents); });
+   * stop();
+   * ```
+   */
+  async onNotice(listener: (notice: StoreNotice) => void): Promise<() => void> {
+    if (this.#closed) throw new Error('this PostgresStore is closed');
+    return this.#listener.subscribe(listener);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Units
+
+  async publish(unit: PublishUnit): Promise<UnitResult> {
+    checkWrites(unit.writes);
+    return this.#unit(async (client) => {
+      const correlationIds = [...unit.writes.map((write) => write.artifact.correlationId), ...(unit.runs ?? []).map((run) => run.correlationId)];
+      if (await this.#anyCancelled(client, correlationIds)) throw new Rollback(nothing('cancelled'));
+      const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
+      const closes = unit.closeGates ?? [];
+      if (closes.length > 0) {
+        const gates = await writer.lockGates(closes.map((close) => close.key));
+        for (const close of closes) if (gates.get(close.key)?.version !== close.version) throw new Rollback(nothing('conflict'));
+      }
+      await writer.apply(unit.writes, closes);
+      writer.schedule(unit.runs ?? []);
+      return writer.flush();
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimedRun[]> {
+    assertInteger(request.limit, 'limit', { min: 1 });
+    if (request.agents.length === 0) return [];
+    const client = await this.#pool.connect();
+    try {
+      const { rows } = await client.query(this.#sql.claimRuns([...request.agents], request.limit, request.owner, request.now + request.leaseMs));
+      return (rows as RunRow[]).sort(byQueuePosition).map((row) => runFromRow(row) as ClaimedRun);
+    } finally {
+      client.release();
+    }
+  }
+
+  async emit(claim: ClaimRef, outputs: readonly OutputWrite[], now: number): Promise<UnitResult> {
+    checkWrites(outputs);
+    return this.#unit(async (client) => {
+      const run = await this.#held(client, claim, outputs);
+      if (run === undefined) throw new Rollback(nothing('lost'));
+      const writer = new UnitWriter(client, this.#sql, this.#channel, now);
+      const fresh = await this.#fresh(client, run, outputs, writer);
+      if (fresh === 'cancelled') throw new Rollback(nothing('cancelled'));
+      await writer.apply(fresh);
+      return writer.flush();
+    });
+  }
+
+  async complete(claim: ClaimRef, completion: Completion, now: number): Promise<UnitResult> {
+    const writes = completion.outcome === 'finished' ? completion.outputs : completion.outcome === 'failed' ? [completion.fact] : [];
+    checkWrites(writes);
+    return this.#unit(async (client) => {
+      const run = await this.#held(client, claim, writes);
+      if (run === undefined) throw new Rollback(nothing('lost'));
+      if (completion.outcome === 'released') {
+        await client.query(this.#sql.releaseRun(run.id));
+        await client.query(this.#sql.notify(this.#channel, `runs:${run.agent}`));
+        return nothing('applied');
+      }
+      const writer = new UnitWriter(client, this.#sql, this.#channel, now);
+      // Outputs are recorded by (run, index); a failure's fact is not an output (its unit ends the run).
+      const fresh = await this.#fresh(client, run, completion.outcome === 'finished' ? completion.outputs : [], writer);
+      const cancelled = fresh === 'cancelled';
+      if (!cancelled) await writer.apply(completion.outcome === 'failed' ? [completion.fact] : fresh);
+      if (completion.outcome === 'failed') {
+        const letter = completion.deadLetter;
+        await client.query(this.#sql.insertDeadLetter(letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)));
+      }
+      const result = await writer.flush(run.id);
+      return cancelled && completion.outcome !== 'cancelled' ? { ...result, status: 'cancelled' } : result;
+    });
+  }
+
+  async renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const { rows } = await this.#query(this.#sql.renewLeases(owner, [...runIds], now + leaseMs));
+    const held = new Set((rows as { id: string }[]).map((row) => row.id));
+    return runIds.filter((id) => !held.has(id));
+  }
+
+  async requeueExpired(now: number, options?: { readonly owner?: string }): Promise<RunRecord[]> {
+    const query = options?.owner !== undefined ? this.#sql.requeueOwner(options.owner, this.#channel) : this.#sql.requeueExpired(now, this.#channel);
+    const { rows } = await this.#query(query);
+    return (rows as RunRow[]).map(runFromRow);
+  }
+
+  async dueGates(now: number, limit: number): Promise<GateState[]> {
+    const { rows } = await this.#query(this.#sql.dueGates(now, limit));
+    return (rows as { state: GateState }[]).map((row) => row.state);
+  }
+
+  async nextDeadline(): Promise<number | undefined> {
+    const { rows } = await this.#query(this.#sql.nextDeadline());
+    return toNumber((rows[0] as { deadline: unknown }).deadline);
+  }
+
+  async setWorkflowState(correlationId: string, state: WorkflowState): Promise<WorkflowChange> {
+    return this.#unit(async (client) => {
+      await client.query(this.#sql.lockWorkflow(correlationId, this.schema));
+      const previous = await this.#workflowState(client, correlationId);
+      if (previous === 'cancelled' || previous === state) return { previous, dropped: [] };
+      await client.query(state === 'active' ? this.#sql.activateWorkflow(correlationId) : this.#sql.setWorkflowState(correlationId, state));
+      await client.query(this.#sql.notify(this.#channel, `workflow:${state}:${correlationId}`));
+      if (state !== 'cancelled') return { previous, dropped: [] };
+      const { rows } = await client.query(this.#sql.dropQueuedRuns(correlationId));
+      const gates = await client.query(this.#sql.lockGatesOfWorkflow(holdingWorkflow(correlationId)));
+      const writer = new UnitWriter(client, this.#sql, this.#channel, 0);
+      for (const row of gates.rows as { key: string; state: GateState }[]) {
+        writer.setGate(row.key, removeWorkflowFromGate(row.state, correlationId).state);
+      }
+      await writer.flush();
+      return { previous, dropped: (rows as RunRow[]).map(runFromRow) };
+    });
+  }
+
+  async getWorkflowState(correlationId: string): Promise<WorkflowState> {
+    const client = await this.#pool.connect();
+    try {
+      return await this.#workflowState(client, correlationId);
+    } finally {
+      client.release();
+    }
+  }
+
+  async listWorkflowStates(): Promise<{ correlationId: string; state: WorkflowState }[]> {
+    const { rows } = await this.#query(this.#sql.listWorkflowStates());
+    return (rows as { correlation_id: string; state: WorkflowState }[]).map((row) => ({ correlationId: row.correlation_id, state: row.state }));
+  }
+
+  async pending(query?: { readonly correlationId?: string }): Promise<Pending> {
+    const id = query?.correlationId;
+    const { rows } = await this.#query(id === undefined ? this.#sql.pending() : this.#sql.pendingOfWorkflow(id, holdingWorkflow(id)));
+    const row = rows[0] as Record<'queued' | 'paused' | 'running' | 'timed_gates', string>;
+    return { queued: Number(row.queued), paused: Number(row.paused), running: Number(row.running), timedGates: Number(row.timed_gates) };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+
+  async getArtifacts(ids: readonly string[]): Promise<(Artifact | undefined)[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.#query(this.#sql.getArtifacts([...ids]));
+    const byId = new Map((rows as { id: string; body: Artifact }[]).map((row) => [row.id, row.body]));
+    return ids.map((id) => byId.get(id));
+  }
+
+  list<T>(query: ArtifactQuery & { readonly type: ArtifactTypeOf<T> }): Promise<Artifact<T>[]>;
+  list(query?: ArtifactQuery): Promise<Artifact[]>;
+  async list(query?: ArtifactQuery): Promise<Artifact[]> {
+    const { typeName, since, limit } = checkArtifactQuery(query);
+    const { rows } = await this.#query(
+      this.#sql.listArtifacts(typeName ?? null, query?.correlationId ?? null, query?.producedBy ?? null, since ?? null, limit === Infinity ? null : limit),
+    );
+    return (rows as { body: Artifact }[]).map((row) => row.body);
+  }
+
+  async listRuns(query?: RunQuery): Promise<RunRecord[]> {
+    const { rows } = await this.#query(this.#sql.listRuns(query?.agent ?? null, query?.correlationId ?? null, query?.state ?? null));
+    return (rows as RunRow[]).map(runFromRow);
+  }
+
+  async listGates(query?: { readonly correlationId?: string }): Promise<GateState[]> {
+    const id = query?.correlationId;
+    const { rows } = await this.#query(this.#sql.listGates(id === undefined ? null : holdingWorkflow(id)));
+    return (rows as { state: GateState }[]).map((row) => row.state);
+  }
+
+  async listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
+    const { rows } = await this.#query(this.#sql.listDeadLetters(query?.agent ?? null, query?.correlationId ?? null, query?.limit ?? null));
+    return (rows as { body: DeadLetter }[]).map((row) => row.body);
+  }
+
+  async replayDeadLetter(id: string, run: NewRun, now: number): Promise<RunRecord | undefined> {
+    return this.#unit(async (client) => {
+      const { rows } = await client.query(this.#sql.takeDeadLetter(id));
+      if (rows.length === 0) return undefined;
+      if (await this.#anyCancelled(client, [run.correlationId])) {
+        throw new Error(`workflow ${run.correlationId} was cancelled; its dead letter ${id} cannot be replayed`);
+      }
+      const writer = new UnitWriter(client, this.#sql, this.#channel, now);
+      writer.schedule([run]);
+      return (await writer.flush()).runs[0];
+    });
+  }
+
+  /** Stops listening and, when the store opened the pool, ends it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#listener.close();
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #unit<T>(work: (client: PostgresClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.#pool, work);
+  }
+
+  async #query(query: ReturnType<Statements[keyof Statements]>): Promise<{ rows: unknown[] }> {
+    const client = await this.#pool.connect();
+    try {
+      return await client.query(query);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * The run if the claim still holds it (locked, with a shared lock on its workflow), and shared locks
+   * on the other workflows `writes` go to.
+   */
+  async #held(client: PostgresClient, claim: ClaimRef, writes: readonly ArtifactWrite[]): Promise<RunRecord | undefined> {
+    const { rows } = await client.query(this.#sql.heldRun(claim.runId, claim.owner, claim.attempt, this.schema));
+    if (rows.length === 0) return undefined;
+    const run = runFromRow(rows[0] as RunRow);
+    const others = [...new Set(writes.map((write) => write.artifact.correlationId))].filter((id) => id !== run.correlationId).sort();
+    if (others.length > 0) await client.query(this.#sql.shareWorkflows(others, this.schema));
+    return run;
+  }
+
+  /** Takes shared locks on the workflows written into, then answers whether one of them is cancelled. */
+  async #anyCancelled(client: PostgresClient, correlationIds: readonly string[]): Promise<boolean> {
+    const sorted = [...new Set(correlationIds)].sort();
+    if (sorted.length === 0) return false;
+    await client.query(this.#sql.shareWorkflows(sorted, this.schema));
+    const { rows } = await client.query(this.#sql.cancelledAmong(sorted));
+    return rows.length > 0;
+  }
+
+  async #workflowState(client: PostgresClient, correlationId: string): Promise<WorkflowState> {
+    const { rows } = await client.query(this.#sql.workflowState(correlationId));
+    return (rows[0] as { state: WorkflowState } | undefined)?.state ?? 'active';
+  }
+
+  /**
+   * The outputs of `run` not applied by an earlier execution, recorded as applied now; or
+   * `'cancelled'` (nothing recorded) when the run's workflow, or one its outputs go to, is cancelled.
+   */
+  async #fresh(client: PostgresClient, run: RunRecord, outputs: readonly OutputWrite[], writer: UnitWriter): Promise<readonly OutputWrite[] | 'cancelled'> {
+    const workflows = [run.correlationId, ...outputs.map((output) => output.artifact.correlationId)];
+    const { rows } = await client.query(this.#sql.recordOutputs(run.id, outputs.map((output) => output.index), [...new Set(workflows)]));
+    const row = rows[0] as { cancelled: boolean; indexes: number[] };
+    if (row.cancelled) return 'cancelled';
+    const recorded = new Set(row.indexes);
+    const fresh = outputs.filter((output) => recorded.delete(output.index));
+    writer.log.duplicates += outputs.length - fresh.length;
+    return fresh;
+  }
+}
+
+function byQueuePosition(a: RunRow, b: RunRow): number {
+  return Number(a.queue_pos) - Number(b.queue_pos);
+}
+
+/** Everything that could make a unit fail in process, checked before its transaction starts. */
+function checkWrites(writes: readonly ArtifactWrite[]): void {
+  const ids = new Set<string>();
+  for (const write of writes) {
+    const id = write.artifact.id;
+    if (ids.has(id)) throw new Error(`an artifact with id ${id} is already stored`);
+    ids.add(id);
+    for (const deposit of write.deposits) {
+      const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
+      if (deposit.positions.length === 0 || deposit.positions.some((p) => !Number.isInteger(p) || p < 0 || p >= width)) {
+        throw new RangeError(`deposit into gate ${deposit.key} names positions ${deposit.positions.join(', ')} of ${width}`);
+      }
+      if (deposit.kind === 'batch' && (deposit.batchSize === undefined || deposit.batchSize < 1)) {
+        throw new RangeError(`batch deposit into gate ${deposit.key} needs a batchSize >= 1`);
+      }
+    }
+  }
+}

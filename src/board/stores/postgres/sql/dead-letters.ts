@@ -1,0 +1,13 @@
+/** Statements on dead letters. `s` is the quoted schema name. */
+
+export const insertDeadLetter = (s: string) => `
+  insert into ${s}.dead_letters (id, agent, correlation_id, body) values ($1, $2, $3, $4)`;
+
+export const listDeadLetters = (s: string) => `
+  select body from ${s}.dead_letters
+  where ($1::text is null or agent = $1) and ($2::text is null or correlation_id = $2)
+  order by seq
+  limit $3`;
+
+export const takeDeadLetter = (s: string) => `
+  delete from ${s}.dead_letters where id = $1 returning body`;

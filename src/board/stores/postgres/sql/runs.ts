@@ -1,0 +1,137 @@
+/** Statements on runs and their applied outputs. `s` is the quoted schema name. */
+
+const RUN_COLUMNS = 'id, agent, subscription, input_ids, correlation_id, enqueued_at, replay_of, state, attempt, owner, lease_until, queue_pos';
+
+/**
+ * The writes of a unit in one statement: its artifacts ($1..$6), its runs in order ($7..$12, queued
+ * at $13; queue_pos follows the rows), the end of the run that completes ($14, or null), and a
+ * wake-up for the workers that listen ($15) naming the agents with new work, sent at commit.
+ */
+export const applyUnit = (s: string) => `
+  with stored as (
+    insert into ${s}.artifacts (id, type, correlation_id, produced_by, created_at, body)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[])
+  ), queued as (
+    insert into ${s}.runs (id, agent, subscription, input_ids, correlation_id, replay_of, enqueued_at, state)
+    select id, agent, subscription, input_ids, correlation_id, replay_of, $13, 'queued'
+    from unnest($7::text[], $8::text[], $9::int[], $10::jsonb[], $11::text[], $12::text[])
+      as t(id, agent, subscription, input_ids, correlation_id, replay_of)
+    returning agent
+  ), ended as (
+    delete from ${s}.runs where id = $14
+  ), forgotten as (
+    delete from ${s}.outputs where run_id = $14
+  ), woken as (
+    select pg_notify($15, 'runs:' || string_agg(distinct agent, ',')) from queued having count(*) > 0
+  )
+  select (select count(*) from woken) as woken`;
+
+/**
+ * The claim: the oldest queued runs of the agents asked whose workflow is active, locked with SKIP
+ * LOCKED so that concurrent claims never wait for each other nor take the same run, stamped with the
+ * owner, the next attempt and a lease.
+ */
+export const claimRuns = (s: string) => `
+  with picked as (
+    select r.id from ${s}.runs r
+    where r.state = 'queued' and r.agent = any($1::text[])
+      and not exists (select 1 from ${s}.workflows w where w.correlation_id = r.correlation_id and w.state <> 'active')
+    order by r.queue_pos
+    limit $2
+    for update of r skip locked
+  )
+  update ${s}.runs r set state = 'running', attempt = r.attempt + 1, owner = $3, lease_until = $4
+  from picked where r.id = picked.id
+  returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}`;
+
+/**
+ * The guard of emit and complete: the run, locked, if this owner still holds this attempt; with a
+ * shared lock on its workflow ($4: the schema), so that a cancel waits for the unit (see workflows.ts).
+ */
+export const heldRun = (s: string) => `
+  select ${RUN_COLUMNS}, pg_advisory_xact_lock_shared(hashtext($4::text || ':' || correlation_id))::text as locked
+  from ${s}.runs
+  where id = $1 and owner = $2 and attempt = $3 and state = 'running'
+  for update`;
+
+/**
+ * Records output indexes ($2) of run $1 as applied, unless a workflow among $3 is cancelled; answers
+ * whether one is, and the indexes not applied before.
+ */
+export const recordOutputs = (s: string) => `
+  with cancelled as (
+    select 1 from ${s}.workflows where correlation_id = any($3::text[]) and state = 'cancelled'
+  ), recorded as (
+    insert into ${s}.outputs (run_id, index)
+    select $1, unnest($2::int[]) where not exists (select 1 from cancelled)
+    on conflict do nothing
+    returning index
+  )
+  select exists (select 1 from cancelled) as cancelled, coalesce((select array_agg(index) from recorded), '{}') as indexes`;
+
+/**
+ * Runs handed back go to the head of their queue: their position is below every position given
+ * before (-nextval * 2^20), and runs handed back together keep their order (+ row number).
+ */
+export const releaseRun = (s: string) => `
+  update ${s}.runs set state = 'queued', owner = null, lease_until = null,
+    queue_pos = -nextval('${s}.run_head_seq') * 1048576
+  where id = $1`;
+
+const requeue = (s: string, condition: string) => `
+  with expired as (
+    select id, queue_pos from ${s}.runs
+    where state = 'running' and ${condition}
+    order by queue_pos
+    limit 1000000
+    for update skip locked
+  ), numbered as (
+    select id, row_number() over (order by queue_pos) as n from expired
+  ), head as (
+    select nextval('${s}.run_head_seq') * 1048576 as base
+  ), requeued as (
+    update ${s}.runs r set state = 'queued', owner = null, lease_until = null, queue_pos = -head.base + numbered.n
+    from numbered, head where r.id = numbered.id
+    returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+  ), woken as (
+    select pg_notify($2, 'runs:' || string_agg(distinct agent, ',')) from requeued having count(*) > 0
+  )
+  select * from requeued, (select count(*) from woken) w order by queue_pos`;
+
+/** Runs whose lease ended before $1 go back to the head of their queues. */
+export const requeueExpired = (s: string) => requeue(s, 'lease_until < $1');
+
+/** Every run of owner $1 goes back to the head of its queue. */
+export const requeueOwner = (s: string) => requeue(s, 'owner = $1');
+
+export const renewLeases = (s: string) => `
+  update ${s}.runs set lease_until = $3
+  where owner = $1 and id = any($2::text[]) and state = 'running'
+  returning id`;
+
+/** Queued (in queue order), then running; a null parameter is no filter. */
+export const listRuns = (s: string) => `
+  select ${RUN_COLUMNS} from ${s}.runs
+  where ($1::text is null or agent = $1)
+    and ($2::text is null or correlation_id = $2)
+    and ($3::text is null or state = $3)
+  order by state = 'running', queue_pos`;
+
+/** The idle question: queued runs of active and paused workflows, running runs, timed gates. */
+export const pending = (s: string) => `
+  select
+    count(*) filter (where r.state = 'queued' and w.state is null) as queued,
+    count(*) filter (where r.state = 'queued' and w.state = 'paused') as paused,
+    count(*) filter (where r.state = 'running') as running,
+    (select count(*) from ${s}.gates where deadline is not null) as timed_gates
+  from ${s}.runs r left join ${s}.workflows w on w.correlation_id = r.correlation_id and w.state <> 'active'`;
+
+/** The same for one workflow ($2: the JSON that its gate entries contain). */
+export const pendingOfWorkflow = (s: string) => `
+  select
+    count(*) filter (where r.state = 'queued' and w.state is null) as queued,
+    count(*) filter (where r.state = 'queued' and w.state = 'paused') as paused,
+    count(*) filter (where r.state = 'running') as running,
+    (select count(*) from ${s}.gates where deadline is not null and state->'slots' @> $2::jsonb) as timed_gates
+  from ${s}.runs r left join ${s}.workflows w on w.correlation_id = r.correlation_id and w.state <> 'active'
+  where r.correlation_id = $1`;
