@@ -235,8 +235,7 @@ export class Completion {
 
   /** An output routed, numbered from the run's next output index. */
   #output(active: ActiveRun, artifact: Artifact): OutputWrite {
-    const { artifact: traced, runs, deposits } = this.#ctx.router.route(this.#ctx.units.traced(artifact));
-    return { artifact: traced, runs, deposits, index: active.nextOutput++ };
+    return this.#ctx.router.routeOutput(this.#ctx.units.traced(artifact), active.nextOutput++);
   }
 
   /**

@@ -13,7 +13,7 @@ import { BoardClosedError, PublishBlockedError, ValidationError } from '../error
 import type { Visibility } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow, Route } from './live.js';
 import type { Pipeline } from './pipeline.js';
-import { freezePlainData } from './plain-data.js';
+import { freezePlainData, PlainDataProblem } from './plain-data.js';
 
 /** Who publishes, which decides whether the publish may wait for queue space. */
 export type Publisher = { readonly kind: 'external' } | { readonly kind: 'agent'; readonly agent: LiveAgent } | { readonly kind: 'board' };
@@ -81,8 +81,8 @@ export class Intake {
   #plain(type: AnyArtifactType, value: unknown): unknown {
     if (FACTS.has(type)) return value;
     const result = freezePlainData(value);
-    if ('issue' in result) throw new ValidationError(type.name, [result.issue]);
-    return result.value;
+    if (result instanceof PlainDataProblem) throw new ValidationError(type.name, [result.issue]);
+    return result;
   }
 
   async #applyComponents(type: AnyArtifactType, artifact: Artifact): Promise<Artifact> {

@@ -83,6 +83,8 @@ interface LoopCounter {
 }
 
 const NO_RUNS: readonly RunRecord[] = Object.freeze([]);
+const NO_NEW_RUNS: readonly NewRun[] = Object.freeze([]);
+const NO_CLOSES: readonly GateClose[] = Object.freeze([]);
 const NO_LIMITS: readonly RunLimitReached[] = Object.freeze([]);
 
 /** A unit's outcome while it is being applied. */
@@ -169,12 +171,12 @@ export class MemoryStore implements BoardStore {
   publish(unit: PublishUnit): UnitResult {
     this.#checkWrites(unit.writes);
     for (const write of unit.writes) if (this.#states.get(write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
-    for (const run of unit.runs ?? []) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
-    for (const close of unit.closeGates ?? []) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
+    for (const run of unit.runs ?? NO_NEW_RUNS) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
+    for (const close of unit.closeGates ?? NO_CLOSES) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
     const log = new UnitLog();
-    for (const close of unit.closeGates ?? []) this.#closeGate(close, unit.now, log);
+    for (const close of unit.closeGates ?? NO_CLOSES) this.#closeGate(close, unit.now, log);
     for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
-    for (const run of unit.runs ?? []) this.#createRun(run, unit.now, log);
+    for (const run of unit.runs ?? NO_NEW_RUNS) this.#createRun(run, unit.now, log);
     return log.result();
   }
 
