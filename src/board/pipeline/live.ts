@@ -51,7 +51,8 @@ export interface LiveWorkflow {
   /** Aborts the workflow's running runs (cancel, shutdown); made when a run first reads its signal. */
   controller: AbortController | undefined;
   /** Those waiting for `workflow.done()`. */
-  readonly doneWaiters: Set<Settler>;
+  /** Made when something first waits for the workflow (most never have a waiter). */
+  doneWaiters: Set<Settler> | undefined;
 }
 
 /** Where an artifact type leads: one subscription of one agent. */
