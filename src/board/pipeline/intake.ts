@@ -62,18 +62,25 @@ export class Intake {
   }
 
   #build(type: AnyArtifactType, value: unknown, origin: Origin): Artifact | Promise<Artifact> {
-    let artifact: Artifact = {
-      id: this.#ctx.ids.next(),
-      type: type.name,
-      payload: this.#plain(type, value),
-      producedBy: origin.producedBy,
-      correlationId: origin.correlationId,
-      tags: origin.tags,
-      visibility: origin.visibility,
-      createdAt: this.#ctx.isoNow(),
-      causedBy: origin.causedBy,
-    };
-    if (origin.lineage !== undefined) artifact = { ...artifact, lineage: origin.lineage };
+    const id = this.#ctx.ids.next();
+    const plain = this.#plain(type, value);
+    const createdAt = this.#ctx.isoNow();
+    // One literal per shape: no spread copy for an output's lineage.
+    const artifact: Artifact =
+      origin.lineage === undefined
+        ? { id, type: type.name, payload: plain, producedBy: origin.producedBy, correlationId: origin.correlationId, tags: origin.tags, visibility: origin.visibility, createdAt, causedBy: origin.causedBy }
+        : {
+            id,
+            type: type.name,
+            payload: plain,
+            producedBy: origin.producedBy,
+            correlationId: origin.correlationId,
+            tags: origin.tags,
+            visibility: origin.visibility,
+            createdAt,
+            causedBy: origin.causedBy,
+            lineage: origin.lineage,
+          };
     return this.#ctx.publishComponents.length > 0 ? this.#applyComponents(type, artifact) : artifact;
   }
 
