@@ -2,6 +2,8 @@
  * The board: throughput of a chain of agents, publish latency, and memory under a flood (to show
  * that backpressure bounds it). Figures rather than times per call, so these are custom suites.
  */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { Board, MemoryStore, artifactType } from 'skein/board';
 import type * as BoardApi from 'skein/board';
@@ -15,8 +17,12 @@ const D = artifactType('D', Value);
 
 const ARTIFACTS = 10_000;
 
-/** The board of the commit before the store-contract split, when its worktree is there (see below). */
-const PREVIOUS_BOARD = '/work/wt/board-old/src/board/index.ts';
+/**
+ * The board of the commit before the store-contract split (af17026), for the side-by-side run: the
+ * path of a checkout of that commit (with its own `npm ci`) in `SKEIN_BENCH_PREVIOUS_BOARD`; the
+ * comparison is skipped when it is unset.
+ */
+const PREVIOUS_CHECKOUT = process.env.SKEIN_BENCH_PREVIOUS_BOARD;
 
 type BoardModule = typeof BoardApi;
 
@@ -181,15 +187,11 @@ export default [
   customSuite({
     name: 'board: chain against the previous implementation',
     description:
-      `${ARTIFACTS.toLocaleString('en-US')} inputs through the three-agent chain on this board and on the board of commit af17026 (a worktree at ${PREVIOUS_BOARD.replace('/src/board/index.ts', '')}, ` +
-      'made with `git worktree add /work/wt/board-old af17026` and its own `npm ci`), alternating, median of 5 rounds after a warm-up. Skipped when that worktree is absent.',
+      `${ARTIFACTS.toLocaleString('en-US')} inputs through the three-agent chain on this board and on the board of commit af17026, alternating, median of 5 rounds after a warm-up. ` +
+      'Set SKEIN_BENCH_PREVIOUS_BOARD to a checkout of that commit (for example `git worktree add <dir> af17026`, then `npm ci` in it); skipped when unset.',
     async run(): Promise<Figure[]> {
-      let previous: BoardModule;
-      try {
-        previous = (await import(PREVIOUS_BOARD)) as BoardModule;
-      } catch {
-        return [];
-      }
+      if (PREVIOUS_CHECKOUT === undefined || PREVIOUS_CHECKOUT === '') return [];
+      const previous = (await import(pathToFileURL(join(PREVIOUS_CHECKOUT, 'src/board/index.ts')).href)) as BoardModule;
       const current = (await import('skein/board'));
       await chainOn(current, 2_000);
       await chainOn(previous, 2_000);

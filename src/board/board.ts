@@ -267,7 +267,10 @@ export class Board implements WorkflowControl, AsyncDisposable {
       wake: false,
       init: undefined,
       initialized: false,
+      publisher: EXTERNAL_PUBLISHER,
+      claimAgents: Object.freeze([spec.name]),
     };
+    agent.publisher = Object.freeze({ kind: 'agent', agent });
     ctx.agents.set(spec.name, agent);
     for (const subscription of spec.subscriptions) {
       for (const typeName of new Set(subscription.types.map((t) => t.name))) {

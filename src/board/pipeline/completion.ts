@@ -49,16 +49,27 @@ export class Completion {
   /**
    * Ends a run that succeeded: its remaining outputs in the completion unit. Returns all it
    * published; the executor reports it finished once its span and postPublish hooks are done.
+   * Synchronous when preparing the outputs and the store are (no queue to wait for).
    */
-  async finish(active: ActiveRun, drafts: readonly Draft[]): Promise<readonly Artifact[]> {
-    const ctx = this.#ctx;
-    const run = active.run;
-    const outputs = drafts.length === 0 ? [] : await this.#outputs(active, drafts);
-    const stored = ctx.store.complete(active.claim, { outcome: 'finished', outputs }, Date.now());
-    const result = isThenable(stored) ? await stored : stored;
-    this.#check(result, run);
-    const artifacts = outputs.map((output) => output.artifact);
-    ctx.units.applied(result, artifacts, outputs.some((output) => output.deposits.length > 0));
+  finish(active: ActiveRun, drafts: readonly Draft[]): readonly Artifact[] | Promise<readonly Artifact[]> {
+    const outputs = drafts.length === 0 ? [] : this.#outputs(active, drafts);
+    return isThenable(outputs) ? outputs.then((ready) => this.#complete(active, ready)) : this.#complete(active, outputs);
+  }
+
+  #complete(active: ActiveRun, outputs: OutputWrite[]): readonly Artifact[] | Promise<readonly Artifact[]> {
+    const stored = this.#ctx.store.complete(active.claim, { outcome: 'finished', outputs }, Date.now());
+    return isThenable(stored) ? Promise.resolve(stored).then((result) => this.#completed(active, outputs, result)) : this.#completed(active, outputs, stored);
+  }
+
+  #completed(active: ActiveRun, outputs: readonly OutputWrite[], result: UnitResult): readonly Artifact[] {
+    this.#check(result, active.run);
+    const artifacts = new Array<Artifact>(outputs.length);
+    let deposited = false;
+    for (let i = 0; i < outputs.length; i++) {
+      artifacts[i] = outputs[i]!.artifact;
+      if (outputs[i]!.deposits.length > 0) deposited = true;
+    }
+    this.#ctx.units.applied(result, artifacts, deposited);
     return active.streamed === undefined ? artifacts : [...active.streamed, ...artifacts];
   }
 
@@ -173,42 +184,91 @@ export class Completion {
    * waits where a consuming agent's queue is full and waiting cannot deadlock (edges on a cycle of the
    * agent graph never wait; the per-workflow run limit bounds those).
    */
-  async #outputs(active: ActiveRun, drafts: readonly Draft[]): Promise<OutputWrite[]> {
-    const ctx = this.#ctx;
-    const { agent, run, inputs } = active;
+  #outputs(active: ActiveRun, drafts: readonly Draft[]): OutputWrite[] | Promise<OutputWrite[]> {
+    const { agent, inputs } = active;
     const outputs: OutputWrite[] = [];
     const causedBy = inputs.map((input) => input.id);
     const lineage = lineageOf(inputs, agent.spec.name);
-    for (const draft of drafts) {
-      const declared = agent.spec.publishes.get(draft.type.name);
-      if (declared === undefined || declared.type !== draft.type) {
-        throw new OutputError(`agent '${agent.spec.name}' does not publish ${draft.type.name}; declare publishes(${draft.type.name})`);
-      }
-      const extraTags = checkTags(draft.options?.tags, 'output tags');
-      const prepared = ctx.intake.prepare(declared.type, draft.payload, {
-        producedBy: agent.spec.name,
-        correlationId: run.correlationId,
-        tags: extraTags.length === 0 ? declared.tags : [...new Set([...declared.tags, ...extraTags])],
-        visibility: draft.options?.visibility === undefined ? declared.visibility : checkVisibility(draft.options.visibility, 'output visibility'),
-        causedBy,
-        lineage,
-        publisher: { kind: 'agent', agent },
-      });
-      const artifact = isThenable(prepared) ? await prepared : prepared;
-      outputs.push({ ...ctx.router.route(ctx.units.traced(artifact)), index: active.nextOutput++ });
+    for (let i = 0; i < drafts.length; i++) {
+      const prepared = this.#prepare(active, drafts[i]!, causedBy, lineage);
+      if (isThenable(prepared)) return this.#outputsSlowly(active, drafts, i, prepared, outputs, causedBy, lineage);
+      outputs.push(this.#output(active, prepared));
     }
-    // Awaited only where a queue is full: an await per output costs a turn of the microtask queue.
+    return this.#roomForAll(agent, outputs);
+  }
+
+  /** The rest of `#outputs` once a preparation turned out asynchronous (an async schema or component). */
+  async #outputsSlowly(
+    active: ActiveRun,
+    drafts: readonly Draft[],
+    from: number,
+    first: Promise<Artifact>,
+    outputs: OutputWrite[],
+    causedBy: readonly string[],
+    lineage: readonly string[],
+  ): Promise<OutputWrite[]> {
+    outputs.push(this.#output(active, await first));
+    for (let i = from + 1; i < drafts.length; i++) {
+      const prepared = this.#prepare(active, drafts[i]!, causedBy, lineage);
+      outputs.push(this.#output(active, isThenable(prepared) ? await prepared : prepared));
+    }
+    return this.#roomForAll(active.agent, outputs);
+  }
+
+  #prepare(active: ActiveRun, draft: Draft, causedBy: readonly string[], lineage: readonly string[]): Artifact | Promise<Artifact> {
+    const { agent, run } = active;
+    const declared = agent.spec.publishes.get(draft.type.name);
+    if (declared === undefined || declared.type !== draft.type) {
+      throw new OutputError(`agent '${agent.spec.name}' does not publish ${draft.type.name}; declare publishes(${draft.type.name})`);
+    }
+    const extraTags = checkTags(draft.options?.tags, 'output tags');
+    return this.#ctx.intake.prepare(declared.type, draft.payload, {
+      producedBy: agent.spec.name,
+      correlationId: run.correlationId,
+      tags: extraTags.length === 0 ? declared.tags : [...new Set([...declared.tags, ...extraTags])],
+      visibility: draft.options?.visibility === undefined ? declared.visibility : checkVisibility(draft.options.visibility, 'output visibility'),
+      causedBy,
+      lineage,
+      publisher: agent.publisher,
+    });
+  }
+
+  /** An output routed, numbered from the run's next output index. */
+  #output(active: ActiveRun, artifact: Artifact): OutputWrite {
+    return this.#ctx.router.routeOutput(this.#ctx.units.traced(artifact), active.nextOutput++);
+  }
+
+  /**
+   * Waits where a consuming agent's queue is full and waiting cannot deadlock. Awaited only where a
+   * queue is full: an await per output costs a turn of the microtask queue.
+   */
+  #roomForAll(from: LiveAgent, outputs: OutputWrite[]): OutputWrite[] | Promise<OutputWrite[]> {
+    for (const output of outputs) {
+      for (const run of output.runs) if (this.#mustWait(run.agent, from)) return this.#waitForRoom(from, outputs);
+      for (const deposit of output.deposits) if (this.#mustWait(deposit.agent, from)) return this.#waitForRoom(from, outputs);
+    }
+    return outputs;
+  }
+
+  async #waitForRoom(from: LiveAgent, outputs: OutputWrite[]): Promise<OutputWrite[]> {
     for (const output of outputs) {
       for (const run of output.runs) {
-        const waiting = this.#roomFor(run.agent, agent);
+        const waiting = this.#roomFor(run.agent, from);
         if (waiting !== undefined) await waiting;
       }
       for (const deposit of output.deposits) {
-        const waiting = this.#roomFor(deposit.agent, agent);
+        const waiting = this.#roomFor(deposit.agent, from);
         if (waiting !== undefined) await waiting;
       }
     }
     return outputs;
+  }
+
+  /** True when `name`'s queue is full and `name` cannot lead back to `from`. */
+  #mustWait(name: string, from: LiveAgent): boolean {
+    const ctx = this.#ctx;
+    const target = ctx.agents.get(name);
+    return target !== undefined && target.queued >= target.capacity && !ctx.router.reaches(name, from.spec.name);
   }
 
   /**
@@ -218,8 +278,8 @@ export class Completion {
    */
   #roomFor(name: string, from: LiveAgent): Promise<void> | undefined {
     const ctx = this.#ctx;
-    const target = ctx.agents.get(name);
-    if (target === undefined || target.queued < target.capacity || ctx.router.reaches(name, from.spec.name)) return undefined;
+    if (!this.#mustWait(name, from)) return undefined;
+    const target = ctx.agents.get(name)!;
     return (async () => {
       while (target.queued >= target.capacity) await ctx.intake.waitForRoom(target);
     })();

@@ -63,7 +63,7 @@ export class Dispatcher {
           }
           let run: ClaimedRun | undefined;
           try {
-            const claimed = ctx.store.claim({ owner: ctx.owner, agents: [agent.spec.name], limit: 1, leaseMs: ctx.leaseMs, now: Date.now() });
+            const claimed = ctx.store.claim({ owner: ctx.owner, agents: agent.claimAgents, limit: 1, leaseMs: ctx.leaseMs, now: Date.now() });
             run = (isThenable(claimed) ? await claimed : claimed)[0];
           } catch (error) {
             permit.release();

@@ -20,6 +20,19 @@ import { isVisibleTo } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
 
+const NO_DRAFTS: readonly Draft[] = Object.freeze([]);
+
+/** The loaded inputs, in order; a missing one is an error. */
+function loaded(ids: readonly string[], found: readonly (Artifact | undefined)[]): Artifact[] {
+  const inputs = new Array<Artifact>(found.length);
+  for (let i = 0; i < found.length; i++) {
+    const artifact = found[i];
+    if (artifact === undefined) throw new Error(`artifact ${ids[i]} is missing from the store`);
+    inputs[i] = artifact;
+  }
+  return inputs;
+}
+
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return (
     typeof value === 'object' &&
@@ -48,7 +61,10 @@ export class Executor {
     const active = new ActiveRun(agent, run, wf);
     if (ctx.events.listening) ctx.events.emit({ kind: 'started', at: active.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     try {
-      await this.#traced(active);
+      // Synchronous to the end when the store, the body and the outputs are (the memory store, a
+      // plain body): an await on a value that is not a promise would still cost a microtask turn.
+      const traced = this.#traced(active);
+      if (traced !== undefined) await traced;
     } catch (error) {
       if (active.aborted) {
         ctx.tracing.end(active.span, undefined, { 'skein.cancelled': true });
@@ -62,24 +78,33 @@ export class Executor {
     }
   };
 
-  /** Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it. */
-  async #traced(active: ActiveRun): Promise<void> {
-    const ctx = this.#ctx;
-    active.inputs = await this.#load(active.run.inputIds);
-    const name = active.agent.spec.name;
-    active.span = ctx.tracing.start(`run ${name}`, { 'skein.agent': name, 'skein.run_id': active.run.id, 'skein.correlation_id': active.run.correlationId }, active.inputs);
-    const published = active.span === undefined ? await this.#runBody(active) : await ctx.tracing.with(active.span, () => this.#runBody(active));
-    ctx.tracing.end(active.span, undefined, { 'skein.attempts': active.attempts, 'skein.outputs': published.length });
-    if (active.agent.spec.hooks.length > 0) await this.#postPublish(active, published);
-    ctx.completion.reportFinished(active, published.length);
+  /**
+   * Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it.
+   * A promise only when something on the way was asynchronous.
+   */
+  #traced(active: ActiveRun): Promise<void> | undefined {
+    const ids = active.run.inputIds;
+    const found = this.#ctx.store.getArtifacts(ids);
+    if (isThenable(found)) return Promise.resolve(found).then((artifacts) => this.#tracedWith(active, loaded(ids, artifacts)));
+    return this.#tracedWith(active, loaded(ids, found));
   }
 
-  async #load(ids: readonly string[]): Promise<Artifact[]> {
-    const found = this.#ctx.store.getArtifacts(ids);
-    return (isThenable(found) ? await found : found).map((artifact, i) => {
-      if (artifact === undefined) throw new Error(`artifact ${ids[i]} is missing from the store`);
-      return artifact;
-    });
+  #tracedWith(active: ActiveRun, inputs: Artifact[]): Promise<void> | undefined {
+    const ctx = this.#ctx;
+    active.inputs = inputs;
+    const name = active.agent.spec.name;
+    active.span = ctx.tracing.start(`run ${name}`, { 'skein.agent': name, 'skein.run_id': active.run.id, 'skein.correlation_id': active.run.correlationId }, active.inputs);
+    const published = active.span === undefined ? this.#runBody(active) : ctx.tracing.with(active.span, () => this.#runBody(active));
+    if (isThenable(published)) return published.then((artifacts) => this.#ran(active, artifacts));
+    return this.#ran(active, published);
+  }
+
+  /** The body and its completion unit are done: the span ends, postPublish hooks run, the run is reported finished. */
+  #ran(active: ActiveRun, published: readonly Artifact[]): Promise<void> | undefined {
+    this.#ctx.tracing.end(active.span, undefined, { 'skein.attempts': active.attempts, 'skein.outputs': published.length });
+    if (active.agent.spec.hooks.length > 0) return this.#postPublish(active, published).then(() => this.#ctx.completion.reportFinished(active, published.length));
+    this.#ctx.completion.reportFinished(active, published.length);
+    return undefined;
   }
 
   #reader(agent: LiveAgent): BoardReader {
@@ -113,8 +138,19 @@ export class Executor {
     await agent.init;
   }
 
-  /** Hooks, policy, attempts, then the completion unit. Returns what the run published. */
-  async #runBody(active: ActiveRun): Promise<readonly Artifact[]> {
+  /**
+   * Hooks, policy, attempts, then the completion unit. Returns what the run published; without
+   * hooks, policy, timeout or best-of, synchronously when the body and the store answer so.
+   */
+  #runBody(active: ActiveRun): readonly Artifact[] | Promise<readonly Artifact[]> {
+    const spec = active.agent.spec;
+    if (spec.hooks.length > 0 || spec.policy !== undefined || spec.timeoutMs !== undefined || spec.bestOf !== undefined) return this.#runBodySlowly(active);
+    if (active.inputs.length === 0) return this.#ctx.completion.finish(active, NO_DRAFTS);
+    const drafts = this.#attempt(active, undefined);
+    return isThenable(drafts) ? drafts.then((done) => this.#ctx.completion.finish(active, done)) : this.#ctx.completion.finish(active, drafts);
+  }
+
+  async #runBodySlowly(active: ActiveRun): Promise<readonly Artifact[]> {
     const spec = active.agent.spec;
     if (spec.hooks.length > 0) {
       await this.#initialize(active.agent);
@@ -154,14 +190,15 @@ export class Executor {
   async #attemptWithin(active: ActiveRun, signal: AbortSignal): Promise<readonly Draft[]> {
     try {
       const timeoutMs = active.agent.spec.timeoutMs;
-      return timeoutMs === undefined ? await this.#attempt(active, signal) : await timeout((s) => this.#attempt(active, s), timeoutMs, { signal });
+      return timeoutMs === undefined ? await this.#attempt(active, signal) : await timeout(async (s) => this.#attempt(active, s), timeoutMs, { signal });
     } catch (error) {
       active.lastError = error;
       throw error;
     }
   }
 
-  async #attempt(active: ActiveRun, signal: AbortSignal | undefined): Promise<readonly Draft[]> {
+  /** One attempt: synchronous when the agent has no hooks and its body answers without a promise. */
+  #attempt(active: ActiveRun, signal: AbortSignal | undefined): readonly Draft[] | Promise<readonly Draft[]> {
     const { agent, run } = active;
     const attempt = ++active.attempts;
     if (attempt > 1) {
@@ -171,12 +208,18 @@ export class Executor {
       }
     }
     const spec = agent.spec;
-    let inputs = active.inputs;
+    const inputs = active.inputs;
     const ctx = new RunContext(this.host, active, attempt, inputs, signal);
     if (spec.hooks.length === 0) {
       if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
       return this.#evaluate(agent, inputs, ctx, active);
     }
+    return this.#attemptWithHooks(active, inputs, ctx);
+  }
+
+  async #attemptWithHooks(active: ActiveRun, inputs: readonly Artifact[], ctx: RunContext): Promise<readonly Draft[]> {
+    const agent = active.agent;
+    const spec = agent.spec;
     for (const hooks of spec.hooks) {
       if (hooks.preEvaluate === undefined) continue;
       const replaced = await hooks.preEvaluate(inputs, ctx);
@@ -196,8 +239,36 @@ export class Executor {
     return current;
   }
 
-  /** Runs the engine chain and the body once. Yields are applied at once when `stream` is given, or collected. */
-  async #evaluate(agent: LiveAgent, inputs: readonly Artifact[], ctx: AgentContext, stream: ActiveRun | undefined): Promise<readonly Draft[]> {
+  /**
+   * Runs the engine chain and the body once. Yields are applied at once when `stream` is given, or
+   * collected. A body alone (no engine) that answers without a promise is evaluated synchronously.
+   */
+  #evaluate(agent: LiveAgent, inputs: readonly Artifact[], ctx: AgentContext, stream: ActiveRun | undefined): readonly Draft[] | Promise<readonly Draft[]> {
+    const stages = agent.spec.stages;
+    if (stages.length !== 1 || stages[0]!.name !== 'handle') return this.#evaluateSlowly(agent, inputs, ctx, stream);
+    // The body alone: no engine span, so nothing to open or end around it.
+    const value = stages[0]!.run(inputs, ctx);
+    if (isAsyncIterable(value)) return this.#drain(agent, value, ctx, stream, undefined);
+    if (isThenable(value)) return Promise.resolve(value).then((done) => this.#normalize(agent, done));
+    return this.#normalize(agent, value);
+  }
+
+  /** Collects a streaming body's yields, or applies each at once when `stream` is given; ends `span` when done. */
+  async #drain(agent: LiveAgent, value: AsyncIterable<unknown>, ctx: AgentContext, stream: ActiveRun | undefined, span: ReturnType<Pipeline['tracing']['start']>): Promise<readonly Draft[]> {
+    const collected: Draft[] = [];
+    for await (const item of value) {
+      const drafts = this.#normalize(agent, item);
+      if (stream === undefined) collected.push(...drafts);
+      else {
+        for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await this.#ctx.completion.emit(stream, draft);
+      }
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+    }
+    this.#ctx.tracing.end(span);
+    return collected;
+  }
+
+  async #evaluateSlowly(agent: LiveAgent, inputs: readonly Artifact[], ctx: AgentContext, stream: ActiveRun | undefined): Promise<readonly Draft[]> {
     const tracing = this.#ctx.tracing;
     const stages = agent.spec.stages;
     let value: unknown = inputs;
@@ -209,19 +280,7 @@ export class Executor {
       try {
         const input = value;
         value = tracing.with(span, () => stage.run(input, ctx));
-        if (last && isAsyncIterable(value)) {
-          const collected: Draft[] = [];
-          for await (const item of value) {
-            const drafts = this.#normalize(agent, item);
-            if (stream === undefined) collected.push(...drafts);
-            else {
-              for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await this.#ctx.completion.emit(stream, draft);
-            }
-            if (ctx.signal.aborted) throw ctx.signal.reason;
-          }
-          tracing.end(span);
-          return collected;
-        }
+        if (last && isAsyncIterable(value)) return await this.#drain(agent, value, ctx, stream, span);
         if (isThenable(value)) value = await value;
         tracing.end(span);
       } catch (error) {

@@ -35,16 +35,20 @@ export class Idle {
     try {
       if (!ctx.counters.isIdle() || ctx.closed) return;
       if (ctx.counters.busy) {
-        ctx.counters.busy = false;
-        for (const component of ctx.components) {
-          if (component.onIdle === undefined) continue;
-          try {
-            await component.onIdle();
-          } catch {
-            // An idle hook's failure must not wedge idle detection.
+        // Again while the hooks made work that was already done when they returned (a synchronous
+        // store and body can finish a run within one await): that work's idle is a transition too.
+        while (ctx.counters.busy) {
+          ctx.counters.busy = false;
+          for (const component of ctx.components) {
+            if (component.onIdle === undefined) continue;
+            try {
+              await component.onIdle();
+            } catch {
+              // An idle hook's failure must not wedge idle detection.
+            }
           }
+          if (!ctx.counters.isIdle() || ctx.closed) return;
         }
-        if (!ctx.counters.isIdle()) return;
         if (ctx.events.listening) ctx.events.emit({ kind: 'idle', at: Date.now() });
       }
       for (const waiter of this.#waiters) waiter.resolve();

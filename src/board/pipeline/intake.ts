@@ -13,7 +13,7 @@ import { BoardClosedError, PublishBlockedError, ValidationError } from '../error
 import type { Visibility } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow, Route } from './live.js';
 import type { Pipeline } from './pipeline.js';
-import { freezePlainData } from './plain-data.js';
+import { freezePlainData, PlainDataProblem } from './plain-data.js';
 
 /** Who publishes, which decides whether the publish may wait for queue space. */
 export type Publisher = { readonly kind: 'external' } | { readonly kind: 'agent'; readonly agent: LiveAgent } | { readonly kind: 'board' };
@@ -62,18 +62,25 @@ export class Intake {
   }
 
   #build(type: AnyArtifactType, value: unknown, origin: Origin): Artifact | Promise<Artifact> {
-    let artifact: Artifact = {
-      id: this.#ctx.ids.next(),
-      type: type.name,
-      payload: this.#plain(type, value),
-      producedBy: origin.producedBy,
-      correlationId: origin.correlationId,
-      tags: origin.tags,
-      visibility: origin.visibility,
-      createdAt: this.#ctx.isoNow(),
-      causedBy: origin.causedBy,
-    };
-    if (origin.lineage !== undefined) artifact = { ...artifact, lineage: origin.lineage };
+    const id = this.#ctx.ids.next();
+    const plain = this.#plain(type, value);
+    const createdAt = this.#ctx.isoNow();
+    // One literal per shape: no spread copy for an output's lineage.
+    const artifact: Artifact =
+      origin.lineage === undefined
+        ? { id, type: type.name, payload: plain, producedBy: origin.producedBy, correlationId: origin.correlationId, tags: origin.tags, visibility: origin.visibility, createdAt, causedBy: origin.causedBy }
+        : {
+            id,
+            type: type.name,
+            payload: plain,
+            producedBy: origin.producedBy,
+            correlationId: origin.correlationId,
+            tags: origin.tags,
+            visibility: origin.visibility,
+            createdAt,
+            causedBy: origin.causedBy,
+            lineage: origin.lineage,
+          };
     return this.#ctx.publishComponents.length > 0 ? this.#applyComponents(type, artifact) : artifact;
   }
 
@@ -81,8 +88,8 @@ export class Intake {
   #plain(type: AnyArtifactType, value: unknown): unknown {
     if (FACTS.has(type)) return value;
     const result = freezePlainData(value);
-    if ('issue' in result) throw new ValidationError(type.name, [result.issue]);
-    return result.value;
+    if (result instanceof PlainDataProblem) throw new ValidationError(type.name, [result.issue]);
+    return result;
   }
 
   async #applyComponents(type: AnyArtifactType, artifact: Artifact): Promise<Artifact> {

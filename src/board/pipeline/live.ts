@@ -4,6 +4,7 @@
  * hold what only this process can know: permits, waiters, abort controllers, and the counters that
  * idle detection, backpressure and `board.stats()` read.
  */
+import type { Publisher } from './intake.js';
 import type { AgentSpec, Subscription } from '../agent.js';
 import type { BoardReader } from '../context.js';
 import type { Deque } from '../../flow/deque.js';
@@ -32,6 +33,10 @@ export interface LiveAgent {
   wake: boolean;
   init: Promise<void> | undefined;
   initialized: boolean;
+  /** This agent as the publisher of its outputs; made once, set right after the record. */
+  publisher: Publisher;
+  /** What the dispatcher claims for: this agent alone (one array, not one per claim). */
+  readonly claimAgents: readonly string[];
 }
 
 /** A workflow with work in this process. Forgotten when it has none (unless paused or cancelled). */
@@ -46,7 +51,8 @@ export interface LiveWorkflow {
   /** Aborts the workflow's running runs (cancel, shutdown); made when a run first reads its signal. */
   controller: AbortController | undefined;
   /** Those waiting for `workflow.done()`. */
-  readonly doneWaiters: Set<Settler>;
+  /** Made when something first waits for the workflow (most never have a waiter). */
+  doneWaiters: Set<Settler> | undefined;
 }
 
 /** Where an artifact type leads: one subscription of one agent. */

@@ -14,15 +14,49 @@ interface Walk {
   issue: ValidationIssue | undefined;
 }
 
+/** Why a payload is not plain data: the first issue found. */
+export class PlainDataProblem {
+  constructor(readonly issue: ValidationIssue) {}
+}
+
 /** The frozen copy, or the first issue found. */
-export function freezePlainData(value: unknown): { readonly value: unknown } | { readonly issue: ValidationIssue } {
+export function freezePlainData(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) {
     const problem = primitiveProblem(value);
-    return problem === undefined ? { value } : { issue: { path: '(root)', message: problem } };
+    return problem === undefined ? value : new PlainDataProblem({ path: '(root)', message: problem });
   }
+  // Most payloads are one flat object of primitives: copied without the walk's bookkeeping.
+  const flat = copyFlat(value);
+  if (flat !== undefined) return flat;
   const walk: Walk = { keys: [], ancestors: [], issue: undefined };
   const frozen = copy(value, walk);
-  return walk.issue === undefined ? { value: frozen } : { issue: walk.issue };
+  return walk.issue === undefined ? frozen : new PlainDataProblem(walk.issue);
+}
+
+/** The frozen copy of a plain object whose values are all plain primitives; undefined for anything else (the walk decides). */
+function copyFlat(item: object): object | undefined {
+  if (Array.isArray(item)) return undefined;
+  const proto = Object.getPrototypeOf(item) as unknown;
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key in item) {
+    if (!Object.hasOwn(item, key)) continue;
+    const value = (item as Record<string, unknown>)[key];
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+      case 'undefined':
+        break;
+      case 'number':
+        if (!Number.isFinite(value)) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    out[key] = value;
+  }
+  if (Object.getOwnPropertySymbols(item).length > 0) return undefined;
+  return Object.freeze(out);
 }
 
 function primitiveProblem(value: unknown): string | undefined {

@@ -11,7 +11,7 @@
 import type { Subscription } from '../agent.js';
 import type { Artifact } from '../artifact.js';
 import { summarizeError } from '../builtins.js';
-import type { ArtifactWrite, GateDeposit, NewRun } from '../store/contract.js';
+import type { ArtifactWrite, GateDeposit, NewRun, OutputWrite } from '../store/contract.js';
 import { gateKey } from '../store/gate-state.js';
 import { isVisibleTo } from '../visibility.js';
 import type { LiveAgent, Route } from './live.js';
@@ -19,6 +19,10 @@ import type { Pipeline } from './pipeline.js';
 
 const NO_RUNS: readonly NewRun[] = Object.freeze([]);
 const NO_DEPOSITS: readonly GateDeposit[] = Object.freeze([]);
+
+function written(artifact: Artifact, runs: readonly NewRun[], deposits: readonly GateDeposit[], index: number | undefined): ArtifactWrite {
+  return index === undefined ? { artifact, runs, deposits } : ({ artifact, runs, deposits, index } as OutputWrite);
+}
 
 export class Router {
   readonly #ctx: Pipeline;
@@ -68,8 +72,17 @@ export class Router {
 
   /** `artifact` with the runs and gate deposits it causes. */
   route(artifact: Artifact): ArtifactWrite {
+    return this.#route(artifact, undefined);
+  }
+
+  /** The same for a run's output, keyed by its index in the run. */
+  routeOutput(artifact: Artifact, index: number): OutputWrite {
+    return this.#route(artifact, index) as OutputWrite;
+  }
+
+  #route(artifact: Artifact, index: number | undefined): ArtifactWrite {
     const routes = this.#ctx.routes.get(artifact.type);
-    if (routes === undefined) return { artifact, runs: NO_RUNS, deposits: NO_DEPOSITS };
+    if (routes === undefined) return written(artifact, NO_RUNS, NO_DEPOSITS, index);
     let runs: NewRun[] | undefined;
     let deposits: GateDeposit[] | undefined;
     let triggered: LiveAgent | Set<LiveAgent> | undefined;
@@ -96,7 +109,7 @@ export class Router {
       else if (triggered instanceof Set) triggered.add(agent);
       else triggered = new Set([triggered, agent]);
     }
-    return { artifact, runs: runs ?? NO_RUNS, deposits: deposits ?? NO_DEPOSITS };
+    return written(artifact, runs ?? NO_RUNS, deposits ?? NO_DEPOSITS, index);
   }
 
   #matches(agent: LiveAgent, subscription: Subscription, artifact: Artifact): boolean {

@@ -26,7 +26,7 @@ export class Workflows {
   ensure(id: string): LiveWorkflow {
     let wf = this.#live.get(id);
     if (wf === undefined) {
-      wf = { id, state: 'active', queued: 0, running: 0, deferred: 0, publishing: 0, controller: undefined, doneWaiters: new Set() };
+      wf = { id, state: 'active', queued: 0, running: 0, deferred: 0, publishing: 0, controller: undefined, doneWaiters: undefined };
       this.#live.set(id, wf);
     }
     return wf;
@@ -47,7 +47,7 @@ export class Workflows {
   /** Called whenever a workflow's counters went down: settles its waiters, forgets it, checks board idle. */
   settled(wf: LiveWorkflow): void {
     if (!this.busy(wf)) {
-      if (wf.doneWaiters.size > 0) this.#settleWaiters(wf);
+      if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) this.#settleWaiters(wf);
       else if (wf.state === 'active') this.#live.delete(wf.id);
     }
     this.#ctx.idle.check();
@@ -57,8 +57,11 @@ export class Workflows {
   #settleWaiters(wf: LiveWorkflow): void {
     const resolveIfDone = (timedGates: number): void => {
       if (timedGates > 0 || this.busy(wf)) return;
-      for (const waiter of wf.doneWaiters) waiter.resolve();
-      wf.doneWaiters.clear();
+      const waiters = wf.doneWaiters;
+      if (waiters !== undefined) {
+        for (const waiter of waiters) waiter.resolve();
+        waiters.clear();
+      }
       if (wf.state === 'active' && !this.busy(wf)) this.#live.delete(wf.id);
     };
     try {
@@ -75,7 +78,7 @@ export class Workflows {
     if (wf?.state === 'cancelled') return Promise.reject(new CancelledError(`workflow ${id} was cancelled`));
     if (this.#ctx.closed) return Promise.reject(new BoardClosedError());
     const record = wf ?? this.ensure(id);
-    return this.#ctx.idle.wait(record.doneWaiters, options, () => `workflow ${id} was not done after ${options?.timeoutMs} ms`, () => this.settled(record));
+    return this.#ctx.idle.wait((record.doneWaiters ??= new Set()), options, () => `workflow ${id} was not done after ${options?.timeoutMs} ms`, () => this.settled(record));
   }
 
   async cancel(id: string, reason: unknown): Promise<void> {
@@ -88,8 +91,10 @@ export class Workflows {
     // none has read its signal yet, so one that reads it later sees it aborted), waiters learn of it.
     (wf.controller ??= new AbortController()).abort(why);
     this.#ctx.dispatcher.dropDeferred(wf);
-    for (const waiter of wf.doneWaiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
-    wf.doneWaiters.clear();
+    if (wf.doneWaiters !== undefined) {
+      for (const waiter of wf.doneWaiters) waiter.reject(why instanceof Error ? why : new CancelledError(`workflow ${id} was cancelled`, { cause: why }));
+      wf.doneWaiters.clear();
+    }
     const change = await this.#ctx.store.setWorkflowState(id, 'cancelled');
     this.#ctx.deadlines.recheck();
     for (const run of change.dropped) {
@@ -100,7 +105,7 @@ export class Workflows {
       this.#ctx.counters.queuedRunCancelled(agent);
       this.#ctx.completion.reportCancelled(run, why);
     }
-    if (wf.running > 0) await new Promise<void>((resolve) => wf.doneWaiters.add({ resolve, reject: () => resolve() }));
+    if (wf.running > 0) await new Promise<void>((resolve) => (wf.doneWaiters ??= new Set()).add({ resolve, reject: () => resolve() }));
     this.settled(wf);
   }
 
@@ -126,6 +131,7 @@ export class Workflows {
   /** Rejects every waiter: the board is shutting down. */
   failAll(reason: unknown): void {
     for (const wf of this.#live.values()) {
+      if (wf.doneWaiters === undefined) continue;
       for (const waiter of wf.doneWaiters) waiter.reject(reason);
       wf.doneWaiters.clear();
     }

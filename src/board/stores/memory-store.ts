@@ -83,17 +83,31 @@ interface LoopCounter {
 }
 
 const NO_RUNS: readonly RunRecord[] = Object.freeze([]);
+const NO_NEW_RUNS: readonly NewRun[] = Object.freeze([]);
+const NO_CLOSES: readonly GateClose[] = Object.freeze([]);
 const NO_LIMITS: readonly RunLimitReached[] = Object.freeze([]);
 
-/** A unit's outcome while it is being applied. */
-class UnitLog {
-  runs: RunRecord[] | undefined;
-  limited: RunLimitReached[] | undefined;
+/** A unit's outcome while it is being applied, and then its result (one object per unit). */
+class UnitLog implements UnitResult {
+  status: UnitResult['status'] = 'applied';
+  runs: readonly RunRecord[] = NO_RUNS;
+  limited: readonly RunLimitReached[] = NO_LIMITS;
   duplicates = 0;
-  nextDeadline: number | undefined;
+  nextDeadline: number | undefined = undefined;
+
+  addRun(run: RunRecord): void {
+    if (this.runs === NO_RUNS) this.runs = [run];
+    else (this.runs as RunRecord[]).push(run);
+  }
+
+  addLimit(limit: RunLimitReached): void {
+    if (this.limited === NO_LIMITS) this.limited = [limit];
+    else (this.limited as RunLimitReached[]).push(limit);
+  }
 
   result(status: UnitResult['status'] = 'applied'): UnitResult {
-    return { status, runs: this.runs ?? NO_RUNS, limited: this.limited ?? NO_LIMITS, duplicates: this.duplicates, nextDeadline: this.nextDeadline };
+    this.status = status;
+    return this;
   }
 }
 
@@ -169,12 +183,12 @@ export class MemoryStore implements BoardStore {
   publish(unit: PublishUnit): UnitResult {
     this.#checkWrites(unit.writes);
     for (const write of unit.writes) if (this.#states.get(write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
-    for (const run of unit.runs ?? []) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
-    for (const close of unit.closeGates ?? []) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
+    for (const run of unit.runs ?? NO_NEW_RUNS) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
+    for (const close of unit.closeGates ?? NO_CLOSES) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
     const log = new UnitLog();
-    for (const close of unit.closeGates ?? []) this.#closeGate(close, unit.now, log);
+    for (const close of unit.closeGates ?? NO_CLOSES) this.#closeGate(close, unit.now, log);
     for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
-    for (const run of unit.runs ?? []) this.#createRun(run, unit.now, log);
+    for (const run of unit.runs ?? NO_NEW_RUNS) this.#createRun(run, unit.now, log);
     return log.result();
   }
 
@@ -391,7 +405,7 @@ export class MemoryStore implements BoardStore {
     this.#deadLetters.delete(id);
     const log = new UnitLog();
     this.#createRun(run, now, log);
-    return log.runs?.[0];
+    return log.runs[0];
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -519,7 +533,7 @@ export class MemoryStore implements BoardStore {
     if (counts === undefined) this.#counts.set(run.correlationId, (counts = { queued: 0, running: 0 }));
     counts.queued++;
     for (const id of run.inputIds) this.#pin(id);
-    (log.runs ??= []).push(snapshot(stored));
+    log.addRun(snapshot(stored));
   }
 
   /** Counts a run against its workflow's limit for the agent; false (and a report) when the limit is reached. */
@@ -532,7 +546,7 @@ export class MemoryStore implements BoardStore {
     let counter = agents.get(run.agent);
     if (counter === undefined) agents.set(run.agent, (counter = { count: 0, reported: false }));
     if (counter.count >= run.runLimit!) {
-      (log.limited ??= []).push({ agent: run.agent, correlationId: run.correlationId, limit: run.runLimit!, inputIds: run.inputIds, first: !counter.reported });
+      log.addLimit({ agent: run.agent, correlationId: run.correlationId, limit: run.runLimit!, inputIds: run.inputIds, first: !counter.reported });
       counter.reported = true;
       return false;
     }
