@@ -96,6 +96,7 @@ export interface RunRecord {
   readonly leaseUntil?: number | undefined;
 }
 
+/** A stored run's state: waiting in its agent's queue, or claimed by an owner and executing. */
 export type RunState = 'queued' | 'running';
 
 /** A claimed run: what {@link BoardStore.claim} hands out. */
@@ -244,12 +245,14 @@ export type Completion =
   | { readonly outcome: 'cancelled' }
   | { readonly outcome: 'released' };
 
+/** Which runs {@link BoardStore.listRuns} answers: every given field must match; an absent one matches all. */
 export interface RunQuery {
   readonly agent?: string;
   readonly correlationId?: string;
   readonly state?: RunState;
 }
 
+/** Which dead letters {@link BoardStore.listDeadLetters} answers: `agent` and `correlationId` filter, `limit` caps the count. */
 export interface DeadLetterQuery {
   readonly agent?: string;
   readonly correlationId?: string;
@@ -333,6 +336,7 @@ export interface BoardStore {
    * in the same unit; a cancelled workflow stays cancelled (answers `previous: 'cancelled'`).
    */
   setWorkflowState(correlationId: string, state: WorkflowState): Awaitable<WorkflowChange>;
+  /** A workflow's state; `active` for a workflow the store never paused or cancelled. */
   getWorkflowState(correlationId: string): Awaitable<WorkflowState>;
   /** Every workflow whose state is not `active`. */
   listWorkflowStates(): Awaitable<readonly { readonly correlationId: string; readonly state: WorkflowState }[]>;
@@ -344,12 +348,14 @@ export interface BoardStore {
   getArtifacts(ids: readonly string[]): Awaitable<readonly (Artifact | undefined)[]>;
   /** Stored artifacts matching `query`, oldest first. */
   list<T>(query: ArtifactQuery & { readonly type: ArtifactTypeOf<T> }): Awaitable<Artifact<T>[]>;
+  /** Stored artifacts matching `query` (every artifact without one), oldest first. */
   list(query?: ArtifactQuery): Awaitable<Artifact[]>;
   /** Queued (in queue order) and running runs. */
   listRuns(query?: RunQuery): Awaitable<readonly RunRecord[]>;
   /** Open gates, optionally those holding an artifact of one workflow. */
   listGates(query?: { readonly correlationId?: string }): Awaitable<readonly GateState[]>;
 
+  /** Dead letters matching `query`, in the order they were stored. */
   listDeadLetters(query?: DeadLetterQuery): Awaitable<readonly DeadLetter[]>;
   /** Removes the dead letter and queues `run` (its replay) in one unit; undefined (nothing done) when unknown. */
   replayDeadLetter(id: string, run: NewRun, now: number): Awaitable<RunRecord | undefined>;

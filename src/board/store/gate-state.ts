@@ -13,6 +13,7 @@
  */
 import type { GateDeposit } from './contract.js';
 
+/** What a gate collects: one artifact per declared type (`and`), up to a batch size of one type (`batch`), or an AND group per join key within a window (`join`). */
 export type GateKind = 'and' | 'batch' | 'join';
 
 /** An artifact waiting in a gate, with its workflow and arrival time (epoch ms). */
@@ -109,6 +110,7 @@ export function entriesAt(state: GateState, position: number): GateEntry[] {
   return state.slots[position]!.slice(state.heads[position]);
 }
 
+/** Whether no entry waits at any of the gate's positions (a transition that empties a gate answers no state: the gate is deleted). */
 export function isEmptyGate(state: GateState): boolean {
   for (let i = 0; i < state.slots.length; i++) if (waitingAt(state, i) > 0) return false;
   return true;

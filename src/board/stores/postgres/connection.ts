@@ -42,11 +42,19 @@ export interface PostgresResult<Row = Record<string, unknown>> {
  * ```
  */
 export interface PostgresClient {
+  /** Runs one parameterised statement on this client's connection and answers its rows. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   query(query: PostgresQuery): Promise<PostgresResult<any>>;
+  /**
+   * Returns the client to its pool. With an error (or `true`) the pool destroys the connection
+   * instead of reusing it: the store passes one when a rollback failed or a listening connection broke.
+   */
   release(error?: Error | boolean): void;
+  /** Listens for `NOTIFY` messages on channels this client has `LISTEN`ed to (the store's wake-ups). */
   on(event: 'notification', listener: (message: { channel: string; payload?: string | undefined }) => void): unknown;
+  /** Listens for the loss of this client's connection; the store then releases it and listens again on a new one. */
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Removes the listeners of `event` (every event when omitted), so that a released client keeps none of the store's. */
   removeAllListeners?(event?: string): unknown;
 }
 
@@ -63,7 +71,9 @@ export interface PostgresClient {
  * ```
  */
 export interface PostgresPool {
+  /** Checks a client out of the pool, waiting for one when all are in use; the caller must release it. */
   connect(): Promise<PostgresClient>;
+  /** Closes every connection of the pool; the store calls it only on a pool it opened itself. */
   end(): Promise<void>;
 }
 

@@ -330,6 +330,7 @@ export class PostgresStore implements BoardStore {
     if (this.#ownsPool) await this.#pool.end();
   }
 
+  /** Closes the store as {@link close} does, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

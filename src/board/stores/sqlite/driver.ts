@@ -60,6 +60,7 @@ export interface SqliteDriver {
    * when it throws. Not reentrant.
    */
   transaction<T>(body: () => T): T;
+  /** Closes the connection; its prepared statements are unusable afterwards. */
   close(): void;
 }
 
@@ -69,8 +70,11 @@ export abstract class BaseDriver implements SqliteDriver {
   readonly #statements = new Map<string, SqliteStatement>();
   #inTransaction = false;
 
+  /** Prepares `sql` with the driver's binding, bypassing the statement cache ({@link prepare} caches what it answers). */
   protected abstract prepareUncached(sql: string): SqliteStatement;
+  /** {@inheritDoc SqliteDriver.exec} */
   abstract exec(sql: string): void;
+  /** Closes the binding's database handle; {@link close} calls it once the statement cache is cleared. */
   protected abstract closeConnection(): void;
 
   prepare(sql: string): SqliteStatement {

@@ -24,12 +24,17 @@
  */
 import type { SqliteDriver } from './driver.js';
 
+/** One step of the schema: the SQL that brings a database from the previous version to `version`. */
 export interface Migration {
+  /** Its version, greater than the previous migration's: a database whose latest recorded version is lower gets it. */
   readonly version: number;
+  /** What it changes, recorded with the version. */
   readonly description: string;
+  /** The statements it runs, inside {@link migrate}'s transaction. */
   readonly sql: string;
 }
 
+/** Every migration this skein knows, oldest first: {@link migrate} applies those a database lacks. */
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,

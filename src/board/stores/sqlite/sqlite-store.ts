@@ -419,10 +419,12 @@ export class SqliteStore implements BoardStore {
     this.#db.close();
   }
 
+  /** Closes the store as {@link close} does, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** Closes the store as {@link close} does, for `await using` (the close itself is synchronous). */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
