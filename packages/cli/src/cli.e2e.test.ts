@@ -278,6 +278,27 @@ describe('skein run: failures and bad input', () => {
     expect(stdout).toMatch(/^ {2}work +4 +2 +0 +2 /m);
   });
 
+  it('says in a pipe why runs failed: per agent the count and the first errors, and where the dead letters are', async () => {
+    const { code, stdout } = await cli(['run', fixture('failing.workflow.ts')]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^ {2}work: 2 runs failed for good\n {4}job [13] is odd \(1x\)\n {4}job [13] is odd \(1x\)$/m);
+    expect(stdout).toContain("  dead letters: 2 in the board's MemoryStore, which ends with this process");
+    expect(stdout).toContain('--trace <file>');
+  });
+
+  it('--json lists the errors per agent and the dead letters', async () => {
+    const { code, stdout } = await cli(['run', fixture('failing.workflow.ts'), '--json', '--quiet']);
+    expect(code).toBe(1);
+    const summary = JSON.parse(stdout) as { agents: { name: string; errors: unknown[] }[]; deadLetters: unknown };
+    expect(summary.agents.find((a) => a.name === 'work')?.errors).toEqual(
+      expect.arrayContaining([
+        { message: 'job 1 is odd', count: 1 },
+        { message: 'job 3 is odd', count: 1 },
+      ]),
+    );
+    expect(summary.deadLetters).toEqual({ count: 2, store: 'MemoryStore', durable: false });
+  });
+
   it.each([
     ['a missing file', ['run', 'does-not-exist.ts'], 'skein: workflow file not found: does-not-exist.ts'],
     ['a directory', ['run', 'examples'], 'skein: workflow must be a file, but examples is a directory'],

@@ -90,7 +90,7 @@ describe('ProgressModel', () => {
       model.apply(started('a', `r${i}`));
       model.apply(i === 100 ? failed('a', `r${i}`, i) : finished('a', `r${i}`, i));
     }
-    expect(model.timings()).toEqual([{ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, unfinished: 0, p50Ms: 50, p99Ms: 99, maxMs: 100 }]);
+    expect(model.timings()).toEqual([{ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, unfinished: 0, errors: [{ message: 'disk on fire', count: 1 }], p50Ms: 50, p99Ms: 99, maxMs: 100 }]);
   });
 
   it('shows agents declared up front before any of their events', () => {

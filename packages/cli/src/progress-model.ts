@@ -8,6 +8,7 @@
  * `finished`/`failed` (queue time excluded).
  */
 import type { AgentStats, BoardEvent } from 'skein/board';
+import { FailureTally, type ErrorCount } from './failure-tally.js';
 import { percentile } from './percentile.js';
 
 /** How far back the runs-per-second rate looks. */
@@ -33,6 +34,11 @@ export interface AgentTimings {
    * shutdown these are runs that ignored their signal past the board's grace period.
    */
   readonly unfinished: number;
+  /**
+   * Why runs failed for good: the first few distinct messages with their counts, in order of first
+   * occurrence (`failed` minus their counts' sum had other messages).
+   */
+  readonly errors: readonly ErrorCount[];
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
   readonly maxMs: number | undefined;
@@ -60,6 +66,7 @@ interface AgentState {
   failed: number;
   cancelled: number;
   retries: number;
+  readonly failures: FailureTally;
   readonly durationsMs: number[];
   /** End times of recent runs, oldest first; pruned past the rate window. */
   readonly recentEnds: number[];
@@ -133,6 +140,7 @@ export class ProgressModel {
       case 'failed': {
         const agent = this.#end(event.agent, event.runId);
         agent.failed++;
+        agent.failures.record(event.error);
         agent.durationsMs.push(event.durationMs);
         agent.recentEnds.push(event.at);
         this.#recentFailures.push(`${event.agent}: ${event.error.message}`);
@@ -190,6 +198,7 @@ export class ProgressModel {
         cancelled: state.cancelled,
         retries: state.retries,
         unfinished: state.queued + state.running,
+        errors: state.failures.errors(),
         p50Ms: percentile(sorted, 50),
         p99Ms: percentile(sorted, 99),
         maxMs: sorted.at(-1),
@@ -201,7 +210,7 @@ export class ProgressModel {
   #agent(name: string): AgentState {
     let state = this.#agents.get(name);
     if (state === undefined) {
-      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, durationsMs: [], recentEnds: [], recentHead: 0 };
+      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, failures: new FailureTally(), durationsMs: [], recentEnds: [], recentHead: 0 };
       this.#agents.set(name, state);
     }
     return state;

@@ -100,8 +100,8 @@ describe('formatSummary', () => {
       exitCode: 0,
       snapshot: snapshot({ elapsedMs: 2_345 }),
       timings: [
-        { name: 'read', runs: 239, failed: 0, cancelled: 0, retries: 48, unfinished: 0, p50Ms: 3, p99Ms: 41, maxMs: 50 },
-        { name: 'digest', runs: 0, failed: 0, cancelled: 0, retries: 0, unfinished: 0, p50Ms: undefined, p99Ms: undefined, maxMs: undefined },
+        { name: 'read', runs: 239, failed: 0, cancelled: 0, retries: 48, unfinished: 0, errors: [], p50Ms: 3, p99Ms: 41, maxMs: 50 },
+        { name: 'digest', runs: 0, failed: 0, cancelled: 0, retries: 0, unfinished: 0, errors: [], p50Ms: undefined, p99Ms: undefined, maxMs: undefined },
       ],
       result: { outputs: [{ label: 'report', path: '.tmp/report.md' }], notes: ['239 documents'] },
     });
@@ -124,7 +124,7 @@ describe('formatSummary', () => {
       status: 'interrupted',
       exitCode: 130,
       snapshot: snapshot(),
-      timings: [{ name: 'wait', runs: 0, failed: 0, cancelled: 3, retries: 0, unfinished: 2, p50Ms: undefined, p99Ms: undefined, maxMs: undefined }],
+      timings: [{ name: 'wait', runs: 0, failed: 0, cancelled: 3, retries: 0, unfinished: 2, errors: [], p50Ms: undefined, p99Ms: undefined, maxMs: undefined }],
     });
     expect(formatSummary(summary, plain)).toContain('runs that never ended (they ignored the abort past the grace period): 2 of wait');
   });
@@ -140,6 +140,45 @@ describe('formatSummary', () => {
     const text = formatSummary(summary, plain);
     expect(text).toContain('2 joins expired before every input arrived (JoinExpired on the board)');
     expect(text).toContain('1 agent run limit was reached (LoopDetected on the board)');
+  });
+
+  it('says per failing agent how many runs failed and with which errors, and where the dead letters are', () => {
+    const summary = buildSummary({
+      workflow: 'demo',
+      status: 'failed',
+      exitCode: 1,
+      snapshot: snapshot(),
+      timings: [
+        { name: 'read', runs: 10, failed: 5, cancelled: 0, retries: 0, unfinished: 0, errors: [{ message: 'ENOENT: a.md', count: 3 }, { message: 'TypeError: x is not a function', count: 1 }], p50Ms: 1, p99Ms: 1, maxMs: 1 },
+        { name: 'ok', runs: 3, failed: 0, cancelled: 0, retries: 0, unfinished: 0, errors: [], p50Ms: 1, p99Ms: 1, maxMs: 1 },
+      ],
+      store: new (class MemoryStore {})(),
+    });
+    const text = formatSummary(summary, plain);
+    expect(text).toContain(
+      [
+        '  read: 5 runs failed for good',
+        '    ENOENT: a.md (3x)',
+        '    TypeError: x is not a function (1x)',
+        '    and 1 with other errors',
+        "  dead letters: 5 in the board's MemoryStore, which ends with this process: read them in the workflow's finish() with board.deadLetters(), or use a durable store",
+        '  every failure with its error: run again with --trace <file>',
+      ].join('\n'),
+    );
+    expect(text).not.toContain('ok:');
+    expect(summary.deadLetters).toEqual({ count: 5, store: 'MemoryStore', durable: false });
+  });
+
+  it('names a durable store and the trace file when runs failed, and says nothing of dead letters when none did', () => {
+    const timings = [{ name: 'read', runs: 1, failed: 1, cancelled: 0, retries: 0, unfinished: 0, errors: [{ message: 'boom', count: 1 }], p50Ms: 1, p99Ms: 1, maxMs: 1 }];
+    const failed = buildSummary({ workflow: 'demo', status: 'failed', exitCode: 1, snapshot: snapshot(), timings, store: new (class SqliteStore {})(), trace: 'out/t.jsonl' });
+    const text = formatSummary(failed, plain);
+    expect(text).toContain("  dead letters: 1 in the board's SqliteStore: list them with board.deadLetters(), replay with board.replayDeadLetter(id)");
+    expect(text).toContain('  every failure with its error is in the trace: out/t.jsonl');
+    expect(text).toContain('    boom\n');
+    const clean = buildSummary({ workflow: 'demo', status: 'completed', exitCode: 0, snapshot: snapshot(), timings: [] });
+    expect(clean.deadLetters).toBeUndefined();
+    expect(formatSummary(clean, plain)).not.toContain('dead letters');
   });
 
   it('says why a run stopped', () => {

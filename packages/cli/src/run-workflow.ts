@@ -166,6 +166,8 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     timings,
     result,
     reason: stopReason === undefined ? undefined : `${firstLine(stopReason)}; in-flight runs were cancelled`,
+    store: board?.store,
+    trace: options.tracePath,
   });
 }
 
