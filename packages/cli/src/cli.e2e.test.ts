@@ -270,6 +270,76 @@ describe('skein run: Ctrl-C and SIGTERM', () => {
   });
 });
 
+describe('skein run: a workflow that fails to load', () => {
+  /** Writes `files` into a fresh directory (a package of the given type) and returns its path. */
+  async function workflowDir(type: 'module' | 'commonjs', files: Record<string, string>): Promise<string> {
+    const target = await mkdtemp(join(dir, `load-${type}-`));
+    await writeFile(join(target, 'package.json'), JSON.stringify({ type }));
+    for (const [name, text] of Object.entries(files)) await writeFile(join(target, name), text);
+    return target;
+  }
+
+  it('prints the whole TypeScript syntax error with file, line and column and the source line, and exits 2', async () => {
+    const target = await workflowDir('module', { 'flow.ts': "const a = 1;\nexport default {\n  name: 'x' +,\n};\n" });
+    const { code, stdout, stderr } = await cli(['run', join(target, 'flow.ts')]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).not.toContain('Transform failed');
+    expect(stderr).toContain(`skein: could not load ${join(target, 'flow.ts')}: ${join(target, 'flow.ts')}:3:14: Unexpected ","\n  3 |   name: 'x' +,\n    |              ^\n`);
+  });
+
+  it('prints a JavaScript syntax error with its place, although Node gives none for an ES module', async () => {
+    const target = await workflowDir('module', { 'flow.mjs': "const a = 1;\nexport default { name: 'x' + };\n" });
+    const { code, stderr } = await cli(['run', join(target, 'flow.mjs')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("SyntaxError: Unexpected token '}'\n");
+    expect(stderr).toContain(`  at ${join(target, 'flow.mjs')}:2:30\n  2 | export default { name: 'x' + };\n`);
+  });
+
+  it('prints every line of an error thrown at import and where in the file it was thrown', async () => {
+    const target = await workflowDir('module', {
+      'flow.ts': "const where: string = 'config';\nif (where) {\n  throw new Error('config missing\\nset SKEIN_CONFIG');\n}\nexport default {};\n",
+    });
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('config missing\nset SKEIN_CONFIG\n');
+    expect(stderr).toContain(`  at ${join(target, 'flow.ts')}:3:9\n`);
+  });
+
+  it('--timeout interrupts an endless loop at import, says so and exits 124', async () => {
+    const target = await workflowDir('module', { 'flow.ts': "process.stderr.write('looping\\n');\nfor (;;) {}\nexport default {};\n" });
+    let loopingAt = 0;
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts'), '--timeout', '500ms'], (text) => {
+      if (loopingAt === 0 && text.includes('looping')) loopingAt = Date.now();
+    });
+    expect(code).toBe(124);
+    expect(stderr).toContain(`skein: could not load ${join(target, 'flow.ts')} within 500 ms (--timeout): its top-level code was still running, and was interrupted`);
+    // The deadline counts from the start; the interrupted process then exits promptly.
+    expect(Date.now() - loopingAt).toBeLessThan(10_000);
+  });
+
+  it('--timeout covers a top-level await that waits longer than the deadline', async () => {
+    const target = await workflowDir('module', { 'flow.ts': 'await new Promise((resolve) => setTimeout(resolve, 600_000));\nexport default {};\n' });
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts'), '--timeout', '500ms']);
+    expect(code).toBe(124);
+    expect(stderr).toContain('within 500 ms (--timeout)');
+  });
+
+  it('says so when a top-level await never settles, instead of exiting 13 in silence', async () => {
+    const target = await workflowDir('module', { 'flow.ts': 'await new Promise(() => {});\nexport default {};\n' });
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`skein: could not load ${join(target, 'flow.ts')}: its top-level await never settled`);
+  });
+
+  it('loads and runs a .ts workflow in a package without "type": "module"', async () => {
+    const { code, stdout, stderr } = await cli(['run', fixture('commonjs/greet.workflow.ts')]);
+    expect(stderr).toContain('hello, cjs');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^commonjs-greet completed in/);
+  });
+});
+
 describe('skein run: failures and bad input', () => {
   it('exits 1 when a run failed for good, and the summary shows failures and retries', async () => {
     const { code, stdout } = await cli(['run', fixture('failing.workflow.ts')]);
