@@ -18,8 +18,8 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 export interface LoadWorkflowOptions {
   /**
    * How long importing the module may take (its top-level code and awaits included); past it the
-   * import is interrupted, even an endless synchronous loop (see `watchdog.ts`), and the load fails
-   * with a {@link WorkflowLoadTimeout}.
+   * load fails with a {@link WorkflowLoadTimeout}, or, when the module's code never yields (an
+   * endless loop), the process says so on stderr and is killed (see `watchdog.ts`).
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -83,18 +83,20 @@ function workflowExport(module: Record<string, unknown>): unknown {
  * (Node would otherwise exit with code 13 and say nothing).
  */
 async function importWithin(path: string, file: string, timeoutMs: number | undefined): Promise<Record<string, unknown>> {
-  const watchdog = timeoutMs === undefined ? undefined : startWatchdog(timeoutMs);
+  const late = `could not load ${file} within ${formatDuration(timeoutMs ?? 0)} (--timeout)`;
+  const watchdog =
+    timeoutMs === undefined ? undefined : startWatchdog(timeoutMs, `skein: ${late}: its top-level code never yields (an endless loop?), so the process was killed`);
   let onEmptyLoop: (() => void) | undefined;
   const stalled = new Promise<never>((_, reject) => {
     onEmptyLoop = () => {
-      // An interrupted endless loop leaves the loop empty too: the watchdog's report is on its way.
+      // Past the deadline the watchdog's report is on its way.
       if (watchdog?.firing() === true) return;
       reject(new CliError(`could not load ${file}: its top-level await never settled (it waits for something that nothing will do, and nothing else is left to run)`));
     };
     process.on('beforeExit', onEmptyLoop);
   });
   const timedOut = watchdog?.fired.then(() => {
-    throw new WorkflowLoadTimeout(`could not load ${file} within ${formatDuration(timeoutMs!)} (--timeout): its top-level code was still running, and was interrupted`);
+    throw new WorkflowLoadTimeout(`${late}: its top-level code was still waiting`);
   });
   const imported = importModule(path).then((module) => {
     // Loaded as the deadline passed: the watchdog has fired and `timedOut` decides.

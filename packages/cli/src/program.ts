@@ -8,6 +8,7 @@ import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import { colorFor, palette } from './format.js';
 import { firstLine, loadWorkflow, WorkflowLoadTimeout } from './load-workflow.js';
 import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, type OutputStream, type ProgressRenderer } from './renderer.js';
+import { coalesceSignals } from './signal-coalescer.js';
 import { EXIT_CODES, runWorkflow, type ConcurrencyOverrides } from './run-workflow.js';
 import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
@@ -66,13 +67,13 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
   const startedAt = Date.now();
   try {
     const { workflow } = await loadWorkflow(file, io.cwd, { timeoutMs: options.timeoutMs });
-    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.max(1, options.timeoutMs - (Date.now() - startedAt));
     return await runUnderMain(io, options, (signal) =>
       runWorkflow(workflow, {
         args,
         cwd: io.cwd,
         concurrency: options.concurrency,
-        timeoutMs,
+        timeoutMs: options.timeoutMs,
+        startedAt,
         tracePath: options.trace,
         renderer: chooseRenderer(io, options),
         tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
@@ -106,7 +107,8 @@ function runUnderMain(io: CliIo, options: RunCommandOptions, run: (signal: Abort
       // main decides on signals (130/143) and failures (1); otherwise the run's own code stands.
       exit: (code) => io.exit(code === 0 ? exitCode : code),
       onError: (error) => io.stderr.write(`skein: ${describeError(error, io.env)}\n`),
-      ...(io.process === undefined ? {} : { process: io.process }),
+      // One Ctrl-C may arrive two or three times (relayed by npm and tsx): count it once.
+      process: coalesceSignals(io.process ?? process),
     },
   ).then((code) => (code === 0 ? exitCode : code));
 }
