@@ -9,7 +9,7 @@
  */
 import type { AgentStats, BoardEvent } from 'skein/board';
 import { FailureTally, type ErrorCount } from './failure-tally.js';
-import { percentile } from './percentile.js';
+import { RunTimes } from './run-times.js';
 
 /** How far back the runs-per-second rate looks. */
 const RATE_WINDOW_MS = 2_000;
@@ -67,7 +67,7 @@ interface AgentState {
   cancelled: number;
   retries: number;
   readonly failures: FailureTally;
-  readonly durationsMs: number[];
+  readonly runTimes: RunTimes;
   /** End times of recent runs, oldest first; pruned past the rate window. */
   readonly recentEnds: number[];
   recentHead: number;
@@ -133,7 +133,7 @@ export class ProgressModel {
       case 'finished': {
         const agent = this.#end(event.agent, event.runId);
         agent.done++;
-        agent.durationsMs.push(event.durationMs);
+        agent.runTimes.record(event.durationMs);
         agent.recentEnds.push(event.at);
         return;
       }
@@ -141,7 +141,7 @@ export class ProgressModel {
         const agent = this.#end(event.agent, event.runId);
         agent.failed++;
         agent.failures.record(event.error);
-        agent.durationsMs.push(event.durationMs);
+        agent.runTimes.record(event.durationMs);
         agent.recentEnds.push(event.at);
         this.#recentFailures.push(`${event.agent}: ${event.error.message}`);
         if (this.#recentFailures.length > MAX_RECENT_FAILURES) this.#recentFailures.shift();
@@ -190,7 +190,6 @@ export class ProgressModel {
   timings(): AgentTimings[] {
     const result: AgentTimings[] = [];
     for (const [name, state] of this.#agents) {
-      const sorted = [...state.durationsMs].sort((a, b) => a - b);
       result.push({
         name,
         runs: state.done + state.failed,
@@ -199,9 +198,9 @@ export class ProgressModel {
         retries: state.retries,
         unfinished: state.queued + state.running,
         errors: state.failures.errors(),
-        p50Ms: percentile(sorted, 50),
-        p99Ms: percentile(sorted, 99),
-        maxMs: sorted.at(-1),
+        p50Ms: state.runTimes.percentile(50),
+        p99Ms: state.runTimes.percentile(99),
+        maxMs: state.runTimes.maxMs,
       });
     }
     return result;
@@ -210,7 +209,7 @@ export class ProgressModel {
   #agent(name: string): AgentState {
     let state = this.#agents.get(name);
     if (state === undefined) {
-      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, failures: new FailureTally(), durationsMs: [], recentEnds: [], recentHead: 0 };
+      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, failures: new FailureTally(), runTimes: new RunTimes(), recentEnds: [], recentHead: 0 };
       this.#agents.set(name, state);
     }
     return state;
