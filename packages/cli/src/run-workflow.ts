@@ -129,7 +129,7 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     reader = (async () => {
       for await (const event of events) {
         model.apply(event);
-        trace?.write(event);
+        await trace?.write(event);
       }
     })();
     ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs ?? TTY_TICK_MS);
