@@ -3,7 +3,7 @@ import { colorFor, formatDuration, formatRunTime, palette, table, visibleWidth }
 import type { ProgressSnapshot } from './progress-model.js';
 import { progressFrame, progressLine } from './progress-view.js';
 import { LineRenderer, type OutputStream } from './renderer.js';
-import { TtyRenderer } from './tty-renderer.js';
+import { fitWidth, TtyRenderer } from './tty-renderer.js';
 import { buildSummary, formatSummary } from './summary.js';
 
 const plain = palette(false);
@@ -83,12 +83,37 @@ describe('TtyRenderer', () => {
     expect(second).toContain('\u001b[2K\u001b[1A');
   });
 
+  it('cuts every line to a narrow terminal instead of letting it wrap, so each redraw erases the whole frame', () => {
+    const stream = { ...recorder(true), columns: 30 };
+    const renderer = new TtyRenderer(stream, plain);
+    renderer.render(snapshot({ recentFailures: ['summarise: a failure message far longer than thirty columns'] }), { workflow: 'markdown-report' });
+    renderer.render(snapshot({ elapsedMs: 2_000 }), { workflow: 'markdown-report' });
+    renderer.close();
+    // eslint-disable-next-line no-control-regex
+    const lines = stream.writes.join('').replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').split('\n');
+    expect(lines.some((line) => line.startsWith('skein run markdown-report') && line.endsWith('…'))).toBe(true);
+    for (const line of lines) expect(visibleWidth(line)).toBeLessThanOrEqual(30);
+  });
+
   it('still draws in a terminal that reports no size', () => {
     const stream = { ...recorder(true), columns: 0, rows: 0 };
     const renderer = new TtyRenderer(stream, plain);
     renderer.render(snapshot(), { workflow: 'demo' });
     renderer.close();
     expect(stream.text()).toContain('skein run demo');
+  });
+});
+
+describe('fitWidth', () => {
+  it('cuts lines wider than the terminal with an ellipsis, keeping colours closed, and leaves short lines alone', () => {
+    const colors = palette(true);
+    const frame = `${colors.red('a red line that is too long')}\nshort`;
+    const [cut, short] = fitWidth(frame, 10).split('\n');
+    expect(visibleWidth(cut!)).toBe(10);
+    expect(cut).toContain('…');
+    expect(cut!.endsWith('\u001b[39m')).toBe(true);
+    expect(short).toBe('short');
+    expect(fitWidth('abc', 0)).toBe('…');
   });
 });
 
