@@ -32,6 +32,11 @@ export class RunTimes {
     this.#maxMs = Math.max(this.#maxMs ?? 0, ms);
   }
 
+  /** The histogram's memory, which depends on the range of values seen, never on how many. */
+  get footprintBytes(): number {
+    return this.#histogram.estimatedFootprintInBytes;
+  }
+
   /** Run times recorded. */
   get count(): number {
     return this.#histogram.totalCount;
