@@ -5,10 +5,11 @@
  *   Document ─read─> Source ─split─> Part ×≤8 ─summarise (batches)─> Summary ─┐
  *                          └─keywords (worker threads)──────────> Keywords ──┴─digest (join)─> Digest
  *
- * - read: reads the file (8 at once). Its "disk" fails transiently on a fixed fifth of the files
+ * - read: reads the file (8 at once) and parses its Markdown into prose (examples/markdown/parse.ts:
+ *   a real Markdown parser, so entities, code, HTML, link URLs and licence text stay out). Its "disk" fails transiently on a fixed fifth of the files
  *   (chosen by a hash of the path) on the first attempt; a retry policy with backoff recovers them,
  *   and the summary counts the retries.
- * - split: cuts the document at its headings into at most 8 parts.
+ * - split: groups the document's sections into at most 8 parts.
  * - summarise: scores the sentences of a document's parts together, in batches of 8 parts or
  *   whatever arrived within 40 ms, and keeps the best two: an extractive summary.
  * - keywords: CPU work in a `WorkerPool` (examples/markdown/keywords.worker.mjs).
@@ -28,12 +29,18 @@ import { defineWorkflow } from '@skein/cli';
 import { WorkerPool } from 'skein/worker';
 import { z } from 'zod';
 import { renderReport } from './markdown/report.js';
-import { extract, fnv1a, groupSections, scoreSentences, splitSections } from './markdown/text.js';
+import { parseMarkdown } from './markdown/parse.js';
+import { extract, fnv1a, groupSections, scoreSentences } from './markdown/text.js';
 
 const MAX_PARTS = 8;
 
 const Document = artifactType('Document', z.object({ path: z.string(), name: z.string() }));
-const Source = artifactType('Source', z.object({ path: z.string(), name: z.string(), text: z.string() }));
+const Section = z.object({ heading: z.string(), text: z.string() });
+/** A document read and parsed: its prose by section (code, HTML and licence boilerplate left out). */
+const Source = artifactType(
+  'Source',
+  z.object({ path: z.string(), name: z.string(), title: z.string(), sections: z.array(Section), headings: z.array(z.string()) }),
+);
 const Part = artifactType(
   'Part',
   z.object({ name: z.string(), title: z.string(), index: z.number().int(), of: z.number().int(), heading: z.string(), text: z.string() }),
@@ -76,7 +83,8 @@ export default defineWorkflow({
           throw new TransientReadError(`EAGAIN reading ${doc.payload.name} (simulated, first attempt only)`);
         }
         const text = await readFile(doc.payload.path, { encoding: 'utf8', signal });
-        return { path: doc.payload.path, name: doc.payload.name, text };
+        const parsed = parseMarkdown(text, doc.payload.name, basename(doc.payload.name));
+        return { path: doc.payload.path, name: doc.payload.name, title: parsed.title, sections: [...parsed.sections], headings: [...parsed.headings] };
       });
 
     board
@@ -85,7 +93,7 @@ export default defineWorkflow({
       .publishes(Part, { fanOut: MAX_PARTS })
       .maxConcurrency(ctx.concurrency('split', 2))
       .handle(([source]) => {
-        const { title, sections } = splitSections(source.payload.text, basename(source.payload.name));
+        const { title, sections } = source.payload;
         const parts = groupSections(sections.length > 0 ? sections : [{ heading: title, text: '' }], MAX_PARTS);
         return parts.map((part, index) => ({ name: source.payload.name, title, index, of: parts.length, heading: part.heading, text: part.text }));
       });
@@ -109,8 +117,8 @@ export default defineWorkflow({
       .publishes(Keywords)
       .maxConcurrency(keywordThreads)
       .handle(async ([source], { signal }) => {
-        const headings = source.payload.text.split('\n').filter((line) => /^#{1,6}\s/.test(line));
-        const result = await pool.run({ text: source.payload.text, headings }, { signal });
+        const text = source.payload.sections.map((section) => section.text).join('\n\n');
+        const result = await pool.run({ text, headings: source.payload.headings }, { signal });
         return { name: source.payload.name, ...result };
       });
 

@@ -1,6 +1,7 @@
 /**
  * Keyword extraction, run in worker threads by the markdown-report workflow (workers load plain
- * JavaScript, hence .mjs). Scores each word by its frequency in the document, dampened for words
+ * JavaScript, hence .mjs). Its input is prose already parsed out of the Markdown (parse.ts: no code,
+ * HTML, entities, link URLs or licence text). Scores each word by its frequency in the document, dampened for words
  * that are common in any English technical text (a built-in stop list), and favours words that also
  * appear in headings. Pure CPU work: no I/O, no shared state.
  *
@@ -24,20 +25,15 @@ const STOP = new Set(
 
 const WORD = /[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z]{2,}/g;
 
-/** Markdown and HTML that is not prose: code blocks, tags, link targets, URLs, e-mail addresses. */
-function prose(text) {
-  return text
-    .replace(/```[\s\S]*?```/g, ' ')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/\]\([^)]*\)/g, '] ')
-    .replace(/https?:\/\/\S+/g, ' ')
-    .replace(/\S+@\S+\.\S+/g, ' ');
+/** Addresses written out in prose (a URL, an e-mail address) are not words. */
+function withoutAddresses(text) {
+  return text.replace(/https?:\/\/\S+/g, ' ').replace(/\S+@\S+\.\S+/g, ' ');
 }
 
 export default function extract({ text, headings }) {
   const counts = new Map();
   let words = 0;
-  for (const match of prose(text).toLowerCase().matchAll(WORD)) {
+  for (const match of withoutAddresses(text).toLowerCase().matchAll(WORD)) {
     const word = match[0];
     words++;
     if (word.length < 3 || word.length > 30 || STOP.has(word) || /^\d/.test(word) || word.includes('..')) continue;

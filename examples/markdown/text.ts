@@ -1,68 +1,15 @@
 /**
- * Plain-text helpers for the markdown-report workflow: split a Markdown document into sections, turn
- * Markdown into sentences, and pick the sentences that best summarise a document (an extractive
- * summary: no network, no model).
+ * Plain-text helpers for the markdown-report workflow: group a document's sections (parsed in
+ * `parse.ts`) into parts, cut prose into sentences, and pick the sentences that best summarise a
+ * document (an extractive summary: no network, no model).
  */
 
-export interface Section {
-  readonly heading: string;
-  readonly text: string;
-}
+import type { Section } from './parse.js';
 
 /** Words that carry no topic; shared by sentence scoring. */
 const FILLER = new Set(
   'a an and are as at be by for from has have in is it its of on or that the this to was were will with you your can not'.split(' '),
 );
-
-/**
- * Splits a Markdown document at its headings (ATX `#` style), dropping code blocks, HTML, tables,
- * images and badges, and keeping link text. The text before the first heading is a section headed
- * by the document's title.
- */
-export function splitSections(markdown: string, fallbackTitle: string): { title: string; sections: Section[] } {
-  const sections: Section[] = [];
-  let title: string | undefined;
-  let heading = fallbackTitle;
-  let lines: string[] = [];
-  let inFence = false;
-  const flush = (): void => {
-    const text = lines.join('\n').replace(/\n{3,}/g, '\n\n').trim();
-    if (text !== '') sections.push({ heading, text });
-    lines = [];
-  };
-  for (const raw of markdown.split(/\r?\n/)) {
-    if (/^\s*(```|~~~)/.test(raw)) {
-      inFence = !inFence;
-      continue;
-    }
-    if (inFence) continue;
-    const match = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(raw);
-    if (match !== null) {
-      flush();
-      heading = plain(match[2] ?? '') || heading;
-      title ??= heading;
-      continue;
-    }
-    if (/^\s*\|/.test(raw) || /^\s*<\/?[a-z]/i.test(raw) || /^\s*(-{3,}|\*{3,}|={3,})\s*$/.test(raw)) continue;
-    lines.push(plain(raw));
-  }
-  flush();
-  return { title: title ?? fallbackTitle, sections };
-}
-
-/** Markdown inline syntax removed: images and badges dropped, links reduced to their text. */
-function plain(line: string): string {
-  return line
-    .replace(/\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)/g, '') // linked badges
-    .replace(/!\[[^\]]*\]\([^)]*\)/g, '') // images
-    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1') // links
-    .replace(/\[([^\]]*)\]\[[^\]]*\]/g, '$1') // reference links
-    .replace(/<[^>]+>/g, '')
-    .replace(/[*_`~]+/g, '')
-    .replace(/^\s*(?:[-+*]|\d+\.)\s+/, '')
-    .replace(/^\s*>\s?/, '')
-    .trim();
-}
 
 /**
  * Groups consecutive sections into at most `maxParts` parts of similar size, so that a long

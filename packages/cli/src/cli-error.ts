@@ -3,7 +3,7 @@
  * value). The CLI prints its message as one line and exits with {@link USAGE_EXIT_CODE}; no stack.
  */
 export class CliError extends Error {
-  override readonly name = 'CliError';
+  override readonly name: string = 'CliError';
 }
 
 /** The exit code for bad input, as most Unix tools use for usage errors. */

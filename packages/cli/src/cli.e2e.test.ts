@@ -8,7 +8,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DUPLICATE_SIGNAL_WINDOW_MS } from './signal-coalescer.js';
+
+// Each test starts Node with tsx, which takes seconds on a loaded 2-core machine: the suite's 20 s
+// default is for tests that do not spawn processes.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -16,6 +21,7 @@ const children = new Set<ChildProcess>();
 
 interface Result {
   readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -37,9 +43,9 @@ function cli(args: readonly string[], onStderr?: (stderr: string, child: ChildPr
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => {
+    child.once('close', (code, signal) => {
       children.delete(child);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -162,7 +168,7 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 describe('skein run: progress in a terminal', () => {
   // A pseudo-terminal from `script` has no size: this also checks that the view still draws then.
   it.skipIf(!hasScript)('redraws one frame in place, then replaces it with the summary and shows the cursor again', async () => {
-    const command = `${process.execPath} --import tsx packages/cli/src/bin.ts run ${fixture('slow.workflow.ts')} --timeout 700ms`;
+    const command = `${process.execPath} --import tsx packages/cli/src/bin.ts run ${fixture('slow.workflow.ts')} --timeout 8s`;
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let output = '';
@@ -241,14 +247,35 @@ describe('skein run: Ctrl-C and SIGTERM', () => {
         child.kill('SIGINT');
       } else if (signals === 1 && text.includes('abort seen 2')) {
         signals++;
-        secondAt = Date.now();
-        child.kill('SIGINT');
+        // The first signal was handled before 'abort seen' was written: past the window, a new
+        // SIGINT is a second keypress, not a relayed copy of the first.
+        setTimeout(() => {
+          secondAt = Date.now();
+          child.kill('SIGINT');
+        }, DUPLICATE_SIGNAL_WINDOW_MS + 200);
       }
     });
     expect(code).toBe(130);
     expect(Date.now() - secondAt).toBeLessThan(1_500);
     expect(stderr).toContain('received SIGINT during shutdown: exiting without waiting');
     expect(stderr).not.toContain('stopped 1');
+  });
+
+  it('counts a SIGINT repeated at once (as npm and tsx relay one Ctrl-C) as one: the shutdown completes with the summary', async () => {
+    let sent = false;
+    const { code, stdout, stderr } = await cli(['run', fixture('slow.workflow.ts')], (text, child) => {
+      if (!sent && text.includes('started 2')) {
+        sent = true;
+        // The terminal's copy and the relayed copies of one keypress.
+        child.kill('SIGINT');
+        child.kill('SIGINT');
+        child.kill('SIGINT');
+      }
+    });
+    expect(code).toBe(130);
+    expect(stderr).not.toContain('exiting without waiting');
+    expect(stderr).toMatch(/stopped 2[\s\S]*cleanup ran/);
+    expect(stdout).toContain('received SIGINT; in-flight runs were cancelled');
   });
 
   it('on SIGTERM exits 143', async () => {
@@ -264,9 +291,77 @@ describe('skein run: Ctrl-C and SIGTERM', () => {
   });
 
   it('--timeout stops the run, summarises it and exits 124', async () => {
-    const { code, stdout } = await cli(['run', fixture('slow.workflow.ts'), '--timeout', '300ms', '--json']);
+    // The deadline counts from the start, loading included: long enough for a loaded machine to load the module.
+    const { code, stdout } = await cli(['run', fixture('slow.workflow.ts'), '--timeout', '8s', '--json']);
     expect(code).toBe(124);
-    expect(JSON.parse(stdout)).toMatchObject({ status: 'timed-out', exitCode: 124, reason: expect.stringContaining('300 ms') });
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'timed-out', exitCode: 124, reason: expect.stringContaining('within 8.0 s') });
+  });
+});
+
+describe('skein run: a workflow that fails to load', () => {
+  /** Writes `files` into a fresh directory (a package of the given type) and returns its path. */
+  async function workflowDir(type: 'module' | 'commonjs', files: Record<string, string>): Promise<string> {
+    const target = await mkdtemp(join(dir, `load-${type}-`));
+    await writeFile(join(target, 'package.json'), JSON.stringify({ type }));
+    for (const [name, text] of Object.entries(files)) await writeFile(join(target, name), text);
+    return target;
+  }
+
+  it('prints the whole TypeScript syntax error with file, line and column and the source line, and exits 2', async () => {
+    const target = await workflowDir('module', { 'flow.ts': "const a = 1;\nexport default {\n  name: 'x' +,\n};\n" });
+    const { code, stdout, stderr } = await cli(['run', join(target, 'flow.ts')]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).not.toContain('Transform failed');
+    expect(stderr).toContain(`skein: could not load ${join(target, 'flow.ts')}: ${join(target, 'flow.ts')}:3:14: Unexpected ","\n  3 |   name: 'x' +,\n    |              ^\n`);
+  });
+
+  it('prints a JavaScript syntax error with its place, although Node gives none for an ES module', async () => {
+    const target = await workflowDir('module', { 'flow.mjs': "const a = 1;\nexport default { name: 'x' + };\n" });
+    const { code, stderr } = await cli(['run', join(target, 'flow.mjs')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("SyntaxError: Unexpected token '}'\n");
+    expect(stderr).toContain(`  at ${join(target, 'flow.mjs')}:2:30\n  2 | export default { name: 'x' + };\n`);
+  });
+
+  it('prints every line of an error thrown at import and where in the file it was thrown', async () => {
+    const target = await workflowDir('module', {
+      'flow.ts': "const where: string = 'config';\nif (where) {\n  throw new Error('config missing\\nset SKEIN_CONFIG');\n}\nexport default {};\n",
+    });
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('config missing\nset SKEIN_CONFIG\n');
+    expect(stderr).toContain(`  at ${join(target, 'flow.ts')}:3:9\n`);
+  });
+
+  it('--timeout ends an endless loop at import: the watchdog says so on stderr and kills the process', async () => {
+    const target = await workflowDir('module', { 'flow.ts': "process.stderr.write('looping\\n');\nfor (;;) {}\nexport default {};\n" });
+    const { code, signal, stderr } = await cli(['run', join(target, 'flow.ts'), '--timeout', '500ms']);
+    expect([code, signal]).toEqual([null, 'SIGKILL']);
+    expect(stderr).toContain(
+      `skein: could not load ${join(target, 'flow.ts')} within 500 ms (--timeout): its top-level code never yields (an endless loop?), so the process was killed`,
+    );
+  });
+
+  it('--timeout covers a top-level await that waits longer than the deadline', async () => {
+    const target = await workflowDir('module', { 'flow.ts': 'await new Promise((resolve) => setTimeout(resolve, 600_000));\nexport default {};\n' });
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts'), '--timeout', '500ms']);
+    expect(code).toBe(124);
+    expect(stderr).toContain(`skein: could not load ${join(target, 'flow.ts')} within 500 ms (--timeout): its top-level code was still waiting\n`);
+  });
+
+  it('says so when a top-level await never settles, instead of exiting 13 in silence', async () => {
+    const target = await workflowDir('module', { 'flow.ts': 'await new Promise(() => {});\nexport default {};\n' });
+    const { code, stderr } = await cli(['run', join(target, 'flow.ts')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`skein: could not load ${join(target, 'flow.ts')}: its top-level await never settled`);
+  });
+
+  it('loads and runs a .ts workflow in a package without "type": "module"', async () => {
+    const { code, stdout, stderr } = await cli(['run', fixture('commonjs/greet.workflow.ts')]);
+    expect(stderr).toContain('hello, cjs');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^commonjs-greet completed in/);
   });
 });
 
@@ -276,6 +371,27 @@ describe('skein run: failures and bad input', () => {
     expect(code).toBe(1);
     expect(stdout).toContain('failing completed with failures');
     expect(stdout).toMatch(/^ {2}work +4 +2 +0 +2 /m);
+  });
+
+  it('says in a pipe why runs failed: per agent the count and the first errors, and where the dead letters are', async () => {
+    const { code, stdout } = await cli(['run', fixture('failing.workflow.ts')]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^ {2}work: 2 runs failed for good\n {4}job [13] is odd \(1x\)\n {4}job [13] is odd \(1x\)$/m);
+    expect(stdout).toContain("  dead letters: 2 in the board's MemoryStore, which ends with this process");
+    expect(stdout).toContain('--trace <file>');
+  });
+
+  it('--json lists the errors per agent and the dead letters', async () => {
+    const { code, stdout } = await cli(['run', fixture('failing.workflow.ts'), '--json', '--quiet']);
+    expect(code).toBe(1);
+    const summary = JSON.parse(stdout) as { agents: { name: string; errors: unknown[] }[]; deadLetters: unknown };
+    expect(summary.agents.find((a) => a.name === 'work')?.errors).toEqual(
+      expect.arrayContaining([
+        { message: 'job 1 is odd', count: 1 },
+        { message: 'job 3 is odd', count: 1 },
+      ]),
+    );
+    expect(summary.deadLetters).toEqual({ count: 2, store: 'MemoryStore', durable: false });
   });
 
   it.each([

@@ -6,9 +6,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { main, type MainProcess } from 'skein/node';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import { colorFor, palette } from './format.js';
-import { firstLine, loadWorkflow } from './load-workflow.js';
+import { firstLine, loadWorkflow, WorkflowLoadTimeout } from './load-workflow.js';
 import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, type OutputStream, type ProgressRenderer } from './renderer.js';
-import { runWorkflow, type ConcurrencyOverrides } from './run-workflow.js';
+import { coalesceSignals } from './signal-coalescer.js';
+import { EXIT_CODES, runWorkflow, type ConcurrencyOverrides } from './run-workflow.js';
 import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
 import { packageVersion } from './version.js';
@@ -62,14 +63,17 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
   }
   if (request === undefined) return finish(io, 0);
   const { file, args, options } = request;
+  // --timeout counts from here: loading the module (its top-level code) is part of the run.
+  const startedAt = Date.now();
   try {
-    const { workflow } = await loadWorkflow(file, io.cwd);
+    const { workflow } = await loadWorkflow(file, io.cwd, { timeoutMs: options.timeoutMs });
     return await runUnderMain(io, options, (signal) =>
       runWorkflow(workflow, {
         args,
         cwd: io.cwd,
         concurrency: options.concurrency,
         timeoutMs: options.timeoutMs,
+        startedAt,
         tracePath: options.trace,
         renderer: chooseRenderer(io, options),
         tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
@@ -103,7 +107,8 @@ function runUnderMain(io: CliIo, options: RunCommandOptions, run: (signal: Abort
       // main decides on signals (130/143) and failures (1); otherwise the run's own code stands.
       exit: (code) => io.exit(code === 0 ? exitCode : code),
       onError: (error) => io.stderr.write(`skein: ${describeError(error, io.env)}\n`),
-      ...(io.process === undefined ? {} : { process: io.process }),
+      // One Ctrl-C may arrive two or three times (relayed by npm and tsx): count it once.
+      process: coalesceSignals(io.process ?? process),
     },
   ).then((code) => (code === 0 ? exitCode : code));
 }
@@ -201,11 +206,18 @@ function finish(io: CliIo, code: number): number {
 
 function fail(io: CliIo, error: unknown): number {
   io.stderr.write(`skein: ${describeError(error, io.env)}\n`);
-  return finish(io, error instanceof CliError ? USAGE_EXIT_CODE : 1);
+  const code = error instanceof WorkflowLoadTimeout ? EXIT_CODES['timed-out'] : error instanceof CliError ? USAGE_EXIT_CODE : 1;
+  return finish(io, code);
 }
 
-/** One line, unless SKEIN_DEBUG asks for the stack. */
+/**
+ * A {@link CliError} whole (a load failure spans lines: the message, the place, the source line);
+ * anything else in one line, unless SKEIN_DEBUG asks for the stack.
+ */
 function describeError(error: unknown, env: NodeJS.ProcessEnv): string {
-  if (env.SKEIN_DEBUG !== undefined && error instanceof Error && error.stack !== undefined) return error.stack;
-  return firstLine(error);
+  if (env.SKEIN_DEBUG !== undefined && error instanceof Error && error.stack !== undefined) {
+    const cause = error.cause instanceof Error && error.cause.stack !== undefined ? `\ncaused by: ${error.cause.stack}` : '';
+    return `${error.stack}${cause}`;
+  }
+  return error instanceof CliError ? error.message : firstLine(error);
 }

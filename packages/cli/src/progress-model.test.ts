@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardEvent } from 'skein/board';
-import { percentile } from './percentile.js';
+import { RunTimes } from './run-times.js';
 import { ProgressModel } from './progress-model.js';
 
 const run = (agent: string, runId: string) => ({ agent, runId, correlationId: 'c1' });
@@ -90,7 +90,10 @@ describe('ProgressModel', () => {
       model.apply(started('a', `r${i}`));
       model.apply(i === 100 ? failed('a', `r${i}`, i) : finished('a', `r${i}`, i));
     }
-    expect(model.timings()).toEqual([{ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, unfinished: 0, p50Ms: 50, p99Ms: 99, maxMs: 100 }]);
+    const [timings] = model.timings();
+    expect(timings).toMatchObject({ name: 'a', runs: 100, failed: 1, cancelled: 0, retries: 0, unfinished: 0, errors: [{ message: 'disk on fire', count: 1 }], maxMs: 100 });
+    expect(timings!.p50Ms).toBeCloseTo(50, 1);
+    expect(timings!.p99Ms).toBeCloseTo(99, 1);
   });
 
   it('shows agents declared up front before any of their events', () => {
@@ -115,16 +118,32 @@ describe('ProgressModel', () => {
   });
 });
 
-describe('percentile', () => {
-  it('is the nearest-rank value, always one of the values', () => {
-    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
-    expect(percentile([1, 2, 3, 4], 99)).toBe(4);
-    expect(percentile([7], 50)).toBe(7);
+describe('RunTimes', () => {
+  it('answers percentiles within 0.1% and the exact maximum', () => {
+    const times = new RunTimes();
+    for (let ms = 1; ms <= 1000; ms++) times.record(ms);
+    expect(times.count).toBe(1000);
+    expect(Math.abs(times.percentile(50)! - 500) / 500).toBeLessThan(0.001);
+    expect(Math.abs(times.percentile(99)! - 990) / 990).toBeLessThan(0.001);
+    expect(times.maxMs).toBe(1000);
   });
 
-  it('is undefined for no values and rejects a percentile outside (0, 100]', () => {
-    expect(percentile([], 50)).toBeUndefined();
-    expect(() => percentile([1], 0)).toThrow(RangeError);
-    expect(() => percentile([1], 101)).toThrow(RangeError);
+  it('keeps its memory bounded however many run times it records', () => {
+    const times = new RunTimes();
+    for (let i = 0; i < 100_000; i++) times.record((i % 5000) / 10);
+    const footprint = times.footprintBytes;
+    for (let i = 0; i < 300_000; i++) times.record((i % 5000) / 10);
+    expect(times.footprintBytes).toBe(footprint);
+    expect(footprint).toBeLessThan(64 * 1024);
+    expect(times.count).toBe(400_000);
+  });
+
+  it('is undefined before the first run time, counts a negative time as 0, and rejects a percentile outside (0, 100]', () => {
+    const times = new RunTimes();
+    expect([times.percentile(50), times.maxMs]).toEqual([undefined, undefined]);
+    times.record(-5);
+    expect([times.percentile(50), times.maxMs]).toEqual([0, 0]);
+    expect(() => times.percentile(0)).toThrow(new RangeError('percentile must be in (0, 100], got 0'));
+    expect(() => times.percentile(101)).toThrow(RangeError);
   });
 });

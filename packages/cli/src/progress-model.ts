@@ -8,7 +8,8 @@
  * `finished`/`failed` (queue time excluded).
  */
 import type { AgentStats, BoardEvent } from 'skein/board';
-import { percentile } from './percentile.js';
+import { FailureTally, type ErrorCount } from './failure-tally.js';
+import { RunTimes } from './run-times.js';
 
 /** How far back the runs-per-second rate looks. */
 const RATE_WINDOW_MS = 2_000;
@@ -33,6 +34,11 @@ export interface AgentTimings {
    * shutdown these are runs that ignored their signal past the board's grace period.
    */
   readonly unfinished: number;
+  /**
+   * Why runs failed for good: the first few distinct messages with their counts, in order of first
+   * occurrence (`failed` minus their counts' sum had other messages).
+   */
+  readonly errors: readonly ErrorCount[];
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
   readonly maxMs: number | undefined;
@@ -60,7 +66,8 @@ interface AgentState {
   failed: number;
   cancelled: number;
   retries: number;
-  readonly durationsMs: number[];
+  readonly failures: FailureTally;
+  readonly runTimes: RunTimes;
   /** End times of recent runs, oldest first; pruned past the rate window. */
   readonly recentEnds: number[];
   recentHead: number;
@@ -126,14 +133,15 @@ export class ProgressModel {
       case 'finished': {
         const agent = this.#end(event.agent, event.runId);
         agent.done++;
-        agent.durationsMs.push(event.durationMs);
+        agent.runTimes.record(event.durationMs);
         agent.recentEnds.push(event.at);
         return;
       }
       case 'failed': {
         const agent = this.#end(event.agent, event.runId);
         agent.failed++;
-        agent.durationsMs.push(event.durationMs);
+        agent.failures.record(event.error);
+        agent.runTimes.record(event.durationMs);
         agent.recentEnds.push(event.at);
         this.#recentFailures.push(`${event.agent}: ${event.error.message}`);
         if (this.#recentFailures.length > MAX_RECENT_FAILURES) this.#recentFailures.shift();
@@ -182,7 +190,6 @@ export class ProgressModel {
   timings(): AgentTimings[] {
     const result: AgentTimings[] = [];
     for (const [name, state] of this.#agents) {
-      const sorted = [...state.durationsMs].sort((a, b) => a - b);
       result.push({
         name,
         runs: state.done + state.failed,
@@ -190,9 +197,10 @@ export class ProgressModel {
         cancelled: state.cancelled,
         retries: state.retries,
         unfinished: state.queued + state.running,
-        p50Ms: percentile(sorted, 50),
-        p99Ms: percentile(sorted, 99),
-        maxMs: sorted.at(-1),
+        errors: state.failures.errors(),
+        p50Ms: state.runTimes.percentile(50),
+        p99Ms: state.runTimes.percentile(99),
+        maxMs: state.runTimes.maxMs,
       });
     }
     return result;
@@ -201,7 +209,7 @@ export class ProgressModel {
   #agent(name: string): AgentState {
     let state = this.#agents.get(name);
     if (state === undefined) {
-      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, durationsMs: [], recentEnds: [], recentHead: 0 };
+      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, failures: new FailureTally(), runTimes: new RunTimes(), recentEnds: [], recentHead: 0 };
       this.#agents.set(name, state);
     }
     return state;

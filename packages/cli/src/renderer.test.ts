@@ -3,7 +3,7 @@ import { colorFor, formatDuration, formatRunTime, palette, table, visibleWidth }
 import type { ProgressSnapshot } from './progress-model.js';
 import { progressFrame, progressLine } from './progress-view.js';
 import { LineRenderer, type OutputStream } from './renderer.js';
-import { TtyRenderer } from './tty-renderer.js';
+import { fitWidth, TtyRenderer } from './tty-renderer.js';
 import { buildSummary, formatSummary } from './summary.js';
 
 const plain = palette(false);
@@ -83,12 +83,37 @@ describe('TtyRenderer', () => {
     expect(second).toContain('\u001b[2K\u001b[1A');
   });
 
+  it('cuts every line to a narrow terminal instead of letting it wrap, so each redraw erases the whole frame', () => {
+    const stream = { ...recorder(true), columns: 30 };
+    const renderer = new TtyRenderer(stream, plain);
+    renderer.render(snapshot({ recentFailures: ['summarise: a failure message far longer than thirty columns'] }), { workflow: 'markdown-report' });
+    renderer.render(snapshot({ elapsedMs: 2_000 }), { workflow: 'markdown-report' });
+    renderer.close();
+    // eslint-disable-next-line no-control-regex
+    const lines = stream.writes.join('').replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').split('\n');
+    expect(lines.some((line) => line.startsWith('skein run markdown-report') && line.endsWith('…'))).toBe(true);
+    for (const line of lines) expect(visibleWidth(line)).toBeLessThanOrEqual(30);
+  });
+
   it('still draws in a terminal that reports no size', () => {
     const stream = { ...recorder(true), columns: 0, rows: 0 };
     const renderer = new TtyRenderer(stream, plain);
     renderer.render(snapshot(), { workflow: 'demo' });
     renderer.close();
     expect(stream.text()).toContain('skein run demo');
+  });
+});
+
+describe('fitWidth', () => {
+  it('cuts lines wider than the terminal with an ellipsis, keeping colours closed, and leaves short lines alone', () => {
+    const colors = palette(true);
+    const frame = `${colors.red('a red line that is too long')}\nshort`;
+    const [cut, short] = fitWidth(frame, 10).split('\n');
+    expect(visibleWidth(cut!)).toBe(10);
+    expect(cut).toContain('…');
+    expect(cut!.endsWith('\u001b[39m')).toBe(true);
+    expect(short).toBe('short');
+    expect(fitWidth('abc', 0)).toBe('…');
   });
 });
 
@@ -100,8 +125,8 @@ describe('formatSummary', () => {
       exitCode: 0,
       snapshot: snapshot({ elapsedMs: 2_345 }),
       timings: [
-        { name: 'read', runs: 239, failed: 0, cancelled: 0, retries: 48, unfinished: 0, p50Ms: 3, p99Ms: 41, maxMs: 50 },
-        { name: 'digest', runs: 0, failed: 0, cancelled: 0, retries: 0, unfinished: 0, p50Ms: undefined, p99Ms: undefined, maxMs: undefined },
+        { name: 'read', runs: 239, failed: 0, cancelled: 0, retries: 48, unfinished: 0, errors: [], p50Ms: 3, p99Ms: 41, maxMs: 50 },
+        { name: 'digest', runs: 0, failed: 0, cancelled: 0, retries: 0, unfinished: 0, errors: [], p50Ms: undefined, p99Ms: undefined, maxMs: undefined },
       ],
       result: { outputs: [{ label: 'report', path: '.tmp/report.md' }], notes: ['239 documents'] },
     });
@@ -124,7 +149,7 @@ describe('formatSummary', () => {
       status: 'interrupted',
       exitCode: 130,
       snapshot: snapshot(),
-      timings: [{ name: 'wait', runs: 0, failed: 0, cancelled: 3, retries: 0, unfinished: 2, p50Ms: undefined, p99Ms: undefined, maxMs: undefined }],
+      timings: [{ name: 'wait', runs: 0, failed: 0, cancelled: 3, retries: 0, unfinished: 2, errors: [], p50Ms: undefined, p99Ms: undefined, maxMs: undefined }],
     });
     expect(formatSummary(summary, plain)).toContain('runs that never ended (they ignored the abort past the grace period): 2 of wait');
   });
@@ -140,6 +165,45 @@ describe('formatSummary', () => {
     const text = formatSummary(summary, plain);
     expect(text).toContain('2 joins expired before every input arrived (JoinExpired on the board)');
     expect(text).toContain('1 agent run limit was reached (LoopDetected on the board)');
+  });
+
+  it('says per failing agent how many runs failed and with which errors, and where the dead letters are', () => {
+    const summary = buildSummary({
+      workflow: 'demo',
+      status: 'failed',
+      exitCode: 1,
+      snapshot: snapshot(),
+      timings: [
+        { name: 'read', runs: 10, failed: 5, cancelled: 0, retries: 0, unfinished: 0, errors: [{ message: 'ENOENT: a.md', count: 3 }, { message: 'TypeError: x is not a function', count: 1 }], p50Ms: 1, p99Ms: 1, maxMs: 1 },
+        { name: 'ok', runs: 3, failed: 0, cancelled: 0, retries: 0, unfinished: 0, errors: [], p50Ms: 1, p99Ms: 1, maxMs: 1 },
+      ],
+      store: new (class MemoryStore {})(),
+    });
+    const text = formatSummary(summary, plain);
+    expect(text).toContain(
+      [
+        '  read: 5 runs failed for good',
+        '    ENOENT: a.md (3x)',
+        '    TypeError: x is not a function (1x)',
+        '    and 1 with other errors',
+        "  dead letters: 5 in the board's MemoryStore, which ends with this process: read them in the workflow's finish() with board.deadLetters(), or use a durable store",
+        '  every failure with its error: run again with --trace <file>',
+      ].join('\n'),
+    );
+    expect(text).not.toContain('ok:');
+    expect(summary.deadLetters).toEqual({ count: 5, store: 'MemoryStore', durable: false });
+  });
+
+  it('names a durable store and the trace file when runs failed, and says nothing of dead letters when none did', () => {
+    const timings = [{ name: 'read', runs: 1, failed: 1, cancelled: 0, retries: 0, unfinished: 0, errors: [{ message: 'boom', count: 1 }], p50Ms: 1, p99Ms: 1, maxMs: 1 }];
+    const failed = buildSummary({ workflow: 'demo', status: 'failed', exitCode: 1, snapshot: snapshot(), timings, store: new (class SqliteStore {})(), trace: 'out/t.jsonl' });
+    const text = formatSummary(failed, plain);
+    expect(text).toContain("  dead letters: 1 in the board's SqliteStore: list them with board.deadLetters(), replay with board.replayDeadLetter(id)");
+    expect(text).toContain('  every failure with its error is in the trace: out/t.jsonl');
+    expect(text).toContain('    boom\n');
+    const clean = buildSummary({ workflow: 'demo', status: 'completed', exitCode: 0, snapshot: snapshot(), timings: [] });
+    expect(clean.deadLetters).toBeUndefined();
+    expect(formatSummary(clean, plain)).not.toContain('dead letters');
   });
 
   it('says why a run stopped', () => {

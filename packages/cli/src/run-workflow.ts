@@ -29,8 +29,13 @@ export interface RunWorkflowOptions {
   /** Default `process.cwd()`. */
   readonly cwd?: string;
   readonly concurrency?: ConcurrencyOverrides;
-  /** The whole run's deadline, from start to idle, in ms. */
+  /** The whole run's deadline, from `startedAt` to idle, in ms. */
   readonly timeoutMs?: number | undefined;
+  /**
+   * When the run began, in epoch ms (default now): the origin of `timeoutMs` and of the elapsed
+   * time. The CLI passes the moment it started loading the module, since loading is part of the run.
+   */
+  readonly startedAt?: number;
   /** Where to write the events as JSON lines. */
   readonly tracePath?: string | undefined;
   /** How progress is shown (default: not at all). */
@@ -68,7 +73,8 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
   const renderer = options.renderer ?? new SilentRenderer();
   const overrides = options.concurrency ?? {};
   const outer = options.signal;
-  const startedAt = Date.now();
+  const startedAt = options.startedAt ?? Date.now();
+  if (!Number.isFinite(startedAt)) throw new RangeError(`startedAt must be a finite number of epoch ms, got ${String(startedAt)}`);
   const model = new ProgressModel(startedAt);
   const controller = new AbortController();
   const onOuterAbort = (): void => controller.abort(outer?.reason);
@@ -78,7 +84,10 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
   const deadline =
     timeoutMs === undefined
       ? undefined
-      : setTimeout(() => controller.abort(new TimeoutError(`the run did not finish within ${formatDuration(timeoutMs)}`)), timeoutMs);
+      : setTimeout(
+          () => controller.abort(new TimeoutError(`the run did not finish within ${formatDuration(timeoutMs)}`)),
+          Math.max(0, startedAt + timeoutMs - Date.now()),
+        );
 
   const cleanups: (() => unknown)[] = [];
   const asked = new Set<string>();
@@ -120,7 +129,7 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     reader = (async () => {
       for await (const event of events) {
         model.apply(event);
-        trace?.write(event);
+        await trace?.write(event);
       }
     })();
     ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs ?? TTY_TICK_MS);
@@ -166,6 +175,8 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     timings,
     result,
     reason: stopReason === undefined ? undefined : `${firstLine(stopReason)}; in-flight runs were cancelled`,
+    store: board?.store,
+    trace: options.tracePath,
   });
 }
 

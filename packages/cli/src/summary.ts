@@ -22,6 +22,19 @@ export interface RunSummary {
   readonly notes: readonly string[];
   /** Why the run did not complete, when it did not. */
   readonly reason?: string;
+  /** Where the failed runs' dead letters are, when some run failed for good (one dead letter per failed run). */
+  readonly deadLetters?: DeadLetterPlace;
+  /** The `--trace` file, which holds every event, each failure with its error among them. */
+  readonly trace?: string;
+}
+
+/** Where a run's dead letters were recorded: how many, and in which store. */
+export interface DeadLetterPlace {
+  readonly count: number;
+  /** The store's class name, such as `MemoryStore`. */
+  readonly store: string;
+  /** False for a store that lives in this process only (its dead letters end with it). */
+  readonly durable: boolean;
 }
 
 export function buildSummary(input: {
@@ -32,7 +45,11 @@ export function buildSummary(input: {
   timings: readonly AgentTimings[];
   result?: WorkflowResult | undefined;
   reason?: string | undefined;
+  /** The board's store, whose class names where the dead letters are. */
+  store?: unknown;
+  trace?: string | undefined;
 }): RunSummary {
+  const failed = input.timings.reduce((sum, t) => sum + t.failed, 0);
   return {
     workflow: input.workflow,
     status: input.status,
@@ -44,7 +61,18 @@ export function buildSummary(input: {
     outputs: input.result?.outputs ?? [],
     notes: input.result?.notes ?? [],
     ...(input.reason === undefined ? {} : { reason: input.reason }),
+    ...(failed === 0 ? {} : { deadLetters: deadLetterPlace(failed, input.store) }),
+    ...(input.trace === undefined ? {} : { trace: input.trace }),
   };
+}
+
+/** Stores that keep nothing past the process; any other store is taken to be durable. */
+const IN_PROCESS_STORES = new Set(['MemoryStore']);
+
+function deadLetterPlace(count: number, store: unknown): DeadLetterPlace {
+  const name = (store as { constructor?: { name?: unknown } } | undefined)?.constructor?.name;
+  const storeName = typeof name === 'string' && name !== '' && name !== 'Object' ? name : 'MemoryStore';
+  return { count, store: storeName, durable: !IN_PROCESS_STORES.has(storeName) };
 }
 
 const STATUS_TEXT: Record<RunStatus, string> = {
@@ -81,6 +109,7 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     const list = unfinished.map((a) => `${a.unfinished} of ${a.name}`).join(', ');
     lines.push('', colors.yellow(`  runs that never ended (they ignored the abort past the grace period): ${list}`));
   }
+  lines.push(...failureLines(summary, colors));
   const board = boardNotes(summary.publishedByType);
   if (board.length > 0) lines.push('', ...board.map((note) => colors.yellow(`  ${note}`)));
   if (summary.notes.length > 0) lines.push('', ...summary.notes.map((note) => `  ${note}`));
@@ -89,6 +118,35 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     for (const output of summary.outputs) lines.push(`${output.label}: ${colors.bold(output.path)}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Why runs failed, per agent: the count and the first distinct messages, then where the dead letters
+ * are. Printed with the summary (stdout), so a pipe or a CI log has it too, not only a live terminal.
+ */
+function failureLines(summary: RunSummary, colors: Palette): string[] {
+  const failing = summary.agents.filter((a) => a.failed > 0);
+  if (failing.length === 0) return [];
+  const lines = [''];
+  for (const agent of failing) {
+    lines.push(`  ${colors.red(`${agent.name}: ${formatCount(agent.failed)} run${agent.failed === 1 ? '' : 's'} failed for good`)}`);
+    for (const error of agent.errors) lines.push(`    ${error.message}${agent.failed > 1 ? colors.dim(` (${formatCount(error.count)}x)`) : ''}`);
+    const others = agent.failed - agent.errors.reduce((sum, e) => sum + e.count, 0);
+    if (others > 0) lines.push(colors.dim(`    and ${formatCount(others)} with other errors`));
+  }
+  const letters = summary.deadLetters;
+  if (letters !== undefined) {
+    const where = letters.durable
+      ? `in the board's ${letters.store}: list them with board.deadLetters(), replay with board.replayDeadLetter(id)`
+      : `in the board's ${letters.store}, which ends with this process: read them in the workflow's finish() with board.deadLetters(), or use a durable store`;
+    lines.push(`  dead letters: ${formatCount(letters.count)} ${where}`);
+  }
+  lines.push(
+    summary.trace === undefined
+      ? colors.dim('  every failure with its error: run again with --trace <file>')
+      : `  every failure with its error is in the trace: ${summary.trace}`,
+  );
+  return lines;
 }
 
 /** What the board itself published about trouble: expired joins and stopped loops (failures are in the table). */

@@ -12,6 +12,8 @@ import { assertFunction, assertOptions, describe } from './validate.js';
  */
 export type RunnableBoard = Pick<Board, 'publish' | 'runUntilIdle' | 'events' | 'shutdown'> & {
   stats?: () => BoardStats;
+  /** Where the board keeps artifacts and dead letters; the summary names it when runs failed. */
+  readonly store?: unknown;
 };
 
 /** What the CLI hands to each part of a workflow. */
