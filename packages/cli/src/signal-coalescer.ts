@@ -10,7 +10,7 @@
  * {@link DUPLICATE_SIGNAL_WINDOW_MS} of the last one that counted is taken as the same keypress; a
  * later one counts, and a second Ctrl-C still exits at once.
  */
-import type { MainProcess } from 'skein';
+import type { MainProcess } from 'skein/node';
 
 /** Repeats of a signal within this long after the last one that counted are copies of it. */
 export const DUPLICATE_SIGNAL_WINDOW_MS = 500;
@@ -29,7 +29,7 @@ export interface CoalesceSignalsOptions {
  *
  * @example
  * ```ts
- * import { main } from 'skein';
+ * import { main } from 'skein/node';
  * await main(async (signal) => { ... }, { process: coalesceSignals(process) });
  * ```
  */
