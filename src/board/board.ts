@@ -127,6 +127,22 @@ export interface BoardStats {
   readonly agents: Readonly<Record<string, AgentStats>>;
 }
 
+/**
+ * What `board.graph()` answers: the artifact types the board knows (those its agents consume or
+ * publish) and what each agent consumes (one list of type names per `consumes` declaration) and publishes.
+ *
+ * @example
+ * ```ts
+ * import { Board, type BoardGraph } from 'skein/board';
+ * await using board = new Board();
+ * const { types, agents }: BoardGraph = board.graph();
+ * ```
+ */
+export interface BoardGraph {
+  readonly types: readonly AnyArtifactType[];
+  readonly agents: readonly { readonly name: string; readonly consumes: readonly (readonly string[])[]; readonly publishes: readonly string[]; readonly labels: readonly string[]; readonly tenant: string | undefined }[];
+}
+
 const EXTERNAL_PUBLISHER = Object.freeze({ kind: 'external' as const });
 const RESERVED = new Set([EXTERNAL, BOARD]);
 const STORE_METHODS = ['publish', 'claim', 'emit', 'complete', 'dueGates', 'nextDeadline', 'setWorkflowState', 'pending', 'getArtifacts', 'list', 'listRuns', 'requeueExpired'];
@@ -649,6 +665,24 @@ export class Board implements WorkflowControl, AsyncDisposable {
       agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries, maxConcurrency: a.permits.permits };
     }
     return { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+  }
+
+  /**
+   * A read-only snapshot of the agents and the types they consume and publish (a dashboard's graph).
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Job = artifactType('Job', z.number());
+   * await using board = new Board();
+   * board.agent('worker').consumes(Job).handle(() => {});
+   * board.graph().agents[0]?.consumes; // [['Job']]
+   * ```
+   */
+  graph(): BoardGraph {
+    const agents = [...this.#ctx.agents.values()].map(({ spec }) => ({ name: spec.name, consumes: spec.subscriptions.map((sub) => sub.types.map((t) => t.name)), publishes: [...spec.publishes.keys()], labels: [...spec.labels], tenant: spec.tenant }));
+    return { types: [...this.#ctx.types.values()], agents };
   }
 
   #assertOpen(): void {

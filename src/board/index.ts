@@ -2,7 +2,7 @@
  * skein/board: a blackboard orchestrator of typed artifacts and concurrent agents, built on skein's
  * primitives. See docs/board.md.
  */
-export { Board, type BoardOptions, type PublishCallOptions, type IdleOptions, type BoardStats, type AgentStats } from './board.js';
+export { Board, type BoardOptions, type PublishCallOptions, type IdleOptions, type BoardStats, type AgentStats, type BoardGraph } from './board.js';
 export {
   AgentBuilder,
   type ConsumeOptions,

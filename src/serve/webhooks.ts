@@ -1,0 +1,331 @@
+/**
+ * Webhooks: artifacts of subscribed types POSTed to URLs, signed with HMAC-SHA256 over
+ * `timestamp.body`, retried with skein's `retry` and backoff behind a circuit breaker per endpoint,
+ * with bounded concurrency and a bounded waiting line; a delivery that gives up is recorded as a
+ * failure the API lists (and can deliver again).
+ */
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { CancelledError } from '../core/errors.js';
+import { TaskQueue } from '../flow/task-queue.js';
+import { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import { consecutive } from '../resilience/consecutive.js';
+import { exponential } from '../resilience/exponential.js';
+import { retry } from '../resilience/retry.js';
+import type { Artifact } from '../board/artifact.js';
+
+/** The header carrying the delivery's id (the same on every attempt: receivers deduplicate with it). */
+export const WEBHOOK_ID_HEADER = 'x-skein-webhook-id';
+/** The header carrying the signing time, in Unix seconds. */
+export const WEBHOOK_TIMESTAMP_HEADER = 'x-skein-webhook-timestamp';
+/** The header carrying `v1=<hex HMAC-SHA256(secret, timestamp + '.' + body)>`. */
+export const WEBHOOK_SIGNATURE_HEADER = 'x-skein-webhook-signature';
+
+/**
+ * A webhook subscription: where to POST artifacts of which types.
+ *
+ * @example
+ * ```ts
+ * import type { WebhookSubscription } from 'skein/serve';
+ * const hook: WebhookSubscription = { url: 'https://example.com/skein', types: ['Order'] };
+ * ```
+ */
+export interface WebhookSubscription {
+  /** An `http:` or `https:` URL. */
+  readonly url: string;
+  /** Artifact type names; `['*']` for every type. */
+  readonly types: readonly string[];
+}
+
+/**
+ * Delivery settings of `serve({ webhooks })`.
+ *
+ * @example
+ * ```ts
+ * import type { WebhookOptions } from 'skein/serve';
+ * const webhooks: WebhookOptions = { secret: 'a long random secret', subscriptions: [{ url: 'http://127.0.0.1:9000/hook', types: ['Order'] }], maxAttempts: 5 };
+ * ```
+ */
+export interface WebhookOptions {
+  /** The shared signing secret (default: env `SKEIN_SERVE_WEBHOOK_SECRET`; required when there are webhooks). */
+  readonly secret?: string;
+  /** Subscriptions made at start (more through `POST /api/webhooks`). */
+  readonly subscriptions?: readonly WebhookSubscription[];
+  /** Attempts per delivery, the first included (default 5). */
+  readonly maxAttempts?: number;
+  /** The first retry's ceiling in ms; full-jitter exponential backoff after it (default 500). */
+  readonly initialBackoffMs?: number;
+  /** No wait between attempts exceeds this (default 30,000 ms). */
+  readonly maxBackoffMs?: number;
+  /** One attempt's time limit (default 10,000 ms). */
+  readonly timeoutMs?: number;
+  /** Deliveries in flight at once, all endpoints together (default 8). */
+  readonly concurrency?: number;
+  /** Deliveries that may wait for a slot; past it a delivery is recorded as failed at once (default 10,000). */
+  readonly maxQueued?: number;
+  /** Consecutive failures that open an endpoint's breaker (default 5). */
+  readonly breakerFailures?: number;
+  /** How long an open breaker refuses before a probe (default 30,000 ms). */
+  readonly breakerOpenMs?: number;
+  /** Failed deliveries kept for the API (default 1,000; the oldest go first). */
+  readonly maxFailures?: number;
+}
+
+/** A subscription as the server keeps it. */
+export interface WebhookRecord extends WebhookSubscription {
+  readonly id: string;
+}
+
+/** A delivery that gave up. */
+export interface WebhookFailure {
+  readonly id: string;
+  readonly webhookId: string;
+  readonly url: string;
+  readonly artifactId: string;
+  readonly type: string;
+  readonly attempts: number;
+  readonly error: string;
+  /** ISO 8601. */
+  readonly failedAt: string;
+}
+
+/**
+ * Signs a webhook body: the headers to send with it.
+ *
+ * @example
+ * ```ts
+ * import { signWebhook } from 'skein/serve';
+ * const headers = signWebhook('secret', '{"hello":1}', { id: 'delivery-1', timestamp: 1_700_000_000 });
+ * console.log(headers['x-skein-webhook-signature'].startsWith('v1=')); // true
+ * ```
+ */
+export function signWebhook(secret: string, body: string, options?: { readonly id?: string; readonly timestamp?: number }): Record<string, string> {
+  const timestamp = options?.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return {
+    [WEBHOOK_ID_HEADER]: options?.id ?? randomUUID(),
+    [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+    [WEBHOOK_SIGNATURE_HEADER]: `v1=${signature}`,
+  };
+}
+
+/**
+ * Checks a delivery on the receiving side: true when the signature over `timestamp.body` matches the
+ * secret (compared in constant time) and the timestamp is within `toleranceSec` (default 300) of
+ * now, which refuses a replay of an old delivery. Pass the raw body, exactly as received.
+ *
+ * @example
+ * ```ts
+ * import { signWebhook, verifyWebhook } from 'skein/serve';
+ * const body = JSON.stringify({ artifact: { id: 'a1' } });
+ * const headers = signWebhook('secret', body);
+ * console.log(verifyWebhook('secret', headers, body)); // true
+ * console.log(verifyWebhook('other secret', headers, body)); // false
+ * ```
+ */
+export function verifyWebhook(
+  secret: string,
+  headers: IncomingHttpHeaders | Headers | Readonly<Record<string, string | readonly string[] | undefined>>,
+  body: string | Uint8Array,
+  options?: { readonly toleranceSec?: number; readonly now?: number },
+): boolean {
+  const get = (name: string): string | undefined => {
+    const value = typeof (headers as Headers).get === 'function' ? (headers as Headers).get(name) : (headers as Record<string, unknown>)[name];
+    return typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined;
+  };
+  const timestamp = get(WEBHOOK_TIMESTAMP_HEADER);
+  const signature = get(WEBHOOK_SIGNATURE_HEADER);
+  if (timestamp === undefined || signature === undefined || !/^\d{1,15}$/.test(timestamp)) return false;
+  const now = Math.floor((options?.now ?? Date.now()) / 1000);
+  if (Math.abs(now - Number(timestamp)) > (options?.toleranceSec ?? 300)) return false;
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const expected = Buffer.from(`v1=${createHmac('sha256', secret).update(`${timestamp}.${text}`).digest('hex')}`);
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** A receiver answered with a status that is not 2xx. */
+class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+}
+
+interface Delivery {
+  readonly id: string;
+  readonly hook: WebhookRecord;
+  readonly artifact: Artifact;
+}
+
+/** Checks a subscription given by a user; throws a TypeError saying what is wrong. */
+export function checkSubscription(value: unknown): WebhookSubscription {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  let url: URL;
+  try {
+    url = new URL(String(v.url));
+  } catch {
+    throw new TypeError(`webhook url must be an absolute http(s) URL, got ${JSON.stringify(v.url)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`webhook url must be http: or https:, got ${url.protocol}`);
+  if (!Array.isArray(v.types) || v.types.length === 0 || v.types.some((t) => typeof t !== 'string' || t === '')) {
+    throw new TypeError('webhook types must be a non-empty array of type names (or ["*"])');
+  }
+  return { url: url.href, types: [...(v.types as string[])] };
+}
+
+/** The deliveries of one server. */
+export class Webhooks {
+  readonly #secret: string;
+  readonly #options: WebhookOptions;
+  readonly #hooks = new Map<string, WebhookRecord>();
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #failures = new Map<string, WebhookFailure & { readonly delivery: Delivery }>();
+  readonly #queue: TaskQueue;
+  readonly #controller = new AbortController();
+  #delivered = 0;
+
+  constructor(secret: string, options: WebhookOptions) {
+    this.#secret = secret;
+    this.#options = options;
+    this.#queue = new TaskQueue({ concurrency: options.concurrency ?? 8, maxSize: options.maxQueued ?? 10_000 });
+    for (const subscription of options.subscriptions ?? []) this.subscribe(subscription);
+  }
+
+  /** Adds a subscription; answers it with its id. */
+  subscribe(subscription: WebhookSubscription): WebhookRecord {
+    const checked = checkSubscription(subscription);
+    const record: WebhookRecord = { id: randomUUID(), ...checked };
+    this.#hooks.set(record.id, record);
+    return record;
+  }
+
+  unsubscribe(id: string): boolean {
+    return this.#hooks.delete(id);
+  }
+
+  list(): WebhookRecord[] {
+    return [...this.#hooks.values()];
+  }
+
+  failures(): WebhookFailure[] {
+    return [...this.#failures.values()].map(({ delivery: _delivery, ...failure }) => failure);
+  }
+
+  stats(): { readonly delivered: number; readonly failed: number; readonly queued: number; readonly running: number; readonly breakers: Record<string, string> } {
+    const breakers: Record<string, string> = {};
+    for (const [url, breaker] of this.#breakers) breakers[url] = breaker.state;
+    return { delivered: this.#delivered, failed: this.#failures.size, queued: this.#queue.size, running: this.#queue.running, breakers };
+  }
+
+  /** Whether some subscription wants artifacts of `type`. */
+  wants(type: string): boolean {
+    for (const hook of this.#hooks.values()) if (hook.types.includes(type) || hook.types.includes('*')) return true;
+    return false;
+  }
+
+  /** Queues a delivery of `artifact` to every subscription of its type. */
+  dispatch(artifact: Artifact): void {
+    for (const hook of this.#hooks.values()) {
+      if (hook.types.includes(artifact.type) || hook.types.includes('*')) this.#enqueue({ id: randomUUID(), hook, artifact });
+    }
+  }
+
+  /** Delivers a failed delivery again (it leaves the failure list); false when there is none with that id. */
+  redeliver(id: string): boolean {
+    const failure = this.#failures.get(id);
+    if (failure === undefined) return false;
+    this.#failures.delete(id);
+    this.#enqueue(failure.delivery);
+    return true;
+  }
+
+  /** Stops: deliveries waiting are dropped, those in flight aborted; resolves when they have settled. */
+  async close(): Promise<void> {
+    this.#controller.abort(new CancelledError('the server is closing'));
+    this.#queue.clear();
+    await this.#queue.onIdle();
+  }
+
+  #enqueue(delivery: Delivery): void {
+    if (this.#controller.signal.aborted) return;
+    this.#queue.add((signal) => this.#deliver(delivery, signal), { signal: this.#controller.signal }).then(
+      () => void this.#delivered++,
+      (error: unknown) => {
+        if (this.#controller.signal.aborted) return;
+        this.#fail(delivery, error, (error as { attempts?: number }).attempts ?? 0);
+      },
+    );
+  }
+
+  #breaker(url: string): CircuitBreaker {
+    const origin = new URL(url).origin;
+    let breaker = this.#breakers.get(origin);
+    if (breaker === undefined) {
+      breaker = new CircuitBreaker({ policy: consecutive(this.#options.breakerFailures ?? 5), openMs: this.#options.breakerOpenMs ?? 30_000 });
+      this.#breakers.set(origin, breaker);
+    }
+    return breaker;
+  }
+
+  async #deliver(delivery: Delivery, signal: AbortSignal): Promise<void> {
+    const body = JSON.stringify({ id: delivery.id, event: 'artifact.published', artifact: delivery.artifact });
+    const breaker = this.#breaker(delivery.hook.url);
+    let attempts = 0;
+    try {
+      await retry(
+        async (attemptSignal) => {
+          attempts++;
+          await breaker.execute((breakerSignal) => this.#post(delivery, body, breakerSignal), { signal: attemptSignal });
+        },
+        {
+          signal,
+          maxAttempts: this.#options.maxAttempts ?? 5,
+          backoff: exponential({ initialMs: this.#options.initialBackoffMs ?? 500, maxMs: this.#options.maxBackoffMs ?? 30_000 }),
+        },
+      );
+    } catch (error) {
+      throw Object.assign(error instanceof Error ? error : new Error(String(error)), { attempts });
+    }
+  }
+
+  #post(delivery: Delivery, body: string, signal: AbortSignal): Promise<void> {
+    const url = new URL(delivery.hook.url);
+    const headers = {
+      ...signWebhook(this.#secret, body, { id: delivery.id }),
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      'user-agent': 'skein-serve-webhooks',
+    };
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs ?? 10_000);
+    const both = AbortSignal.any([signal, timeout]);
+    return new Promise<void>((resolve, reject) => {
+      const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: false, signal: both }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve();
+          else reject(new DeliveryError(`${url.href} answered ${status}`));
+        });
+        res.on('error', reject);
+      });
+      request.on('error', (error) => reject(signal.aborted ? signal.reason : timeout.aborted ? new DeliveryError(`${url.href} did not answer within ${this.#options.timeoutMs ?? 10_000} ms`) : error));
+      request.end(body);
+    });
+  }
+
+  #fail(delivery: Delivery, error: unknown, attempts: number): void {
+    const max = this.#options.maxFailures ?? 1_000;
+    while (this.#failures.size >= max) this.#failures.delete(this.#failures.keys().next().value!);
+    const id = randomUUID();
+    this.#failures.set(id, {
+      id,
+      webhookId: delivery.hook.id,
+      url: delivery.hook.url,
+      artifactId: delivery.artifact.id,
+      type: delivery.artifact.type,
+      attempts,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      failedAt: new Date().toISOString(),
+      delivery,
+    });
+  }
+}
