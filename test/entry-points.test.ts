@@ -5,6 +5,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as root from 'skein';
 import * as node from 'skein/node';
+import * as served from 'skein/serve';
 import { AbortError, CancelledError, Emitter, EventEmitter, Mutex } from 'skein';
 
 describe('entry points', () => {
@@ -13,6 +14,11 @@ describe('entry points', () => {
     expect(root).not.toHaveProperty('monitorEventLoop');
     expect(typeof node.main).toBe('function');
     expect(typeof node.monitorEventLoop).toBe('function');
+  });
+
+  it('keeps the HTTP server in skein/serve, out of the root entry', () => {
+    expect(root).not.toHaveProperty('serve');
+    expect(Object.keys(served).sort()).toEqual(['WEBHOOK_ID_HEADER', 'WEBHOOK_SIGNATURE_HEADER', 'WEBHOOK_TIMESTAMP_HEADER', 'serve', 'signWebhook', 'verifyWebhook']);
   });
 
   it('exports every from both the root entry and skein/node, as one function', () => {
