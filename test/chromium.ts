@@ -5,7 +5,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 
 /** The `chromium` executable on PATH, or undefined when there is none. */
 export function findChromium(): string | undefined {
@@ -50,6 +50,30 @@ export async function runInChromium(script: string, expression: string): Promise
     await page.goto('about:blank');
     await page.addScriptTag({ content: script });
     const result: unknown = await page.evaluate(`(async () => await (${expression}))()`);
+    if (errors.length > 0) throw new Error(`errors in the page: ${errors.join('; ')}`);
+    return result;
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
+ * Launches headless Chromium the same way, hands a fresh page to `fn` and closes the browser after
+ * it, whatever happens. Anything the page throws fails the call.
+ */
+export async function withChromiumPage<T>(fn: (page: Page) => Promise<T>): Promise<T> {
+  const executablePath = findChromium();
+  if (executablePath === undefined) throw new Error(chromiumUnavailable());
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    const result = await fn(page);
     if (errors.length > 0) throw new Error(`errors in the page: ${errors.join('; ')}`);
     return result;
   } finally {
