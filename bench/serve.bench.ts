@@ -1,0 +1,115 @@
+/**
+ * skein/serve under load: a large workflow (a chain of three agents, 100,000 runs by default) run
+ * side by side with no server, and with a server streaming every event to 100 SSE subscribers (in a
+ * child process, so that the subscribers' parsing is not billed to the board). Figures: the elapsed
+ * time of each, their ratio, the frames the subscribers received, and the peak heap of each run
+ * (bounded memory: a slow subscriber is skipped ahead, never buffered without end).
+ * `SKEIN_BENCH_SERVE_RUNS` changes the run count.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { z } from 'zod';
+import { Board, artifactType } from 'skein/board';
+import { serve } from 'skein/serve';
+import { customSuite, type Figure } from './harness.js';
+
+const Value = z.object({ n: z.number() });
+const A = artifactType('A', Value);
+const B = artifactType('B', Value);
+const C = artifactType('C', Value);
+const D = artifactType('D', Value);
+
+const RUNS = Number(process.env.SKEIN_BENCH_SERVE_RUNS ?? 100_000);
+const SUBSCRIBERS = 100;
+
+/** The subscribers: 100 SSE connections reading every frame; prints `ready`, then the frame count when its stdin closes. */
+const SUBSCRIBER_SCRIPT = `
+const http = require('node:http');
+const url = process.argv[1];
+let frames = 0, ready = 0;
+for (let i = 0; i < ${SUBSCRIBERS}; i++) {
+  http.get(url, { agent: false }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => { for (let j = chunk.indexOf('\\nid: '); j >= 0; j = chunk.indexOf('\\nid: ', j + 1)) frames++; if (chunk.startsWith('id: ')) frames++; });
+    if (++ready === ${SUBSCRIBERS}) process.stdout.write('ready\\n');
+  }).on('error', () => {});
+}
+process.stdin.on('end', () => { process.stdout.write(frames + '\\n'); process.exit(0); });
+process.stdin.resume();
+`;
+
+function chain(): Board {
+  const board = new Board();
+  board.agent('first').consumes(A).publishes(B).handle(([a]) => ({ n: a.payload.n + 1 }));
+  board.agent('second').consumes(B).publishes(C).handle(([b]) => ({ n: b.payload.n + 1 }));
+  board.agent('third').consumes(C).publishes(D).handle(([c]) => ({ n: c.payload.n + 1 }));
+  return board;
+}
+
+/** Publishes RUNS / 3 artifacts into one workflow and waits for idle; the elapsed ms and the peak heap. */
+async function runWorkflow(board: Board): Promise<{ ms: number; peakHeapMb: number }> {
+  let peak = process.memoryUsage().heapUsed;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 50);
+  const start = performance.now();
+  try {
+    for (let i = 0; i < Math.ceil(RUNS / 3); i++) await board.publish(A, { n: i }, { correlationId: 'large' });
+    await board.runUntilIdle();
+  } finally {
+    clearInterval(sampler);
+  }
+  return { ms: performance.now() - start, peakHeapMb: Math.max(peak, process.memoryUsage().heapUsed) / 1024 / 1024 };
+}
+
+async function plain(): Promise<{ ms: number; peakHeapMb: number }> {
+  const board = chain();
+  try {
+    return await runWorkflow(board);
+  } finally {
+    await board.shutdown();
+  }
+}
+
+async function served(): Promise<{ ms: number; peakHeapMb: number; frames: number }> {
+  const board = chain();
+  const server = await serve(board, { auth: false, rateLimit: false });
+  const child = spawn(process.execPath, ['-e', SUBSCRIBER_SCRIPT, new URL('events', server.url).href], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    child.stdout.setEncoding('utf8');
+    let out = '';
+    child.stdout.on('data', (chunk: string) => (out += chunk));
+    while (!out.includes('ready\n')) await once(child.stdout, 'data');
+    const result = await runWorkflow(board);
+    // let the stream drain to the subscribers before counting
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.stdin.end();
+    await once(child, 'exit');
+    const frames = Number(out.split('\n').at(-2));
+    return { ...result, frames };
+  } finally {
+    child.kill();
+    await server.close();
+    await board.shutdown();
+  }
+}
+
+export default [
+  customSuite({
+    name: `serve: ${SUBSCRIBERS} SSE subscribers during a ${RUNS.toLocaleString('en')}-run workflow`,
+    description: 'elapsed time of the same workflow with no server and with a server streaming to 100 subscribers (run twice each, alternating; best of two)',
+    async run(): Promise<Figure[]> {
+      const baseline = [await plain()];
+      const withSse = [await served()];
+      baseline.push(await plain());
+      withSse.push(await served());
+      const best = (xs: { ms: number }[]) => Math.min(...xs.map((x) => x.ms));
+      return [
+        { name: 'no server', value: best(baseline), unit: 'ms' },
+        { name: `${SUBSCRIBERS} SSE subscribers`, value: best(withSse), unit: 'ms' },
+        { name: 'ratio (subscribers / no server)', value: best(withSse) / best(baseline), unit: 'x' },
+        { name: 'frames received by all subscribers (last run)', value: withSse[1]!.frames, unit: 'frames' },
+        { name: 'peak heap, no server', value: Math.max(...baseline.map((x) => x.peakHeapMb)), unit: 'MB' },
+        { name: 'peak heap, with subscribers', value: Math.max(...withSse.map((x) => x.peakHeapMb)), unit: 'MB' },
+      ];
+    },
+  }),
+];
