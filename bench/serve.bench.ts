@@ -69,9 +69,17 @@ async function plain(): Promise<{ ms: number; peakHeapMb: number }> {
   }
 }
 
-async function served(): Promise<{ ms: number; peakHeapMb: number; frames: number }> {
+async function served(subscribers: number): Promise<{ ms: number; peakHeapMb: number; frames: number }> {
   const board = chain();
   const server = await serve(board, { auth: false, rateLimit: false });
+  if (subscribers === 0) {
+    try {
+      return { ...(await runWorkflow(board)), frames: 0 };
+    } finally {
+      await server.close();
+      await board.shutdown();
+    }
+  }
   const child = spawn(process.execPath, ['-e', SUBSCRIBER_SCRIPT, new URL('events', server.url).href], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     child.stdout.setEncoding('utf8');
@@ -98,13 +106,17 @@ export default [
     description: 'elapsed time of the same workflow with no server and with a server streaming to 100 subscribers (run twice each, alternating; best of two)',
     async run(): Promise<Figure[]> {
       const baseline = [await plain()];
-      const withSse = [await served()];
+      const idle = [await served(0)];
+      const withSse = [await served(SUBSCRIBERS)];
       baseline.push(await plain());
-      withSse.push(await served());
+      idle.push(await served(0));
+      withSse.push(await served(SUBSCRIBERS));
       const best = (xs: { ms: number }[]) => Math.min(...xs.map((x) => x.ms));
       return [
         { name: 'no server', value: best(baseline), unit: 'ms' },
+        { name: 'server, no subscriber', value: best(idle), unit: 'ms' },
         { name: `${SUBSCRIBERS} SSE subscribers`, value: best(withSse), unit: 'ms' },
+        { name: 'ratio (server, no subscriber / no server)', value: best(idle) / best(baseline), unit: 'x' },
         { name: 'ratio (subscribers / no server)', value: best(withSse) / best(baseline), unit: 'x' },
         { name: 'frames received by all subscribers (last run)', value: withSse[1]!.frames, unit: 'frames' },
         { name: 'peak heap, no server', value: Math.max(...baseline.map((x) => x.peakHeapMb)), unit: 'MB' },

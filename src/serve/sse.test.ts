@@ -121,6 +121,8 @@ class SlowResponse extends EventEmitter {
   end(): void {
     this.writableEnded = true;
   }
+  cork(): void {}
+  uncork(): void {}
   drain(): void {
     this.writableNeedDrain = false;
     this.emit('drain');
@@ -147,5 +149,6 @@ describe('EventLog', () => {
     detach();
     log.append(event(101));
     expect(res.written).toHaveLength(5);
+    log.closeAll();
   });
 });

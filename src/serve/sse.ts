@@ -9,11 +9,11 @@ import type { BoardEvent } from '../board/events.js';
 import type { Viewer } from '../board/visibility.js';
 import { isVisibleTo, type Visibility } from '../board/visibility.js';
 
-/** An event as the server keeps it: its id, its kind and its SSE frame, serialized once. */
+/** An event as the server keeps it: its id, the event and its SSE frame, serialized once, when first sent. */
 export interface LoggedEvent {
   readonly seq: number;
   readonly event: BoardEvent;
-  readonly frame: string;
+  frame: string | undefined;
   /** For `published` events when it was looked up: who may see the artifact. */
   readonly visibility?: { readonly visibility: Visibility; readonly producedBy: string } | undefined;
 }
@@ -43,6 +43,9 @@ export class EventLog {
   readonly #clients = new Set<Client>();
   readonly #clientBacklog: number;
   #identified = 0;
+  /** Writes of one turn of the event loop go out together: each client is corked until the next check phase. */
+  #corked = new Set<Client>();
+  #uncork: NodeJS.Immediate | undefined;
 
   constructor(capacity: number, clientBacklog: number, boot: string) {
     this.#ring = new Array<LoggedEvent | undefined>(capacity);
@@ -66,7 +69,7 @@ export class EventLog {
 
   append(event: BoardEvent, visibility?: LoggedEvent['visibility']): void {
     const seq = ++this.#seq;
-    const entry: LoggedEvent = { seq, event, frame: frameOf(this.id(seq), event.kind, event), visibility };
+    const entry: LoggedEvent = { seq, event, frame: undefined, visibility };
     this.#ring[seq % this.#ring.length] = entry;
     for (const client of this.#clients) this.#offer(client, entry);
   }
@@ -87,6 +90,7 @@ export class EventLog {
       detached = true;
       res.off('drain', client.onDrain);
       this.#clients.delete(client);
+      if (this.#corked.delete(client)) res.uncork();
       if (filter.viewer !== undefined) this.#identified--;
       client.backlog = [];
     };
@@ -99,8 +103,17 @@ export class EventLog {
 
   /** Ends every stream. */
   closeAll(): void {
+    this.#flushCorked();
     for (const client of [...this.#clients]) client.res.end();
   }
+
+  readonly #flushCorked = (): void => {
+    if (this.#uncork !== undefined) clearImmediate(this.#uncork);
+    this.#uncork = undefined;
+    const corked = this.#corked;
+    this.#corked = new Set();
+    for (const client of corked) client.res.uncork();
+  };
 
   #replay(client: Client, lastEventId: string): void {
     const match = /^(.+)-(\d+)$/.exec(lastEventId);
@@ -137,7 +150,7 @@ export class EventLog {
   #offer(client: Client, entry: LoggedEvent): void {
     if (!this.#visible(client, entry)) return;
     if (client.backlog.length === 0 && client.lagged === 0 && !client.res.writableNeedDrain) {
-      this.#write(client, entry.frame);
+      this.#write(client, this.#frame(entry));
       return;
     }
     if (client.backlog.length >= this.#clientBacklog) {
@@ -155,10 +168,20 @@ export class EventLog {
       const at = client.backlog[0]?.seq ?? this.#seq;
       this.#write(client, frameOf(this.id(at - 1), 'lagged', { kind: 'lagged', at: Date.now(), dropped, reason: 'the client fell behind' }));
     }
-    while (client.backlog.length > 0 && !client.res.writableNeedDrain) this.#write(client, client.backlog.shift()!.frame);
+    while (client.backlog.length > 0 && !client.res.writableNeedDrain) this.#write(client, this.#frame(client.backlog.shift()!));
+  }
+
+  #frame(entry: LoggedEvent): string {
+    return (entry.frame ??= frameOf(this.id(entry.seq), entry.event.kind, entry.event));
   }
 
   #write(client: Client, frame: string): void {
-    if (!client.res.writableEnded) client.res.write(frame);
+    if (client.res.writableEnded) return;
+    if (!this.#corked.has(client)) {
+      client.res.cork();
+      this.#corked.add(client);
+      this.#uncork ??= setImmediate(this.#flushCorked);
+    }
+    client.res.write(frame);
   }
 }
