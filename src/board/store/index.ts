@@ -12,6 +12,7 @@ export type {
   ClaimRef,
   ClaimRequest,
   Completion,
+  CompletionItem,
   DeadLetter,
   DeadLetterQuery,
   GateClose,
