@@ -1,6 +1,7 @@
 /**
- * The dispatcher: per agent, takes a permit, then claims one run from the store for this board, and
- * hands it to the executor in the async context it was scheduled in. `beforeSchedule` components
+ * The dispatcher: per agent, takes a permit (waiting for one), then as many more as are free right
+ * now, claims up to that many runs from the store in one call, gives back the permits it did not
+ * need, and hands each run to the executor in the async context it was scheduled in. `beforeSchedule` components
  * decide here, on the claimed run, whether it runs now, later or never.
  */
 import type { AsyncResource } from 'node:async_hooks';
@@ -11,6 +12,9 @@ import type { ScheduleCandidate } from '../components.js';
 import type { ClaimedRun } from '../store/contract.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
+
+/** The most runs one claim asks for (an agent with many permits claims in several round trips). */
+const MAX_CLAIM = 64;
 
 interface Deferral {
   readonly timer: ReturnType<typeof setTimeout>;
@@ -56,26 +60,34 @@ export class Dispatcher {
         while (agent.queued > 0 && !ctx.closed) {
           // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
           // avoids. At shutdown every run is aborted, so permits come back and the loop sees `closed`.
-          const permit = await agent.permits.acquire();
+          const permits = [await agent.permits.acquire()];
           if (ctx.closed) {
-            permit.release();
+            permits[0]!.release();
             return;
           }
-          let run: ClaimedRun | undefined;
+          // One claim for as many runs as there are permits free right now (and runs queued).
+          const want = Math.min(agent.queued, MAX_CLAIM);
+          while (permits.length < want) {
+            const more = agent.permits.tryAcquire();
+            if (more === undefined) break;
+            permits.push(more);
+          }
+          let runs: readonly ClaimedRun[];
           try {
-            const claimed = ctx.store.claim({ owner: ctx.owner, agents: agent.claimAgents, limit: 1, leaseMs: ctx.leaseMs, now: Date.now() });
-            run = (isThenable(claimed) ? await claimed : claimed)[0];
+            const claimed = ctx.store.claim({ owner: ctx.owner, agents: agent.claimAgents, limit: permits.length, leaseMs: ctx.leaseMs, now: Date.now() });
+            runs = isThenable(claimed) ? await claimed : claimed;
           } catch (error) {
-            permit.release();
+            for (const permit of permits) permit.release();
             throw error;
           }
-          if (run === undefined) {
-            permit.release();
-            break;
+          for (let i = runs.length; i < permits.length; i++) permits[i]!.release();
+          for (let i = 0; i < runs.length; i++) {
+            const run = runs[i]!;
+            const wf = ctx.workflows.ensure(run.correlationId);
+            ctx.counters.runLeftQueue(agent, wf);
+            this.#start(agent, run, wf, permits[i]!);
           }
-          const wf = ctx.workflows.ensure(run.correlationId);
-          ctx.counters.runLeftQueue(agent, wf);
-          this.#start(agent, run, wf, permit);
+          if (runs.length < permits.length) break;
         }
       }
     } finally {
