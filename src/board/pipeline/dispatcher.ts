@@ -34,6 +34,8 @@ export class Dispatcher {
   }
 
   remember(runId: string, resource: AsyncResource): void {
+    // Sharing the store, another board may run it: no context kept for a run that may never come back.
+    if (this.#ctx.shared !== undefined) return;
     this.#contexts.set(runId, resource);
   }
 
@@ -41,11 +43,14 @@ export class Dispatcher {
     this.#contexts.delete(runId);
   }
 
+  /** Wakes every agent with queued runs (in shared mode, every agent: others may have queued runs). */
   wakeAll(): void {
-    for (const agent of this.#ctx.agents.values()) if (agent.queued > 0) this.wake(agent);
+    const shared = this.#ctx.shared !== undefined;
+    for (const agent of this.#ctx.agents.values()) if (shared || agent.queued > 0) this.wake(agent);
   }
 
   wake(agent: LiveAgent): void {
+    if (!this.#ctx.work) return;
     agent.wake = true;
     if (agent.pumping || this.#ctx.closed) return;
     agent.pumping = true;
@@ -54,10 +59,13 @@ export class Dispatcher {
 
   async #pump(agent: LiveAgent): Promise<void> {
     const ctx = this.#ctx;
+    const shared = ctx.shared;
     try {
       while (agent.wake && !ctx.closed) {
         agent.wake = false;
-        while (agent.queued > 0 && !ctx.closed) {
+        // Alone on its store the board knows how many runs are queued; sharing it, it claims until a
+        // claim comes back short (the store's queue is empty for now) and waits for the next wake-up.
+        while ((shared !== undefined || agent.queued > 0) && !ctx.closed) {
           // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
           // avoids. At shutdown every run is aborted, so permits come back and the loop sees `closed`.
           const permits = [await agent.permits.acquire()];
@@ -66,7 +74,7 @@ export class Dispatcher {
             return;
           }
           // One claim for as many runs as there are permits free right now (and runs queued).
-          const want = Math.min(agent.queued, MAX_CLAIM);
+          const want = shared === undefined ? Math.min(agent.queued, MAX_CLAIM) : MAX_CLAIM;
           while (permits.length < want) {
             const more = agent.permits.tryAcquire();
             if (more === undefined) break;
@@ -84,6 +92,11 @@ export class Dispatcher {
           for (let i = 0; i < runs.length; i++) {
             const run = runs[i]!;
             const wf = ctx.workflows.ensure(run.correlationId);
+            if (shared !== undefined) {
+              // Its signal must exist for a lost lease to abort the run (see ActiveRun.signal).
+              wf.controller ??= new AbortController();
+              shared.hold(run);
+            }
             ctx.counters.runLeftQueue(agent, wf);
             this.#start(agent, run, wf, permits[i]!);
           }
@@ -103,7 +116,7 @@ export class Dispatcher {
       permit.release();
       this.#contexts.delete(run.id);
       ctx.counters.runStarted(agent, wf);
-      ctx.spawn(() => ctx.completion.cancel(agent, run, wf, ctx.closed ? ctx.scope.signal.reason : wf.controller?.signal.reason));
+      ctx.spawn(() => ctx.completion.cancel(agent, run, wf, ctx.closed ? ctx.scope.signal.reason : wf.controller?.signal.reason).finally(() => ctx.shared?.release(run)));
       return;
     }
     if (ctx.scheduleComponents.length > 0 && run.replayOf === undefined) {
@@ -122,9 +135,20 @@ export class Dispatcher {
     const resource = this.#contexts.get(run.id);
     this.#contexts.delete(run.id);
     // `execute` never rejects: it turns every outcome into finished, failed or cancelled.
-    ctx.scope.spawn(() =>
-      resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit),
-    );
+    const shared = ctx.shared;
+    if (shared === undefined) {
+      ctx.scope.spawn(() =>
+        resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit),
+      );
+      return;
+    }
+    ctx.scope.spawn(async () => {
+      try {
+        await (resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit));
+      } finally {
+        shared.release(run);
+      }
+    });
   }
 
   /** Asks the `beforeSchedule` components about a claimed run (counted as deferred meanwhile). */
@@ -136,12 +160,12 @@ export class Dispatcher {
       const inputs = (isThenable(found) ? await found : found).filter((artifact) => artifact !== undefined);
       const decision = await this.#decide({ agent: agent.spec.name, correlationId: run.correlationId, inputs });
       if (this.#stopped(wf)) {
-        await ctx.completion.cancelUnstarted(agent, run, wf);
+        await this.#unstarted(agent, run, wf);
         return;
       }
       if (decision === 'skip') {
         ctx.skipped(agent.spec.name, run.correlationId, run.inputIds, 'skipped by a component');
-        await ctx.completion.cancelUnstarted(agent, run, wf, false);
+        await this.#unstarted(agent, run, wf, false);
         return;
       }
       if (typeof decision === 'number') {
@@ -161,15 +185,40 @@ export class Dispatcher {
       const permit = await agent.permits.acquire();
       if (this.#stopped(wf)) {
         permit.release();
-        await ctx.completion.cancelUnstarted(agent, run, wf);
+        await this.#unstarted(agent, run, wf);
         return;
       }
       this.#execute(agent, run, wf, permit);
     } catch (error) {
       ctx.internalError('beforeSchedule', agent.spec.name, error);
-      await ctx.completion.cancelUnstarted(agent, run, wf, false);
+      await this.#unstarted(agent, run, wf, false);
     } finally {
       if (!handedOn) ctx.counters.deferralEnded(wf);
+    }
+  }
+
+  /**
+   * Ends a claimed run that never started: cancelled (skipped, its workflow cancelled), or, when the
+   * board shuts down, handed back to the store's queue for another board or a later `resume()`.
+   */
+  async #unstarted(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, counted = true): Promise<void> {
+    const ctx = this.#ctx;
+    try {
+      if (!ctx.closed || wf.state === 'cancelled') {
+        await ctx.completion.cancelUnstarted(agent, run, wf, counted);
+        return;
+      }
+      try {
+        const done = ctx.store.complete({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: 'released' }, Date.now());
+        if (isThenable(done)) await done;
+      } catch (error) {
+        ctx.internalError('handing back a held run', agent.spec.name, error);
+      }
+      if (!counted) return;
+      ctx.counters.queuedRunCancelled(agent);
+      ctx.completion.reportCancelled(run, ctx.scope.signal.reason);
+    } finally {
+      ctx.shared?.release(run);
     }
   }
 
@@ -200,7 +249,7 @@ export class Dispatcher {
       this.#deferrals.delete(deferral);
       this.#ctx.spawn(async () => {
         try {
-          await this.#ctx.completion.cancelUnstarted(deferral.agent, deferral.run, deferral.wf);
+          await this.#unstarted(deferral.agent, deferral.run, deferral.wf);
         } finally {
           this.#ctx.counters.deferralEnded(deferral.wf);
         }
