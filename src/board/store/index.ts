@@ -25,6 +25,7 @@ export type {
   RunQuery,
   RunRecord,
   RunState,
+  StoreNotice,
   UnitResult,
   WorkflowChange,
   WorkflowState,
