@@ -12,7 +12,7 @@ import { checkTags, checkVisibility, EMPTY, type AnyArtifactType, type Artifact,
 import { AgentFailed, BOARD, summarizeError } from '../builtins.js';
 import { OutputError } from '../errors.js';
 import { RunContext, type ActiveRun } from '../run-context.js';
-import type { ClaimedRun, Completion as StoreCompletion, DeadLetter, OutputWrite, RunRecord, UnitResult } from '../store/contract.js';
+import type { BoardStore, ClaimedRun, ClaimRef, Completion as StoreCompletion, CompletionItem, DeadLetter, OutputWrite, RunRecord, UnitResult } from '../store/contract.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
 import { visibilityOfFactAbout } from './units.js';
@@ -22,11 +22,105 @@ export class ClaimLostError extends Error {
   override readonly name = 'ClaimLostError';
 }
 
+interface Queued {
+  readonly item: CompletionItem;
+  readonly resolve: (result: UnitResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit of completions: a completion is written at once when no write is in flight; those
+ * that end while one is (for a store answering with promises: until it settles; for a synchronous
+ * store that asks for it with `groupCommit`: until the end of the current turn of the event loop) are
+ * written together in the next one, with the store's `completeMany`, each keeping its own guard and
+ * its own result. A store without `completeMany` gets `complete` per run.
+ */
+export class CompletionWriter {
+  readonly #store: BoardStore;
+  #queue: Queued[] = [];
+  #busy = false;
+  readonly #drain = (): void => this.#flush();
+
+  constructor(store: BoardStore) {
+    this.#store = store;
+  }
+
+  write(claim: ClaimRef, completion: StoreCompletion): UnitResult | Promise<UnitResult> {
+    const store = this.#store;
+    if (store.completeMany === undefined) return store.complete(claim, completion, Date.now());
+    if (this.#busy) {
+      return new Promise<UnitResult>((resolve, reject) => {
+        this.#queue.push({ item: { claim, completion }, resolve, reject });
+      });
+    }
+    const result = store.complete(claim, completion, Date.now());
+    if (isThenable(result)) {
+      this.#busy = true;
+      return Promise.resolve(result).finally(this.#drain);
+    }
+    if (store.groupCommit === true) {
+      this.#busy = true;
+      setImmediate(this.#drain);
+    }
+    return result;
+  }
+
+  /** Writes what queued meanwhile, in one call; the window stays open until a turn passes with nothing queued. */
+  #flush(): void {
+    const queued = this.#queue;
+    if (queued.length === 0) {
+      this.#busy = false;
+      return;
+    }
+    this.#queue = [];
+    let written;
+    try {
+      const items = queued.map((entry) => entry.item);
+      written = queued.length === 1 ? this.#store.complete(items[0]!.claim, items[0]!.completion, Date.now()) : this.#store.completeMany!(items, Date.now());
+    } catch (error) {
+      for (const entry of queued) entry.reject(error);
+      setImmediate(this.#drain);
+      return;
+    }
+    if (isThenable(written)) {
+      Promise.resolve(written as Promise<UnitResult | readonly PromiseSettledResult<UnitResult>[]>).then(
+        (done) => {
+          settle(queued, done);
+          this.#flush();
+        },
+        (error: unknown) => {
+          for (const entry of queued) entry.reject(error);
+          this.#flush();
+        },
+      );
+      return;
+    }
+    settle(queued, written);
+    setImmediate(this.#drain);
+  }
+}
+
+function settle(queued: readonly Queued[], done: UnitResult | readonly PromiseSettledResult<UnitResult>[]): void {
+  if (!Array.isArray(done)) {
+    queued[0]!.resolve(done as UnitResult);
+    return;
+  }
+  const outcomes = done as readonly PromiseSettledResult<UnitResult>[];
+  for (let i = 0; i < queued.length; i++) {
+    const outcome = outcomes[i];
+    if (outcome === undefined) queued[i]!.reject(new Error(`the store answered ${outcomes.length} results for ${queued.length} completions`));
+    else if (outcome.status === 'fulfilled') queued[i]!.resolve(outcome.value);
+    else queued[i]!.reject(outcome.reason);
+  }
+}
+
 export class Completion {
   readonly #ctx: Pipeline;
+  readonly #writer: CompletionWriter;
 
   constructor(ctx: Pipeline) {
     this.#ctx = ctx;
+    this.#writer = new CompletionWriter(ctx.store);
   }
 
   /** Applies one output now (a yield, `ctx.publish`), guarded by the claim. */
@@ -57,7 +151,7 @@ export class Completion {
   }
 
   #complete(active: ActiveRun, outputs: OutputWrite[]): readonly Artifact[] | Promise<readonly Artifact[]> {
-    const stored = this.#ctx.store.complete(active.claim, { outcome: 'finished', outputs }, Date.now());
+    const stored = this.#writer.write(active.claim, { outcome: 'finished', outputs });
     return isThenable(stored) ? Promise.resolve(stored).then((result) => this.#completed(active, outputs, result)) : this.#completed(active, outputs, stored);
   }
 
@@ -110,7 +204,7 @@ export class Completion {
         }),
       );
       const completion: StoreCompletion = { outcome: 'failed', fact: ctx.router.route(fact), deadLetter: letter };
-      const stored = ctx.store.complete(active.claim, completion, Date.now());
+      const stored = this.#writer.write(active.claim, completion);
       const result = isThenable(stored) ? await stored : stored;
       if (result.status === 'applied') facts = [fact];
       if (result.status !== 'lost') ctx.units.applied(result, facts, completion.fact.deposits.length > 0);
@@ -131,7 +225,7 @@ export class Completion {
     const ctx = this.#ctx;
     if (tellStore) {
       try {
-        const done = ctx.store.complete({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: ctx.closed && wf.state !== 'cancelled' ? 'released' : 'cancelled' }, Date.now());
+        const done = this.#writer.write({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: ctx.closed && wf.state !== 'cancelled' ? 'released' : 'cancelled' });
         if (isThenable(done)) await done;
       } catch {
         // A store that cannot record a cancellation must not turn it into a failure.
@@ -145,7 +239,7 @@ export class Completion {
   async cancelUnstarted(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, counted = true): Promise<void> {
     const ctx = this.#ctx;
     try {
-      const done = ctx.store.complete({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: 'cancelled' }, Date.now());
+      const done = this.#writer.write({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: 'cancelled' });
       if (isThenable(done)) await done;
     } catch (error) {
       ctx.internalError('ending a held run', agent.spec.name, error);

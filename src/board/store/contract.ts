@@ -245,6 +245,20 @@ export type Completion =
   | { readonly outcome: 'cancelled' }
   | { readonly outcome: 'released' };
 
+/**
+ * One completion of a batch ({@link BoardStore.completeMany}): a claimed run, guarded by its claim, and how it ends.
+ *
+ * @example
+ * ```ts
+ * import type { CompletionItem } from 'skein/board/store';
+ * const item: CompletionItem = { claim: { runId: 'r1', owner: 'worker-1', attempt: 1 }, completion: { outcome: 'cancelled' } };
+ * ```
+ */
+export interface CompletionItem {
+  readonly claim: ClaimRef;
+  readonly completion: Completion;
+}
+
 /** Which runs {@link BoardStore.listRuns} answers: every given field must match; an absent one matches all. */
 export interface RunQuery {
   readonly agent?: string;
@@ -276,6 +290,20 @@ export interface WorkflowChange {
   /** Queued runs dropped (cancel only). */
   readonly dropped: readonly RunRecord[];
 }
+
+/**
+ * A hint from a store shared by several boards: runs were queued for `agents`, or a workflow changed
+ * state. Hints may be lost or late; a board sharing a store polls as well.
+ *
+ * @example
+ * ```ts
+ * import type { StoreNotice } from 'skein/board/store';
+ * const describeNotice = (notice: StoreNotice) => (notice.kind === 'runs' ? notice.agents.join(',') : `${notice.correlationId} ${notice.state}`);
+ * ```
+ */
+export type StoreNotice =
+  | { readonly kind: 'runs'; readonly agents: readonly string[] }
+  | { readonly kind: 'workflow'; readonly correlationId: string; readonly state: WorkflowState };
 
 /**
  * The state a board keeps. Each method is one atomic unit.
@@ -314,6 +342,24 @@ export interface BoardStore {
    * into a cancelled workflow are not applied (status `cancelled`; the run still ends).
    */
   complete(claim: ClaimRef, completion: Completion, now: number): Awaitable<UnitResult>;
+
+  /**
+   * Optional: ends several claimed runs in one write (one transaction, one commit), each item exactly
+   * as {@link complete} would (guarded by its own claim, all or nothing by itself), in order: a later
+   * item sees what an earlier one did (its runs, its gate deposits). Answers each item's outcome in
+   * order: `fulfilled` with its {@link UnitResult} (`applied`, `lost`, `cancelled`), or `rejected`
+   * with the error that made that item fail (nothing of it applied, the others unaffected). Throws
+   * (nothing applied) only when the write as a whole fails. A board without it calls `complete` per run.
+   */
+  completeMany?(items: readonly CompletionItem[], now: number): Awaitable<readonly PromiseSettledResult<UnitResult>[]>;
+
+  /**
+   * Optional hint: true when a commit costs enough (a disk write, a round trip) that the board should
+   * group completions into {@link completeMany}, even for a store that answers synchronously: those
+   * that end in the same turn of the event loop as a write go in the next one. A store answering with
+   * promises has its completions grouped while a write is in flight whatever this says.
+   */
+  readonly groupCommit?: boolean;
 
   /** Extends the leases of runs `owner` still holds until `now + leaseMs`; answers the ids it no longer holds. */
   renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): Awaitable<readonly string[]>;
@@ -359,6 +405,13 @@ export interface BoardStore {
   listDeadLetters(query?: DeadLetterQuery): Awaitable<readonly DeadLetter[]>;
   /** Removes the dead letter and queues `run` (its replay) in one unit; undefined (nothing done) when unknown. */
   replayDeadLetter(id: string, run: NewRun, now: number): Awaitable<RunRecord | undefined>;
+
+  /**
+   * Optional: calls `listener` with hints that other processes changed the store (runs queued, a
+   * workflow's state changed), and answers the unsubscribe. A board in shared mode subscribes when
+   * the store has it (PostgreSQL's `LISTEN/NOTIFY`) and polls either way.
+   */
+  onNotice?(listener: (notice: StoreNotice) => void): Awaitable<() => void>;
 
   /** Releases connections and files. */
   close?(): Awaitable<void>;

@@ -20,6 +20,7 @@ import type {
   ClaimRef,
   ClaimRequest,
   Completion,
+  CompletionItem,
   DeadLetter,
   DeadLetterQuery,
   GateClose,
@@ -259,6 +260,17 @@ export class MemoryStore implements BoardStore {
     }
     this.#endRun(run);
     return log.result(cancelled && completion.outcome !== 'cancelled' ? 'cancelled' : 'applied');
+  }
+
+  /** Each item as {@link complete} would, in order; an item that throws is rejected alone (nothing of it applied). */
+  completeMany(items: readonly CompletionItem[], now: number): PromiseSettledResult<UnitResult>[] {
+    return items.map((item): PromiseSettledResult<UnitResult> => {
+      try {
+        return { status: 'fulfilled', value: this.complete(item.claim, item.completion, now) };
+      } catch (error) {
+        return { status: 'rejected', reason: error };
+      }
+    });
   }
 
   renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): string[] {

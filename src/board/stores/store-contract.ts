@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Artifact } from '../artifact.js';
-import type { ArtifactWrite, BoardStore, ClaimedRun, GateDeposit, NewRun, OutputWrite } from '../store/contract.js';
+import type { ArtifactWrite, BoardStore, ClaimedRun, GateDeposit, NewRun, OutputWrite, UnitResult } from '../store/contract.js';
 import { gateKey } from '../store/gate-state.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -449,6 +449,114 @@ export function describeStoreContract(name: string, makeStore: () => BoardStore 
           expect((await store.complete(ref(run), { outcome: 'finished', outputs: [out] }, T0)).status).toBe('cancelled');
           expect(await store.getArtifacts([out.artifact.id])).toEqual([undefined]);
           expect(await store.pending()).toEqual({ queued: 0, paused: 0, running: 0, timedGates: 0 });
+        }),
+      );
+    });
+
+    describe('the batched completion unit (completeMany)', () => {
+      const completeMany = async (store: BoardStore, items: Parameters<NonNullable<BoardStore['completeMany']>>[0], now: number) => {
+        expect(typeof store.completeMany, 'the store implements completeMany').toBe('function');
+        const settled = await store.completeMany!(items, now);
+        expect(settled).toHaveLength(items.length);
+        return settled;
+      };
+      const valueOf = (outcome: PromiseSettledResult<UnitResult>): UnitResult => {
+        if (outcome.status === 'rejected') throw new Error('expected the item to be applied', { cause: outcome.reason });
+        return outcome.value;
+      };
+      const statusOf = (outcome: PromiseSettledResult<UnitResult>) => (outcome.status === 'fulfilled' ? outcome.value.status : 'rejected');
+
+      it(
+        'ends each run under its own claim: a lost item among applied ones changes nothing, the others apply in order',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled(), f.scheduled(), f.scheduled()], now: T0 });
+          const slow = (await claimOne(store, 'worker', T0, 'slow'))!;
+          await store.requeueExpired(T0 + 5000);
+          const [again, second, third] = await store.claim({ owner: 'me', agents: ['worker'], limit: 3, leaseMs: 1000, now: T0 + 5000 });
+          expect(again!.id).toBe(slow.id);
+          const [late, out2, out3] = [f.output(0, {}, 'next'), f.output(0, {}, 'next'), f.output(0, {}, 'next')];
+          const settled = await completeMany(
+            store,
+            [
+              { claim: ref(second!), completion: { outcome: 'finished', outputs: [out2] } },
+              { claim: ref(slow), completion: { outcome: 'finished', outputs: [late] } },
+              { claim: ref(third!), completion: { outcome: 'finished', outputs: [out3] } },
+            ],
+            T0 + 5001,
+          );
+          expect(settled.map(statusOf)).toEqual(['applied', 'lost', 'applied']);
+          const runsOf = (outcome: PromiseSettledResult<UnitResult>) => (outcome.status === 'fulfilled' ? outcome.value.runs.map((r) => [r.agent, r.inputIds, r.enqueuedAt]) : []);
+          expect(runsOf(settled[0]!)).toEqual([['next', [out2.artifact.id], T0 + 5001]]);
+          expect(runsOf(settled[1]!)).toEqual([]);
+          expect(runsOf(settled[2]!)).toEqual([['next', [out3.artifact.id], T0 + 5001]]);
+          expect(await store.getArtifacts([out2.artifact.id, late.artifact.id, out3.artifact.id])).toEqual([out2.artifact, undefined, out3.artifact]);
+          // The run whose claim was lost is still running under its new claim, which can end it.
+          expect((await store.listRuns({ agent: 'worker' })).map((r) => [r.id, r.owner, r.attempt])).toEqual([[again!.id, 'me', 2]]);
+          expect((await store.complete(ref(again!), { outcome: 'finished', outputs: [] }, T0 + 5002)).status).toBe('applied');
+          expect((await store.listRuns({ agent: 'next' })).map((r) => r.inputIds[0])).toEqual([out2.artifact.id, out3.artifact.id]);
+        }),
+      );
+
+      it(
+        'lets a later item see an earlier one\'s gate deposit, and rejects an item whose writes conflict without touching the others',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled(), f.scheduled(), f.scheduled(), f.scheduled()], now: T0 });
+          const [a, b, c, d] = await store.claim({ owner: 'me', agents: ['worker'], limit: 4, leaseMs: 1000, now: T0 });
+          const stored = f.scheduled();
+          await store.publish({ writes: [stored], now: T0 });
+          const left = { ...f.deposit(f.artifact({ type: 'Left', producedBy: 'worker' }), { ...andGate(), positions: [0] }), index: 0 };
+          const right = { ...f.deposit(f.artifact({ type: 'Right', producedBy: 'worker' }), { ...andGate(), positions: [1] }), index: 0 };
+          // c repeats an artifact id already stored (found inside the unit); d names a position the gate lacks (found before it).
+          const repeated: OutputWrite = { index: 0, artifact: stored.artifact, runs: [], deposits: [] };
+          const badPosition = { ...f.deposit(f.artifact({ type: 'Left', producedBy: 'worker' }), { ...andGate(), positions: [5] }), index: 0 };
+          const settled = await completeMany(
+            store,
+            [
+              { claim: ref(a!), completion: { outcome: 'finished', outputs: [left] } },
+              { claim: ref(c!), completion: { outcome: 'finished', outputs: [repeated] } },
+              { claim: ref(d!), completion: { outcome: 'finished', outputs: [badPosition] } },
+              { claim: ref(b!), completion: { outcome: 'finished', outputs: [right] } },
+            ],
+            T0 + 1,
+          );
+          expect(settled.map(statusOf)).toEqual(['applied', 'rejected', 'rejected', 'applied']);
+          expect(valueOf(settled[0]!).runs).toEqual([]);
+          expect(valueOf(settled[3]!).runs.map((r) => [r.agent, r.inputIds])).toEqual([['pair', [left.artifact.id, right.artifact.id]]]);
+          expect(await store.listGates()).toEqual([]);
+          // The rejected items applied nothing: their runs still run under their claims, their outputs are not stored.
+          expect((await store.listRuns({ agent: 'worker', state: 'running' })).map((r) => r.id).sort()).toEqual([c!.id, d!.id].sort());
+          expect(await store.getArtifacts([badPosition.artifact.id])).toEqual([undefined]);
+          expect((await store.list({ type: 'Note' })).filter((x) => x.id === stored.artifact.id)).toHaveLength(1);
+          expect((await store.complete(ref(c!), { outcome: 'finished', outputs: [] }, T0 + 2)).status).toBe('applied');
+        }),
+      );
+
+      it(
+        'writes the facts and dead letters of failed items, and ends cancelled, released and finished ones, in one call',
+        withStore(async (store, f) => {
+          await store.publish({ writes: [f.scheduled(), f.scheduled(), f.scheduled(), f.scheduled('worker', { correlationId: 'doomed' })], now: T0 });
+          const [a, b, c, doomed] = await store.claim({ owner: 'me', agents: ['worker'], limit: 4, leaseMs: 1000, now: T0 });
+          await store.setWorkflowState('doomed', 'cancelled');
+          const factA = f.scheduled('medic', { type: 'AgentFailed', producedBy: 'board' });
+          const letterA = { id: 'dA', run: a!, error: { name: 'Error', message: 'boom' }, attempts: 3, failedAt: new Date(T0).toISOString() };
+          const out = f.output(0, {}, 'next');
+          const lostCause = f.output(0, { correlationId: 'doomed' }, 'next');
+          const settled = await completeMany(
+            store,
+            [
+              { claim: ref(a!), completion: { outcome: 'failed', fact: factA, deadLetter: letterA } },
+              { claim: ref(b!), completion: { outcome: 'released' } },
+              { claim: ref(doomed!), completion: { outcome: 'finished', outputs: [lostCause] } },
+              { claim: ref(c!), completion: { outcome: 'finished', outputs: [out] } },
+            ],
+            T0 + 1,
+          );
+          expect(settled.map(statusOf)).toEqual(['applied', 'applied', 'cancelled', 'applied']);
+          expect(valueOf(settled[0]!).runs.map((r) => r.agent)).toEqual(['medic']);
+          expect(await store.listDeadLetters()).toEqual([letterA]);
+          expect(await store.getArtifacts([factA.artifact.id, lostCause.artifact.id, out.artifact.id])).toEqual([factA.artifact, undefined, out.artifact]);
+          expect((await store.listRuns({ agent: 'worker' })).map((r) => [r.id, r.state])).toEqual([[b!.id, 'queued']]);
+          expect(await store.pending()).toEqual({ queued: 3, paused: 0, running: 0, timedGates: 0 });
         }),
       );
     });

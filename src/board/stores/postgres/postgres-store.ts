@@ -18,6 +18,7 @@ import type {
   ClaimRef,
   ClaimRequest,
   Completion,
+  CompletionItem,
   DeadLetter,
   DeadLetterQuery,
   NewRun,
@@ -73,6 +74,8 @@ export interface PostgresStoreOptions {
  * ```
  */
 export class PostgresStore implements BoardStore {
+  /** Completions are worth grouping: a commit is a round trip and a WAL flush (see {@link BoardStore.groupCommit}). */
+  readonly groupCommit = true;
   /** The schema this store uses. */
   readonly schema: string;
   readonly #pool: PostgresPool;
@@ -186,28 +189,94 @@ export class PostgresStore implements BoardStore {
   }
 
   async complete(claim: ClaimRef, completion: Completion, now: number): Promise<UnitResult> {
-    const writes = completion.outcome === 'finished' ? completion.outputs : completion.outcome === 'failed' ? [completion.fact] : [];
-    checkWrites(writes);
+    checkWrites(writesOf(completion));
     return this.#unit(async (client) => {
-      const run = await this.#held(client, claim, writes);
-      if (run === undefined) throw new Rollback(nothing('lost'));
-      if (completion.outcome === 'released') {
-        await client.query(this.#sql.releaseRun(run.id));
-        await client.query(this.#sql.notify(this.#channel, `runs:${run.agent}`));
-        return nothing('applied');
-      }
-      const writer = new UnitWriter(client, this.#sql, this.#channel, now);
-      // Outputs are recorded by (run, index); a failure's fact is not an output (its unit ends the run).
-      const fresh = await this.#fresh(client, run, completion.outcome === 'finished' ? completion.outputs : [], writer);
-      const cancelled = fresh === 'cancelled';
-      if (!cancelled) await writer.apply(completion.outcome === 'failed' ? [completion.fact] : fresh);
-      if (completion.outcome === 'failed') {
-        const letter = completion.deadLetter;
-        await client.query(this.#sql.insertDeadLetter(letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)));
-      }
-      const result = await writer.flush(run.id);
-      return cancelled && completion.outcome !== 'cancelled' ? { ...result, status: 'cancelled' } : result;
+      const result = await this.#completeIn(client, claim, completion, now);
+      // A lost claim changes nothing: roll back (the claim check took a lock, nothing else).
+      if (result.status === 'lost') throw new Rollback(result);
+      return result;
     });
+  }
+
+  /**
+   * Ends several claimed runs in one transaction (one commit, one flush to the WAL), each item guarded
+   * by its own claim and applied all or nothing by itself. Items rarely fail inside the transaction
+   * (their writes are checked before it), so the batch first runs without savepoints; if an item
+   * fails, the transaction is rolled back and run again with a savepoint per item, undoing that item
+   * alone. Notifications of the items are sent once each at commit (PostgreSQL folds repeats).
+   */
+  async completeMany(items: readonly CompletionItem[], now: number): Promise<PromiseSettledResult<UnitResult>[]> {
+    const settled = new Array<PromiseSettledResult<UnitResult>>(items.length);
+    const ready: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      try {
+        checkWrites(writesOf(items[i]!.completion));
+        ready.push(i);
+      } catch (error) {
+        settled[i] = { status: 'rejected', reason: error };
+      }
+    }
+    if (ready.length === 0) return settled;
+    let failed: unknown;
+    try {
+      await this.#unit(async (client) => {
+        for (const i of ready) {
+          const { claim, completion } = items[i]!;
+          try {
+            settled[i] = { status: 'fulfilled', value: await this.#completeIn(client, claim, completion, now) };
+          } catch (error) {
+            if (RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+            failed = error;
+            throw new ItemFailed();
+          }
+        }
+      });
+      return settled;
+    } catch (error) {
+      if (!(error instanceof ItemFailed)) throw error;
+    }
+    if (ready.length === 1) {
+      settled[ready[0]!] = { status: 'rejected', reason: failed };
+      return settled;
+    }
+    await this.#unit(async (client) => {
+      for (const i of ready) {
+        const { claim, completion } = items[i]!;
+        await client.query({ text: 'savepoint skein_item' });
+        try {
+          settled[i] = { status: 'fulfilled', value: await this.#completeIn(client, claim, completion, now) };
+          await client.query({ text: 'release savepoint skein_item' });
+        } catch (error) {
+          if (RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+          await client.query({ text: 'rollback to savepoint skein_item' });
+          settled[i] = { status: 'rejected', reason: error };
+        }
+      }
+    });
+    return settled;
+  }
+
+  /** One completion inside a transaction; `lost` (nothing written) when the claim no longer holds. */
+  async #completeIn(client: PostgresClient, claim: ClaimRef, completion: Completion, now: number): Promise<UnitResult> {
+    const writes = writesOf(completion);
+    const run = await this.#held(client, claim, writes);
+    if (run === undefined) return nothing('lost');
+    if (completion.outcome === 'released') {
+      await client.query(this.#sql.releaseRun(run.id));
+      await client.query(this.#sql.notify(this.#channel, `runs:${run.agent}`));
+      return nothing('applied');
+    }
+    const writer = new UnitWriter(client, this.#sql, this.#channel, now);
+    // Outputs are recorded by (run, index); a failure's fact is not an output (its unit ends the run).
+    const fresh = await this.#fresh(client, run, completion.outcome === 'finished' ? completion.outputs : [], writer);
+    const cancelled = fresh === 'cancelled';
+    if (!cancelled) await writer.apply(completion.outcome === 'failed' ? [completion.fact] : fresh);
+    if (completion.outcome === 'failed') {
+      const letter = completion.deadLetter;
+      await client.query(this.#sql.insertDeadLetter(letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)));
+    }
+    const result = await writer.flush(run.id);
+    return cancelled && completion.outcome !== 'cancelled' ? { ...result, status: 'cancelled' } : result;
   }
 
   async renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): Promise<string[]> {
@@ -392,6 +461,17 @@ export class PostgresStore implements BoardStore {
     return fresh;
   }
 }
+
+/** The writes a completion makes. */
+function writesOf(completion: Completion): readonly ArtifactWrite[] {
+  return completion.outcome === 'finished' ? completion.outputs : completion.outcome === 'failed' ? [completion.fact] : [];
+}
+
+/** SQLSTATE codes of transactions PostgreSQL aborted, which `inTransaction` runs again whole. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/** Rolls back a batch whose item failed, to run it again with a savepoint per item. */
+class ItemFailed extends Error {}
 
 function byQueuePosition(a: RunRow, b: RunRow): number {
   return Number(a.queue_pos) - Number(b.queue_pos);

@@ -23,6 +23,7 @@ import type {
   ClaimRef,
   ClaimRequest,
   Completion,
+  CompletionItem,
   DeadLetter,
   DeadLetterQuery,
   GateClose,
@@ -117,6 +118,15 @@ function checkWrites(writes: readonly ArtifactWrite[]): void {
   }
 }
 
+/** Checks a completion's writes before its transaction starts. */
+function checkCompletion(completion: Completion): void {
+  if (completion.outcome === 'finished') checkWrites(completion.outputs);
+  else if (completion.outcome === 'failed') checkWrites([completion.fact]);
+}
+
+/** Rolls back a batch whose item failed, to run it again item by item. */
+class ItemFailed extends Error {}
+
 /**
  * A board store in a SQLite file: durable on one machine, resumable after a crash.
  *
@@ -133,6 +143,8 @@ function checkWrites(writes: readonly ArtifactWrite[]): void {
  * ```
  */
 export class SqliteStore implements BoardStore {
+  /** Completions are worth grouping: a commit writes to the WAL (see {@link BoardStore.groupCommit}). */
+  readonly groupCommit = true;
   /** The options the store was opened with, defaults applied. */
   readonly options: ResolvedSqliteOptions;
   readonly #db: SqliteDriver;
@@ -228,34 +240,90 @@ export class SqliteStore implements BoardStore {
   }
 
   complete(claim: ClaimRef, completion: Completion, now: number): UnitResult {
-    if (completion.outcome === 'finished') checkWrites(completion.outputs);
-    else if (completion.outcome === 'failed') checkWrites([completion.fact]);
-    return this.#db.transaction(() => {
+    checkCompletion(completion);
+    return this.#db.transaction(() => this.#complete(claim, completion, now));
+  }
+
+  /**
+   * Ends several claimed runs in one transaction (one commit), each item guarded by its own claim and
+   * applied all or nothing by itself: a lost claim, or an item that fails, leaves the others applied.
+   * Answers each item's result in order. Items rarely fail inside the transaction (their writes are
+   * checked before it), so the batch first runs without savepoints; if an item throws, the whole
+   * transaction is rolled back and run again with a savepoint per item, undoing that item alone.
+   */
+  completeMany(items: readonly CompletionItem[], now: number): PromiseSettledResult<UnitResult>[] {
+    const settled = new Array<PromiseSettledResult<UnitResult>>(items.length);
+    const ready: number[] = [];
+    for (let i = 0; i < items.length; i++) {
+      try {
+        checkCompletion(items[i]!.completion);
+        ready.push(i);
+      } catch (error) {
+        settled[i] = { status: 'rejected', reason: error };
+      }
+    }
+    if (ready.length === 0) return settled;
+    const db = this.#db;
+    let failed: unknown;
+    try {
+      db.transaction(() => {
+        for (const i of ready) {
+          const item = items[i]!;
+          try {
+            settled[i] = { status: 'fulfilled', value: this.#complete(item.claim, item.completion, now) };
+          } catch (error) {
+            failed = error;
+            throw new ItemFailed();
+          }
+        }
+      });
+      return settled;
+    } catch (error) {
+      if (!(error instanceof ItemFailed)) throw error;
+    }
+    if (ready.length === 1) {
+      settled[ready[0]!] = { status: 'rejected', reason: failed };
+      return settled;
+    }
+    db.transaction(() => {
+      for (const i of ready) {
+        const item = items[i]!;
+        db.prepare(SQL.savepoint).run();
+        try {
+          settled[i] = { status: 'fulfilled', value: this.#complete(item.claim, item.completion, now) };
+          db.prepare(SQL.releaseSavepoint).run();
+        } catch (error) {
+          db.prepare(SQL.rollbackToSavepoint).run();
+          db.prepare(SQL.releaseSavepoint).run();
+          settled[i] = { status: 'rejected', reason: error };
+        }
+      }
+    });
+    return settled;
+  }
+
+  /** One completion, inside a transaction. */
+  #complete(claim: ClaimRef, completion: Completion, now: number): UnitResult {
+    if (completion.outcome === 'released') {
       const held = this.#held(claim);
       if (held === undefined) return nothing('lost');
-      const seq = held.seq as number;
-      const cancelled = held.workflow_state === 'cancelled';
-      const log = new UnitLog();
-      switch (completion.outcome) {
-        case 'finished':
-          if (!cancelled) this.#applyOutputs(claim.runId, held.has_outputs !== 0, completion.outputs, now, log);
-          break;
-        case 'failed': {
-          if (!cancelled) this.#applyWrite(completion.fact, now, log);
-          const letter = completion.deadLetter;
-          this.#db.prepare(SQL.putDeadLetter).run([letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)]);
-          break;
-        }
-        case 'released':
-          this.#db.prepare(SQL.releaseRun).run([seq]);
-          return log.result();
-        case 'cancelled':
-          break;
-      }
-      this.#db.prepare(SQL.deleteRun).run([seq]);
-      if (held.has_outputs !== 0) this.#db.prepare(SQL.forgetOutputs).run([claim.runId]);
-      return log.result(cancelled && completion.outcome !== 'cancelled' ? 'cancelled' : 'applied');
-    });
+      this.#db.prepare(SQL.releaseRun).run([held.seq as number]);
+      return nothing('applied');
+    }
+    // The guard and the end of the run in one statement: the rest of the unit is rolled back with it if it fails.
+    const held = this.#db.prepare(SQL.endHeldRun).get([claim.runId, claim.owner, claim.attempt]);
+    if (held === undefined) return nothing('lost');
+    const cancelled = held.workflow_state === 'cancelled';
+    const log = new UnitLog();
+    if (completion.outcome === 'finished') {
+      if (!cancelled) this.#applyOutputs(claim.runId, held.has_outputs !== 0, completion.outputs, now, log);
+    } else if (completion.outcome === 'failed') {
+      if (!cancelled) this.#applyWrite(completion.fact, now, log);
+      const letter = completion.deadLetter;
+      this.#db.prepare(SQL.putDeadLetter).run([letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)]);
+    }
+    if (held.has_outputs !== 0) this.#db.prepare(SQL.forgetOutputs).run([claim.runId]);
+    return log.result(cancelled && completion.outcome !== 'cancelled' ? 'cancelled' : 'applied');
   }
 
   renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): string[] {
@@ -337,6 +405,10 @@ export class SqliteStore implements BoardStore {
 
   getArtifacts(ids: readonly string[]): (Artifact | undefined)[] {
     if (ids.length === 0) return [];
+    if (ids.length === 1) {
+      const row = this.#db.prepare(SQL.artifactById).get(ids);
+      return [row === undefined ? undefined : (JSON.parse(row.body as string) as Artifact)];
+    }
     const found = new Map<string, string>();
     for (const row of this.#db.prepare(SQL.artifactsById).all([JSON.stringify(ids)])) found.set(row.id as string, row.body as string);
     return ids.map((id) => {

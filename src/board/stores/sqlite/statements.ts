@@ -16,6 +16,8 @@ export const SQL = {
   insertArtifact: 'INSERT INTO artifacts (id, type, correlation_id, produced_by, created_at, body) VALUES (?, ?, ?, ?, ?, ?)',
   /** ids as a JSON array */
   artifactsById: 'SELECT id, body FROM artifacts WHERE id IN (SELECT value FROM json_each(?))',
+  /** id: one artifact (what a run with one input loads), without json_each */
+  artifactById: 'SELECT body FROM artifacts WHERE id = ?',
   /** id */
   artifactExists: 'SELECT 1 AS found FROM artifacts WHERE id = ?',
 
@@ -46,6 +48,12 @@ export const SQL = {
   heldRun: `SELECT r.seq, r.correlation_id, r.has_outputs, w.state AS workflow_state
     FROM runs r LEFT JOIN workflows w ON w.correlation_id = r.correlation_id
     WHERE r.id = ? AND r.state = 'running' AND r.owner = ? AND r.attempt = ?`,
+  /**
+   * id, owner, attempt: ends the claimed run if the claim still holds it, answering what the
+   * completion needs (the guard, the delete and the workflow's state in one statement)
+   */
+  endHeldRun: `DELETE FROM runs WHERE id = ? AND state = 'running' AND owner = ? AND attempt = ?
+    RETURNING seq, has_outputs, (SELECT w.state FROM workflows w WHERE w.correlation_id = runs.correlation_id) AS workflow_state`,
   /** seq */
   markHasOutputs: 'UPDATE runs SET has_outputs = 1 WHERE seq = ?',
   /** seq */
@@ -141,6 +149,13 @@ export const SQL = {
   takeDeadLetter: 'DELETE FROM dead_letters WHERE id = ? RETURNING body',
   /** agent (or null), correlation_id (or null), limit (-1: none) */
   listDeadLetters: 'SELECT body FROM dead_letters WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR correlation_id = ?2) ORDER BY seq LIMIT ?3',
+
+  // ----------------------------------------------------------------------------------------------
+  // Savepoints: one item of a batch of completions, undone alone when it fails
+
+  savepoint: 'SAVEPOINT skein_item',
+  releaseSavepoint: 'RELEASE skein_item',
+  rollbackToSavepoint: 'ROLLBACK TO skein_item',
 
   // ----------------------------------------------------------------------------------------------
   // Owners
