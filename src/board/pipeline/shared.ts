@@ -179,7 +179,10 @@ export class Shared {
     const ctx = this.#ctx;
     const wf = ctx.workflows.get(id);
     if (wf === undefined) {
-      if (state === 'active') return;
+      if (state === 'active') {
+        ctx.dispatcher.wakeAll(); // resumed: its queued runs may be claimed now
+        return;
+      }
       ctx.workflows.ensure(id).state = state;
       return;
     }
