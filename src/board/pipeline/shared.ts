@@ -9,13 +9,16 @@
 import { CancelledError } from '../../core/errors.js';
 import { isThenable } from '../../core/task.js';
 import type { ClaimedRun, StoreNotice, WorkflowState } from '../store/contract.js';
-import { leaseControllers } from './live.js';
+import { linkSignal, type SignalLink } from '../../core/signal.js';
+import { leaseControllers, type LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
 
 /** A claimed run this board holds (executing, or held by a `beforeSchedule` component). */
 interface Held {
   readonly run: ClaimedRun;
+  /** The run's own signal: aborts when its lease is lost, or with its workflow's (linked). */
   readonly controller: AbortController;
+  readonly link: SignalLink;
 }
 
 export class Shared {
@@ -63,14 +66,20 @@ export class Shared {
   }
 
   /** A run this board claimed: its lease is renewed until `release`; its signal aborts if the lease is lost. */
-  hold(run: ClaimedRun): void {
+  hold(run: ClaimedRun, wf: LiveWorkflow): void {
     const controller = new AbortController();
+    // One listener on the workflow's signal, removed when the run ends (not AbortSignal.any, which
+    // would leave one per run on a signal that lives as long as the workflow).
+    const link = linkSignal(controller, (wf.controller ??= new AbortController()).signal);
     leaseControllers.set(run, controller);
-    this.#held.set(run.id, { run, controller });
+    this.#held.set(run.id, { run, controller, link });
     if (this.#held.size === 1) this.#refresh();
   }
 
   release(run: ClaimedRun): void {
+    const held = this.#held.get(run.id);
+    if (held?.run !== run) return;
+    held.link.unlink();
     this.#held.delete(run.id);
   }
 
@@ -143,7 +152,6 @@ export class Shared {
     for (const id of lost) {
       const held = this.#held.get(id);
       if (held === undefined) continue; // ended meanwhile
-      this.#held.delete(id);
       held.controller.abort(new CancelledError(`run ${id} (attempt ${held.run.attempt}) lost its lease; another board may run it`));
     }
   }
