@@ -1,47 +1,38 @@
 /**
- * The three-agent chain (a -> b -> c) for the PostgreSQL bench: the workflow, and, run as a script,
- * one worker process (`BENCH_SCHEMA`, `BENCH_URL`) that works until SIGTERM.
+ * The three-agent chain (A -> a -> B -> b -> C -> c) for the PostgreSQL bench: the board's agents,
+ * and, run as a script, one worker process (`BENCH_SCHEMA`, `BENCH_URL`): a real
+ * `Board({ store: PostgresStore, shared: true })` that works until SIGTERM. It prints `ready` once
+ * its agents are declared, and `start <epoch ms with fraction>` when a run of agent `a` starts (for
+ * the wake-up latency), if `BENCH_REPORT_STARTS` is set.
  */
+import { z } from 'zod';
+import { Board, artifactType } from '../src/board/index.js';
 import { PostgresStore } from '../src/board/stores/postgres/index.js';
-import { runStoreWorker, type TestWorkflow } from '../src/board/stores/postgres/fixtures/store-worker.js';
 
-const next: Record<string, string | undefined> = { A: 'a', B: 'b', C: 'c' };
+export const A = artifactType('A', z.object({ j: z.number() }));
+const B = artifactType('B', z.object({ j: z.number() }));
+const C = artifactType('C', z.object({ j: z.number() }));
 
-export const chain: TestWorkflow = {
-  agents: ['a', 'b', 'c'],
-  attempts: 1,
-  execute: (agent, inputs) => (agent === 'c' ? [] : [{ type: agent === 'a' ? 'B' : 'C', payload: inputs[0]!.payload }]),
-  route: (artifact) => {
-    const agent = next[artifact.type];
-    return { runs: agent === undefined ? [] : [{ id: `r:${artifact.id}`, agent, subscription: 0, inputIds: [artifact.id], correlationId: artifact.correlationId }], deposits: [] };
-  },
-  close: () => ({ facts: [] }),
-};
+/** Runs each agent may have at once on one worker. */
+export const CONCURRENCY = 16;
+
+/** Declares the chain's agents (a publisher declares them too, to route what it publishes). */
+export function declareChain(board: Board, onStart?: () => void): void {
+  board.agent('a').consumes(A).publishes(B).maxConcurrency(CONCURRENCY).handle(([x]) => {
+    onStart?.();
+    return { j: x.payload.j };
+  });
+  board.agent('b').consumes(B).publishes(C).maxConcurrency(CONCURRENCY).handle(([x]) => ({ j: x.payload.j }));
+  board.agent('c').consumes(C).maxConcurrency(CONCURRENCY).handle(() => {});
+}
 
 if (process.env.BENCH_SCHEMA !== undefined && process.argv[1]?.endsWith('postgres-chain.ts')) {
   const store = await PostgresStore.open({ connectionString: process.env.BENCH_URL!, schema: process.env.BENCH_SCHEMA, poolSize: 4, skipMigrations: true });
-  const stop = new AbortController();
-  process.once('SIGTERM', () => stop.abort());
-  let wake: (() => void) | undefined;
-  await store.onNotice(() => wake?.());
+  const board = new Board({ store, shared: { pollMs: 200 } });
+  const report = process.env.BENCH_REPORT_STARTS !== undefined;
+  declareChain(board, report ? () => process.stdout.write(`start ${performance.timeOrigin + performance.now()}\n`) : undefined);
   process.stdout.write('ready\n');
-  await runStoreWorker(store, chain, {
-    owner: `bench-${process.pid}`,
-    signal: stop.signal,
-    claimLimit: 16,
-    idle: (signal) =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          wake = undefined;
-          signal.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, 50);
-        wake = done;
-        signal.addEventListener('abort', done, { once: true });
-      }),
-  });
-  await store.close();
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  await board.shutdown();
   process.exit(0);
 }

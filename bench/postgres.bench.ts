@@ -1,16 +1,17 @@
 /**
- * The PostgreSQL store with worker processes: the three-agent chain at 1, 2 and 4 workers (runs/s),
+ * The board on PostgreSQL with worker processes, each a `Board` in shared mode: the three-agent chain at 1, 2 and 4 workers (runs/s),
  * beside the raw SQL ceiling measured in the same run (the same claim + insert + complete transactions
  * on bare tables, without the store), and the NOTIFY wake-up latency from publish to run start.
  * Needs `SKEIN_BENCH_POSTGRES_URL` (or `SKEIN_TEST_POSTGRES_URL`); reports nothing without it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { artifactOf } from '../src/board/stores/postgres/fixtures/store-worker.js';
+import { Board } from '../src/board/index.js';
 import { PostgresStore } from '../src/board/stores/postgres/index.js';
 import { customSuite, type Figure } from './harness.js';
-import { chain } from './postgres-chain.js';
+import { A, CONCURRENCY, declareChain } from './postgres-chain.js';
 
 const URL_ = process.env.SKEIN_BENCH_POSTGRES_URL ?? process.env.SKEIN_TEST_POSTGRES_URL;
 const INPUTS = Number(process.env.SKEIN_BENCH_POSTGRES_INPUTS ?? 2_000);
@@ -26,36 +27,54 @@ async function dropSchema(schema: string): Promise<void> {
   await client.end();
 }
 
-/** Runs/s of the chain with `workers` worker processes. */
+function spawnWorkers(count: number, schema: string, extraEnv: Record<string, string> = {}): ChildProcess[] {
+  return Array.from({ length: count }, () =>
+    spawn(process.execPath, ['--import', 'tsx', workerFile], { cwd: root, env: { ...process.env, BENCH_SCHEMA: schema, BENCH_URL: URL_, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+}
+
+async function stopWorkers(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+const WORKFLOWS = 10;
+
+/**
+ * Runs/s of the chain with `workers` worker processes, each a `Board` in shared mode. The inputs are
+ * published first, into paused workflows, by a `work: false` board; the clock runs from the resume
+ * (every worker ready) until the store has nothing queued or running.
+ */
 async function chainRunsPerSecond(workers: number): Promise<number> {
   const schema = `skein_bench_${process.pid}_${workers}`;
-  const store = await PostgresStore.open({ connectionString: URL_!, schema, poolSize: 2 });
-  const children = Array.from({ length: workers }, () =>
-    spawn(process.execPath, ['--import', 'tsx', workerFile], { cwd: root, env: { ...process.env, BENCH_SCHEMA: schema, BENCH_URL: URL_ }, stdio: ['ignore', 'pipe', 'inherit'] }),
-  );
+  const store = await PostgresStore.open({ connectionString: URL_!, schema, poolSize: 4 });
+  const publisher = new Board({ store, shared: true, work: false });
+  declareChain(publisher);
+  let children: ChildProcess[] = [];
   try {
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))));
+    for (let w = 0; w < WORKFLOWS; w++) await publisher.workflow(`wf${w}`).pause();
+    for (let i = 0; i < INPUTS; i++) await publisher.publish(A, { j: i }, { correlationId: `wf${i % WORKFLOWS}` });
+    children = spawnWorkers(workers, schema);
+    await Promise.all(children.map((child) => new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()))));
     const started = performance.now();
-    for (let i = 0; i < INPUTS; i += 500) {
-      const writes = [];
-      for (let j = i; j < Math.min(i + 500, INPUTS); j++) {
-        const artifact = artifactOf(`s${j}`, 'A', { j }, 'external', `wf${j % 100}`, []);
-        writes.push({ artifact, ...chain.route(artifact) });
-      }
-      await store.publish({ writes, now: Date.now() });
-    }
+    for (let w = 0; w < WORKFLOWS; w++) await publisher.workflow(`wf${w}`).resume();
     for (;;) {
       const pending = await store.pending();
-      if (pending.queued + pending.running === 0) break;
-      await sleep(20);
+      if (pending.queued + pending.paused + pending.running === 0) break;
+      await sleep(10);
     }
     return (3 * INPUTS) / ((performance.now() - started) / 1000);
   } finally {
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    })));
-    await store.close();
+    await stopWorkers(children);
+    await publisher.shutdown(); // closes its store
     await dropSchema(schema);
   }
 }
@@ -116,45 +135,55 @@ async function rawRunsPerSecond(lanes: number): Promise<number> {
   }
 }
 
-/** Milliseconds from the start of a publish to an idle worker's claim of the run it queued, `samples` times. */
+/**
+ * Milliseconds from the start of a publish (a `work: false` board) to the start of the run it queued
+ * on an idle worker process (a shared-mode board woken by NOTIFY; it polls only every 200 ms), `samples` times.
+ */
 async function wakeUpLatencies(samples: number): Promise<number[]> {
   const schema = `skein_bench_wake_${process.pid}`;
-  const worker = await PostgresStore.open({ connectionString: URL_!, schema, poolSize: 2 });
-  const publisher = await PostgresStore.open({ connectionString: URL_!, schema, poolSize: 1 });
+  const store = await PostgresStore.open({ connectionString: URL_!, schema, poolSize: 2 });
+  const publisher = new Board({ store, shared: { pollMs: 20 }, work: false });
+  declareChain(publisher);
+  const [child] = spawnWorkers(1, schema, { BENCH_REPORT_STARTS: '1' });
   try {
-    let woken: (() => void) | undefined;
-    await worker.onNotice(() => woken?.());
+    const lines = createInterface({ input: child!.stdout! });
+    let onStart: ((at: number) => void) | undefined;
+    let readySeen: () => void = () => {};
+    const ready = new Promise<void>((resolve) => (readySeen = resolve));
+    lines.on('line', (line) => {
+      if (line === 'ready') readySeen();
+      else if (line.startsWith('start ')) onStart?.(Number(line.slice(6)));
+    });
+    await ready;
+    await sleep(500); // the worker's listener is connected
     const latencies: number[] = [];
     for (let i = 0; i < samples; i++) {
-      const heard = new Promise<void>((resolve) => (woken = resolve));
-      const artifact = artifactOf(`w${i}`, 'A', { i }, 'external', 'wf', []);
-      const started = performance.now();
-      await publisher.publish({ writes: [{ artifact, ...chain.route(artifact) }], now: Date.now() });
-      await heard;
-      const claimed = await worker.claim({ owner: 'w', agents: ['a'], limit: 1, leaseMs: 1000, now: Date.now() });
-      latencies.push(performance.now() - started);
-      await worker.complete({ runId: claimed[0]!.id, owner: 'w', attempt: 1 }, { outcome: 'finished', outputs: [] }, Date.now());
+      const started = new Promise<number>((resolve) => (onStart = resolve));
+      const publishedAt = performance.timeOrigin + performance.now();
+      await publisher.publish(A, { j: i }, { correlationId: `wake${i}` });
+      latencies.push((await started) - publishedAt);
+      await publisher.workflow(`wake${i}`).done(); // the worker idle again before the next sample
     }
     return latencies.sort((a, b) => a - b);
   } finally {
-    await worker.close();
-    await publisher.close();
+    await stopWorkers(child === undefined ? [] : [child]);
+    await publisher.shutdown();
     await dropSchema(schema);
   }
 }
 
 export default [
   customSuite({
-    name: 'PostgreSQL: three-agent chain across worker processes',
-    description: `${INPUTS} inputs through a -> b -> c (${3 * INPUTS} runs), claims of 16; the raw ceiling runs the same transactions on bare tables over 4 connections`,
+    name: 'PostgreSQL: three-agent chain across worker processes (boards in shared mode)',
+    description: `${INPUTS} inputs through a -> b -> c (${3 * INPUTS} runs), each worker process a Board({ shared: true }) with ${CONCURRENCY} runs per agent at once (claims batched up to that); the raw ceiling runs the same claim + insert + complete transactions on bare tables over 4 connections, no board; wake-up: publish on one board to run start on an idle worker`,
     async run(): Promise<Figure[]> {
       if (URL_ === undefined) return [];
       const figures: Figure[] = [];
       for (const workers of [1, 2, 4]) figures.push({ name: `skein, ${workers} worker process${workers > 1 ? 'es' : ''}`, value: await chainRunsPerSecond(workers), unit: 'runs/s' });
       figures.push({ name: 'raw SQL ceiling, 4 connections', value: await rawRunsPerSecond(4), unit: 'runs/s' });
-      const wake = await wakeUpLatencies(200);
-      figures.push({ name: 'NOTIFY wake-up p50 (publish to claim)', value: wake[Math.floor(wake.length * 0.5)]!, unit: 'ms' });
-      figures.push({ name: 'NOTIFY wake-up p99 (publish to claim)', value: wake[Math.floor(wake.length * 0.99)]!, unit: 'ms' });
+      const wake = await wakeUpLatencies(100);
+      figures.push({ name: 'NOTIFY wake-up p50 (publish to run start)', value: wake[Math.floor(wake.length * 0.5)]!, unit: 'ms' });
+      figures.push({ name: 'NOTIFY wake-up p99 (publish to run start)', value: wake[Math.floor(wake.length * 0.99)]!, unit: 'ms' });
       return figures;
     },
   }),

@@ -44,7 +44,7 @@ export type { BoardComponent, PublishDecision, ScheduleDecision, ScheduleCandida
 export { ValidationError, BoardClosedError, PublishBlockedError, OutputError, type ValidationIssue } from './errors.js';
 export type { BoardEvent, BoardEventKind, EventStreamOptions } from './events.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
-export type { BoardStore, ArtifactQuery, RunRecord, RunState, WorkflowState, DeadLetter, DeadLetterQuery, Awaitable } from './store/contract.js';
+export type { BoardStore, ArtifactQuery, RunRecord, RunState, WorkflowState, DeadLetter, DeadLetterQuery, Awaitable, StoreNotice } from './store/contract.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export { visibility, type Visibility, type PublicVisibility, type PrivateVisibility, type LabelledVisibility, type TenantVisibility } from './visibility.js';
 export { Workflow, type WaitOptions } from './workflow.js';

@@ -34,16 +34,13 @@ export class ActiveRun {
     this.claim = { runId: run.id, owner: run.owner, attempt: run.attempt };
   }
 
-  #signal: AbortSignal | undefined = undefined;
-
   /**
    * The run's signal: its workflow's, made on first use (most trivial runs never need one). On a
-   * board sharing its store it also aborts when the run's lease is lost.
+   * board sharing its store, the run's own (linked to its workflow's), which also aborts when the
+   * run's lease is lost.
    */
   get signal(): AbortSignal {
-    const workflow = (this.wf.controller ??= new AbortController()).signal;
-    const lease = leaseControllers.get(this.run);
-    return lease === undefined ? workflow : (this.#signal ??= AbortSignal.any([workflow, lease.signal]));
+    return leaseControllers.get(this.run)?.signal ?? (this.wf.controller ??= new AbortController()).signal;
   }
 
   get aborted(): boolean {

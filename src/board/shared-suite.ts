@@ -28,6 +28,12 @@ function latch(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
+/** Resolves when `signal` aborts (at once if it has). */
+function whenAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
 /** Waits until `condition()` holds, checking after every turn of the event loop's timers (event-driven tests use this only to observe). */
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -193,7 +199,7 @@ export function sharedBoardTests(env: SharedEnv): void {
       boards.push(losing);
       let reason: unknown;
       losing.agent('loser').consumes(Line).handle(async (_lines, ctx) => {
-        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        await whenAborted(ctx.signal);
         reason = ctx.signal.reason;
         throw reason;
       });
@@ -248,7 +254,7 @@ export function sharedBoardTests(env: SharedEnv): void {
       worker(runner, 'runner', async (n, signal) => {
         if (n !== 1) return;
         started.open();
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        await whenAborted(signal);
         aborted = signal.reason;
         abortSeen.open();
         throw signal.reason;
@@ -370,7 +376,7 @@ export function sharedBoardTests(env: SharedEnv): void {
       let cancelledOnFirst = 0;
       worker(first, 'first', async (_n, signal) => {
         started.open();
-        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        await whenAborted(signal);
         cancelledOnFirst++;
         throw signal.reason;
       });

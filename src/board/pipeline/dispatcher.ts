@@ -92,11 +92,7 @@ export class Dispatcher {
           for (let i = 0; i < runs.length; i++) {
             const run = runs[i]!;
             const wf = ctx.workflows.ensure(run.correlationId);
-            if (shared !== undefined) {
-              // Its signal must exist for a lost lease to abort the run (see ActiveRun.signal).
-              wf.controller ??= new AbortController();
-              shared.hold(run);
-            }
+            shared?.hold(run, wf);
             ctx.counters.runLeftQueue(agent, wf);
             this.#start(agent, run, wf, permits[i]!);
           }

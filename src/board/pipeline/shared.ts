@@ -9,19 +9,29 @@
 import { CancelledError } from '../../core/errors.js';
 import { isThenable } from '../../core/task.js';
 import type { ClaimedRun, StoreNotice, WorkflowState } from '../store/contract.js';
-import { leaseControllers } from './live.js';
+import { linkSignal, type SignalLink } from '../../core/signal.js';
+import { leaseControllers, type LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
 
 /** A claimed run this board holds (executing, or held by a `beforeSchedule` component). */
 interface Held {
   readonly run: ClaimedRun;
+  /** The run's own signal: aborts when its lease is lost, or when its workflow's does. */
   readonly controller: AbortController;
+  readonly wf: LiveWorkflow;
+}
+
+/** The runs of one workflow this board holds, and the one listener that passes its abort on to them. */
+interface HeldOfWorkflow {
+  readonly runs: Set<Held>;
+  readonly link: SignalLink;
 }
 
 export class Shared {
   readonly #ctx: Pipeline;
   readonly pollMs: number;
   readonly #held = new Map<string, Held>();
+  readonly #byWorkflow = new Map<LiveWorkflow, HeldOfWorkflow>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ticking = false;
   #stopped = false;
@@ -63,15 +73,38 @@ export class Shared {
   }
 
   /** A run this board claimed: its lease is renewed until `release`; its signal aborts if the lease is lost. */
-  hold(run: ClaimedRun): void {
+  hold(run: ClaimedRun, wf: LiveWorkflow): void {
     const controller = new AbortController();
+    const held: Held = { run, controller, wf };
     leaseControllers.set(run, controller);
-    this.#held.set(run.id, { run, controller });
+    this.#held.set(run.id, held);
+    // One listener per workflow on its signal (not one per run, nor AbortSignal.any, which would leave
+    // one per run on a signal that lives as long as the workflow), removed when its last run ends.
+    let group = this.#byWorkflow.get(wf);
+    if (group === undefined) {
+      const runs = new Set<Held>();
+      const relay = new AbortController();
+      relay.signal.addEventListener('abort', () => {
+        for (const each of runs) each.controller.abort(relay.signal.reason);
+      });
+      group = { runs, link: linkSignal(relay, (wf.controller ??= new AbortController()).signal) };
+      this.#byWorkflow.set(wf, group);
+    }
+    group.runs.add(held);
+    if (wf.controller?.signal.aborted) controller.abort(wf.controller.signal.reason);
     if (this.#held.size === 1) this.#refresh();
   }
 
   release(run: ClaimedRun): void {
+    const held = this.#held.get(run.id);
+    if (held?.run !== run) return;
     this.#held.delete(run.id);
+    const group = this.#byWorkflow.get(held.wf);
+    if (group === undefined) return;
+    group.runs.delete(held);
+    if (group.runs.size > 0) return;
+    group.link.unlink();
+    this.#byWorkflow.delete(held.wf);
   }
 
   /** Something waits (idle, a workflow): keep the process alive and look soon. */
@@ -143,7 +176,6 @@ export class Shared {
     for (const id of lost) {
       const held = this.#held.get(id);
       if (held === undefined) continue; // ended meanwhile
-      this.#held.delete(id);
       held.controller.abort(new CancelledError(`run ${id} (attempt ${held.run.attempt}) lost its lease; another board may run it`));
     }
   }
@@ -179,7 +211,10 @@ export class Shared {
     const ctx = this.#ctx;
     const wf = ctx.workflows.get(id);
     if (wf === undefined) {
-      if (state === 'active') return;
+      if (state === 'active') {
+        ctx.dispatcher.wakeAll(); // resumed: its queued runs may be claimed now
+        return;
+      }
       ctx.workflows.ensure(id).state = state;
       return;
     }

@@ -93,7 +93,11 @@ describe.skipIf(POSTGRES_URL === undefined)('PostgresStore under concurrency', (
     // The fast worker requeues the expired leases and claims them again while the slow one completes.
     const requeue = (async () => {
       await fast!.requeueExpired(T0 + 100);
-      const again = await fast!.claim({ owner: 'fast', agents: ['worker'], limit: 40, leaseMs: 60_000, now: T0 + 100 });
+      // A claim skips rows locked by the slow worker's completions in flight (SKIP LOCKED): claim
+      // again until none is left queued, as a worker's next poll would.
+      const again = [];
+      do again.push(...(await fast!.claim({ owner: 'fast', agents: ['worker'], limit: 40, leaseMs: 60_000, now: T0 + 100 })));
+      while ((await fast!.pending()).queued > 0);
       return Promise.all(again.map((run) => fast!.complete(ref(run), { outcome: 'finished', outputs: [{ index: 0, artifact: artifact(`fast-${run.id}`, { producedBy: 'worker' }), runs: [], deposits: [] }] }, T0 + 200)));
     })();
     const late = Promise.all(first.map((run) => slow!.complete(ref(run), { outcome: 'finished', outputs: [{ index: 0, artifact: artifact(`slow-${run.id}`, { producedBy: 'worker' }), runs: [], deposits: [] }] }, T0 + 200)));
