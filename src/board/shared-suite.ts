@@ -84,7 +84,7 @@ function freezable(base: BoardStore): { store: BoardStore; freeze(): void; thaw(
 /** Every test: boards made here are shut down after it. */
 export function sharedBoardTests(env: SharedEnv): void {
   async function board(options: BoardOptions & { store?: BoardStore } = {}): Promise<Board> {
-    return new Board({ shared: FAST, leaseMs: 2_000, ...options, store: options.store ?? (await env.open()) });
+    return new Board({ shared: FAST, leaseMs: 10_000, ...options, store: options.store ?? (await env.open()) });
   }
 
   function worker(b: Board, name: string, body?: (n: number, signal: AbortSignal) => Promise<void>, concurrency = 4): void {
@@ -173,7 +173,8 @@ export function sharedBoardTests(env: SharedEnv): void {
   it('renews the leases of long runs (no other board takes them) and aborts a run whose lease was lost', async () => {
     const boards: Board[] = [];
     try {
-      const owner = await board({ leaseMs: 1_500 });
+      // Leases long enough that a loaded machine (renewal every leaseMs / 3) never lets one lapse.
+      const owner = await board({ leaseMs: 6_000 });
       boards.push(owner);
       // A run lasting several leases: renewals keep it on its board, a rival board never runs it.
       let renewalsSeen = 0;
@@ -186,10 +187,10 @@ export function sharedBoardTests(env: SharedEnv): void {
       }, 1);
       await owner.publish(Job, { n: 1 }, { correlationId: 'long' });
       await ownerStarted.promise;
-      const rival = await board({ leaseMs: 1_500 });
+      const rival = await board({ leaseMs: 6_000 });
       boards.push(rival);
       worker(rival, 'rival', () => Promise.reject(new Error('the rival must not run a live board\'s run')), 1);
-      await owner.workflow('long').done({ timeoutMs: 20_000 });
+      await owner.workflow('long').done({ timeoutMs: 60_000 });
       expect(renewalsSeen).toBe(1);
       expect((await owner.store.list({ type: Done })).map((a) => a.payload.by)).toEqual(['owner']);
       expect(await owner.deadLetters()).toEqual([]);

@@ -2,7 +2,7 @@ import { beforeEach, describe } from 'vitest';
 import { MemoryStore } from './stores/memory-store.js';
 import { sharedBoardTests } from './shared-suite.js';
 
-describe('boards sharing one MemoryStore (shared mode)', () => {
+describe('boards sharing one MemoryStore (shared mode)', { timeout: 60_000 }, () => {
   let store = new MemoryStore();
   beforeEach(() => {
     store = new MemoryStore();

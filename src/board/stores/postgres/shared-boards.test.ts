@@ -3,7 +3,7 @@ import { sharedBoardTests } from '../../shared-suite.js';
 import { PostgresStore } from './postgres-store.js';
 import { dropSchema, freshSchema, POSTGRES_URL } from './test-schema.js';
 
-describe.skipIf(POSTGRES_URL === undefined)('boards sharing one PostgreSQL schema (shared mode), each on its own connection pool', () => {
+describe.skipIf(POSTGRES_URL === undefined)('boards sharing one PostgreSQL schema (shared mode), each on its own connection pool', { timeout: 90_000 }, () => {
   let schema = '';
   beforeEach(() => {
     schema = freshSchema('skein_shared');
