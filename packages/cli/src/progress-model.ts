@@ -109,6 +109,16 @@ export class ProgressModel {
     this.#agent(name);
   }
 
+  /**
+   * Counts a run a previous process left in a durable store as queued (it is, or soon will be: a
+   * resumed board queues runs left running again), so that its `started` event moves it on.
+   */
+  addQueued(agent: string, runId: string): void {
+    if (this.#runs.has(runId)) return;
+    this.#agent(agent).queued++;
+    this.#runs.set(runId, 'queued');
+  }
+
   apply(event: BoardEvent): void {
     switch (event.kind) {
       case 'published':

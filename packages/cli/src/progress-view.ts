@@ -4,12 +4,15 @@
  */
 import { formatCount, formatDuration, table, type Palette } from './format.js';
 import type { ProgressSnapshot } from './progress-model.js';
+import { resumedText, type ResumedState } from './summary.js';
 
 /** The fixed facts shown above the counters. */
 export interface ViewHeader {
   readonly workflow: string;
   /** Inputs published so far and in all, when known. */
   readonly inputs?: { readonly published: number; readonly total: number | undefined };
+  /** With `--store`: what the board found in the store and resumed. */
+  readonly resumed?: ResumedState;
 }
 
 /** The multi-line frame for a terminal: a header line, then one row per agent. */
@@ -17,8 +20,9 @@ export function progressFrame(snapshot: ProgressSnapshot, header: ViewHeader, co
   const inputs = header.inputs === undefined ? '' : `   inputs ${inputsText(header.inputs)}`;
   const lines = [
     `${colors.bold(`skein run ${header.workflow}`)}   ${formatDuration(snapshot.elapsedMs)}   published ${formatCount(snapshot.published)}${inputs}`,
-    '',
   ];
+  if (header.resumed !== undefined) lines.push(colors.dim(`  ${resumedText(header.resumed)}`));
+  lines.push('');
   const rows: string[][] = [['agent', 'queued', 'running', 'done', 'failed', 'retries', 'runs/s'].map((h) => colors.dim(h))];
   for (const agent of snapshot.agents) {
     rows.push([

@@ -6,13 +6,15 @@
  */
 import { constants } from 'node:os';
 import { TimeoutError } from 'skein';
+import { withBoardDefaults, type BoardStore } from 'skein/board';
+import { InputLedger } from './input-ledger.js';
 import { assertDuration, assertOptions, assertSignal } from './validate.js';
 import { CliError } from './cli-error.js';
 import { formatDuration } from './format.js';
 import { firstLine } from './load-workflow.js';
 import { ProgressModel } from './progress-model.js';
 import { SilentRenderer, TTY_TICK_MS, type ProgressRenderer } from './renderer.js';
-import { buildSummary, type RunStatus, type RunSummary } from './summary.js';
+import { buildSummary, type ResumedState, type RunStatus, type RunSummary } from './summary.js';
 import { TraceWriter } from './trace-writer.js';
 import { assertWorkflow, isRunnableBoard, type RunnableBoard, type Workflow, type WorkflowContext, type WorkflowInput, type WorkflowResult } from './workflow.js';
 
@@ -44,7 +46,16 @@ export interface RunWorkflowOptions {
   readonly tickMs?: number;
   /** Stops the run, which is then summarised as interrupted. */
   readonly signal?: AbortSignal;
+  /**
+   * A durable store for the workflow's board (`--store`). Every `new Board()` that `createBoard`
+   * constructs without a store of its own gets this one (see `withBoardDefaults` in skein/board); a
+   * board that ends up with another store is refused. The board then resumes what the store holds
+   * (`board.resume()`) before the inputs are published, and inputs the store already holds are not
+   * published again. The store is closed when the run ends (by the board's shutdown).
+   */
+  readonly store?: BoardStore;
 }
+
 
 /** Exit codes: 0 completed, 1 some run failed for good, 124 the `--timeout` passed (as `timeout(1)`). */
 export const EXIT_CODES = { completed: 0, failed: 1, 'timed-out': 124 } as const;
@@ -107,7 +118,8 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
 
   const inputs = { published: 0, total: undefined as number | undefined };
   // The inputs count shows once the workflow has produced its inputs (listing them may take a while).
-  const header: { workflow: string; inputs?: typeof inputs } = { workflow: workflow.name };
+  const header: { workflow: string; inputs?: typeof inputs; resumed?: ResumedState } = { workflow: workflow.name };
+  const store = options.store;
   let board: RunnableBoard | undefined;
   let reader: Promise<void> | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
@@ -116,14 +128,21 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
   let stopReason: unknown;
   try {
     trace = options.tracePath === undefined ? undefined : await TraceWriter.open(options.tracePath);
-    const created: unknown = await workflow.createBoard(context);
+    const created: unknown = await (store === undefined ? workflow.createBoard(context) : withBoardDefaults({ store }, () => workflow.createBoard(context)));
     if (!isRunnableBoard(created)) {
       throw new CliError(`workflow '${workflow.name}': createBoard() returned no board (expected a Board from skein/board)`);
     }
     board = created;
+    if (store !== undefined) checkStore(board, store, workflow.name);
     const agents = Object.keys(board.stats?.().agents ?? {});
     checkOverrides(overrides, agents.length > 0 ? agents : [...asked], asked, workflow.name);
     for (const name of agents) model.addAgent(name);
+    // What a previous run left: runs (shown as queued until they start again) and inputs.
+    let ledger = InputLedger.empty();
+    if (store !== undefined) {
+      for (const run of await store.listRuns()) if (agents.includes(run.agent)) model.addQueued(run.agent, run.id);
+      ledger = await InputLedger.read(store);
+    }
 
     const events = board.events({ bufferSize: 1 << 16 });
     reader = (async () => {
@@ -135,17 +154,32 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     ticker = setInterval(() => renderer.render(model.snapshot(Date.now()), header), options.tickMs ?? TTY_TICK_MS);
 
     try {
+      if (store !== undefined) {
+        // After the agents are declared and before anything is published (board.resume's contract).
+        const found = await board.resume!();
+        header.resumed = { ...found, inputs: ledger.size };
+        renderer.render(model.snapshot(Date.now()), header);
+      }
       const list = await workflow.inputs(context, board);
       if (Array.isArray(list)) inputs.total = list.length;
       header.inputs = inputs;
+      let index = 0;
       for await (const input of list as AsyncIterable<WorkflowInput>) {
+        const i = index++;
+        if (ledger.has(i, input)) {
+          inputs.published++;
+          continue;
+        }
+        // With a durable store, the tag records in the same unit that this input was published.
+        const tags = store === undefined ? input.tags : [...(input.tags ?? []), InputLedger.tag(i, input)];
         await board.publish(input.type, input.payload, {
           signal: controller.signal,
           ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
-          ...(input.tags === undefined ? {} : { tags: input.tags }),
+          ...(tags === undefined ? {} : { tags }),
         });
         inputs.published++;
       }
+      ledger.checkComplete(index);
       await board.runUntilIdle({ signal: controller.signal });
       result = (await workflow.finish?.(context, board)) ?? undefined;
     } catch (error) {
@@ -159,7 +193,8 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     // Shutdown aborts what is still running and waits for it (the last frame stays on screen
     // meanwhile); the event stream then ends. Every step runs even if one before it failed; the
     // first failure is rethrown after the last step.
-    await settleAll([() => board?.shutdown(), () => reader, () => renderer.close(), () => runCleanups(cleanups), () => trace?.close()]);
+    // The store is closed with the board, or here when no board took it (closing twice is harmless).
+    await settleAll([() => board?.shutdown(), () => store?.close?.(), () => reader, () => renderer.close(), () => runCleanups(cleanups), () => trace?.close()]);
   }
 
   const snapshot = model.snapshot(Date.now());
@@ -177,7 +212,22 @@ export async function runWorkflow(workflow: Workflow, options: RunWorkflowOption
     reason: stopReason === undefined ? undefined : `${firstLine(stopReason)}; in-flight runs were cancelled`,
     store: board?.store,
     trace: options.tracePath,
+    resumed: header.resumed,
   });
+}
+
+/**
+ * With `--store`, the board must keep its state there: a board given a store of its own by
+ * `createBoard` (or built outside it, or by a second copy of skein) would ignore the flag in silence.
+ */
+function checkStore(board: RunnableBoard, store: BoardStore, workflow: string): void {
+  if (board.store !== store) {
+    const name = (board.store as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? 'another store';
+    throw new CliError(
+      `workflow '${workflow}': its board keeps its state in a ${name} of its own, so --store would be ignored: construct the board in createBoard() without a store (new Board() or new Board({ ... }) without store), and the command gives it the store`,
+    );
+  }
+  if (typeof board.resume !== 'function') throw new CliError(`workflow '${workflow}': its board has no resume() (an older skein?): --store needs skein's Board`);
 }
 
 /** 128 + the signal's number, as a shell reports it (130 for SIGINT, 143 for SIGTERM); 130 when no signal is named. */

@@ -26,6 +26,20 @@ export interface RunSummary {
   readonly deadLetters?: DeadLetterPlace;
   /** The `--trace` file, which holds every event, each failure with its error among them. */
   readonly trace?: string;
+  /** With `--store`: what the run found in the store and resumed. */
+  readonly resumed?: ResumedState;
+}
+
+/** What a run found in its store when it started: `board.resume()`'s counts and the inputs skipped. */
+export interface ResumedState {
+  /** Runs that were queued, started again. */
+  readonly queued: number;
+  /** Runs that were running when the previous process stopped, queued again (they run again). */
+  readonly requeued: number;
+  /** Open batches and joins with a deadline, armed again. */
+  readonly gates: number;
+  /** Inputs a previous run had published, not published again. */
+  readonly inputs: number;
 }
 
 /** Where a run's dead letters were recorded: how many, and in which store. */
@@ -48,6 +62,7 @@ export function buildSummary(input: {
   /** The board's store, whose class names where the dead letters are. */
   store?: unknown;
   trace?: string | undefined;
+  resumed?: ResumedState | undefined;
 }): RunSummary {
   const failed = input.timings.reduce((sum, t) => sum + t.failed, 0);
   return {
@@ -63,6 +78,7 @@ export function buildSummary(input: {
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     ...(failed === 0 ? {} : { deadLetters: deadLetterPlace(failed, input.store) }),
     ...(input.trace === undefined ? {} : { trace: input.trace }),
+    ...(input.resumed === undefined ? {} : { resumed: input.resumed }),
   };
 }
 
@@ -90,6 +106,7 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     `${colors.bold(summary.workflow)} ${statusText} in ${formatDuration(summary.elapsedMs)}: ${formatCount(summary.published)} artifacts published`,
   ];
   if (summary.reason !== undefined) lines.push(`  ${summary.reason}`);
+  if (summary.resumed !== undefined && resumedSomething(summary.resumed)) lines.push(`  ${resumedText(summary.resumed)}`);
   lines.push('');
   const rows: string[][] = [['agent', 'runs', 'failed', 'cancelled', 'retries', 'p50', 'p99'].map((h) => colors.dim(h))];
   for (const agent of summary.agents) {
@@ -161,4 +178,17 @@ function boardNotes(publishedByType: Readonly<Record<string, number>>): string[]
 
 function round(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.round(ms * 100) / 100;
+}
+
+/** True when the store held anything of a previous run. */
+export function resumedSomething(resumed: ResumedState): boolean {
+  return resumed.queued + resumed.requeued + resumed.gates + resumed.inputs > 0;
+}
+
+/** `resumed: 12 queued, 3 requeued, 1 gate; 40 inputs published before` (or `nothing to resume`). */
+export function resumedText(resumed: ResumedState): string {
+  if (!resumedSomething(resumed)) return 'resumed: nothing to resume (a new run)';
+  const gates = `${formatCount(resumed.gates)} ${resumed.gates === 1 ? 'gate' : 'gates'}`;
+  const inputs = `${formatCount(resumed.inputs)} ${resumed.inputs === 1 ? 'input' : 'inputs'} published before`;
+  return `resumed: ${formatCount(resumed.queued)} queued, ${formatCount(resumed.requeued)} requeued, ${gates}; ${inputs}`;
 }
