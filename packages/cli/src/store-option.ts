@@ -121,7 +121,8 @@ export async function openStore(spec: StoreUrl, options: OpenStoreOptions): Prom
 /** Whether skein (which imports the drivers) can resolve package `name`. */
 function skeinCanLoad(name: string): boolean {
   try {
-    createRequire(import.meta.resolve('skein/package.json')).resolve(name);
+    const require = createRequire(import.meta.url);
+    createRequire(require.resolve('skein/package.json')).resolve(name);
     return true;
   } catch {
     return false;
