@@ -85,7 +85,7 @@ describe('runWorkflow with a store', () => {
     expect([...second.notes].sort()).toEqual(['hello, a', 'hello, b', 'hello, c', 'hello, d']);
 
     const store = new SqliteStore({ path });
-    const inputs = await store.list({ type: Name });
+    const inputs = store.list({ type: Name });
     store.close();
     expect(inputs.map((a) => a.payload)).toEqual(names);
     expect(inputs.map((a) => a.tags)).toEqual(names.map((name, i) => [`${INPUT_TAG_PREFIX}${i}:${fingerprint({ type: Name, payload: name })}`]));

@@ -16,7 +16,8 @@ afterAll(async () => {
 });
 
 /** Whether this Node has a usable built-in node:sqlite (22.13+, or 22.5+ with a flag). */
-const nodeSqlite = await import('node:sqlite' as string).then(
+const builtin = 'node:sqlite';
+const nodeSqlite = await import(builtin).then(
   () => true,
   () => false,
 );

@@ -86,9 +86,9 @@ describe('skein run --store sqlite:', () => {
 
     const store = new SqliteStore({ path: db });
     try {
-      expect(await store.list({ type: 'Document' })).toHaveLength(6);
-      expect(await store.list({ type: 'Digest' })).toHaveLength(6);
-      expect(await store.listRuns()).toEqual([]);
+      expect(store.list({ type: 'Document' })).toHaveLength(6);
+      expect(store.list({ type: 'Digest' })).toHaveLength(6);
+      expect(store.listRuns()).toEqual([]);
     } finally {
       store.close();
     }
@@ -123,7 +123,7 @@ describe('skein run --store sqlite:', () => {
     expect(stdout).toMatch(/^greet completed/);
     const store = new SqliteStore({ path: join(relativeDir, 'greet.db') });
     try {
-      expect((await store.list({ type: 'Greeting' })).map((g) => g.payload)).toEqual(['hello, Ada']);
+      expect(store.list({ type: 'Greeting' }).map((g) => g.payload)).toEqual(['hello, Ada']);
     } finally {
       store.close();
     }
