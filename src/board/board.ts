@@ -49,8 +49,27 @@ export interface BoardOptions extends GraceOptions {
    * never counted. An agent's own `maxRuns(n)` counts all its runs in a workflow instead.
    */
   readonly maxRunsPerWorkflow?: number;
-  /** How long a claimed run is this board's before another process may take it over (default 60,000 ms). */
+  /**
+   * How long a claimed run is this board's before another process may take it over (default 60,000
+   * ms; sharing the store, 15,000 ms, renewed every third of it while the run lasts).
+   */
   readonly leaseMs?: number;
+  /**
+   * Other boards (processes, machines) share this store: the board claims whatever runs of its agents
+   * are queued in the store, not only those it queued; it polls the store every `pollMs` (default 500
+   * ms) and listens to its notices when it has them (PostgreSQL); it renews its leases and requeues
+   * expired ones (a dead board's runs); any board flushes due batch and join deadlines; cancel, pause
+   * and resume reach every board; `runUntilIdle()` and `workflow.done()` ask the store, so they mean
+   * "nothing left on any board"; `resume()` requeues only expired leases. `queueCapacity` does not
+   * apply (the queue lives in the store). Default false: this board is the store's only user.
+   */
+  readonly shared?: boolean | { readonly pollMs?: number };
+  /**
+   * False: the board validates, routes and publishes (it needs the agents declared, to queue their
+   * runs), flushes due gates and waits, but claims no run: workers run them (default true; meant
+   * for `shared` boards).
+   */
+  readonly work?: boolean;
   /** The tracer for spans (default: `trace.getTracer('skein/board')` when `@opentelemetry/api` is installed). */
   readonly tracer?: Tracer;
 }
@@ -131,6 +150,17 @@ export interface BoardStats {
 const EXTERNAL_PUBLISHER = Object.freeze({ kind: 'external' as const });
 const RESERVED = new Set([EXTERNAL, BOARD]);
 const STORE_METHODS = ['publish', 'claim', 'emit', 'complete', 'dueGates', 'nextDeadline', 'setWorkflowState', 'pending', 'getArtifacts', 'list', 'listRuns', 'requeueExpired'];
+const SHARED_STORE_METHODS = ['renewLeases', 'listWorkflowStates', 'getWorkflowState'];
+const DEFAULT_POLL_MS = 500;
+
+/** The poll interval of a shared board, undefined for a board alone on its store. */
+function sharedPollMs(shared: BoardOptions['shared']): number | undefined {
+  if (shared === undefined || shared === false) return undefined;
+  if (shared === true) return DEFAULT_POLL_MS;
+  assertOptions(shared, 'shared');
+  if (shared.pollMs !== undefined) assertDuration(shared.pollMs, 'shared.pollMs');
+  return shared.pollMs ?? DEFAULT_POLL_MS;
+}
 
 /**
  * A blackboard: agents subscribe to artifact types, publishing schedules them, and work flows until
@@ -168,9 +198,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (options?.queueCapacity !== undefined) assertInteger(options.queueCapacity, 'queueCapacity', { min: 1 });
     if (options?.maxRunsPerWorkflow !== undefined) assertInteger(options.maxRunsPerWorkflow, 'maxRunsPerWorkflow', { min: 1, allowInfinity: true });
     if (options?.leaseMs !== undefined) assertDuration(options.leaseMs, 'leaseMs');
+    const pollMs = sharedPollMs(options?.shared);
+    if (options?.work !== undefined && typeof options.work !== 'boolean') throw new TypeError(`work must be a boolean, got ${describe(options.work)}`);
     if (options?.store !== undefined) {
       const store = options.store as unknown as Record<string, unknown>;
-      for (const method of STORE_METHODS) {
+      for (const method of pollMs === undefined ? STORE_METHODS : [...STORE_METHODS, ...SHARED_STORE_METHODS]) {
         if (typeof store?.[method] !== 'function') throw new TypeError(`store must implement BoardStore; ${method}() is missing`);
       }
     }
@@ -178,11 +210,14 @@ export class Board implements WorkflowControl, AsyncDisposable {
       store: options?.store ?? new MemoryStore(),
       queueCapacity: options?.queueCapacity ?? 1024,
       maxRunsPerWorkflow: options?.maxRunsPerWorkflow ?? 1_000,
-      leaseMs: options?.leaseMs ?? 60_000,
+      leaseMs: options?.leaseMs ?? (pollMs === undefined ? 60_000 : 15_000),
       tracer: options?.tracer,
       graceMs: options?.graceMs,
       onStraggler: options?.onStraggler,
+      pollMs,
+      work: options?.work ?? true,
     });
+    this.#ctx.shared?.start();
   }
 
   /** The board's store: list what was published with `board.store.list({ type, correlationId, ... })`. */
@@ -459,7 +494,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   /**
    * Picks up the work a previous board left in this board's (durable) store, after a crash or a
-   * restart: runs left running are queued again (at least once: their outcome was never recorded),
+   * restart: runs left running are queued again (at least once: their outcome was never recorded;
+   * on a `shared` board only runs whose lease expired or whose owner is known dead, never a live
+   * board's; alone on its store, every running run, since no other board can be running it),
    * queued runs are counted and started, paused and cancelled workflows keep their state, and the
    * earliest batch or join deadline is armed (one that passed meanwhile fires at once). Call it once,
    * after declaring the agents and before publishing. Runs of agents this board does not declare stay
@@ -486,6 +523,16 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     this.#resumed = true;
     const store = ctx.store;
+    if (ctx.shared !== undefined) {
+      // Other boards may be alive: only runs whose lease expired (or whose owner the store knows dead) go back.
+      const requeued = await store.requeueExpired(Date.now());
+      for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
+      const pending = await store.pending();
+      const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
+      await ctx.deadlines.rearm();
+      ctx.dispatcher.wakeAll();
+      return { requeued: requeued.length, queued: pending.queued + pending.paused, gates };
+    }
     const requeued = await store.requeueExpired(Number.MAX_SAFE_INTEGER);
     for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
     let queued = 0;
@@ -684,6 +731,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   async #close(): Promise<void> {
     const ctx = this.#ctx;
     ctx.closed = true;
+    const stopping = ctx.shared?.stop();
     const reason = new CancelledError('the board is shutting down');
     ctx.scope.cancel(reason);
     for (const wf of ctx.workflows.all()) if (wf.running > 0 || wf.controller !== undefined) (wf.controller ??= new AbortController()).abort(reason);
@@ -693,13 +741,17 @@ export class Board implements WorkflowControl, AsyncDisposable {
     ctx.idle.failAll();
     ctx.workflows.failAll(new BoardClosedError());
     try {
-      for (const run of await ctx.store.listRuns({ state: 'queued' })) {
-        const agent = ctx.agents.get(run.agent);
-        if (agent === undefined || agent.queued === 0) continue;
-        ctx.counters.runLeftQueue(agent, ctx.workflows.ensure(run.correlationId));
-        ctx.counters.queuedRunCancelled(agent);
-        ctx.dispatcher.forget(run.id);
-        ctx.completion.reportCancelled(run, reason);
+      // Sharing the store the board counts no queued runs: they stay for the other boards.
+      if (ctx.shared !== undefined) await stopping;
+      else {
+        for (const run of await ctx.store.listRuns({ state: 'queued' })) {
+          const agent = ctx.agents.get(run.agent);
+          if (agent === undefined || agent.queued === 0) continue;
+          ctx.counters.runLeftQueue(agent, ctx.workflows.ensure(run.correlationId));
+          ctx.counters.queuedRunCancelled(agent);
+          ctx.dispatcher.forget(run.id);
+          ctx.completion.reportCancelled(run, reason);
+        }
       }
     } catch {
       // The store failed; runs still settle below.

@@ -6,7 +6,7 @@
 import type { Span } from './otel.js';
 import { assertArtifactType, type Artifact, type ArtifactType, type Draft, type DraftOptions } from './artifact.js';
 import type { AgentContext, BoardReader } from './context.js';
-import type { LiveAgent, LiveWorkflow } from './pipeline/live.js';
+import { leaseControllers, type LiveAgent, type LiveWorkflow } from './pipeline/live.js';
 import type { ClaimedRun } from './store/contract.js';
 
 export const EMPTY_ARTIFACTS: readonly Artifact[] = Object.freeze([]);
@@ -34,13 +34,20 @@ export class ActiveRun {
     this.claim = { runId: run.id, owner: run.owner, attempt: run.attempt };
   }
 
-  /** The run's signal: its workflow's, made on first use (most trivial runs never need one). */
+  #signal: AbortSignal | undefined = undefined;
+
+  /**
+   * The run's signal: its workflow's, made on first use (most trivial runs never need one). On a
+   * board sharing its store it also aborts when the run's lease is lost.
+   */
   get signal(): AbortSignal {
-    return (this.wf.controller ??= new AbortController()).signal;
+    const workflow = (this.wf.controller ??= new AbortController()).signal;
+    const lease = leaseControllers.get(this.run);
+    return lease === undefined ? workflow : (this.#signal ??= AbortSignal.any([workflow, lease.signal]));
   }
 
   get aborted(): boolean {
-    return this.wf.controller?.signal.aborted ?? false;
+    return (this.wf.controller?.signal.aborted ?? false) || (leaseControllers.get(this.run)?.signal.aborted ?? false);
   }
 }
 

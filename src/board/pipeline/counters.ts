@@ -44,16 +44,23 @@ export class Counters {
     this.published += count;
   }
 
+  /**
+   * A run was queued by this board. Sharing its store, the board does not count queued runs: another
+   * board may claim them, and this one claims runs others queued; the store answers for the queues
+   * (and `queueCapacity` does not apply: the queue lives in the store).
+   */
   runQueued(agent: LiveAgent, wf: LiveWorkflow): void {
+    this.busy = true;
+    if (this.#ctx.shared !== undefined) return;
     agent.queued++;
     wf.queued++;
     this.queued++;
     if (wf.state === 'paused') this.pausedQueued++;
-    this.busy = true;
   }
 
   /** A queued run left the queue: claimed, or dropped by a cancel or a shutdown. */
   runLeftQueue(agent: LiveAgent, wf: LiveWorkflow, wasPaused = wf.state === 'paused'): void {
+    if (this.#ctx.shared !== undefined) return;
     agent.queued--;
     wf.queued--;
     this.queued--;
@@ -104,8 +111,12 @@ export class Counters {
     this.pausedQueued -= wf.queued;
   }
 
-  /** Nothing in progress in this process, and no gate deadline armed. */
+  /**
+   * Nothing in progress in this process, and no gate deadline armed. Sharing the store, only what this
+   * process does counts here (a gate deadline being flushed, not one armed); the store answers the rest.
+   */
   isIdle(): boolean {
-    return this.publishing === 0 && this.running === 0 && this.queued - this.pausedQueued === 0 && this.deferred === 0 && !this.#ctx.deadlines.armed;
+    const local = this.publishing === 0 && this.running === 0 && this.queued - this.pausedQueued === 0 && this.deferred === 0;
+    return local && (this.#ctx.shared === undefined ? !this.#ctx.deadlines.armed : !this.#ctx.deadlines.flushing);
   }
 }

@@ -30,6 +30,11 @@ export class Deadlines {
     return this.#timer !== undefined || this.#flushing;
   }
 
+  /** Due gates are being closed now. */
+  get flushing(): boolean {
+    return this.#flushing;
+  }
+
   /** Makes sure the timer fires by `deadline` (epoch ms). */
   arm(deadline: number): void {
     if (this.#ctx.closed || (this.#at !== undefined && this.#at <= deadline)) return;

@@ -1,6 +1,7 @@
 /**
- * The dispatcher: per agent, takes a permit, then claims one run from the store for this board, and
- * hands it to the executor in the async context it was scheduled in. `beforeSchedule` components
+ * The dispatcher: per agent, takes a permit (waiting for one), then as many more as are free right
+ * now, claims up to that many runs from the store in one call, gives back the permits it did not
+ * need, and hands each run to the executor in the async context it was scheduled in. `beforeSchedule` components
  * decide here, on the claimed run, whether it runs now, later or never.
  */
 import type { AsyncResource } from 'node:async_hooks';
@@ -11,6 +12,9 @@ import type { ScheduleCandidate } from '../components.js';
 import type { ClaimedRun } from '../store/contract.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
+
+/** The most runs one claim asks for (an agent with many permits claims in several round trips). */
+const MAX_CLAIM = 64;
 
 interface Deferral {
   readonly timer: ReturnType<typeof setTimeout>;
@@ -30,6 +34,8 @@ export class Dispatcher {
   }
 
   remember(runId: string, resource: AsyncResource): void {
+    // Sharing the store, another board may run it: no context kept for a run that may never come back.
+    if (this.#ctx.shared !== undefined) return;
     this.#contexts.set(runId, resource);
   }
 
@@ -37,11 +43,14 @@ export class Dispatcher {
     this.#contexts.delete(runId);
   }
 
+  /** Wakes every agent with queued runs (in shared mode, every agent: others may have queued runs). */
   wakeAll(): void {
-    for (const agent of this.#ctx.agents.values()) if (agent.queued > 0) this.wake(agent);
+    const shared = this.#ctx.shared !== undefined;
+    for (const agent of this.#ctx.agents.values()) if (shared || agent.queued > 0) this.wake(agent);
   }
 
   wake(agent: LiveAgent): void {
+    if (!this.#ctx.work) return;
     agent.wake = true;
     if (agent.pumping || this.#ctx.closed) return;
     agent.pumping = true;
@@ -50,32 +59,48 @@ export class Dispatcher {
 
   async #pump(agent: LiveAgent): Promise<void> {
     const ctx = this.#ctx;
+    const shared = ctx.shared;
     try {
       while (agent.wake && !ctx.closed) {
         agent.wake = false;
-        while (agent.queued > 0 && !ctx.closed) {
+        // Alone on its store the board knows how many runs are queued; sharing it, it claims until a
+        // claim comes back short (the store's queue is empty for now) and waits for the next wake-up.
+        while ((shared !== undefined || agent.queued > 0) && !ctx.closed) {
           // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
           // avoids. At shutdown every run is aborted, so permits come back and the loop sees `closed`.
-          const permit = await agent.permits.acquire();
+          const permits = [await agent.permits.acquire()];
           if (ctx.closed) {
-            permit.release();
+            permits[0]!.release();
             return;
           }
-          let run: ClaimedRun | undefined;
+          // One claim for as many runs as there are permits free right now (and runs queued).
+          const want = shared === undefined ? Math.min(agent.queued, MAX_CLAIM) : MAX_CLAIM;
+          while (permits.length < want) {
+            const more = agent.permits.tryAcquire();
+            if (more === undefined) break;
+            permits.push(more);
+          }
+          let runs: readonly ClaimedRun[];
           try {
-            const claimed = ctx.store.claim({ owner: ctx.owner, agents: agent.claimAgents, limit: 1, leaseMs: ctx.leaseMs, now: Date.now() });
-            run = (isThenable(claimed) ? await claimed : claimed)[0];
+            const claimed = ctx.store.claim({ owner: ctx.owner, agents: agent.claimAgents, limit: permits.length, leaseMs: ctx.leaseMs, now: Date.now() });
+            runs = isThenable(claimed) ? await claimed : claimed;
           } catch (error) {
-            permit.release();
+            for (const permit of permits) permit.release();
             throw error;
           }
-          if (run === undefined) {
-            permit.release();
-            break;
+          for (let i = runs.length; i < permits.length; i++) permits[i]!.release();
+          for (let i = 0; i < runs.length; i++) {
+            const run = runs[i]!;
+            const wf = ctx.workflows.ensure(run.correlationId);
+            if (shared !== undefined) {
+              // Its signal must exist for a lost lease to abort the run (see ActiveRun.signal).
+              wf.controller ??= new AbortController();
+              shared.hold(run);
+            }
+            ctx.counters.runLeftQueue(agent, wf);
+            this.#start(agent, run, wf, permits[i]!);
           }
-          const wf = ctx.workflows.ensure(run.correlationId);
-          ctx.counters.runLeftQueue(agent, wf);
-          this.#start(agent, run, wf, permit);
+          if (runs.length < permits.length) break;
         }
       }
     } finally {
@@ -91,7 +116,7 @@ export class Dispatcher {
       permit.release();
       this.#contexts.delete(run.id);
       ctx.counters.runStarted(agent, wf);
-      ctx.spawn(() => ctx.completion.cancel(agent, run, wf, ctx.closed ? ctx.scope.signal.reason : wf.controller?.signal.reason));
+      ctx.spawn(() => ctx.completion.cancel(agent, run, wf, ctx.closed ? ctx.scope.signal.reason : wf.controller?.signal.reason).finally(() => ctx.shared?.release(run)));
       return;
     }
     if (ctx.scheduleComponents.length > 0 && run.replayOf === undefined) {
@@ -110,9 +135,20 @@ export class Dispatcher {
     const resource = this.#contexts.get(run.id);
     this.#contexts.delete(run.id);
     // `execute` never rejects: it turns every outcome into finished, failed or cancelled.
-    ctx.scope.spawn(() =>
-      resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit),
-    );
+    const shared = ctx.shared;
+    if (shared === undefined) {
+      ctx.scope.spawn(() =>
+        resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit),
+      );
+      return;
+    }
+    ctx.scope.spawn(async () => {
+      try {
+        await (resource === undefined ? ctx.executor.execute(agent, run, wf, permit) : resource.runInAsyncScope(ctx.executor.execute, ctx.executor, agent, run, wf, permit));
+      } finally {
+        shared.release(run);
+      }
+    });
   }
 
   /** Asks the `beforeSchedule` components about a claimed run (counted as deferred meanwhile). */
@@ -124,12 +160,12 @@ export class Dispatcher {
       const inputs = (isThenable(found) ? await found : found).filter((artifact) => artifact !== undefined);
       const decision = await this.#decide({ agent: agent.spec.name, correlationId: run.correlationId, inputs });
       if (this.#stopped(wf)) {
-        await ctx.completion.cancelUnstarted(agent, run, wf);
+        await this.#unstarted(agent, run, wf);
         return;
       }
       if (decision === 'skip') {
         ctx.skipped(agent.spec.name, run.correlationId, run.inputIds, 'skipped by a component');
-        await ctx.completion.cancelUnstarted(agent, run, wf, false);
+        await this.#unstarted(agent, run, wf, false);
         return;
       }
       if (typeof decision === 'number') {
@@ -149,15 +185,40 @@ export class Dispatcher {
       const permit = await agent.permits.acquire();
       if (this.#stopped(wf)) {
         permit.release();
-        await ctx.completion.cancelUnstarted(agent, run, wf);
+        await this.#unstarted(agent, run, wf);
         return;
       }
       this.#execute(agent, run, wf, permit);
     } catch (error) {
       ctx.internalError('beforeSchedule', agent.spec.name, error);
-      await ctx.completion.cancelUnstarted(agent, run, wf, false);
+      await this.#unstarted(agent, run, wf, false);
     } finally {
       if (!handedOn) ctx.counters.deferralEnded(wf);
+    }
+  }
+
+  /**
+   * Ends a claimed run that never started: cancelled (skipped, its workflow cancelled), or, when the
+   * board shuts down, handed back to the store's queue for another board or a later `resume()`.
+   */
+  async #unstarted(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, counted = true): Promise<void> {
+    const ctx = this.#ctx;
+    try {
+      if (!ctx.closed || wf.state === 'cancelled') {
+        await ctx.completion.cancelUnstarted(agent, run, wf, counted);
+        return;
+      }
+      try {
+        const done = ctx.store.complete({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: 'released' }, Date.now());
+        if (isThenable(done)) await done;
+      } catch (error) {
+        ctx.internalError('handing back a held run', agent.spec.name, error);
+      }
+      if (!counted) return;
+      ctx.counters.queuedRunCancelled(agent);
+      ctx.completion.reportCancelled(run, ctx.scope.signal.reason);
+    } finally {
+      ctx.shared?.release(run);
     }
   }
 
@@ -188,7 +249,7 @@ export class Dispatcher {
       this.#deferrals.delete(deferral);
       this.#ctx.spawn(async () => {
         try {
-          await this.#ctx.completion.cancelUnstarted(deferral.agent, deferral.run, deferral.wf);
+          await this.#unstarted(deferral.agent, deferral.run, deferral.wf);
         } finally {
           this.#ctx.counters.deferralEnded(deferral.wf);
         }

@@ -12,6 +12,12 @@ import type { Semaphore } from '../../flow/semaphore.js';
 import type { WorkflowState } from '../store/contract.js';
 import type { Viewer } from '../visibility.js';
 
+/**
+ * Shared mode: the controller of each claimed run this board executes, aborted when the run's lease
+ * is lost (another board may run it now). Keyed by the claimed run object; absent in single mode.
+ */
+export const leaseControllers = new WeakMap<object, AbortController>();
+
 /** A declared agent as this board runs it. */
 export interface LiveAgent {
   readonly spec: AgentSpec;

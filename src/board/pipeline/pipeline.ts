@@ -6,7 +6,8 @@
  * The data path: intake (validate, freeze, backpressure) -> router (match, visibility, gate deposits)
  * -> publish unit (store) -> dispatcher (claim, permit) -> executor (hooks, engines, best-of, retries)
  * -> completion unit (outputs routed in the same unit) -> dispatcher ... Deadlines flush due gates;
- * workflows and idle answer who waits for what.
+ * workflows and idle answer who waits for what. In shared mode (`shared.ts`) other boards use the
+ * same store: the board polls it, renews its leases, and asks it the idle question.
  */
 import type { Tracer } from '../otel.js';
 import { TaskGroup } from '../../core/scope.js';
@@ -26,6 +27,7 @@ import { Idle } from './idle.js';
 import { Intake } from './intake.js';
 import type { LiveAgent, Route } from './live.js';
 import { Router } from './router.js';
+import { Shared } from './shared.js';
 import { Units } from './units.js';
 import { Workflows } from './workflows.js';
 
@@ -50,6 +52,10 @@ export interface PipelineOptions extends GraceOptions {
   readonly maxRunsPerWorkflow: number;
   readonly tracer: Tracer | undefined;
   readonly leaseMs: number;
+  /** Other boards share the store: poll it every this many ms (undefined: this board alone uses it). */
+  readonly pollMs: number | undefined;
+  /** False: this board publishes, routes and watches, but claims no run. */
+  readonly work: boolean;
 }
 
 /** The shared context of the board's stages. */
@@ -65,6 +71,10 @@ export class Pipeline {
   readonly leaseMs: number;
   readonly queueCapacity: number;
   readonly maxRunsPerWorkflow: number;
+  /** Set when other boards share the store (`shared` option): polling, leases, idle asked of the store. */
+  readonly shared: Shared | undefined;
+  /** False when this board claims nothing (`work: false`). */
+  readonly work: boolean;
 
   readonly agents = new Map<string, LiveAgent>();
   /** Subscriptions indexed by artifact type name. */
@@ -108,6 +118,8 @@ export class Pipeline {
     this.dispatcher = new Dispatcher(this);
     this.executor = new Executor(this);
     this.completion = new Completion(this);
+    this.work = options.work;
+    this.shared = options.pollMs === undefined ? undefined : new Shared(this, options.pollMs);
   }
 
   /** Starts `task` in the board's root scope. The board's tasks handle their own errors; none fails the scope. */

@@ -1,11 +1,12 @@
 /**
  * Workflows: the records of workflows with work in this process, and what waits on them (done,
- * cancel, pause, resume). Their state lives in the store; the record mirrors it for this process.
+ * cancel, pause, resume). Their state lives in the store; the record mirrors it for this process (and,
+ * sharing the store, learns of other boards' changes from `shared.ts`).
  */
 import { CancelledError } from '../../core/errors.js';
 import { isThenable } from '../../core/task.js';
 import { BoardClosedError } from '../errors.js';
-import type { WorkflowState } from '../store/contract.js';
+import type { Pending, WorkflowState } from '../store/contract.js';
 import type { WaitOptions } from '../workflow.js';
 import type { LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
@@ -53,10 +54,20 @@ export class Workflows {
     this.#ctx.idle.check();
   }
 
-  /** Done means nothing in this process and no open gate with a deadline holding its artifacts in the store. */
+  /** Someone waits for a workflow to be done. */
+  get waiting(): boolean {
+    for (const wf of this.#live.values()) if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) return true;
+    return false;
+  }
+
+  /**
+   * Done means nothing in this process and no open gate with a deadline holding its artifacts in the
+   * store; sharing the store, also no run of it queued or running on any board.
+   */
   #settleWaiters(wf: LiveWorkflow): void {
-    const resolveIfDone = (timedGates: number): void => {
-      if (timedGates > 0 || this.busy(wf)) return;
+    const shared = this.#ctx.shared !== undefined;
+    const resolveIfDone = (p: Pending): void => {
+      if (p.timedGates > 0 || this.busy(wf) || (shared && p.queued + p.paused + p.running > 0)) return;
       const waiters = wf.doneWaiters;
       if (waiters !== undefined) {
         for (const waiter of waiters) waiter.resolve();
@@ -66,8 +77,8 @@ export class Workflows {
     };
     try {
       const pending = this.#ctx.store.pending({ correlationId: wf.id });
-      if (isThenable(pending)) pending.then((p) => resolveIfDone(p.timedGates), (error: unknown) => this.#ctx.internalError('workflow done', undefined, error));
-      else resolveIfDone(pending.timedGates);
+      if (isThenable(pending)) pending.then(resolveIfDone, (error: unknown) => this.#ctx.internalError('workflow done', undefined, error));
+      else resolveIfDone(pending);
     } catch (error) {
       this.#ctx.internalError('workflow done', undefined, error);
     }
@@ -78,7 +89,10 @@ export class Workflows {
     if (wf?.state === 'cancelled') return Promise.reject(new CancelledError(`workflow ${id} was cancelled`));
     if (this.#ctx.closed) return Promise.reject(new BoardClosedError());
     const record = wf ?? this.ensure(id);
-    return this.#ctx.idle.wait((record.doneWaiters ??= new Set()), options, () => `workflow ${id} was not done after ${options?.timeoutMs} ms`, () => this.settled(record));
+    return this.#ctx.idle.wait((record.doneWaiters ??= new Set()), options, () => `workflow ${id} was not done after ${options?.timeoutMs} ms`, () => {
+      this.#ctx.shared?.waiting();
+      this.settled(record);
+    });
   }
 
   async cancel(id: string, reason: unknown): Promise<void> {
@@ -109,6 +123,22 @@ export class Workflows {
     this.settled(wf);
   }
 
+  /** Another board cancelled the workflow (seen in a notice or a poll): its runs here are aborted, its waiters told. */
+  cancelledElsewhere(wf: LiveWorkflow): void {
+    if (wf.state === 'cancelled') return;
+    if (wf.state === 'paused') this.#ctx.counters.workflowResumed(wf);
+    wf.state = 'cancelled';
+    const why = new CancelledError(`workflow ${wf.id} was cancelled`);
+    (wf.controller ??= new AbortController()).abort(why);
+    this.#ctx.dispatcher.dropDeferred(wf);
+    if (wf.doneWaiters !== undefined) {
+      for (const waiter of wf.doneWaiters) waiter.reject(why);
+      wf.doneWaiters.clear();
+    }
+    this.#ctx.deadlines.recheck();
+    this.settled(wf);
+  }
+
   async pause(id: string): Promise<void> {
     const wf = this.ensure(id);
     if (wf.state !== 'active') return;
@@ -120,6 +150,11 @@ export class Workflows {
 
   async resume(id: string): Promise<void> {
     const wf = this.#live.get(id);
+    if (wf === undefined && this.#ctx.shared !== undefined && (await this.#ctx.store.getWorkflowState(id)) === 'paused') {
+      // Paused by another board this one has not heard from yet.
+      this.ensure(id).state = 'paused';
+      return this.resume(id);
+    }
     if (wf === undefined || wf.state !== 'paused') return;
     wf.state = 'active';
     this.#ctx.counters.workflowResumed(wf);

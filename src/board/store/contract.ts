@@ -278,6 +278,20 @@ export interface WorkflowChange {
 }
 
 /**
+ * A hint from a store shared by several boards: runs were queued for `agents`, or a workflow changed
+ * state. Hints may be lost or late; a board sharing a store polls as well.
+ *
+ * @example
+ * ```ts
+ * import type { StoreNotice } from 'skein/board/store';
+ * const describeNotice = (notice: StoreNotice) => (notice.kind === 'runs' ? notice.agents.join(',') : `${notice.correlationId} ${notice.state}`);
+ * ```
+ */
+export type StoreNotice =
+  | { readonly kind: 'runs'; readonly agents: readonly string[] }
+  | { readonly kind: 'workflow'; readonly correlationId: string; readonly state: WorkflowState };
+
+/**
  * The state a board keeps. Each method is one atomic unit.
  *
  * @example
@@ -359,6 +373,13 @@ export interface BoardStore {
   listDeadLetters(query?: DeadLetterQuery): Awaitable<readonly DeadLetter[]>;
   /** Removes the dead letter and queues `run` (its replay) in one unit; undefined (nothing done) when unknown. */
   replayDeadLetter(id: string, run: NewRun, now: number): Awaitable<RunRecord | undefined>;
+
+  /**
+   * Optional: calls `listener` with hints that other processes changed the store (runs queued, a
+   * workflow's state changed), and answers the unsubscribe. A board in shared mode subscribes when
+   * the store has it (PostgreSQL's `LISTEN/NOTIFY`) and polls either way.
+   */
+  onNotice?(listener: (notice: StoreNotice) => void): Awaitable<() => void>;
 
   /** Releases connections and files. */
   close?(): Awaitable<void>;

@@ -96,8 +96,18 @@ export function openGate(deposit: GateDeposit): GateState {
     slots: Array.from({ length: width }, () => []),
     heads: Array.from({ length: width }, () => 0),
     deadline: undefined,
-    version: 0,
+    version: firstVersion(),
   };
+}
+
+/**
+ * A new gate's first version: random, not 0. A gate emptied by a close is deleted, and one opened
+ * again under the same key must not repeat the versions of the old one, or a close read from the old
+ * gate (another process flushing it late) would pass the version guard and take the new gate's
+ * place. Below 2^30, so that bumps stay within a 32-bit column.
+ */
+function firstVersion(): number {
+  return Math.floor(Math.random() * 2 ** 30);
 }
 
 /** How many entries wait at `position`. */

@@ -24,6 +24,7 @@ export type {
   RunQuery,
   RunRecord,
   RunState,
+  StoreNotice,
   UnitResult,
   WorkflowChange,
   WorkflowState,

@@ -3,20 +3,11 @@
  * subscribers. It is opened on the first subscription, reopened (after a pause) when its connection
  * drops, and closed with the store. Notices are hints: whoever subscribes polls as well.
  */
+import type { StoreNotice } from '../../store/contract.js';
 import type { PostgresClient, PostgresPool } from './connection.js';
 
-/**
- * A notice from another unit of the same schema: runs were queued for `agents`, or a workflow changed
- * state (a cancel must reach runs executing on other workers).
- *
- * @example
- * ```ts no-run
- * await store.onNotice((notice) => console.log(notice.kind === 'runs' ? notice.agents : notice.correlationId));
- * ```
- */
-export type StoreNotice =
-  | { readonly kind: 'runs'; readonly agents: readonly string[] }
-  | { readonly kind: 'workflow'; readonly correlationId: string; readonly state: 'active' | 'paused' | 'cancelled' };
+/** A notice from another unit of the same schema (the store contract's {@link StoreNotice}). */
+export type { StoreNotice };
 
 const RECONNECT_MS = 1_000;
 

@@ -1,0 +1,195 @@
+/**
+ * Shared mode: other boards (processes, machines) use the same store. This board cannot count what
+ * they queue, claim or finish, so it asks the store: one timer per board polls it (claims for every
+ * agent, requeues expired leases, re-reads gate deadlines and workflow states, answers idle and
+ * workflow waiters), and the store's notices (`onNotice`, PostgreSQL's `LISTEN/NOTIFY`) wake it
+ * sooner. It also renews the leases of the runs this board holds, and aborts a run whose lease was
+ * lost (another board may be running it now; its completion would apply nothing).
+ */
+import { CancelledError } from '../../core/errors.js';
+import { isThenable } from '../../core/task.js';
+import type { ClaimedRun, StoreNotice, WorkflowState } from '../store/contract.js';
+import { leaseControllers } from './live.js';
+import type { Pipeline } from './pipeline.js';
+
+/** A claimed run this board holds (executing, or held by a `beforeSchedule` component). */
+interface Held {
+  readonly run: ClaimedRun;
+  readonly controller: AbortController;
+}
+
+export class Shared {
+  readonly #ctx: Pipeline;
+  readonly pollMs: number;
+  readonly #held = new Map<string, Held>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ticking = false;
+  #stopped = false;
+  #lastRenew = 0;
+  #lastRequeue = 0;
+  #unsubscribe: Promise<(() => void) | undefined> | undefined;
+  /** Workflow states this board last saw in the store (those not active). */
+  #known = new Map<string, WorkflowState>();
+
+  constructor(ctx: Pipeline, pollMs: number) {
+    this.#ctx = ctx;
+    this.pollMs = pollMs;
+  }
+
+  /** Starts polling and listening (the board's constructor). */
+  start(): void {
+    const store = this.#ctx.store;
+    if (typeof store.onNotice === 'function') {
+      this.#unsubscribe = (async () => {
+        try {
+          return await store.onNotice!((notice) => this.#notice(notice));
+        } catch (error) {
+          // Polling covers it: notices only make wake-ups sooner.
+          this.#ctx.internalError('listening for store notices', undefined, error);
+          return undefined;
+        }
+      })();
+    }
+    this.#schedule(0);
+  }
+
+  /** Stops the timer and the listener (shutdown). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const unsubscribe = await this.#unsubscribe;
+    unsubscribe?.();
+  }
+
+  /** A run this board claimed: its lease is renewed until `release`; its signal aborts if the lease is lost. */
+  hold(run: ClaimedRun): void {
+    const controller = new AbortController();
+    leaseControllers.set(run, controller);
+    this.#held.set(run.id, { run, controller });
+    if (this.#held.size === 1) this.#refresh();
+  }
+
+  release(run: ClaimedRun): void {
+    this.#held.delete(run.id);
+  }
+
+  /** Something waits (idle, a workflow): keep the process alive and look soon. */
+  waiting(): void {
+    this.#refresh();
+  }
+
+  #schedule(delay: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#ctx.spawn(() => this.#tick());
+    }, delay);
+    this.#refresh();
+  }
+
+  /** The timer keeps the process alive only while this board holds runs or someone waits on it. */
+  #refresh(): void {
+    const timer = this.#timer;
+    if (timer === undefined || typeof timer !== 'object') return;
+    if (this.#held.size > 0 || this.#ctx.idle.waiting || this.#ctx.workflows.waiting) timer.ref();
+    else timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#stopped || this.#ctx.closed) return;
+    this.#ticking = true;
+    const ctx = this.#ctx;
+    try {
+      const now = Date.now();
+      const leaseMs = ctx.leaseMs;
+      if (this.#held.size > 0 && now - this.#lastRenew >= leaseMs / 3) {
+        this.#lastRenew = now;
+        await this.#step('renewing leases', () => this.#renew(now));
+      }
+      if (now - this.#lastRequeue >= Math.min(leaseMs / 4, 5 * this.pollMs)) {
+        this.#lastRequeue = now;
+        await this.#step('requeueing expired leases', async () => {
+          const requeued = ctx.store.requeueExpired(now);
+          const runs = isThenable(requeued) ? await requeued : requeued;
+          if (runs.length > 0) ctx.dispatcher.wakeAll();
+        });
+      }
+      await this.#step('reading workflow states', () => this.#syncWorkflows());
+      await this.#step('gate deadlines', () => ctx.deadlines.rearm());
+      ctx.dispatcher.wakeAll();
+      ctx.idle.check();
+      for (const wf of [...ctx.workflows.all()]) if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) ctx.workflows.settled(wf);
+    } finally {
+      this.#ticking = false;
+      this.#schedule(Math.min(this.pollMs, ctx.leaseMs / 3));
+    }
+  }
+
+  async #step(operation: string, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      if (!this.#ctx.closed) this.#ctx.internalError(operation, undefined, error);
+    }
+  }
+
+  async #renew(now: number): Promise<void> {
+    const ctx = this.#ctx;
+    const ids = [...this.#held.keys()];
+    const renewed = ctx.store.renewLeases(ctx.owner, ids, ctx.leaseMs, now);
+    const lost = isThenable(renewed) ? await renewed : renewed;
+    for (const id of lost) {
+      const held = this.#held.get(id);
+      if (held === undefined) continue; // ended meanwhile
+      this.#held.delete(id);
+      held.controller.abort(new CancelledError(`run ${id} (attempt ${held.run.attempt}) lost its lease; another board may run it`));
+    }
+  }
+
+  /** Brings this board's workflow records in line with the states other boards set. */
+  async #syncWorkflows(): Promise<void> {
+    const listed = this.#ctx.store.listWorkflowStates();
+    const states = isThenable(listed) ? await listed : listed;
+    const seen = new Map<string, WorkflowState>();
+    for (const { correlationId, state } of states) seen.set(correlationId, state);
+    for (const [id, state] of seen) if (this.#known.get(id) !== state) this.apply(id, state);
+    for (const id of this.#known.keys()) if (!seen.has(id)) this.apply(id, 'active');
+    this.#known = seen;
+  }
+
+  #notice(notice: StoreNotice): void {
+    const ctx = this.#ctx;
+    if (ctx.closed) return;
+    if (notice.kind === 'runs') {
+      for (const name of notice.agents) {
+        const agent = ctx.agents.get(name);
+        if (agent !== undefined) ctx.dispatcher.wake(agent);
+      }
+    } else {
+      if (notice.state === 'active') this.#known.delete(notice.correlationId);
+      else this.#known.set(notice.correlationId, notice.state);
+      this.apply(notice.correlationId, notice.state);
+    }
+  }
+
+  /** Another board set workflow `id` to `state`: cancel aborts its runs here, pause stops starting new ones. */
+  apply(id: string, state: WorkflowState): void {
+    const ctx = this.#ctx;
+    const wf = ctx.workflows.get(id);
+    if (wf === undefined) {
+      if (state === 'active') return;
+      ctx.workflows.ensure(id).state = state;
+      return;
+    }
+    if (wf.state === state || wf.state === 'cancelled') return;
+    if (state === 'cancelled') ctx.workflows.cancelledElsewhere(wf);
+    else if (state === 'paused') wf.state = 'paused';
+    else {
+      wf.state = 'active';
+      ctx.dispatcher.wakeAll();
+      ctx.workflows.settled(wf);
+    }
+  }
+}
