@@ -9,8 +9,9 @@ import { colorFor, palette } from './format.js';
 import { firstLine, loadWorkflow, WorkflowLoadTimeout } from './load-workflow.js';
 import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, type OutputStream, type ProgressRenderer } from './renderer.js';
 import { coalesceSignals } from './signal-coalescer.js';
-import { EXIT_CODES, runWorkflow } from './run-workflow.js';
+import { EXIT_CODES, runWorker, runWorkflow } from './run-workflow.js';
 import { addRunCommand, type RunCommandOptions, type RunRequest } from './run-command.js';
+import { addWorkerCommand, type WorkerRequest } from './worker-command.js';
 import { openStore, type OpenedStore } from './store-option.js';
 import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
@@ -29,7 +30,7 @@ export interface CliIo {
 }
 
 /** What the command line asked for: one request per command. */
-type CommandRequest = RunRequest;
+type CommandRequest = RunRequest | WorkerRequest;
 
 export { parseConcurrency, parseDuration } from './option-parsers.js';
 export type { RunCommandOptions } from './run-command.js';
@@ -61,7 +62,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     return fail(io, error);
   }
   if (request === undefined) return finish(io, 0);
-  return runCommand(io, request);
+  const parsed: CommandRequest = request;
+  return parsed.command === 'worker' ? workerCommand(io, parsed) : runCommand(io, parsed);
 }
 
 /** `skein run`: load the workflow, open its store, run it under `main`. */
@@ -74,9 +76,11 @@ async function runCommand(io: CliIo, request: RunRequest): Promise<number> {
     const { workflow } = await loadWorkflow(file, io.cwd, { timeoutMs: options.timeoutMs });
     opened = options.store === undefined ? undefined : await openStore(options.store, { cwd: io.cwd });
     const store = opened?.store;
+    // PostgreSQL is for many workers: the board shares it. SQLite: alone, unless workers run it all.
+    const shared = options.store !== undefined && (options.store.kind === 'postgres' || !options.work);
     return await runUnderMain(io, options, (signal) =>
       runWorkflow(workflow, {
-        ...(store === undefined ? {} : { store }),
+        ...(store === undefined ? {} : { store, shared, work: options.work }),
         args,
         cwd: io.cwd,
         concurrency: options.concurrency,
@@ -92,6 +96,37 @@ async function runCommand(io: CliIo, request: RunRequest): Promise<number> {
     return fail(io, error);
   } finally {
     // The board closes its store when it shuts down; this covers a run that never made a board.
+    await opened?.close().catch(() => {});
+  }
+}
+
+/** `skein worker`: load the workflow, open the shared store, run its agents under `main` until a signal. */
+async function workerCommand(io: CliIo, request: WorkerRequest): Promise<number> {
+  const { file, args, options } = request;
+  const startedAt = Date.now();
+  let opened: OpenedStore | undefined;
+  try {
+    const { workflow } = await loadWorkflow(file, io.cwd);
+    opened = await openStore(options.store, { cwd: io.cwd });
+    const { store } = opened;
+    return await runUnderMain(io, options, (signal) => {
+      // Said once main handles the signals: from here SIGTERM stops the worker in order.
+      if (!options.quiet && !options.json) io.stderr.write(`skein worker ${workflow.name}: working on ${opened!.url}; SIGTERM or Ctrl-C stops it, handing its runs back\n`);
+      return runWorker(workflow, {
+        store,
+        args,
+        cwd: io.cwd,
+        concurrency: options.concurrency,
+        startedAt,
+        tracePath: options.trace,
+        renderer: chooseRenderer(io, options),
+        tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
+        signal,
+      });
+    });
+  } catch (error) {
+    return fail(io, error);
+  } finally {
     await opened?.close().catch(() => {});
   }
 }
@@ -158,6 +193,7 @@ function buildProgram(io: CliIo, onRequest: (request: CommandRequest) => void): 
     });
 
   addRunCommand(program, onRequest);
+  addWorkerCommand(program, onRequest);
 
   program.addHelpText(
     'after',
@@ -167,6 +203,8 @@ function buildProgram(io: CliIo, onRequest: (request: CommandRequest) => void): 
       '  skein run examples/markdown-report.ts',
       '  skein run examples/markdown-report.ts ./docs --concurrency keywords=2 --json',
       '  skein run examples/markdown-report.ts ./docs --store sqlite:.tmp/report.db   # Ctrl-C, run again: it resumes',
+      '  skein worker examples/markdown-report.ts ./docs --store postgres://app@db/app   # on each machine',
+      '  skein run examples/markdown-report.ts ./docs --store postgres://app@db/app --no-work',
       '',
     ].join('\n'),
   );

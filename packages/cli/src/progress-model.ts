@@ -99,9 +99,16 @@ export class ProgressModel {
   #lost = 0;
   #idle = false;
 
-  /** @param startedAt epoch ms the run started, the origin of `elapsedMs`. */
-  constructor(startedAt: number) {
+  readonly #countScheduled: boolean;
+
+  /**
+   * @param startedAt epoch ms the run started, the origin of `elapsedMs`.
+   * @param options `countScheduled: false` for a board that shares its store with workers: a run it
+   *   schedules may run on any of them, so only the runs it starts are counted (from `started` on).
+   */
+  constructor(startedAt: number, options?: { readonly countScheduled?: boolean }) {
     this.#startedAt = startedAt;
+    this.#countScheduled = options?.countScheduled ?? true;
   }
 
   /** Declares an agent before any event names it, so that idle agents show in the view. */
@@ -127,6 +134,7 @@ export class ProgressModel {
         return;
       case 'scheduled':
         this.#idle = false;
+        if (!this.#countScheduled) return;
         this.#agent(event.agent).queued++;
         this.#runs.set(event.runId, 'queued');
         return;

@@ -13,6 +13,8 @@ export interface RunCommandOptions {
   readonly trace: string | undefined;
   /** `--store`: a durable store to run on and resume from (default: memory). */
   readonly store: StoreUrl | undefined;
+  /** `--no-work`: publish and watch; workers run every run. */
+  readonly work: boolean;
 }
 
 /** What `skein run` was asked to do. */
@@ -30,6 +32,7 @@ interface RawRunOptions {
   json?: boolean;
   trace?: string;
   store?: StoreUrl;
+  work: boolean;
 }
 
 /** `-c, --concurrency`, shared with `skein worker`. */
@@ -54,8 +57,10 @@ export function addRunCommand(program: Command, onRun: (request: RunRequest) => 
     .addOption(
       new Option('--store <url>', 'keep the board in a durable store and resume it when run again: sqlite:./run.db, postgres://user@host/db').argParser(parseStoreUrl),
     )
+    .option('--no-work', 'with --store: publish the inputs and watch, and let `skein worker` processes run every run')
     .exitOverride()
-    .action((file: string, args: string[], raw: RawRunOptions) => {
+    .action((file: string, args: string[], raw: RawRunOptions, command: Command) => {
+      if (!raw.work && raw.store === undefined) command.error('error: --no-work needs --store (the store the workers share)');
       onRun({
         command: 'run',
         file,
@@ -67,6 +72,7 @@ export function addRunCommand(program: Command, onRun: (request: RunRequest) => 
           json: raw.json === true,
           trace: raw.trace,
           store: raw.store,
+          work: raw.work,
         },
       });
     });

@@ -28,6 +28,8 @@ export interface RunSummary {
   readonly trace?: string;
   /** With `--store`: what the run found in the store and resumed. */
   readonly resumed?: ResumedState;
+  /** Sharing the store: runs that failed for good on other workers during the run (their dead letters). */
+  readonly failedOnWorkers?: number;
 }
 
 /** What a run found in its store when it started: `board.resume()`'s counts and the inputs skipped. */
@@ -40,6 +42,20 @@ export interface ResumedState {
   readonly gates: number;
   /** Inputs a previous run had published, not published again. */
   readonly inputs: number;
+}
+
+/** What a shared store says of every worker (`skein run --store postgres://…`, `skein worker`). */
+export interface ClusterState {
+  /** Runs queued in active workflows, on any worker's agents. */
+  readonly queued: number;
+  /** Runs queued in paused workflows. */
+  readonly paused: number;
+  /** Runs running on any worker. */
+  readonly running: number;
+  /** Distinct owners (boards, that is workers) holding running runs. */
+  readonly workers: number;
+  /** Open batches and joins waiting for their deadline. */
+  readonly timedGates: number;
 }
 
 /** Where a run's dead letters were recorded: how many, and in which store. */
@@ -63,6 +79,8 @@ export function buildSummary(input: {
   store?: unknown;
   trace?: string | undefined;
   resumed?: ResumedState | undefined;
+  cluster?: ClusterState | undefined;
+  failedOnWorkers?: number | undefined;
 }): RunSummary {
   const failed = input.timings.reduce((sum, t) => sum + t.failed, 0);
   return {
@@ -79,6 +97,7 @@ export function buildSummary(input: {
     ...(failed === 0 ? {} : { deadLetters: deadLetterPlace(failed, input.store) }),
     ...(input.trace === undefined ? {} : { trace: input.trace }),
     ...(input.resumed === undefined ? {} : { resumed: input.resumed }),
+    ...(input.failedOnWorkers === undefined || input.failedOnWorkers === 0 ? {} : { failedOnWorkers: input.failedOnWorkers }),
   };
 }
 
@@ -127,6 +146,9 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     lines.push('', colors.yellow(`  runs that never ended (they ignored the abort past the grace period): ${list}`));
   }
   lines.push(...failureLines(summary, colors));
+  if (summary.failedOnWorkers !== undefined) {
+    lines.push('', colors.red(`  ${formatCount(summary.failedOnWorkers)} runs failed for good on other workers: list them with board.deadLetters()`));
+  }
   const board = boardNotes(summary.publishedByType);
   if (board.length > 0) lines.push('', ...board.map((note) => colors.yellow(`  ${note}`)));
   if (summary.notes.length > 0) lines.push('', ...summary.notes.map((note) => `  ${note}`));
@@ -191,4 +213,12 @@ export function resumedText(resumed: ResumedState): string {
   const gates = `${formatCount(resumed.gates)} ${resumed.gates === 1 ? 'gate' : 'gates'}`;
   const inputs = `${formatCount(resumed.inputs)} ${resumed.inputs === 1 ? 'input' : 'inputs'} published before`;
   return `resumed: ${formatCount(resumed.queued)} queued, ${formatCount(resumed.requeued)} requeued, ${gates}; ${inputs}`;
+}
+
+/** `all workers: 120 queued, 8 running on 3 workers, 1 timed gate` (and paused runs when there are). */
+export function clusterText(cluster: ClusterState): string {
+  const paused = cluster.paused > 0 ? `, ${formatCount(cluster.paused)} paused` : '';
+  const workers = `${formatCount(cluster.workers)} ${cluster.workers === 1 ? 'worker' : 'workers'}`;
+  const gates = `${formatCount(cluster.timedGates)} timed ${cluster.timedGates === 1 ? 'gate' : 'gates'}`;
+  return `all workers: ${formatCount(cluster.queued)} queued${paused}, ${formatCount(cluster.running)} running on ${workers}, ${gates}`;
 }
