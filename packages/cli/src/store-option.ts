@@ -5,7 +5,8 @@
  * drivers (libsql, pg) are needed only by those who use them, and a missing one is named.
  */
 import { createRequire } from 'node:module';
-import { isAbsolute, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import type { BoardStore } from 'skein/board';
 import type * as SqliteModule from 'skein/board/sqlite';
@@ -97,6 +98,8 @@ export async function openStore(spec: StoreUrl, options: OpenStoreOptions): Prom
     // libsql is the driver; without it the store can use Node's built-in node:sqlite (Node >= 22.5).
     const libsql = (parsed.driver ?? 'auto') !== 'auto' || hasPackage('libsql');
     try {
+      // A new file in a new directory (sqlite:.tmp/run.db) is fine: the directory is made first.
+      if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
       const store = new SqliteStore({ ...parsed, path, ...(libsql ? {} : { driver: 'node:sqlite' as const }) });
       return { store, url: spec.url, close: () => Promise.resolve(store.close()) };
     } catch (error) {
