@@ -176,7 +176,8 @@ describe('skein run --store: bad values', () => {
     ['sqlite: without a file', ['--store', 'sqlite:'], 'expected a file after sqlite:'],
     ['an unknown SQLite parameter', ['--store', 'sqlite:./x.db?fast=yes'], 'skein: --store sqlite:./x.db?fast=yes: unknown SQLite store URL parameter "fast"'],
     ['a bad PostgreSQL schema', ['--store', 'postgres://localhost/db?schema=Bad-Name'], "?schema= must be a lower-case SQL identifier"],
-    ['a SQLite file in a directory that does not exist', ['--store', 'sqlite:/nonexistent-skein-dir/run.db'], 'skein: --store sqlite:/nonexistent-skein-dir/run.db: cannot open /nonexistent-skein-dir/run.db'],
+    // package.json is a file: no directory can be made under it (not even by root).
+    ['a SQLite file where no directory can be', ['--store', 'sqlite:package.json/run.db'], `skein: --store sqlite:package.json/run.db: cannot open ${join(root, 'package.json/run.db')}: EEXIST`],
   ])('%s prints one clear line and exits 2', async (_case, flags, message) => {
     const { code, stdout, stderr } = await cli(['run', 'examples/greet.ts', ...flags]);
     expect(code).toBe(2);
