@@ -16,6 +16,7 @@ import { every } from '../runtime/every.js';
 import { AgentBuilder, type AgentSpec } from './agent.js';
 import { assertArtifactType, checkTags, checkVisibility, EMPTY, validatePayload, type AnyArtifactType, type Artifact, type ArtifactType, type DraftOptions } from './artifact.js';
 import { BOARD, EXTERNAL } from './builtins.js';
+import { applyBoardDefaults } from './board-defaults.js';
 import type { BoardComponent } from './components.js';
 import { BoardClosedError, ValidationError, type ValidationIssue } from './errors.js';
 import type { BoardEvent, EventStreamOptions } from './events.js';
@@ -207,6 +208,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   constructor(options?: BoardOptions) {
     assertOptions(options);
+    // Defaults a host set for the code that builds this board (withBoardDefaults); given options win.
+    options = applyBoardDefaults(options);
     validateGrace(options);
     if (options?.queueCapacity !== undefined) assertInteger(options.queueCapacity, 'queueCapacity', { min: 1 });
     if (options?.maxRunsPerWorkflow !== undefined) assertInteger(options.maxRunsPerWorkflow, 'maxRunsPerWorkflow', { min: 1, allowInfinity: true });

@@ -3,6 +3,7 @@
  * primitives. See docs/board.md.
  */
 export { Board, type BoardOptions, type PublishCallOptions, type IdleOptions, type BoardStats, type AgentStats, type BoardGraph } from './board.js';
+export { withBoardDefaults } from './board-defaults.js';
 export {
   AgentBuilder,
   type ConsumeOptions,

@@ -11,6 +11,6 @@ export {
   type WorkflowResult,
   type RunnableBoard,
 } from './workflow.js';
-export { runWorkflow, type RunWorkflowOptions, type ConcurrencyOverrides } from './run-workflow.js';
-export type { RunSummary, RunStatus } from './summary.js';
+export { runWorkflow, runWorker, type RunWorkflowOptions, type RunWorkerOptions, type ConcurrencyOverrides } from './run-workflow.js';
+export type { RunSummary, RunStatus, ResumedState, ClusterState } from './summary.js';
 export type { AgentTimings } from './progress-model.js';

@@ -2,14 +2,17 @@
  * The `skein` command line: argument parsing (commander), then `skein run` under runtime's `main`,
  * which turns Ctrl-C and SIGTERM into an orderly shutdown of the board and the right exit code.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { main, type MainProcess } from 'skein/node';
 import { CliError, USAGE_EXIT_CODE } from './cli-error.js';
 import { colorFor, palette } from './format.js';
 import { firstLine, loadWorkflow, WorkflowLoadTimeout } from './load-workflow.js';
 import { LINE_TICK_MS, LineRenderer, SilentRenderer, TTY_TICK_MS, type OutputStream, type ProgressRenderer } from './renderer.js';
 import { coalesceSignals } from './signal-coalescer.js';
-import { EXIT_CODES, runWorkflow, type ConcurrencyOverrides } from './run-workflow.js';
+import { EXIT_CODES, runWorker, runWorkflow } from './run-workflow.js';
+import { addRunCommand, type RunCommandOptions, type RunRequest } from './run-command.js';
+import { addWorkerCommand, type WorkerRequest } from './worker-command.js';
+import { openStore, type OpenedStore } from './store-option.js';
 import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
 import { packageVersion } from './version.js';
@@ -26,14 +29,11 @@ export interface CliIo {
   readonly process?: MainProcess;
 }
 
-/** Options of `skein run` after parsing. */
-export interface RunCommandOptions {
-  readonly concurrency: ConcurrencyOverrides;
-  readonly timeoutMs: number | undefined;
-  readonly quiet: boolean;
-  readonly json: boolean;
-  readonly trace: string | undefined;
-}
+/** What the command line asked for: one request per command. */
+type CommandRequest = RunRequest | WorkerRequest;
+
+export { parseConcurrency, parseDuration } from './option-parsers.js';
+export type { RunCommandOptions } from './run-command.js';
 
 /** How long a shutdown (Ctrl-C) may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -53,8 +53,8 @@ function defaultIo(): CliIo {
  * once `io.exit` was called with it.
  */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
-  let request: { file: string; args: string[]; options: RunCommandOptions } | undefined;
-  const program = buildProgram(io, (file, args, options) => (request = { file, args, options }));
+  let request: CommandRequest | undefined;
+  const program = buildProgram(io, (parsed) => (request = parsed));
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -62,13 +62,25 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     return fail(io, error);
   }
   if (request === undefined) return finish(io, 0);
+  const parsed: CommandRequest = request;
+  return parsed.command === 'worker' ? workerCommand(io, parsed) : runCommand(io, parsed);
+}
+
+/** `skein run`: load the workflow, open its store, run it under `main`. */
+async function runCommand(io: CliIo, request: RunRequest): Promise<number> {
   const { file, args, options } = request;
   // --timeout counts from here: loading the module (its top-level code) is part of the run.
   const startedAt = Date.now();
+  let opened: OpenedStore | undefined;
   try {
     const { workflow } = await loadWorkflow(file, io.cwd, { timeoutMs: options.timeoutMs });
+    opened = options.store === undefined ? undefined : await openStore(options.store, { cwd: io.cwd });
+    const store = opened?.store;
+    // PostgreSQL is for many workers: the board shares it. SQLite: alone, unless workers run it all.
+    const shared = options.store !== undefined && (options.store.kind === 'postgres' || !options.work);
     return await runUnderMain(io, options, (signal) =>
       runWorkflow(workflow, {
+        ...(store === undefined ? {} : { store, shared, work: options.work }),
         args,
         cwd: io.cwd,
         concurrency: options.concurrency,
@@ -82,11 +94,45 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     );
   } catch (error) {
     return fail(io, error);
+  } finally {
+    // The board closes its store when it shuts down; this covers a run that never made a board.
+    await opened?.close().catch(() => {});
+  }
+}
+
+/** `skein worker`: load the workflow, open the shared store, run its agents under `main` until a signal. */
+async function workerCommand(io: CliIo, request: WorkerRequest): Promise<number> {
+  const { file, args, options } = request;
+  const startedAt = Date.now();
+  let opened: OpenedStore | undefined;
+  try {
+    const { workflow } = await loadWorkflow(file, io.cwd);
+    opened = await openStore(options.store, { cwd: io.cwd });
+    const { store } = opened;
+    return await runUnderMain(io, options, (signal) => {
+      // Said once main handles the signals: from here SIGTERM stops the worker in order.
+      if (!options.quiet && !options.json) io.stderr.write(`skein worker ${workflow.name}: working on ${opened!.url}; SIGTERM or Ctrl-C stops it, handing its runs back\n`);
+      return runWorker(workflow, {
+        store,
+        args,
+        cwd: io.cwd,
+        concurrency: options.concurrency,
+        startedAt,
+        tracePath: options.trace,
+        renderer: chooseRenderer(io, options),
+        tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
+        signal,
+      });
+    });
+  } catch (error) {
+    return fail(io, error);
+  } finally {
+    await opened?.close().catch(() => {});
   }
 }
 
 /** `main` owns the process while the board runs: signals, uncaught errors, the exit code. */
-function runUnderMain(io: CliIo, options: RunCommandOptions, run: (signal: AbortSignal) => Promise<RunSummary>): Promise<number> {
+function runUnderMain(io: CliIo, options: Pick<RunCommandOptions, 'json' | 'quiet'>, run: (signal: AbortSignal) => Promise<RunSummary>): Promise<number> {
   let exitCode = 0;
   return main(
     async (signal) => {
@@ -113,7 +159,7 @@ function runUnderMain(io: CliIo, options: RunCommandOptions, run: (signal: Abort
   ).then((code) => (code === 0 ? exitCode : code));
 }
 
-function printSummary(io: CliIo, options: RunCommandOptions, summary: RunSummary): void {
+function printSummary(io: CliIo, options: Pick<RunCommandOptions, 'json' | 'quiet'>, summary: RunSummary): void {
   if (options.json) {
     io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return;
@@ -127,13 +173,13 @@ function printSummary(io: CliIo, options: RunCommandOptions, summary: RunSummary
   io.stdout.write(`${formatSummary(summary, colors)}\n`);
 }
 
-function chooseRenderer(io: CliIo, options: RunCommandOptions): ProgressRenderer {
+function chooseRenderer(io: CliIo, options: Pick<RunCommandOptions, 'quiet'>): ProgressRenderer {
   if (options.quiet) return new SilentRenderer();
   if (io.stderr.isTTY === true) return new TtyRenderer(io.stderr, palette(colorFor(io.stderr, io.env)));
   return new LineRenderer(io.stderr);
 }
 
-function buildProgram(io: CliIo, onRun: (file: string, args: string[], options: RunCommandOptions) => void): Command {
+function buildProgram(io: CliIo, onRequest: (request: CommandRequest) => void): Command {
   const program = new Command('skein')
     .description('Run skein workflows: a board of agents, with live progress and a summary.')
     .version(packageVersion(), '-v, --version', 'print the version')
@@ -146,57 +192,23 @@ function buildProgram(io: CliIo, onRun: (file: string, args: string[], options: 
       outputError: (text, write) => write(`skein: ${text.replace(/^error: /, '').trim()}\n`),
     });
 
-  program
-    .command('run')
-    .description('run a workflow module (.ts or .js) until its board is idle')
-    .argument('<workflow>', 'the workflow file, e.g. examples/markdown-report.ts')
-    .argument('[args...]', 'arguments for the workflow (after -- if they start with a dash)')
-    .addOption(
-      new Option('-c, --concurrency <limit>', 'max concurrent runs: N for every agent, or agent=N (repeatable, comma-separated)')
-        .argParser(parseConcurrency)
-        .default({} satisfies ConcurrencyOverrides, "each agent's own"),
-    )
-    .addOption(new Option('-t, --timeout <duration>', 'stop the run after this long: 90s, 2m, 500ms (a bare number is seconds)').argParser(parseDuration))
-    .option('-q, --quiet', 'no progress view; print only the result line and the outputs')
-    .option('--json', 'print the summary as JSON on stdout')
-    .option('--trace <file>', 'write every board event to <file> as JSON lines')
-    .exitOverride()
-    .action((file: string, args: string[], raw: { concurrency: ConcurrencyOverrides; timeout?: number; quiet?: boolean; json?: boolean; trace?: string }) => {
-      onRun(file, args, { concurrency: raw.concurrency, timeoutMs: raw.timeout, quiet: raw.quiet === true, json: raw.json === true, trace: raw.trace });
-    });
+  addRunCommand(program, onRequest);
+  addWorkerCommand(program, onRequest);
 
   program.addHelpText(
     'after',
-    ['', 'Examples:', '  skein run examples/markdown-report.ts', '  skein run examples/markdown-report.ts ./docs --concurrency keywords=2 --json', ''].join('\n'),
+    [
+      '',
+      'Examples:',
+      '  skein run examples/markdown-report.ts',
+      '  skein run examples/markdown-report.ts ./docs --concurrency keywords=2 --json',
+      '  skein run examples/markdown-report.ts ./docs --store sqlite:.tmp/report.db   # Ctrl-C, run again: it resumes',
+      '  skein worker examples/markdown-report.ts ./docs --store postgres://app@db/app   # on each machine',
+      '  skein run examples/markdown-report.ts ./docs --store postgres://app@db/app --no-work',
+      '',
+    ].join('\n'),
   );
   return program;
-}
-
-/** `4`, `keywords=4`, `keywords=4,split=2`; repeated flags accumulate. */
-export function parseConcurrency(value: string, previous: ConcurrencyOverrides | undefined): ConcurrencyOverrides {
-  let all = previous?.all;
-  const byAgent: Record<string, number> = { ...previous?.byAgent };
-  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const match = /^(?:([^=\s]+)=)?(\d+)$/.exec(part);
-    const limit = match === null ? NaN : Number(match[2]);
-    if (match === null || !Number.isSafeInteger(limit) || limit < 1) {
-      throw new InvalidArgumentError(`expected N or agent=N with N an integer >= 1, got '${part}'`);
-    }
-    if (match[1] === undefined) all = limit;
-    else byAgent[match[1]] = limit;
-  }
-  if (all === undefined && Object.keys(byAgent).length === 0) throw new InvalidArgumentError(`expected N or agent=N, got '${value}'`);
-  return { ...(all === undefined ? {} : { all }), byAgent };
-}
-
-/** `500ms`, `90s`, `2m`, `1.5s`; a bare number is seconds. Returns milliseconds. */
-export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (match === null) throw new InvalidArgumentError(`expected a duration such as 90s, 2m or 500ms, got '${value}'`);
-  const amount = Number(match[1]);
-  const ms = match[2] === 'ms' ? amount : match[2] === 'm' ? amount * 60_000 : amount * 1_000;
-  if (!(ms > 0) || ms > 2_147_483_647) throw new InvalidArgumentError(`expected a duration above 0 and under 24 days, got '${value}'`);
-  return Math.round(ms);
 }
 
 function finish(io: CliIo, code: number): number {

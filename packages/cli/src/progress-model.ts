@@ -99,14 +99,31 @@ export class ProgressModel {
   #lost = 0;
   #idle = false;
 
-  /** @param startedAt epoch ms the run started, the origin of `elapsedMs`. */
-  constructor(startedAt: number) {
+  readonly #countScheduled: boolean;
+
+  /**
+   * @param startedAt epoch ms the run started, the origin of `elapsedMs`.
+   * @param options `countScheduled: false` for a board that shares its store with workers: a run it
+   *   schedules may run on any of them, so only the runs it starts are counted (from `started` on).
+   */
+  constructor(startedAt: number, options?: { readonly countScheduled?: boolean }) {
     this.#startedAt = startedAt;
+    this.#countScheduled = options?.countScheduled ?? true;
   }
 
   /** Declares an agent before any event names it, so that idle agents show in the view. */
   addAgent(name: string): void {
     this.#agent(name);
+  }
+
+  /**
+   * Counts a run a previous process left in a durable store as queued (it is, or soon will be: a
+   * resumed board queues runs left running again), so that its `started` event moves it on.
+   */
+  addQueued(agent: string, runId: string): void {
+    if (this.#runs.has(runId)) return;
+    this.#agent(agent).queued++;
+    this.#runs.set(runId, 'queued');
   }
 
   apply(event: BoardEvent): void {
@@ -117,6 +134,7 @@ export class ProgressModel {
         return;
       case 'scheduled':
         this.#idle = false;
+        if (!this.#countScheduled) return;
         this.#agent(event.agent).queued++;
         this.#runs.set(event.runId, 'queued');
         return;

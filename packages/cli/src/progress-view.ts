@@ -4,21 +4,30 @@
  */
 import { formatCount, formatDuration, table, type Palette } from './format.js';
 import type { ProgressSnapshot } from './progress-model.js';
+import { clusterText, resumedText, type ClusterState, type ResumedState } from './summary.js';
 
 /** The fixed facts shown above the counters. */
 export interface ViewHeader {
   readonly workflow: string;
   /** Inputs published so far and in all, when known. */
   readonly inputs?: { readonly published: number; readonly total: number | undefined };
+  /** With `--store`: what the board found in the store and resumed. */
+  readonly resumed?: ResumedState;
+  /** `skein run` (the default) or `skein worker`. */
+  readonly role?: 'run' | 'worker';
+  /** Sharing the store: what it says of every worker, refreshed at most once a second. */
+  readonly cluster?: ClusterState;
 }
 
 /** The multi-line frame for a terminal: a header line, then one row per agent. */
 export function progressFrame(snapshot: ProgressSnapshot, header: ViewHeader, colors: Palette): string {
   const inputs = header.inputs === undefined ? '' : `   inputs ${inputsText(header.inputs)}`;
   const lines = [
-    `${colors.bold(`skein run ${header.workflow}`)}   ${formatDuration(snapshot.elapsedMs)}   published ${formatCount(snapshot.published)}${inputs}`,
-    '',
+    `${colors.bold(`skein ${header.role ?? 'run'} ${header.workflow}`)}   ${formatDuration(snapshot.elapsedMs)}   published ${formatCount(snapshot.published)}${inputs}`,
   ];
+  if (header.resumed !== undefined) lines.push(colors.dim(`  ${resumedText(header.resumed)}`));
+  if (header.cluster !== undefined) lines.push(`  ${clusterText(header.cluster)}`);
+  lines.push('');
   const rows: string[][] = [['agent', 'queued', 'running', 'done', 'failed', 'retries', 'runs/s'].map((h) => colors.dim(h))];
   for (const agent of snapshot.agents) {
     rows.push([
@@ -43,6 +52,7 @@ export function progressFrame(snapshot: ProgressSnapshot, header: ViewHeader, co
 export function progressLine(snapshot: ProgressSnapshot, header: ViewHeader): string {
   const parts = [`[${formatDuration(snapshot.elapsedMs).padStart(7)}] published ${snapshot.published}`];
   if (header.inputs !== undefined) parts[0] += `, inputs ${inputsText(header.inputs)}`;
+  if (header.cluster !== undefined) parts.push(clusterText(header.cluster));
   for (const agent of snapshot.agents) {
     let text = `${agent.name} ${agent.done} done, ${agent.running} running, ${agent.queued} queued`;
     if (agent.failed > 0) text += `, ${agent.failed} failed`;

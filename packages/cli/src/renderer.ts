@@ -6,6 +6,7 @@
  */
 import type { ProgressSnapshot } from './progress-model.js';
 import { progressLine, type ViewHeader } from './progress-view.js';
+import { resumedText } from './summary.js';
 
 /** Where the view goes: `process.stderr` or a test's stand-in. */
 export interface OutputStream {
@@ -35,6 +36,7 @@ export class LineRenderer implements ProgressRenderer {
   readonly #stream: OutputStream;
   readonly #minIntervalMs: number;
   #lastAt = -Infinity;
+  #resumedShown = false;
 
   constructor(stream: OutputStream, options?: { minIntervalMs?: number }) {
     this.#stream = stream;
@@ -42,6 +44,11 @@ export class LineRenderer implements ProgressRenderer {
   }
 
   render(snapshot: ProgressSnapshot, header: ViewHeader): void {
+    // What a durable store held is said once, on a line of its own, as soon as it is known.
+    if (header.resumed !== undefined && !this.#resumedShown) {
+      this.#resumedShown = true;
+      this.#stream.write(`${resumedText(header.resumed)}\n`);
+    }
     if (snapshot.elapsedMs - this.#lastAt < this.#minIntervalMs) return;
     this.#lastAt = snapshot.elapsedMs;
     this.#stream.write(`${progressLine(snapshot, header)}\n`);

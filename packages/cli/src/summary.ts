@@ -26,6 +26,36 @@ export interface RunSummary {
   readonly deadLetters?: DeadLetterPlace;
   /** The `--trace` file, which holds every event, each failure with its error among them. */
   readonly trace?: string;
+  /** With `--store`: what the run found in the store and resumed. */
+  readonly resumed?: ResumedState;
+  /** Sharing the store: runs that failed for good on other workers during the run (their dead letters). */
+  readonly failedOnWorkers?: number;
+}
+
+/** What a run found in its store when it started: `board.resume()`'s counts and the inputs skipped. */
+export interface ResumedState {
+  /** Runs that were queued, started again. */
+  readonly queued: number;
+  /** Runs that were running when the previous process stopped, queued again (they run again). */
+  readonly requeued: number;
+  /** Open batches and joins with a deadline, armed again. */
+  readonly gates: number;
+  /** Inputs a previous run had published, not published again. */
+  readonly inputs: number;
+}
+
+/** What a shared store says of every worker (`skein run --store postgres://…`, `skein worker`). */
+export interface ClusterState {
+  /** Runs queued in active workflows, on any worker's agents. */
+  readonly queued: number;
+  /** Runs queued in paused workflows. */
+  readonly paused: number;
+  /** Runs running on any worker. */
+  readonly running: number;
+  /** Distinct owners (boards, that is workers) holding running runs. */
+  readonly workers: number;
+  /** Open batches and joins waiting for their deadline. */
+  readonly timedGates: number;
 }
 
 /** Where a run's dead letters were recorded: how many, and in which store. */
@@ -48,6 +78,9 @@ export function buildSummary(input: {
   /** The board's store, whose class names where the dead letters are. */
   store?: unknown;
   trace?: string | undefined;
+  resumed?: ResumedState | undefined;
+  cluster?: ClusterState | undefined;
+  failedOnWorkers?: number | undefined;
 }): RunSummary {
   const failed = input.timings.reduce((sum, t) => sum + t.failed, 0);
   return {
@@ -63,6 +96,8 @@ export function buildSummary(input: {
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     ...(failed === 0 ? {} : { deadLetters: deadLetterPlace(failed, input.store) }),
     ...(input.trace === undefined ? {} : { trace: input.trace }),
+    ...(input.resumed === undefined ? {} : { resumed: input.resumed }),
+    ...(input.failedOnWorkers === undefined || input.failedOnWorkers === 0 ? {} : { failedOnWorkers: input.failedOnWorkers }),
   };
 }
 
@@ -90,6 +125,7 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     `${colors.bold(summary.workflow)} ${statusText} in ${formatDuration(summary.elapsedMs)}: ${formatCount(summary.published)} artifacts published`,
   ];
   if (summary.reason !== undefined) lines.push(`  ${summary.reason}`);
+  if (summary.resumed !== undefined && resumedSomething(summary.resumed)) lines.push(`  ${resumedText(summary.resumed)}`);
   lines.push('');
   const rows: string[][] = [['agent', 'runs', 'failed', 'cancelled', 'retries', 'p50', 'p99'].map((h) => colors.dim(h))];
   for (const agent of summary.agents) {
@@ -110,6 +146,9 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     lines.push('', colors.yellow(`  runs that never ended (they ignored the abort past the grace period): ${list}`));
   }
   lines.push(...failureLines(summary, colors));
+  if (summary.failedOnWorkers !== undefined) {
+    lines.push('', colors.red(`  ${formatCount(summary.failedOnWorkers)} runs failed for good on other workers: list them with board.deadLetters()`));
+  }
   const board = boardNotes(summary.publishedByType);
   if (board.length > 0) lines.push('', ...board.map((note) => colors.yellow(`  ${note}`)));
   if (summary.notes.length > 0) lines.push('', ...summary.notes.map((note) => `  ${note}`));
@@ -161,4 +200,25 @@ function boardNotes(publishedByType: Readonly<Record<string, number>>): string[]
 
 function round(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.round(ms * 100) / 100;
+}
+
+/** True when the store held anything of a previous run. */
+export function resumedSomething(resumed: ResumedState): boolean {
+  return resumed.queued + resumed.requeued + resumed.gates + resumed.inputs > 0;
+}
+
+/** `resumed: 12 queued, 3 requeued, 1 gate; 40 inputs published before` (or `nothing to resume`). */
+export function resumedText(resumed: ResumedState): string {
+  if (!resumedSomething(resumed)) return 'resumed: nothing to resume (a new run)';
+  const gates = `${formatCount(resumed.gates)} ${resumed.gates === 1 ? 'gate' : 'gates'}`;
+  const inputs = `${formatCount(resumed.inputs)} ${resumed.inputs === 1 ? 'input' : 'inputs'} published before`;
+  return `resumed: ${formatCount(resumed.queued)} queued, ${formatCount(resumed.requeued)} requeued, ${gates}; ${inputs}`;
+}
+
+/** `all workers: 120 queued, 8 running on 3 workers, 1 timed gate` (and paused runs when there are). */
+export function clusterText(cluster: ClusterState): string {
+  const paused = cluster.paused > 0 ? `, ${formatCount(cluster.paused)} paused` : '';
+  const workers = `${formatCount(cluster.workers)} ${cluster.workers === 1 ? 'worker' : 'workers'}`;
+  const gates = `${formatCount(cluster.timedGates)} timed ${cluster.timedGates === 1 ? 'gate' : 'gates'}`;
+  return `all workers: ${formatCount(cluster.queued)} queued${paused}, ${formatCount(cluster.running)} running on ${workers}, ${gates}`;
 }

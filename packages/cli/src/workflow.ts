@@ -14,6 +14,8 @@ export type RunnableBoard = Pick<Board, 'publish' | 'runUntilIdle' | 'events' | 
   stats?: () => BoardStats;
   /** Where the board keeps artifacts and dead letters; the summary names it when runs failed. */
   readonly store?: unknown;
+  /** Picks up what a durable store holds (`--store`). */
+  resume?: Board['resume'];
 };
 
 /** What the CLI hands to each part of a workflow. */
