@@ -4,7 +4,7 @@
  * hostage by a task that ignores its signal: after the grace period it rejects with the abort reason,
  * the straggler is reported, and the slot stays held until the task finally stops.
  */
-import { reportStragglers, startGrace, DEFAULT_GRACE_MS, type GraceOptions } from '../core/grace.js';
+import { FailFast, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import { isThenable } from '../core/task.js';
@@ -64,16 +64,19 @@ export function runHeld<T>(
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let released = false;
-    let stopGrace: (() => void) | undefined;
+    let failFast: FailFast | undefined;
     const abort = (): void => {
-      const graceMs = grace?.graceMs ?? DEFAULT_GRACE_MS;
-      stopGrace = startGrace(graceMs, () => {
-        if (settled) return;
-        settled = true;
-        removeListener();
-        reportStragglers({ operation, pending: 1, graceMs, reason: signal.reason }, grace?.onStraggler);
-        reject(signal.reason as unknown);
-      });
+      failFast = new FailFast(operation, grace);
+      failFast.stop(signal.reason, signal.reason);
+      failFast.wait(
+        () => 1,
+        () => {
+          if (settled) return;
+          settled = true;
+          removeListener();
+          reject(signal.reason as unknown);
+        },
+      );
     };
     const removeListener = signal.aborted ? noop : onAbort(signal, abort);
     if (signal.aborted) abort();
@@ -82,7 +85,7 @@ export function runHeld<T>(
       released = true;
       release();
       removeListener();
-      stopGrace?.();
+      failFast?.settle();
       if (settled) return;
       settled = true;
       if (signal.aborted) reject(signal.reason as unknown);
