@@ -5,7 +5,7 @@
  * the straggler is reported, and the slot stays held until the task finally stops.
  */
 import { FailFast, type GraceOptions } from '../core/grace.js';
-import { onAbort } from '../core/signal.js';
+import { onAbort, type AbortFanout } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import { isThenable } from '../core/task.js';
 
@@ -28,6 +28,7 @@ export function runHeld<T>(
   operation: string,
   grace: GraceOptions | undefined,
   release: () => void,
+  fanout?: AbortFanout,
 ): Promise<T> {
   if (abortable && signal.aborted) {
     // The caller gave up between the grant and the call (an await lies between them): an aborted
@@ -78,7 +79,7 @@ export function runHeld<T>(
         },
       );
     };
-    const removeListener = signal.aborted ? noop : onAbort(signal, abort);
+    const removeListener = signal.aborted ? noop : fanout === undefined ? onAbort(signal, abort) : fanout.add(signal, abort);
     if (signal.aborted) abort();
     const finish = (ok: boolean, outcome: unknown): void => {
       if (released) return;

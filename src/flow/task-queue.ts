@@ -5,7 +5,7 @@
  */
 import { CancelledError } from '../core/errors.js';
 import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
-import { neverAbortedSignal, onAbort } from '../core/signal.js';
+import { AbortFanout, neverAbortedSignal } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
 import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { runHeld } from './held.js';
@@ -189,8 +189,10 @@ export class TaskQueue {
   #size = 0;
   /** Waiting lines by priority, highest first; the common single-priority case is one level. */
   #levels: Level[] = [];
-  readonly #roomWaiters = new WaitQueue<Entry>();
-  readonly #conditions = new WaitQueue<Condition>();
+  /** One abort listener per signal for all this queue's waits (see AbortFanout). */
+  readonly #fanout = new AbortFanout();
+  readonly #roomWaiters = new WaitQueue<Entry>(this.#fanout);
+  readonly #conditions = new WaitQueue<Condition>(this.#fanout);
   /**
    * Upper bounds over the waiting conditions, so that a task's end checks them in O(1): the largest
    * `below`, and whether any waits for less than idle. Stale values (a waiter aborted) only cost one
@@ -314,7 +316,7 @@ export class TaskQueue {
     const entry = new Entry(task, priority, signal, full ? WAITING_FOR_ROOM : QUEUED);
     this.#opening = entry;
     const gate = new Promise<Entry>(this.#makeGate);
-    if (signal !== undefined) entry.cleanup = onAbort(signal, () => this.#leave(entry, signal.reason));
+    if (signal !== undefined) entry.cleanup = this.#fanout.add(signal, () => this.#leave(entry, signal.reason));
     if (full) this.#roomWaiters.push(entry);
     else this.#enqueue(entry);
     // Registered now, so the task runs in the async context of this call, not of whoever frees the
@@ -365,7 +367,7 @@ export class TaskQueue {
       batch.reject = reject;
     });
     if (signal !== undefined) {
-      batch.removeListener = onAbort(signal, () => this.#stopBatch(batch, signal.reason, signal.reason));
+      batch.removeListener = this.#fanout.add(signal, () => this.#stopBatch(batch, signal.reason, signal.reason));
     }
     batch.next = startNow;
     this.#running += startNow;
@@ -506,7 +508,7 @@ export class TaskQueue {
       this.#release();
       return Promise.reject(signal.reason as unknown);
     }
-    return runHeld(task, signal, true, 'TaskQueue', this.#grace, this.#release);
+    return runHeld(task, signal, true, 'TaskQueue', this.#grace, this.#release, this.#fanout);
   }
 
   /** Registers, in the batch's own context, the reaction that starts its tasks when woken from elsewhere. */
