@@ -101,3 +101,62 @@ export function neverAbortedSignal(): AbortSignal {
   }
   return neverAborted;
 }
+
+interface Fan {
+  readonly listeners: Set<() => void>;
+  readonly fire: () => void;
+}
+
+/**
+ * One `abort` listener per signal for all the waits of one primitive instance. A server's shutdown
+ * signal shared by a thousand waits on one limiter would otherwise carry a thousand listeners (and
+ * make Node warn `MaxListenersExceededWarning` past ten): here the signal carries one listener, which
+ * fans out to every wait registered on it, and which is removed when the last of them ends.
+ *
+ * @example
+ * ```ts
+ * import { AbortFanout } from './signal.js';
+ * const fanout = new AbortFanout();
+ * const shutdown = new AbortController();
+ * const stopA = fanout.add(shutdown.signal, () => console.log('a'));
+ * const stopB = fanout.add(shutdown.signal, () => console.log('b')); // still one listener
+ * stopA();
+ * shutdown.abort(); // logs 'b'
+ * ```
+ */
+export class AbortFanout {
+  /** Made on the first wait with a signal: a primitive that never waits never pays for it. */
+  #fans: Map<AbortSignal, Fan> | undefined;
+
+  /**
+   * Calls `listener` when `signal` aborts; returns the function that forgets it (idempotent). The
+   * caller checks `signal.aborted` first: an already aborted signal never fires.
+   */
+  add(signal: AbortSignal | undefined, listener: () => void): () => void {
+    if (signal === undefined) return noop;
+    const fans = (this.#fans ??= new Map<AbortSignal, Fan>());
+    let fan = fans.get(signal);
+    if (fan === undefined) {
+      const listeners = new Set<() => void>();
+      const fire = (): void => {
+        fans.delete(signal);
+        for (const each of listeners) each();
+        listeners.clear();
+      };
+      fan = { listeners, fire };
+      fans.set(signal, fan);
+      signal.addEventListener('abort', fire, { once: true });
+    }
+    const added = fan;
+    // The same function may be registered twice: each registration gets a wrapper of its own.
+    const entry = added.listeners.has(listener) ? (): void => listener() : listener;
+    added.listeners.add(entry);
+    return () => {
+      if (!added.listeners.delete(entry) || added.listeners.size > 0) return;
+      if (fans.get(signal) === added) {
+        fans.delete(signal);
+        signal.removeEventListener('abort', added.fire);
+      }
+    };
+  }
+}

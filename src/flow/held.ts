@@ -4,8 +4,8 @@
  * hostage by a task that ignores its signal: after the grace period it rejects with the abort reason,
  * the straggler is reported, and the slot stays held until the task finally stops.
  */
-import { reportStragglers, startGrace, DEFAULT_GRACE_MS, type GraceOptions } from '../core/grace.js';
-import { onAbort } from '../core/signal.js';
+import { FailFast, type GraceOptions } from '../core/grace.js';
+import { onAbort, type AbortFanout } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import { isThenable } from '../core/task.js';
 
@@ -28,6 +28,7 @@ export function runHeld<T>(
   operation: string,
   grace: GraceOptions | undefined,
   release: () => void,
+  fanout?: AbortFanout,
 ): Promise<T> {
   if (abortable && signal.aborted) {
     // The caller gave up between the grant and the call (an await lies between them): an aborted
@@ -64,25 +65,28 @@ export function runHeld<T>(
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let released = false;
-    let stopGrace: (() => void) | undefined;
+    let failFast: FailFast | undefined;
     const abort = (): void => {
-      const graceMs = grace?.graceMs ?? DEFAULT_GRACE_MS;
-      stopGrace = startGrace(graceMs, () => {
-        if (settled) return;
-        settled = true;
-        removeListener();
-        reportStragglers({ operation, pending: 1, graceMs, reason: signal.reason }, grace?.onStraggler);
-        reject(signal.reason as unknown);
-      });
+      failFast = new FailFast(operation, grace);
+      failFast.stop(signal.reason, signal.reason);
+      failFast.wait(
+        () => 1,
+        () => {
+          if (settled) return;
+          settled = true;
+          removeListener();
+          reject(signal.reason as unknown);
+        },
+      );
     };
-    const removeListener = signal.aborted ? noop : onAbort(signal, abort);
+    const removeListener = signal.aborted ? noop : fanout === undefined ? onAbort(signal, abort) : fanout.add(signal, abort);
     if (signal.aborted) abort();
     const finish = (ok: boolean, outcome: unknown): void => {
       if (released) return;
       released = true;
       release();
       removeListener();
-      stopGrace?.();
+      failFast?.settle();
       if (settled) return;
       settled = true;
       if (signal.aborted) reject(signal.reason as unknown);

@@ -4,8 +4,8 @@
  * calls run at once, and at most `concurrency + buffer` items are between "pulled from the input" and
  * "taken by the consumer", so a slow consumer slows the input down instead of growing memory.
  */
-import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
-import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
+import { CancelledError } from '../core/errors.js';
+import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
 import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
@@ -121,9 +121,8 @@ class MapIterator<T, R> implements MappedIterator<R> {
   #sourceClosed = false;
   /** Set once the iteration must stop: the failure to report, or undefined for a clean stop. */
   #stopped: { error: unknown; report: boolean } | undefined;
-  #abortReason: unknown;
-  /** Genuine failures after the stop, kept reachable through `suppressedErrors`. */
-  readonly #suppressed: unknown[] = [];
+  /** The stop itself: abort, grace period, stragglers, suppressed errors. */
+  #failFast: FailFast | undefined;
   #finished = false;
   #inFlight = 0;
   #buffered = 0;
@@ -135,7 +134,6 @@ class MapIterator<T, R> implements MappedIterator<R> {
   /** Unordered mode: results in finishing order. */
   readonly #results = new Deque<R>();
   #removeListener: () => void = noop;
-  #stopGrace: () => void = noop;
   #closing: Promise<IteratorResult<R>> | undefined;
   #resolveClosing: ((result: IteratorResult<R>) => void) | undefined;
 
@@ -341,9 +339,7 @@ class MapIterator<T, R> implements MappedIterator<R> {
     this.#inFlight--;
     const stopped = this.#stopped;
     if (stopped !== undefined) {
-      if (state === REJECTED && outcome !== this.#abortReason && outcome !== stopped.error && !isCancellation(outcome)) {
-        this.#suppressed.push(outcome);
-      }
+      if (state === REJECTED) this.#failFast?.absorb(outcome);
       this.#maybeClosed();
       return;
     }
@@ -380,22 +376,18 @@ class MapIterator<T, R> implements MappedIterator<R> {
   #stop(error: unknown, abortReason: unknown, report: boolean): void {
     if (this.#stopped !== undefined) return;
     this.#stopped = { error, report };
-    this.#abortReason = abortReason;
     this.#removeListener();
-    this.#controller.abort(abortReason);
+    const failFast = new FailFast('mapIterable', this.#options);
+    this.#failFast = failFast;
+    failFast.stop(error, abortReason, this.#controller);
     this.#closing = new Promise((resolve) => (this.#resolveClosing = resolve));
     if (!this.#pulling) void this.#closeSource();
     this.#maybeClosed();
     if (!this.#finished) {
-      const graceMs = this.#options?.graceMs ?? DEFAULT_GRACE_MS;
-      this.#stopGrace = startGrace(graceMs, () => {
-        if (this.#finished) return;
-        reportStragglers(
-          { operation: 'mapIterable', pending: this.#inFlight, graceMs, reason: abortReason },
-          this.#options?.onStraggler,
-        );
-        this.#finish();
-      });
+      failFast.wait(
+        () => this.#inFlight,
+        () => this.#finish(),
+      );
     }
   }
 
@@ -415,9 +407,9 @@ class MapIterator<T, R> implements MappedIterator<R> {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#stopped?.report === true) setSuppressedErrors(this.#stopped.error, this.#suppressed);
+    // Cancels the grace period; the suppressed errors go with the failure (a consumer that left has none).
+    this.#failFast?.settle();
     this.#removeListener();
-    this.#stopGrace();
     this.#slots = [];
     this.#results.clear();
     this.#buffered = 0;

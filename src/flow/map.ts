@@ -3,8 +3,8 @@
  * input order, and structured failure: the first failure aborts the calls still running, stops pulling
  * the input, closes its iterator, waits for the running calls to settle, and only then rejects.
  */
-import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
-import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
+import { CancelledError } from '../core/errors.js';
+import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { assertSource, checkStep, closeQuietly, openSource, type Mapper, type Source } from './source.js';
@@ -87,12 +87,8 @@ const DONE: unique symbol = Symbol('done');
 class MapRun<T, R> {
   readonly #controller = new AbortController();
   readonly #results: unknown[] = [];
-  #failure: { error: unknown } | undefined;
-  #abortReason: unknown;
-  /** Genuine failures after the first, kept reachable through `suppressedErrors`. */
-  readonly #suppressed: unknown[] = [];
+  readonly #failFast: FailFast;
   #stopping = false;
-  #settled = false;
   #workers = 0;
   #inFlight = 0;
   #next = 0;
@@ -102,7 +98,6 @@ class MapRun<T, R> {
   #asyncSource = false;
   #pullTail: Promise<unknown> = Promise.resolve();
   #removeListener: () => void = noop;
-  #stopGrace: () => void = noop;
 
   constructor(
     readonly items: Source<T>,
@@ -113,7 +108,9 @@ class MapRun<T, R> {
     readonly grace: GraceOptions | undefined,
     readonly resolve: (results: never[]) => void,
     readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    this.#failFast = new FailFast('map', grace);
+  }
 
   start(): void {
     const signal = this.signal;
@@ -130,7 +127,7 @@ class MapRun<T, R> {
       try {
         opened = openSource(items);
       } catch (error) {
-        this.#failure = { error };
+        this.#failFast.stop(error, undefined);
         this.#finish();
         return;
       }
@@ -233,7 +230,7 @@ class MapRun<T, R> {
       return;
     }
     if (this.#stopping) {
-      if (error !== this.#abortReason && error !== this.#failure?.error && !isCancellation(error)) this.#suppressed.push(error);
+      this.#failFast.absorb(error);
       return;
     }
     this.#stop(error, new CancelledError('map stopped: another call failed', { cause: error }));
@@ -248,21 +245,15 @@ class MapRun<T, R> {
   #stop(error: unknown, abortReason: unknown): void {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#failure = { error };
-    this.#abortReason = abortReason;
     this.#removeListener();
-    this.#controller.abort(abortReason);
+    this.#failFast.stop(error, abortReason, this.#controller);
     if (this.#iterator !== undefined) void this.#closeSource();
     this.#maybeFinish();
-    if (!this.#settled) {
-      // Running calls, or a pull the input never answers, get the grace period and no more.
-      const graceMs = this.grace?.graceMs ?? DEFAULT_GRACE_MS;
-      this.#stopGrace = startGrace(graceMs, () => {
-        if (this.#settled) return;
-        reportStragglers({ operation: 'map', pending: this.#inFlight, graceMs, reason: abortReason }, this.grace?.onStraggler);
-        this.#finish();
-      });
-    }
+    // Running calls, or a pull the input never answers, get the grace period and no more.
+    this.#failFast.wait(
+      () => this.#inFlight,
+      () => this.#finish(),
+    );
   }
 
   async #closeSource(): Promise<void> {
@@ -286,13 +277,12 @@ class MapRun<T, R> {
   }
 
   #finish(): void {
-    if (this.#settled) return;
-    this.#settled = true;
+    const failFast = this.#failFast;
+    if (!failFast.settle()) return;
     this.#removeListener();
-    this.#stopGrace();
-    if (this.#failure !== undefined) {
-      setSuppressedErrors(this.#failure.error, this.#suppressed);
-      this.reject(this.#failure.error);
+    const failure = failFast.failure;
+    if (failure !== undefined) {
+      this.reject(failure.error);
     } else {
       this.resolve(this.#results as never[]);
     }

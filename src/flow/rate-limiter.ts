@@ -8,7 +8,7 @@
  * re-armed), and it is cleared as soon as nobody waits.
  */
 import { validateGrace, type GraceOptions } from '../core/grace.js';
-import { neverAbortedSignal } from '../core/signal.js';
+import { AbortFanout, neverAbortedSignal } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import {
   MAX_TIMER_MS,
@@ -186,7 +186,8 @@ class TokenBucket implements Budget {
  */
 export class RateLimiter {
   readonly #budget: Budget;
-  readonly #queue = new WaitQueue<TokenWaiter>();
+  readonly #fanout = new AbortFanout();
+  readonly #queue = new WaitQueue<TokenWaiter>(this.#fanout);
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RateLimiterOptions) {
@@ -287,7 +288,7 @@ export class RateLimiter {
         return runHeld(task, neverAbortedSignal(), false, 'RateLimiter.run', options, noop);
       }
       if (signal.aborted) return Promise.reject(signal.reason as unknown);
-      return runHeld(task, signal, true, 'RateLimiter.run', options, noop);
+      return runHeld(task, signal, true, 'RateLimiter.run', options, noop, this.#fanout);
     });
   }
 

@@ -6,7 +6,7 @@
 import { CancelledError, TimeoutError } from '../core/errors.js';
 import type { GraceOptions } from '../core/grace.js';
 import { validateGrace } from '../core/grace.js';
-import { linkSignal, neverAbortedSignal, onAbort } from '../core/signal.js';
+import { AbortFanout, linkSignal, neverAbortedSignal } from '../core/signal.js';
 import type { Task } from '../core/task.js';
 import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
 import { runHeld } from './held.js';
@@ -115,7 +115,8 @@ function noop(): void {}
 export class Semaphore {
   #permits: number;
   #inUse = 0;
-  readonly #queue = new WaitQueue<AcquireWaiter>();
+  readonly #fanout = new AbortFanout();
+  readonly #queue = new WaitQueue<AcquireWaiter>(this.#fanout);
   readonly #giveBack = (weight: number): void => {
     this.#inUse -= weight;
     if (this.#queue.size > 0) this.#serve();
@@ -239,7 +240,7 @@ export class Semaphore {
       // The front waiter may have been the one blocking those behind it.
       if (wasFront) this.#serve();
     };
-    const removeListener = onAbort(signal, () => leave(signal!.reason));
+    const removeListener = this.#fanout.add(signal, () => leave(signal!.reason));
     if (timeoutMs === undefined) {
       waiter.cleanup = removeListener;
     } else {

@@ -327,6 +327,23 @@ describe('TaskQueue', () => {
       expect(suppressedErrors(error)).toEqual([second]);
     });
 
+    it('settles after the grace period when a task of a failed batch ignores the abort, and reports it', async () => {
+      const reports: unknown[] = [];
+      const queue = new TaskQueue({ concurrency: 2, graceMs: 10, onStraggler: (report) => reports.push(report) });
+      const stuck = deferred();
+      const failure = new Error('first');
+      const batch = queue.addAll([() => stuck.promise, () => Promise.reject(failure)]);
+      await expect(batch).rejects.toBe(failure);
+      expect(reports).toEqual([
+        { operation: 'TaskQueue.addAll', pending: 1, graceMs: 10, reason: expect.any(CancelledError) },
+      ]);
+      // The straggler keeps its slot until it truly stops; a late failure is absorbed, not unhandled.
+      expect(queue.running).toBe(1);
+      stuck.reject(new Error('late'));
+      await queue.onIdle();
+      expect(suppressedErrors(failure)).toEqual([]);
+    });
+
     it('an abort removes the waiting tasks and rejects with the reason', async () => {
       const queue = new TaskQueue({ concurrency: 1 });
       const gate = deferred();

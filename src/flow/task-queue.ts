@@ -3,9 +3,9 @@
  * `concurrency` of them run at once. The waiting line can be bounded (`maxSize`), so producers get
  * backpressure, either as a {@link QueueFullError} or as an `add` that waits for room.
  */
-import { CancelledError, isCancellation, setSuppressedErrors } from '../core/errors.js';
-import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from '../core/grace.js';
-import { neverAbortedSignal, onAbort } from '../core/signal.js';
+import { CancelledError } from '../core/errors.js';
+import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
+import { AbortFanout, neverAbortedSignal } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
 import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { runHeld } from './held.js';
@@ -122,15 +122,13 @@ class Batch implements Waiter {
   started = 0;
   running = 0;
   finished = 0;
-  failure: { error: unknown; abortReason: unknown } | undefined;
-  /** Genuine failures after the first, kept reachable through `suppressedErrors`. */
-  readonly suppressed: unknown[] = [];
+  /** Set when the batch fails: the stop, its grace period and the suppressed errors. */
+  stop: FailFast | undefined;
   gateOpen = false;
   open: () => void = noop;
   resolve: (results: unknown[]) => void = noop;
   reject: (reason: unknown) => void = noop;
   removeListener: () => void = noop;
-  stopGrace: () => void = noop;
   settled = false;
   /** True while `#startBatchTasks` runs: slots reserved meanwhile are taken up by its loop. */
   starting = false;
@@ -142,7 +140,7 @@ class Batch implements Waiter {
   }
 
   get waiting(): number {
-    return this.failure === undefined ? this.tasks.length - this.next : 0;
+    return this.stop === undefined ? this.tasks.length - this.next : 0;
   }
 }
 
@@ -191,8 +189,10 @@ export class TaskQueue {
   #size = 0;
   /** Waiting lines by priority, highest first; the common single-priority case is one level. */
   #levels: Level[] = [];
-  readonly #roomWaiters = new WaitQueue<Entry>();
-  readonly #conditions = new WaitQueue<Condition>();
+  /** One abort listener per signal for all this queue's waits (see AbortFanout). */
+  readonly #fanout = new AbortFanout();
+  readonly #roomWaiters = new WaitQueue<Entry>(this.#fanout);
+  readonly #conditions = new WaitQueue<Condition>(this.#fanout);
   /**
    * Upper bounds over the waiting conditions, so that a task's end checks them in O(1): the largest
    * `below`, and whether any waits for less than idle. Stale values (a waiter aborted) only cost one
@@ -316,7 +316,7 @@ export class TaskQueue {
     const entry = new Entry(task, priority, signal, full ? WAITING_FOR_ROOM : QUEUED);
     this.#opening = entry;
     const gate = new Promise<Entry>(this.#makeGate);
-    if (signal !== undefined) entry.cleanup = onAbort(signal, () => this.#leave(entry, signal.reason));
+    if (signal !== undefined) entry.cleanup = this.#fanout.add(signal, () => this.#leave(entry, signal.reason));
     if (full) this.#roomWaiters.push(entry);
     else this.#enqueue(entry);
     // Registered now, so the task runs in the async context of this call, not of whoever frees the
@@ -367,7 +367,7 @@ export class TaskQueue {
       batch.reject = reject;
     });
     if (signal !== undefined) {
-      batch.removeListener = onAbort(signal, () => this.#stopBatch(batch, signal.reason, signal.reason));
+      batch.removeListener = this.#fanout.add(signal, () => this.#stopBatch(batch, signal.reason, signal.reason));
     }
     batch.next = startNow;
     this.#running += startNow;
@@ -508,7 +508,7 @@ export class TaskQueue {
       this.#release();
       return Promise.reject(signal.reason as unknown);
     }
-    return runHeld(task, signal, true, 'TaskQueue', this.#grace, this.#release);
+    return runHeld(task, signal, true, 'TaskQueue', this.#grace, this.#release, this.#fanout);
   }
 
   /** Registers, in the batch's own context, the reaction that starts its tasks when woken from elsewhere. */
@@ -527,7 +527,7 @@ export class TaskQueue {
     const signal = batch.controller.signal;
     try {
       while (batch.started < batch.next) {
-        if (batch.failure !== undefined) {
+        if (batch.stop !== undefined) {
           // Slots handed to tasks that will never be called go back to the queue.
           this.#running -= batch.next - batch.started;
           batch.started = batch.next;
@@ -561,12 +561,12 @@ export class TaskQueue {
     batch.running--;
     batch.finished++;
     this.#running--;
-    const failure = batch.failure;
+    const failure = batch.stop;
     if (failure === undefined) {
       if (ok) batch.results[index] = outcome;
       else this.#stopBatch(batch, outcome, new CancelledError('addAll stopped: another task of the batch failed', { cause: outcome }));
-    } else if (!ok && outcome !== failure.error && outcome !== failure.abortReason && !isCancellation(outcome)) {
-      batch.suppressed.push(outcome);
+    } else if (!ok) {
+      failure.absorb(outcome);
     }
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(batch);
     else if (this.#conditions.size > 0) this.#checkConditions();
@@ -575,23 +575,22 @@ export class TaskQueue {
 
   /** Fails the batch: drops its waiting tasks, aborts its running ones, settles once they stopped. */
   #stopBatch(batch: Batch, error: unknown, abortReason: unknown): void {
-    if (batch.failure !== undefined || batch.settled) return;
+    if (batch.stop !== undefined || batch.settled) return;
     const waiting = batch.waiting;
-    batch.failure = { error, abortReason };
+    const failure = new FailFast('TaskQueue.addAll', this.#grace);
+    batch.stop = failure;
     batch.removeListener();
     if (!batch.done) {
       batch.done = true;
       this.#removeFromLevel(batch);
     }
     this.#size -= waiting;
-    batch.controller.abort(abortReason);
+    failure.stop(error, abortReason, batch.controller);
     if (batch.running > 0) {
-      const graceMs = this.#grace?.graceMs ?? DEFAULT_GRACE_MS;
-      batch.stopGrace = startGrace(graceMs, () => {
-        if (batch.settled) return;
-        reportStragglers({ operation: 'TaskQueue.addAll', pending: batch.running, graceMs, reason: abortReason }, this.#grace?.onStraggler);
-        this.#settleBatch(batch, true);
-      });
+      failure.wait(
+        () => batch.running,
+        () => this.#settleBatch(batch, true),
+      );
     }
     this.#settleBatch(batch);
     if (this.#conditions.size > 0) this.#checkConditions();
@@ -599,12 +598,11 @@ export class TaskQueue {
 
   #settleBatch(batch: Batch, force = false): void {
     if (batch.settled) return;
-    if (batch.failure !== undefined) {
+    if (batch.stop !== undefined) {
       if (batch.running > 0 && !force) return;
       batch.settled = true;
-      batch.stopGrace();
-      setSuppressedErrors(batch.failure.error, batch.suppressed);
-      batch.reject(batch.failure.error);
+      batch.stop.settle();
+      batch.reject(batch.stop.failure?.error);
       return;
     }
     if (batch.finished < batch.tasks.length) return;

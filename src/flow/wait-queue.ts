@@ -4,7 +4,7 @@
  * served); the marked entries are dropped when they reach the front, or all together once they
  * outnumber the live ones, so the memory they hold stays within a constant factor of the live waiters.
  */
-import { onAbort } from '../core/signal.js';
+import { AbortFanout } from '../core/signal.js';
 import { Deque } from './deque.js';
 
 /** What every queued waiter carries: set `done` when it is served or leaves. */
@@ -41,7 +41,14 @@ const isDone = (waiter: Waiter): boolean => waiter.done;
  */
 export class WaitQueue<W extends Waiter> {
   readonly #entries = new Deque<W>();
+  /** The owner's fan-out: one listener per signal however many waits share it. */
+  #fanout: AbortFanout | undefined;
   #size = 0;
+
+  /** `fanout`: the owner's, when several queues of one primitive share their signals' listeners. */
+  constructor(fanout?: AbortFanout) {
+    this.#fanout = fanout;
+  }
   #marked = 0;
 
   /** How many waiters are still waiting. */
@@ -84,7 +91,7 @@ export class WaitQueue<W extends Waiter> {
   ): void {
     this.push(waiter);
     if (signal === undefined) return;
-    waiter.cleanup = onAbort(signal, () => {
+    waiter.cleanup = (this.#fanout ??= new AbortFanout()).add(signal, () => {
       if (waiter.done) return;
       waiter.done = true;
       const wasFront = afterLeaving !== undefined && this.peek() === waiter;

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deferred } from '../../test/helpers.js';
 import { CancelledError, suppressedErrors } from '../core/errors.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
-import { CircuitBreaker, type StateChange } from './circuit-breaker.js';
+import { CircuitBreaker, type CircuitBreakerSnapshot, type StateChange } from './circuit-breaker.js';
 import { consecutive } from './consecutive.js';
 import { failureRate } from './failure-rate.js';
 
@@ -324,5 +324,71 @@ describe('CircuitBreaker, with a predicate that throws and a caller that aborts'
     }, { signal: controller.signal });
     await expect(outcome).rejects.toThrow('caller left');
     expect(breaker.stats.successes).toBe(1);
+  });
+});
+
+describe('CircuitBreaker half-open sampling and saved state', () => {
+  const down = () => Promise.reject(new Error('down'));
+  const ok = () => Promise.resolve('up');
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('closes only after halfOpenSuccesses probes succeed, and reopens on a failing probe', async () => {
+    vi.useFakeTimers();
+    const breaker = new CircuitBreaker({ policy: consecutive(1), openMs: 1_000, halfOpenMaxCalls: 2, halfOpenSuccesses: 3 });
+    await breaker.execute(down).catch(() => {});
+    expect(breaker.state).toBe('open');
+    vi.advanceTimersByTime(1_000);
+    expect(breaker.state).toBe('half-open');
+    // Two probes at once; a third is refused while they run.
+    const probes = [breaker.execute(ok), breaker.execute(ok)];
+    await expect(breaker.execute(ok)).rejects.toBeInstanceOf(BrokenCircuitError);
+    await Promise.all(probes);
+    expect(breaker.state).toBe('half-open');
+    await breaker.execute(ok);
+    expect(breaker.state).toBe('closed');
+    // The count starts over in the next half-open period, and a failing probe reopens.
+    await breaker.execute(down).catch(() => {});
+    vi.advanceTimersByTime(1_000);
+    await breaker.execute(ok);
+    await breaker.execute(down).catch(() => {});
+    expect(breaker.state).toBe('open');
+  });
+
+  it('saves its state as JSON and a new breaker restores it', async () => {
+    vi.useFakeTimers();
+    const breaker = new CircuitBreaker({ policy: consecutive(1), openMs: 5_000 });
+    expect(breaker.toJSON()).toEqual({ state: 'closed' });
+    await breaker.execute(down).catch(() => {});
+    const saved = JSON.parse(JSON.stringify(breaker)) as unknown;
+    expect(saved).toEqual({ state: 'open', openUntil: Date.now() + 5_000 });
+    const restored = new CircuitBreaker({ policy: consecutive(1), restore: saved as CircuitBreakerSnapshot });
+    expect(restored.state).toBe('open');
+    await expect(restored.execute(ok)).rejects.toMatchObject({ retryAfterMs: 5_000 });
+    vi.advanceTimersByTime(5_000);
+    expect(restored.state).toBe('half-open');
+    expect(restored.toJSON()).toEqual({ state: 'half-open' });
+    const halfOpen = new CircuitBreaker({ policy: consecutive(1), restore: { state: 'half-open' } });
+    expect(halfOpen.state).toBe('half-open');
+    await halfOpen.execute(ok);
+    expect(halfOpen.state).toBe('closed');
+  });
+
+  it('saves an isolated breaker as closed (a hold belongs to its process)', () => {
+    const breaker = new CircuitBreaker({ policy: consecutive(1) });
+    const hold = breaker.isolate();
+    expect(breaker.toJSON()).toEqual({ state: 'closed' });
+    hold.release();
+  });
+
+  it('rejects a malformed saved state and bad sampling options', () => {
+    const policy = consecutive(1);
+    expect(() => new CircuitBreaker({ policy, restore: { state: 'ajar' } as any })).toThrow(/restore.state must be/);
+    expect(() => new CircuitBreaker({ policy, restore: { state: 'open' } })).toThrow(/restore.openUntil/);
+    expect(() => new CircuitBreaker({ policy, restore: { state: 'closed', openUntil: 1 } })).toThrow(/restore.openUntil/);
+    expect(() => new CircuitBreaker({ policy, restore: { state: 'closed', since: 1 } as any })).toThrow(/no option "since"/);
+    expect(() => new CircuitBreaker({ policy, halfOpenSuccesses: 0 })).toThrow(/halfOpenSuccesses/);
   });
 });

@@ -3,8 +3,9 @@
  * fast instead of piling up. Closed, calls go through and a {@link BreakerPolicy} weighs their
  * outcomes; when it says so the breaker opens, and every call is refused at once with a
  * {@link BrokenCircuitError} for `openMs` (or the next delay of a backoff, for repeated openings).
- * Then it is half-open: up to `halfOpenMaxCalls` probe calls go through; the first probe to succeed
- * closes it, the first to fail opens it again.
+ * Then it is half-open: up to `halfOpenMaxCalls` probe calls go through; `halfOpenSuccesses` of them (1
+ * by default) succeeding closes it, the first to fail opens it again. `toJSON()` and the `restore`
+ * option carry the state across processes and restarts.
  *
  * No timer is kept: the move from open to half-open happens when the breaker is next used or read
  * after the delay has passed, so an idle breaker holds nothing and keeps no process alive. A call's
@@ -13,7 +14,7 @@
  */
 import { isCancellation, setSuppressedErrors } from '../core/errors.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, describe } from '../core/validate.js';
 import { assertBackoff, nextDelay, type Backoff } from './backoff.js';
 import type { BreakerPolicy, BreakerTracker } from './breaker-policy.js';
 import { BrokenCircuitError } from './broken-circuit-error.js';
@@ -32,6 +33,26 @@ import { FIRST_ATTEMPT, assertExecuteOptions, type ExecuteOptions, type Policy, 
  * ```
  */
 export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/**
+ * A breaker's state as plain JSON, from {@link CircuitBreaker.toJSON}, to store and pass back as the
+ * `restore` option. The policy's recent counts and `isolate()` holds are not part of it: a restored
+ * breaker starts its count afresh, and an isolated breaker is saved as it will be once released
+ * (closed).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker, consecutive, type CircuitBreakerSnapshot } from 'skein';
+ * const saved: CircuitBreakerSnapshot = { state: 'open', openUntil: Date.now() + 5_000 };
+ * const breaker = new CircuitBreaker({ policy: consecutive(3), restore: saved });
+ * console.log(breaker.state); // 'open'
+ * ```
+ */
+export interface CircuitBreakerSnapshot {
+  readonly state: CircuitState;
+  /** When an open breaker lets probes through (epoch ms); present when `state` is `'open'`. */
+  readonly openUntil?: number;
+}
 
 /**
  * Options for {@link CircuitBreaker}.
@@ -61,6 +82,18 @@ export interface CircuitBreakerOptions {
   readonly backoff?: Backoff;
   /** How many probe calls may run at once while half-open. Default 1. */
   readonly halfOpenMaxCalls?: number;
+  /**
+   * How many probe calls must succeed, while half-open, before the breaker closes (default 1). Any
+   * probe that fails (as `isFailure` counts it) opens it again. With `halfOpenMaxCalls` this samples
+   * a recovering dependency: let N calls through, close after M successes.
+   */
+  readonly halfOpenSuccesses?: number;
+  /**
+   * A state saved with {@link CircuitBreaker.toJSON} (by another process, or before a restart): the
+   * breaker starts in it, so a fleet or a restarted service does not hammer a dependency that is
+   * known to be down. An open state whose `openUntil` has passed starts half-open.
+   */
+  readonly restore?: CircuitBreakerSnapshot;
   /**
    * Whether an error counts as a failure. Default: every error but a cancellation (a caller giving
    * up says nothing about the dependency). An error it rejects counts as neither success nor failure.
@@ -146,7 +179,8 @@ interface Period {
   readonly fail: (error: unknown) => never;
 }
 
-const BREAKER_OPTIONS = ['policy', 'openMs', 'backoff', 'halfOpenMaxCalls', 'isFailure'];
+const BREAKER_OPTIONS = ['policy', 'openMs', 'backoff', 'halfOpenMaxCalls', 'halfOpenSuccesses', 'isFailure', 'restore'];
+const SNAPSHOT_KEYS = ['state', 'openUntil'];
 
 const defaultIsFailure = (error: unknown): boolean => !isCancellation(error);
 
@@ -170,6 +204,9 @@ export class CircuitBreaker implements Policy {
   readonly #openMs: number;
   readonly #backoff: Backoff | undefined;
   readonly #halfOpenMaxCalls: number;
+  readonly #halfOpenSuccesses: number;
+  /** Probes that succeeded in this half-open period. */
+  #probeSuccesses = 0;
   readonly #isFailure: (error: unknown) => boolean;
 
   #state: StateCode = CLOSED;
@@ -204,7 +241,7 @@ export class CircuitBreaker implements Policy {
     assertOptions(options);
     if (options === undefined) throw new TypeError('CircuitBreaker needs options: { policy, openMs?, backoff?, halfOpenMaxCalls?, isFailure? }');
     assertKnownOptions(options, BREAKER_OPTIONS, 'CircuitBreaker');
-    const { policy, openMs, backoff, halfOpenMaxCalls = 1, isFailure = defaultIsFailure } = options;
+    const { policy, openMs, backoff, halfOpenMaxCalls = 1, halfOpenSuccesses = 1, isFailure = defaultIsFailure, restore } = options;
     if (typeof (policy as Partial<BreakerPolicy> | undefined)?.create !== 'function') {
       throw new TypeError('policy must be a breaking policy such as consecutive(5) or failureRate({ threshold: 0.5 })');
     }
@@ -219,13 +256,44 @@ export class CircuitBreaker implements Policy {
       }
     }
     assertInteger(halfOpenMaxCalls, 'halfOpenMaxCalls', { min: 1 });
+    assertInteger(halfOpenSuccesses, 'halfOpenSuccesses', { min: 1 });
     assertFunction(isFailure, 'isFailure');
+    if (restore !== undefined) assertSnapshot(restore);
     this.#policy = policy.create();
     this.#openMs = openMs ?? 10_000;
     this.#backoff = backoff;
     this.#halfOpenMaxCalls = halfOpenMaxCalls;
+    this.#halfOpenSuccesses = halfOpenSuccesses;
     this.#isFailure = isFailure;
-    this.#period = this.#newPeriod(false);
+    if (restore?.state === 'open') {
+      this.#state = OPEN;
+      this.#openUntil = restore.openUntil!;
+      this.#lastOpenMs = Math.max(0, this.#openUntil - Date.now());
+    } else if (restore?.state === 'half-open') {
+      this.#state = HALF_OPEN;
+    }
+    this.#period = this.#newPeriod(this.#state === HALF_OPEN);
+  }
+
+  /**
+   * The state as plain JSON (`JSON.stringify(breaker)` calls it), to save and pass back as the
+   * `restore` option of a new breaker. See {@link CircuitBreakerSnapshot} for what it leaves out.
+   *
+   * @example
+   * ```ts
+   * import { CircuitBreaker, consecutive } from 'skein';
+   * const breaker = new CircuitBreaker({ policy: consecutive(1), openMs: 30_000 });
+   * await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+   * const saved = JSON.stringify(breaker); // {"state":"open","openUntil":...}
+   * const restored = new CircuitBreaker({ policy: consecutive(1), restore: JSON.parse(saved) });
+   * console.log(restored.state); // 'open'
+   * ```
+   */
+  toJSON(): CircuitBreakerSnapshot {
+    this.#refresh();
+    if (this.#isolations > 0) return { state: 'closed' };
+    if (this.#state === OPEN) return { state: 'open', openUntil: this.#openUntil };
+    return { state: NAMES[this.#state]! };
   }
 
   /** The current state. Reading it after the open delay has passed moves the breaker to half-open. */
@@ -382,8 +450,11 @@ export class CircuitBreaker implements Policy {
       else if (counts && this.#policy.failure()) this.#open();
     } else if (this.#state === HALF_OPEN) {
       this.#probes--;
-      if (!failed) this.#transition(CLOSED);
-      else if (counts) this.#open();
+      if (!failed) {
+        if (++this.#probeSuccesses >= this.#halfOpenSuccesses) this.#transition(CLOSED);
+      } else if (counts) {
+        this.#open();
+      }
     }
     return predicateFailure;
   }
@@ -423,6 +494,7 @@ export class CircuitBreaker implements Policy {
     this.#state = to;
     this.#generation++;
     this.#probes = 0;
+    this.#probeSuccesses = 0;
     this.#policy.reset();
     if (to === CLOSED) {
       this.#openDelays?.return?.();
@@ -430,6 +502,18 @@ export class CircuitBreaker implements Policy {
     }
     this.#period = this.#newPeriod(to === HALF_OPEN);
     if (from !== to) this.#stateChange.emit({ from: NAMES[from]!, to: NAMES[to]! });
+  }
+}
+
+function assertSnapshot(value: unknown): asserts value is CircuitBreakerSnapshot {
+  assertOptions(value, 'restore');
+  assertKnownOptions(value, SNAPSHOT_KEYS, 'restore');
+  const { state, openUntil } = value as { state?: unknown; openUntil?: unknown };
+  if (!NAMES.includes(state as CircuitState)) {
+    throw new TypeError(`restore.state must be 'closed', 'open' or 'half-open', got ${describe(state)}`);
+  }
+  if (state === 'open' ? typeof openUntil !== 'number' || !Number.isFinite(openUntil) : openUntil !== undefined) {
+    throw new TypeError(`restore.openUntil must be an epoch time in ms when state is 'open', and absent otherwise, got ${describe(openUntil)}`);
   }
 }
 

@@ -35,6 +35,7 @@ export {
   CircuitBreaker,
   type CircuitBreakerOptions,
   type CircuitBreakerStats,
+  type CircuitBreakerSnapshot,
   type CircuitState,
   type StateChange,
   type Isolation,

@@ -4,7 +4,7 @@
  * grace period), so nothing it started outlives it.
  */
 import { isCancellation } from '../core/errors.js';
-import { reportStragglers, startGrace, validateGrace, DEFAULT_GRACE_MS, type GraceOptions } from '../core/grace.js';
+import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
 import { onAbort } from '../core/signal.js';
 import { sleep } from '../core/sleep.js';
 import type { Task } from '../core/task.js';
@@ -127,14 +127,15 @@ function graced(
   signal: AbortSignal,
   options: EveryOptions,
 ): Promise<{ value: unknown } | undefined> {
-  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const failFast = new FailFast('every', options);
+  failFast.stop(signal.reason, signal.reason);
   return new Promise((resolve) => {
-    const cancelGrace = startGrace(graceMs, () => {
-      reportStragglers({ operation: 'every', pending: 1, graceMs, reason: signal.reason }, options.onStraggler);
-      resolve(undefined);
-    });
+    failFast.wait(
+      () => 1,
+      () => resolve(undefined),
+    );
     void settled.then((outcome) => {
-      cancelGrace();
+      failFast.settle();
       resolve(outcome);
     });
   });

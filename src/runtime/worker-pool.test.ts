@@ -134,6 +134,25 @@ describe('WorkerPool', () => {
     await expect(pool.run('still here')).resolves.toBe('still here');
   });
 
+  it('runs the calls queued behind a running call whose abort took the last thread', async () => {
+    // piscina replaces an aborted call's thread only up to minThreads (0 here): the queued call
+    // would wait for a thread that never starts, and close() with it.
+    const pool = open<unknown, unknown>({ maxThreads: 1 });
+    await warm(pool);
+    const controller = new AbortController();
+    const running = pool.run(undefined, { name: 'forever', signal: controller.signal });
+    const queued = pool.run('after the abort', { signal: new AbortController().signal });
+    const unsignalled = pool.run('no signal');
+    expect(pool.queued).toBe(2);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(running).rejects.toBe(reason);
+    await expect(queued).resolves.toBe('after the abort');
+    await expect(unsignalled).resolves.toBe('no signal');
+    await pool.close();
+    expect(pool.threads).toBe(0);
+  });
+
   it('lets running and queued calls finish on close, then refuses new ones', async () => {
     const pool = open<number, { ms: number }>({ maxThreads: 1, name: 'spin' });
     const first = pool.run(50);

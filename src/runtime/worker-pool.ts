@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceLimits, TransferListItem, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { CancelledError } from '../core/errors.js';
-import { linkSignal } from '../core/signal.js';
 import { assertDuration, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
 
 /** Options for {@link WorkerPool}. */
@@ -116,12 +115,16 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
   /** One controller per call in flight: force-closing aborts them, and close waits for their calls. */
   readonly #calls = new Map<AbortController, Promise<unknown>>();
   /**
-   * Every thread that started (became ready) and has not exited yet, including threads terminated by
-   * an abort, which piscina forgets before they have exited. (A thread whose module failed to load
-   * exits on its own and is not waited for.)
+   * Every thread seen alive and not exited yet, with its exit: threads that became ready, and every
+   * thread alive when a call was aborted (an abort terminates a thread, and piscina forgets it before
+   * it has exited, even one still starting). `close()` waits for all of them.
    */
   readonly #threads = new Map<Worker, Promise<void>>();
+  /** Threads that became ready (their module loaded). */
+  readonly #started = new WeakSet<Worker>();
   #closing: Promise<void> | undefined;
+  /** Set once close has handed over to piscina's destroy: nothing may start a thread any more. */
+  #destroying = false;
 
   constructor(options: WorkerPoolOptions) {
     assertOptions(options);
@@ -145,8 +148,12 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       // Per-task timing histograms cost time on every call and skein does not expose them.
       recordTiming: false,
+      ...workerExecArgv(),
     });
-    this.#piscina.on('workerCreate', () => this.#trackThreads());
+    this.#piscina.on('workerCreate', (thread: Worker) => {
+      this.#started.add(thread);
+      this.#trackThreads();
+    });
     // piscina emits 'error' for a thread that fails with no call to blame; unheard, it would crash.
     this.#piscina.on('error', (error: unknown) => this.#onThreadError(error));
   }
@@ -195,7 +202,8 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
     if (signal?.aborted) return Promise.reject(signal.reason as unknown);
 
     const controller = new AbortController();
-    const link = linkSignal(controller, signal);
+    const onAbort = signal === undefined ? undefined : (): void => this.#abort(controller, signal.reason);
+    if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true });
     const call = this.#piscina
       .run(input, {
         signal: controller.signal,
@@ -203,11 +211,13 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
         ...(transferList === undefined ? {} : { transferList: transferList as TransferListItem[] }),
       })
       .then(undefined, (error: unknown) => {
+        // An abort or a crash may have taken the last thread while calls wait: see #recover.
+        this.#recover();
         // piscina wraps the reason in its own AbortError; callers expect the reason itself.
         throw controller.signal.aborted ? (controller.signal.reason as unknown) : error;
       })
       .finally(() => {
-        link.unlink();
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         this.#calls.delete(controller);
       });
     this.#calls.set(controller, call);
@@ -238,12 +248,18 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
   async #close(force: boolean): Promise<void> {
     if (force) {
       const reason = new CancelledError('the worker pool was closed');
-      for (const controller of this.#calls.keys()) controller.abort(reason);
+      for (const controller of this.#calls.keys()) this.#abort(controller, reason);
     }
     await Promise.allSettled(this.#calls.values());
-    await this.#piscina.destroy();
-    // Threads terminated by an abort leave piscina's books before they have exited.
-    await Promise.all(this.#threads.values());
+    this.#destroying = true;
+    // piscina's destroy() clears its "destroying" flag when it returns; the exit of a thread that an
+    // abort terminated earlier, arriving after that, makes piscina start `minThreads` new threads
+    // (its exit handler restores the minimum whenever the pool is not destroying). So: destroy, wait
+    // for every thread ever terminated, and destroy again until no thread is left.
+    do {
+      await this.#piscina.destroy();
+      await Promise.all(this.#threads.values());
+    } while (this.#piscina.threads.length > 0);
   }
 
   /** Same as `close()`: waits for the calls in flight. */
@@ -258,15 +274,57 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
    * between calls (an asynchronous throw in the module): piscina replaces it, and it is reported.
    */
   #onThreadError(error: unknown): void {
-    const serving = this.#piscina.threads.some((thread) => this.#threads.has(thread));
+    // piscina 5.3.2 emits this when a result arrives from a thread it has just terminated for an
+    // abort (the result was already in the port when the port closed): that call has settled with its
+    // abort reason and no thread failed.
+    if (error instanceof Error && error.message.startsWith('Unexpected message from Worker')) return;
+    const serving = this.#piscina.threads.some((thread) => this.#started.has(thread));
     if (!serving && this.#calls.size > 0) {
-      for (const controller of this.#calls.keys()) controller.abort(error);
+      for (const controller of this.#calls.keys()) this.#abort(controller, error);
       return;
     }
     globalThis.process?.emitWarning?.(`skein: a WorkerPool thread failed outside any call: ${String(error)}`, {
       type: 'SkeinWorkerPoolWarning',
       code: 'SKEIN_WORKER_ERROR',
     });
+    this.#recover();
+  }
+
+  /**
+   * Aborts one call. piscina terminates the call's thread if it is running (or merely handed to a
+   * thread still starting) and forgets the thread at once: every thread alive now is tracked first,
+   * so that `close()` can wait for its exit.
+   */
+  #abort(controller: AbortController, reason: unknown): void {
+    if (controller.signal.aborted) return;
+    this.#trackThreads();
+    controller.abort(reason);
+  }
+
+  /**
+   * Starts the threads that queued calls need when piscina will not. piscina starts a thread only
+   * when a call arrives or a thread finishes; when an abort terminates a running call's thread (or a
+   * thread crashes), it replaces it only up to `minThreads`. With `minThreads: 0` (skein's default)
+   * and every thread terminated, the calls still queued would wait for a thread that never comes,
+   * and `close()` with them (piscina 5.3.2: `ThreadPool`'s abort handler calls
+   * `_ensureMinimumWorkers()` and nothing that drains the queue). Here, while calls are queued
+   * beyond the threads starting, no thread is idle and the pool is below `maxThreads`, a probe call
+   * is submitted and aborted at once: submitting it makes piscina start a thread (the probe cannot
+   * be given to a busy thread), aborting it takes it off the queue before it reaches any thread, and
+   * the new thread, once ready, takes the queued calls.
+   */
+  #recover(): void {
+    if (this.#destroying || this.#calls.size === 0) return;
+    const piscina = this.#piscina;
+    while (piscina.queueSize > 0 && piscina.idleThreads === 0) {
+      const threads = piscina.threads.length;
+      if (threads >= piscina.maxThreads) return;
+      const probe = new AbortController();
+      piscina.run(undefined as In, { signal: probe.signal }).catch(ignore);
+      probe.abort();
+      // A thread that piscina did not start (it never should) would make this loop spin.
+      if (piscina.threads.length === threads) return;
+    }
   }
 
   #trackThreads(): void {
@@ -283,6 +341,28 @@ export class WorkerPool<In = unknown, Out = unknown> implements AsyncDisposable 
       );
     }
   }
+}
+
+const ignore = (): void => {};
+
+const NO_REQUIRE_ESM = '--no-experimental-require-module';
+
+/**
+ * The threads' Node flags: the parent's, with `require(esm)` turned off where Node turns it on.
+ * piscina loads the module with `require()` first, and on Node 20.19+ a `.mjs`/ESM module then goes
+ * through `require(esm)`; a thread terminated while it is in there (an abort of a call handed to a
+ * thread still starting, a close) aborts the whole process: Node 20.20's
+ * `ModuleWrap::CreateRequiredModuleFacade` asserts that instantiating the facade module succeeded,
+ * which termination makes fail (`Assertion failed: facade->InstantiateModule(...).IsJust()`, seen
+ * once in about 600 abort-heavy schedules). Without `require(esm)`, piscina's `require()` fails
+ * cleanly and it falls back to `import()`, which a terminated thread leaves without harm.
+ */
+function workerExecArgv(): { execArgv?: string[] } {
+  const process = globalThis.process;
+  const features = process.features as { require_module?: boolean };
+  if (features.require_module !== true || !process.allowedNodeEnvironmentFlags.has(NO_REQUIRE_ESM)) return {};
+  if (process.execArgv.includes(NO_REQUIRE_ESM)) return {};
+  return { execArgv: [...process.execArgv, NO_REQUIRE_ESM] };
 }
 
 function toFilename(value: unknown): string {
