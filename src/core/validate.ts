@@ -72,7 +72,16 @@ export function assertOptions(value: unknown, name = 'options'): asserts value i
 export function assertKnownOptions(options: object | undefined, known: readonly string[], owner: string): void {
   if (options === undefined) return;
   for (const key in options) {
-    if (!known.includes(key)) {
+    // A plain loop: `known.includes(key)` costs twice as much, and this runs on every call of
+    // functions such as retry whose options are often built per call.
+    let isKnown = false;
+    for (let i = 0; i < known.length; i++) {
+      if (known[i] === key) {
+        isKnown = true;
+        break;
+      }
+    }
+    if (!isKnown) {
       throw new TypeError(`${owner} has no option ${JSON.stringify(key)}; its options are ${known.join(', ')}`);
     }
   }
