@@ -26,6 +26,12 @@ const sequential = (call: () => Promise<unknown>) => async (): Promise<void> => 
   for (let i = 0; i < CALLS; i++) await call();
 };
 
+// What any wrapper that must see the outcome pays at least: one `then` (a promise and a microtask).
+const rethrow = (error: unknown): never => {
+  throw error;
+};
+const oneThen = (): Promise<number> => work().then(undefined, rethrow);
+
 const backoff = exponential({ initialMs: 100, maxMs: 10_000 });
 const retryOptions = { maxAttempts: 3, backoff };
 const skeinRetryPolicy = retryPolicy(retryOptions);
@@ -54,6 +60,7 @@ export default [
       { name: 'skein retryPolicy.execute', role: 'peer', fn: sequential(() => skeinRetryPolicy.execute(work)) },
       { name: 'cockatiel retry policy', role: 'peer', fn: sequential(() => cockatielRetryPolicy.execute(work)) },
       { name: 'p-retry (options object)', role: 'peer', fn: sequential(() => pRetry(work, { retries: 2 })) },
+      { name: 'one then() (least a wrapper can do)', role: 'peer', fn: sequential(oneThen) },
       { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
     ],
   }),
@@ -68,6 +75,7 @@ export default [
         fn: sequential(() => retry(work, { maxAttempts: 3, backoff: exponential({ initialMs: 100, maxMs: 10_000 }) })),
       },
       { name: 'p-retry (options object)', role: 'peer', fn: sequential(() => pRetry(work, { retries: 2 })) },
+      { name: 'one then() (least a wrapper can do)', role: 'peer', fn: sequential(oneThen) },
       { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
     ],
   }),
@@ -80,6 +88,7 @@ export default [
       { name: 'cockatiel circuitBreaker', role: 'peer', fn: sequential(() => cockatielCircuit.execute(work)) },
       { name: 'opossum (timeout: false)', role: 'peer', fn: sequential(() => opossum.fire()) },
       { name: 'opossum (defaults: 10 s timeout)', role: 'peer', fn: sequential(() => opossumDefaults.fire()) },
+      { name: 'one then() (least a wrapper can do)', role: 'peer', fn: sequential(oneThen) },
       { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
     ],
   }),
@@ -90,6 +99,7 @@ export default [
     cases: [
       { name: 'skein wrap(retryPolicy, CircuitBreaker)', role: 'skein', fn: sequential(() => skeinComposed.execute(work)) },
       { name: 'cockatiel wrap(retry, circuitBreaker)', role: 'peer', fn: sequential(() => cockatielComposed.execute(work)) },
+      { name: 'one then() (least a wrapper can do)', role: 'peer', fn: sequential(oneThen) },
       { name: 'bare call (floor)', role: 'floor', fn: sequential(work) },
     ],
   }),

@@ -72,7 +72,7 @@ export interface ExponentialOptions {
 export function exponential(options?: ExponentialOptions): Backoff {
   assertOptions(options);
   const jitter = options?.jitter ?? 'full';
-  if (!JITTERS.includes(jitter)) {
+  if (jitter !== 'full' && jitter !== 'none' && jitter !== 'equal' && jitter !== 'decorrelated') {
     throw new RangeError(`jitter must be one of ${JITTERS.map((j) => `'${j}'`).join(', ')}, got ${describe(jitter)}`);
   }
   const initialMs = options?.initialMs ?? 100;
@@ -86,24 +86,47 @@ export function exponential(options?: ExponentialOptions): Backoff {
   }
   const random = options?.random;
   if (random !== undefined) assertFunction(random, 'random');
+  return new Exponential(initialMs, maxMs, factor, jitter, random);
+}
 
-  return {
-    *[Symbol.iterator]() {
-      const draw = random ?? Math.random;
-      if (jitter === 'decorrelated') {
-        let previous = initialMs;
-        while (true) {
-          previous = Math.min(maxMs, initialMs + draw() * (previous * factor - initialMs));
-          yield Math.round(previous);
-        }
-      }
-      let ceiling = initialMs;
+/**
+ * The backoff {@link exponential} returns. A class rather than an object literal with a computed
+ * `[Symbol.iterator]` key: the literal is slow to build, and callers commonly build a backoff per call.
+ */
+class Exponential implements Backoff {
+  readonly #initialMs: number;
+  readonly #maxMs: number;
+  readonly #factor: number;
+  readonly #jitter: Jitter;
+  readonly #random: (() => number) | undefined;
+
+  constructor(initialMs: number, maxMs: number, factor: number, jitter: Jitter, random: (() => number) | undefined) {
+    this.#initialMs = initialMs;
+    this.#maxMs = maxMs;
+    this.#factor = factor;
+    this.#jitter = jitter;
+    this.#random = random;
+  }
+
+  *[Symbol.iterator](): Iterator<number> {
+    const initialMs = this.#initialMs;
+    const maxMs = this.#maxMs;
+    const factor = this.#factor;
+    const jitter = this.#jitter;
+    const draw = this.#random ?? Math.random;
+    if (jitter === 'decorrelated') {
+      let previous = initialMs;
       while (true) {
-        if (jitter === 'none') yield Math.round(ceiling);
-        else if (jitter === 'full') yield Math.round(draw() * ceiling);
-        else yield Math.round(ceiling / 2 + (draw() * ceiling) / 2);
-        ceiling = Math.min(maxMs, ceiling * factor);
+        previous = Math.min(maxMs, initialMs + draw() * (previous * factor - initialMs));
+        yield Math.round(previous);
       }
-    },
-  };
+    }
+    let ceiling = initialMs;
+    while (true) {
+      if (jitter === 'none') yield Math.round(ceiling);
+      else if (jitter === 'full') yield Math.round(draw() * ceiling);
+      else yield Math.round(ceiling / 2 + (draw() * ceiling) / 2);
+      ceiling = Math.min(maxMs, ceiling * factor);
+    }
+  }
 }
