@@ -12,7 +12,7 @@ import { coalesceSignals } from './signal-coalescer.js';
 import { EXIT_CODES, runWorker, runWorkflow } from './run-workflow.js';
 import { addRunCommand, type RunCommandOptions, type RunRequest } from './run-command.js';
 import { addWorkerCommand, type WorkerRequest } from './worker-command.js';
-import { addServeCommand, serveCommand, type ServeRequest } from './serve-command.js';
+import { addServeCommand, dashboardHook, serveCommand, type ServeRequest } from './serve-command.js';
 import { openStore, type OpenedStore } from './store-option.js';
 import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
@@ -94,6 +94,7 @@ async function runCommand(io: CliIo, request: RunRequest): Promise<number> {
         renderer: chooseRenderer(io, options),
         tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
         signal,
+        ...(options.dashboard === undefined ? {} : { onBoard: dashboardHook(io, options.dashboard) }),
       }),
     );
   } catch (error) {

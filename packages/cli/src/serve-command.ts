@@ -4,6 +4,7 @@
  * (exit 130) or SIGTERM (exit 143); then the server closes and the board shuts down. It publishes no
  * inputs: artifacts come through the API (or the dashboard's publish form).
  */
+import { randomBytes } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { withBoardDefaults, type Board } from 'skein/board';
 import { main, type MainProcess } from 'skein/node';
@@ -12,7 +13,7 @@ import { CliError } from './cli-error.js';
 import { loadWorkflow } from './load-workflow.js';
 import type { OutputStream } from './renderer.js';
 import { openStore, parseStoreUrl, type OpenedStore, type StoreUrl } from './store-option.js';
-import type { WorkflowContext } from './workflow.js';
+import type { RunnableBoard, WorkflowContext } from './workflow.js';
 
 /** The port `skein serve` listens on unless `--port` says otherwise. */
 export const DEFAULT_SERVE_PORT = 4300;
@@ -151,4 +152,20 @@ export async function serveCommand(io: ServeIo, request: ServeRequest, describeE
   } finally {
     await opened?.close().catch(() => {});
   }
+}
+
+/**
+ * `skein run --dashboard[=port]`: serves the run's board on 127.0.0.1 while it runs and says where on
+ * stderr (stdout stays the summary's). Writes need env `SKEIN_SERVE_TOKEN`, or else a token made for
+ * this run, which the printed URL carries (`#token=`: the dashboard keeps it for the tab).
+ */
+export function dashboardHook(io: Pick<ServeIo, 'stderr' | 'env'>, port: number): (board: RunnableBoard) => Promise<() => Promise<void>> {
+  return async (board) => {
+    if (typeof (board as Partial<Board>).graph !== 'function') throw new CliError('--dashboard needs a Board from skein/board');
+    const fromEnv = io.env.SKEIN_SERVE_TOKEN;
+    const token = fromEnv ?? randomBytes(24).toString('base64url');
+    const handle = await serve(board as Board, { port, token });
+    io.stderr.write(`skein run: dashboard at ${handle.url}${fromEnv === undefined ? `#token=${token}` : ''}\n`);
+    return () => handle.close();
+  };
 }

@@ -66,6 +66,25 @@ afterEach(async () => {
 const publish = (url: string, headers: Record<string, string>, n: number): Promise<Response> =>
   fetch(new URL('api/artifacts', url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ type: 'Tick', payload: { n } }) });
 
+describe('skein run --dashboard', () => {
+  it('serves the running board on the port it prints with a token of its own, and stops serving when the run is interrupted', async () => {
+    const run = start(['run', slow, '--dashboard=0', '--quiet']);
+    await run.until(({ stderr }) => /dashboard at http:\/\/127\.0\.0\.1:\d+\/#token=\S+\n/.test(stderr) && stderr.includes('started 1\n'));
+    let stderr = '';
+    await run.until((out) => ((stderr = out.stderr), true));
+    const [, url, token] = /dashboard at (http:\/\/127\.0\.0\.1:\d+\/)#token=(\S+)\n/.exec(stderr)!;
+    const stats = await fetch(new URL('api/stats', url));
+    expect(stats.status).toBe(200);
+    expect((await publish(url!, {}, 9)).status).toBe(401);
+    expect((await publish(url!, { authorization: `Bearer ${token!}` }, 9)).status).toBe(201);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code).toBe(143);
+    expect(result.stderr).toContain('cleanup ran\n');
+    await expect(fetch(new URL('api/stats', url))).rejects.toThrow();
+  });
+});
+
 describe('skein serve', () => {
   it('serves the board on the port it prints, refuses a write without the token, runs one with it, and exits 143 on SIGTERM', async () => {
     const server = start(['serve', slow, '--port', '0'], { SKEIN_SERVE_TOKEN: TOKEN });
