@@ -85,6 +85,13 @@ export interface EventStreamOptions {
   readonly bufferSize?: number;
   /** Ends the iteration when it aborts. */
   readonly signal?: AbortSignal;
+  /**
+   * Receives each event synchronously as the board emits it, instead of the iterator buffering it:
+   * for a consumer that must not cost the board a promise per event (a server). The iterator then
+   * yields nothing and ends when the board shuts down or `signal` aborts. The listener must be quick
+   * and must not throw (what it throws is ignored).
+   */
+  readonly onEvent?: (event: BoardEvent) => void;
 }
 
 class Subscriber implements AsyncIterableIterator<BoardEvent> {
@@ -95,9 +102,11 @@ class Subscriber implements AsyncIterableIterator<BoardEvent> {
   #waiting: ((result: IteratorResult<BoardEvent>) => void) | undefined;
   readonly #detach: () => void;
   readonly #removeAbort: () => void;
+  readonly #listener: ((event: BoardEvent) => void) | undefined;
 
-  constructor(capacity: number, signal: AbortSignal | undefined, detach: (subscriber: Subscriber) => void) {
+  constructor(capacity: number, signal: AbortSignal | undefined, detach: (subscriber: Subscriber) => void, listener?: (event: BoardEvent) => void) {
     this.#capacity = capacity;
+    this.#listener = listener;
     this.#detach = () => detach(this);
     // Aborting means "stop now": what is buffered is dropped. Shutdown (end()) lets it drain.
     this.#removeAbort = onAbort(signal, () => void this.return());
@@ -105,6 +114,14 @@ class Subscriber implements AsyncIterableIterator<BoardEvent> {
 
   push(event: BoardEvent): void {
     if (this.#done) return;
+    if (this.#listener !== undefined) {
+      try {
+        this.#listener(event);
+      } catch {
+        // A listener's failure must not break the board's emitting.
+      }
+      return;
+    }
     if (this.#waiting !== undefined) {
       const resolve = this.#waiting;
       this.#waiting = undefined;
@@ -171,7 +188,8 @@ export class EventHub {
     const bufferSize = options?.bufferSize ?? 4096;
     assertInteger(bufferSize, 'bufferSize', { min: 1 });
     assertSignal(options?.signal);
-    const subscriber = new Subscriber(bufferSize, options?.signal, (s) => this.#subscribers.delete(s));
+    if (options?.onEvent !== undefined && typeof options.onEvent !== 'function') throw new TypeError('onEvent must be a function');
+    const subscriber = new Subscriber(bufferSize, options?.signal, (s) => this.#subscribers.delete(s), options?.onEvent);
     if (this.#closed || options?.signal?.aborted) subscriber.end();
     else this.#subscribers.add(subscriber);
     return subscriber;

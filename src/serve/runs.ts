@@ -33,20 +33,34 @@ export interface RunView {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+function newRun(id: string, agent: string, correlationId: string): Mutable<RunView> {
+  // One shape for every run (no property added later): tracking stays a few stores per event.
+  return { id, agent, correlationId, state: 'queued', inputIds: undefined, scheduledAt: undefined, startedAt: undefined, endedAt: undefined, durationMs: undefined, attempts: undefined, retries: undefined, error: undefined };
+}
+
+/** Runs seen in the events: a map by id and a ring of ids in arrival order, O(1) per event. */
 export class RunHistory {
   readonly #runs = new Map<string, Mutable<RunView>>();
-  readonly #capacity: number;
+  readonly #order: (string | undefined)[];
+  /** The ring's slot of the oldest run kept. */
+  #head = 0;
 
   constructor(capacity: number) {
-    this.#capacity = capacity;
+    this.#order = new Array<string | undefined>(capacity).fill(undefined);
   }
 
   track(event: BoardEvent): void {
     if (!('runId' in event)) return;
     let run = this.#runs.get(event.runId);
     if (run === undefined) {
-      while (this.#runs.size >= this.#capacity) this.#runs.delete(this.#runs.keys().next().value!);
-      run = { id: event.runId, agent: event.agent, correlationId: event.correlationId, state: 'queued' };
+      const slot = (this.#head + this.#runs.size) % this.#order.length;
+      if (this.#runs.size === this.#order.length) {
+        // Full: the oldest run is forgotten and its slot reused.
+        this.#runs.delete(this.#order[slot]!);
+        this.#head = (this.#head + 1) % this.#order.length;
+      }
+      this.#order[slot] = event.runId;
+      run = newRun(event.runId, event.agent, event.correlationId);
       this.#runs.set(event.runId, run);
     }
     switch (event.kind) {
@@ -62,21 +76,34 @@ export class RunHistory {
         run.retries = (run.retries ?? 0) + 1;
         break;
       case 'finished':
-        Object.assign(run, { state: 'finished', endedAt: event.at, durationMs: event.durationMs });
+        run.state = 'finished';
+        run.endedAt = event.at;
+        run.durationMs = event.durationMs;
         break;
       case 'failed':
-        Object.assign(run, { state: 'failed', endedAt: event.at, durationMs: event.durationMs, attempts: event.attempts, error: `${event.error.name}: ${event.error.message}` });
+        run.state = 'failed';
+        run.endedAt = event.at;
+        run.durationMs = event.durationMs;
+        run.attempts = event.attempts;
+        run.error = `${event.error.name}: ${event.error.message}`;
         break;
       case 'cancelled':
-        Object.assign(run, { state: 'cancelled', endedAt: event.at, error: event.reason });
+        run.state = 'cancelled';
+        run.endedAt = event.at;
+        run.error = event.reason;
         break;
     }
+  }
+
+  /** The runs kept, oldest first. */
+  *#inOrder(): Generator<Mutable<RunView>> {
+    for (let i = 0; i < this.#runs.size; i++) yield this.#runs.get(this.#order[(this.#head + i) % this.#order.length]!)!;
   }
 
   /** Runs of a workflow (or all), newest last, merged with what the store holds (other workers' queued and running runs). */
   list(filter: { readonly correlationId?: string | undefined; readonly agent?: string | undefined }, stored: readonly RunRecord[], limit: number): RunView[] {
     const out = new Map<string, RunView>();
-    for (const run of this.#runs.values()) {
+    for (const run of this.#inOrder()) {
       if (filter.correlationId !== undefined && run.correlationId !== filter.correlationId) continue;
       if (filter.agent !== undefined && run.agent !== filter.agent) continue;
       out.set(run.id, { ...run });

@@ -7,9 +7,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CancelledError } from '../core/errors.js';
 import { isThenable } from '../core/task.js';
+import { Deque } from '../flow/deque.js';
 import { RateLimiter } from '../flow/rate-limiter.js';
 import type { AnyArtifactType, Artifact } from '../board/artifact.js';
 import type { Board } from '../board/board.js';
+import type { BoardEvent } from '../board/events.js';
 import { BoardClosedError, PublishBlockedError, ValidationError } from '../board/errors.js';
 import { isVisibleTo, type Viewer } from '../board/visibility.js';
 import { dashboardHtml } from './dashboard.js';
@@ -109,6 +111,8 @@ export interface ServeHandle extends AsyncDisposable {
 }
 
 const DEFAULT_LIMIT = 100;
+/** Events waiting behind an artifact lookup before the oldest are dropped (and a `lagged` event says so). */
+const INGEST_BACKLOG = 65_536;
 const MAX_LIMIT = 1_000;
 const RUN_KINDS = new Set(['scheduled', 'started', 'retrying', 'finished', 'failed', 'cancelled']);
 const EVENT_KINDS = new Set(['published', ...RUN_KINDS, 'skipped', 'blocked', 'idle', 'lagged', 'error']);
@@ -248,29 +252,64 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
   const typeOf = (name: string): AnyArtifactType | undefined => board.graph().types.find((t) => t.name === name) ?? extraTypes.get(name);
   const visible = (artifact: Artifact, viewer: Viewer | undefined): boolean => viewer === undefined || isVisibleTo(artifact.visibility, artifact.producedBy, viewer);
 
-  // ---- the board's events: the ring, the run history and the webhooks
+  // ---- the board's events: the ring, the run history and the webhooks. A synchronous listener (no
+  // promise per event); only a `published` event whose artifact must be looked up (identified SSE
+  // clients, webhooks) takes the asynchronous path, and the events after it queue behind it, in order.
+  const needsLookup = (event: BoardEvent): event is Extract<BoardEvent, { kind: 'published' }> =>
+    event.kind === 'published' && (log.needsVisibility || webhooks?.wants(event.type) === true);
+  const record = (event: BoardEvent, vis?: { visibility: Artifact['visibility']; producedBy: string }): void => {
+    runs.track(event);
+    log.append(event, vis);
+  };
+  const lookup = async (event: Extract<BoardEvent, { kind: 'published' }>): Promise<{ visibility: Artifact['visibility']; producedBy: string } | undefined> => {
+    try {
+      const found = board.store.getArtifacts([event.artifactId]);
+      const [artifact] = isThenable(found) ? await found : found;
+      if (artifact === undefined) return undefined;
+      if (webhooks?.wants(artifact.type) === true) webhooks.dispatch(artifact);
+      return { visibility: artifact.visibility, producedBy: artifact.producedBy };
+    } catch {
+      // The store failed: the event still goes out (identified clients do not see it).
+      return undefined;
+    }
+  };
+  let queued: Deque<BoardEvent> | undefined;
+  let dropped = 0;
+  let draining: Promise<void> = Promise.resolve();
+  const drain = async (queue: Deque<BoardEvent>): Promise<void> => {
+    for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
+      if (dropped > 0) {
+        record({ kind: 'lagged', at: Date.now(), dropped });
+        dropped = 0;
+      }
+      if (controller.signal.aborted) continue;
+      record(event, needsLookup(event) ? await lookup(event) : undefined);
+    }
+    queued = undefined;
+  };
+  const onEvent = (event: BoardEvent): void => {
+    if (queued !== undefined) {
+      if (queued.length >= INGEST_BACKLOG) {
+        queued.shift();
+        dropped++;
+      }
+      queued.push(event);
+    } else if (needsLookup(event)) {
+      queued = new Deque<BoardEvent>();
+      queued.push(event);
+      draining = drain(queued);
+    } else {
+      record(event);
+    }
+  };
   const ingest = (async () => {
     try {
-      for await (const event of board.events({ bufferSize: 65_536, signal: controller.signal })) {
-        let vis: { visibility: Artifact['visibility']; producedBy: string } | undefined;
-        if (event.kind === 'published' && (log.needsVisibility || webhooks?.wants(event.type) === true)) {
-          try {
-            const found = board.store.getArtifacts([event.artifactId]);
-            const [artifact] = isThenable(found) ? await found : found;
-            if (artifact !== undefined) {
-              vis = { visibility: artifact.visibility, producedBy: artifact.producedBy };
-              if (webhooks?.wants(artifact.type) === true) webhooks.dispatch(artifact);
-            }
-          } catch {
-            // The store failed: the event still goes out (identified clients do not see it).
-          }
-        }
-        runs.track(event);
-        log.append(event, vis);
-      }
+      // Yields nothing (onEvent takes every event); ends when the board shuts down or the server closes.
+      for await (const event of board.events({ signal: controller.signal, onEvent })) void event;
     } catch {
       // The stream ends when the board shuts down or the server closes.
     }
+    await draining;
   })();
 
   // ---- routes

@@ -12,6 +12,7 @@ import { coalesceSignals } from './signal-coalescer.js';
 import { EXIT_CODES, runWorker, runWorkflow } from './run-workflow.js';
 import { addRunCommand, type RunCommandOptions, type RunRequest } from './run-command.js';
 import { addWorkerCommand, type WorkerRequest } from './worker-command.js';
+import { addServeCommand, dashboardHook, serveCommand, type ServeRequest } from './serve-command.js';
 import { openStore, type OpenedStore } from './store-option.js';
 import { TtyRenderer } from './tty-renderer.js';
 import { formatSummary, type RunSummary } from './summary.js';
@@ -30,7 +31,7 @@ export interface CliIo {
 }
 
 /** What the command line asked for: one request per command. */
-type CommandRequest = RunRequest | WorkerRequest;
+type CommandRequest = RunRequest | WorkerRequest | ServeRequest;
 
 export { parseConcurrency, parseDuration } from './option-parsers.js';
 export type { RunCommandOptions } from './run-command.js';
@@ -63,6 +64,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
   }
   if (request === undefined) return finish(io, 0);
   const parsed: CommandRequest = request;
+  if (parsed.command === 'serve') {
+    return serveCommand({ ...io, process: coalesceSignals(io.process ?? process) }, parsed, (error) => describeError(error, io.env)).catch((error: unknown) => fail(io, error));
+  }
   return parsed.command === 'worker' ? workerCommand(io, parsed) : runCommand(io, parsed);
 }
 
@@ -90,6 +94,7 @@ async function runCommand(io: CliIo, request: RunRequest): Promise<number> {
         renderer: chooseRenderer(io, options),
         tickMs: io.stderr.isTTY === true ? TTY_TICK_MS : LINE_TICK_MS,
         signal,
+        ...(options.dashboard === undefined ? {} : { onBoard: dashboardHook(io, options.dashboard) }),
       }),
     );
   } catch (error) {
@@ -194,6 +199,7 @@ function buildProgram(io: CliIo, onRequest: (request: CommandRequest) => void): 
 
   addRunCommand(program, onRequest);
   addWorkerCommand(program, onRequest);
+  addServeCommand(program, onRequest);
 
   program.addHelpText(
     'after',
@@ -205,6 +211,7 @@ function buildProgram(io: CliIo, onRequest: (request: CommandRequest) => void): 
       '  skein run examples/markdown-report.ts ./docs --store sqlite:.tmp/report.db   # Ctrl-C, run again: it resumes',
       '  skein worker examples/markdown-report.ts ./docs --store postgres://app@db/app   # on each machine',
       '  skein run examples/markdown-report.ts ./docs --store postgres://app@db/app --no-work',
+      '  SKEIN_SERVE_TOKEN=... skein serve examples/markdown-report.ts --port 4300   # the dashboard at http://127.0.0.1:4300/',
       '',
     ].join('\n'),
   );

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { parseConcurrency, parseDuration } from './option-parsers.js';
 import type { ConcurrencyOverrides } from './run-workflow.js';
+import { DEFAULT_SERVE_PORT, parsePort } from './serve-command.js';
 import { parseStoreUrl, type StoreUrl } from './store-option.js';
 
 /** Options of `skein run` after parsing. */
@@ -15,6 +16,8 @@ export interface RunCommandOptions {
   readonly store: StoreUrl | undefined;
   /** `--no-work`: publish and watch; workers run every run. */
   readonly work: boolean;
+  /** `--dashboard[=port]`: serve the board while it runs, on this port (0: a free one). */
+  readonly dashboard: number | undefined;
 }
 
 /** What `skein run` was asked to do. */
@@ -33,6 +36,7 @@ interface RawRunOptions {
   trace?: string;
   store?: StoreUrl;
   work: boolean;
+  dashboard?: number | true;
 }
 
 /** `-c, --concurrency`, shared with `skein worker`. */
@@ -58,6 +62,7 @@ export function addRunCommand(program: Command, onRun: (request: RunRequest) => 
       new Option('--store <url>', 'keep the board in a durable store and resume it when run again: sqlite:./run.db, postgres://user@host/db').argParser(parseStoreUrl),
     )
     .option('--no-work', 'with --store: publish the inputs and watch, and let `skein worker` processes run every run')
+    .addOption(new Option('--dashboard [port]', `serve the board's dashboard and API on 127.0.0.1 while it runs (default port ${DEFAULT_SERVE_PORT}; 0: a free one)`).argParser(parsePort))
     .exitOverride()
     .action((file: string, args: string[], raw: RawRunOptions, command: Command) => {
       if (!raw.work && raw.store === undefined) command.error('error: --no-work needs --store (the store the workers share)');
@@ -73,6 +78,7 @@ export function addRunCommand(program: Command, onRun: (request: RunRequest) => 
           trace: raw.trace,
           store: raw.store,
           work: raw.work,
+          dashboard: raw.dashboard === true ? DEFAULT_SERVE_PORT : raw.dashboard,
         },
       });
     });

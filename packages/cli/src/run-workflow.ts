@@ -63,6 +63,11 @@ export interface RunWorkflowOptions {
   readonly shared?: boolean;
   /** False: the board publishes and watches but runs nothing (`--no-work`; needs `shared`). Default true. */
   readonly work?: boolean;
+  /**
+   * Called once the board is built, before anything is published (`--dashboard` serves it). What it
+   * returns is called when the run ends, before the board shuts down.
+   */
+  readonly onBoard?: (board: RunnableBoard) => Promise<() => Promise<void>>;
 }
 
 /** Options of {@link runWorker}. */
@@ -177,6 +182,7 @@ async function execute(workflow: Workflow, options: RunWorkflowOptions, role: 'r
   let trace: TraceWriter | undefined;
   let result: WorkflowResult | undefined;
   let stopReason: unknown;
+  let detach: (() => Promise<void>) | undefined;
   try {
     trace = options.tracePath === undefined ? undefined : await TraceWriter.open(options.tracePath);
     const created: unknown = await (store === undefined ? workflow.createBoard(context) : withBoardDefaults(defaults, () => workflow.createBoard(context)));
@@ -202,6 +208,7 @@ async function execute(workflow: Workflow, options: RunWorkflowOptions, role: 'r
       header.resumed = { queued: pending.queued + pending.paused, requeued: 0, gates: pending.timedGates, inputs: ledger.size };
     }
 
+    detach = await options.onBoard?.(board);
     const events = board.events({ bufferSize: 1 << 16 });
     reader = (async () => {
       for await (const event of events) {
@@ -262,7 +269,7 @@ async function execute(workflow: Workflow, options: RunWorkflowOptions, role: 'r
     // meanwhile); the event stream then ends. Every step runs even if one before it failed; the
     // first failure is rethrown after the last step.
     // The store is closed with the board, or here when no board took it (closing twice is harmless).
-    await settleAll([() => poller?.close(), () => board?.shutdown(), () => store?.close?.(), () => reader, () => renderer.close(), () => runCleanups(cleanups), () => trace?.close()]);
+    await settleAll([() => poller?.close(), () => detach?.(), () => board?.shutdown(), () => store?.close?.(), () => reader, () => renderer.close(), () => runCleanups(cleanups), () => trace?.close()]);
   }
 
   const snapshot = model.snapshot(Date.now());
