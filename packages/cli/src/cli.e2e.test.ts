@@ -3,53 +3,20 @@
  * exit code, stdout and stderr. Output is piped, so the CLI takes its non-TTY path. Every child is
  * awaited; one still running when a test ends is killed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cli, killChildren, startProcess } from './fixtures/cli-process.js';
 import { DUPLICATE_SIGNAL_WINDOW_MS } from './signal-coalescer.js';
 
 // Each test starts Node with tsx, which takes seconds on a loaded 2-core machine: the suite's 20 s
 // default is for tests that do not spawn processes.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-const children = new Set<ChildProcess>();
-
-interface Result {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI; `onStderr` sees stderr as it grows (to send a signal at the right moment). */
-function cli(args: readonly string[], onStderr?: (stderr: string, child: ChildProcess) => void): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/bin.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    onStderr?.(stderr, child);
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
 let dir: string;
 let docs: string;
 
@@ -68,9 +35,7 @@ beforeAll(async () => {
   }
 });
 
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
+afterEach(killChildren);
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -169,12 +134,7 @@ describe('skein run: progress in a terminal', () => {
   // A pseudo-terminal from `script` has no size: this also checks that the view still draws then.
   it.skipIf(!hasScript)('redraws one frame in place, then replaces it with the summary and shows the cursor again', async () => {
     const command = `${process.execPath} --import tsx packages/cli/src/bin.ts run ${fixture('slow.workflow.ts')} --timeout 8s`;
-    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    children.delete(child);
+    const { code, stdout: output } = await startProcess('script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: '1' } }).done;
     expect(code).toBe(124);
     const frames = output.split('skein run slow').length - 1;
     expect(frames).toBeGreaterThanOrEqual(3);

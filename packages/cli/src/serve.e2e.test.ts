@@ -3,65 +3,17 @@
  * write without the token, runs what is published with it, and exits 143 on SIGTERM after aborting
  * the run in flight and running the workflow's cleanups.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { killChildren, startCli, type RunningCli } from './fixtures/cli-process.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const slow = fileURLToPath(new URL('./fixtures/slow.workflow.ts', import.meta.url));
 const TOKEN = 'e2e-serve-token-0123456789';
-const children = new Set<ChildProcess>();
+const start = (args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningCli => startCli(args, { SKEIN_SERVE_TOKEN: undefined, ...env });
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** Resolves once stdout + stderr satisfy `test` (or the process ended). */
-  until(test: (out: { stdout: string; stderr: string }) => boolean): Promise<void>;
-}
-
-function start(args: readonly string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/bin.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, SKEIN_SERVE_TOKEN: undefined, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const out = { stdout: '', stderr: '' };
-  const waiters = new Set<{ test: (o: typeof out) => boolean; resolve: () => void }>();
-  const check = (): void => {
-    for (const waiter of waiters) {
-      if (waiter.test(out)) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-  };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out.stdout += chunk;
-    check();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    out.stderr += chunk;
-    check();
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      children.delete(child);
-      for (const waiter of waiters) waiter.resolve();
-      resolve({ code, ...out });
-    });
-  });
-  return { child, done, until: (test) => (test(out) ? Promise.resolve() : new Promise((resolve) => waiters.add({ test, resolve }))) };
-}
-
-afterEach(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  // A child's handle is closed in libuv's close phase, after its 'close' event: let that phase pass.
-  await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
-});
+afterEach(killChildren);
 
 const publish = (url: string, headers: Record<string, string>, n: number): Promise<Response> =>
   fetch(new URL('api/artifacts', url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ type: 'Tick', payload: { n } }) });
@@ -129,7 +81,7 @@ describe('skein serve', () => {
   });
 });
 
-async function stdoutOf(running: Running): Promise<string> {
+async function stdoutOf(running: RunningCli): Promise<string> {
   let stdout = '';
   await running.until((out) => ((stdout = out.stdout), true));
   return stdout;

@@ -2,56 +2,18 @@
  * `skein run --store` as a user runs it: real processes on a SQLite file, interrupted and run again.
  * Every child is awaited; one still running when a test ends is killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from 'skein/board/sqlite';
+import { cli, count, killChildren, root, startProcess } from './fixtures/cli-process.js';
 
 // Each test starts Node with tsx (seconds on a loaded 2-core machine), some of them twice.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const durable = fileURLToPath(new URL('./fixtures/durable.workflow.ts', import.meta.url));
-const children = new Set<ChildProcess>();
-
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI; `onStderr` sees stderr as it grows (to send a signal at the right moment). */
-function cli(args: readonly string[], onStderr?: (stderr: string, child: ChildProcess) => void): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/bin.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    onStderr?.(stderr, child);
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** How many lines of `text` are exactly `line`. */
-function count(text: string, line: string): number {
-  return text.split('\n').filter((l) => l === line).length;
-}
-
 let dir: string;
 let docs: string;
 
@@ -64,9 +26,7 @@ beforeAll(async () => {
   }
 });
 
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
+afterEach(killChildren);
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -108,17 +68,12 @@ describe('skein run --store sqlite:', () => {
   it('a relative sqlite: path is relative to the directory the command runs in', async () => {
     const relativeDir = await mkdtemp(join(dir, 'relative-'));
     // tsx is resolved from here, not from the directory the command runs in.
-    const child = spawn(process.execPath, ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, join(root, 'packages/cli/src/bin.ts'), 'run', join(root, 'examples/greet.ts'), 'Ada', '--store', 'sqlite:./greet.db', '--quiet'], {
-      cwd: relativeDir,
+    const { code, stdout } = await startProcess(
+      process.execPath,
+      ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, join(root, 'packages/cli/src/bin.ts'), 'run', join(root, 'examples/greet.ts'), 'Ada', '--store', 'sqlite:./greet.db', '--quiet'],
       // The checkout's tsconfig maps skein to its sources; tsx looks for one in the cwd otherwise.
-      env: { ...process.env, NO_COLOR: '1', TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    children.delete(child);
+      { cwd: relativeDir, env: { ...process.env, NO_COLOR: '1', TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') } },
+    ).done;
     expect(code).toBe(0);
     expect(stdout).toMatch(/^greet completed/);
     const store = new SqliteStore({ path: join(relativeDir, 'greet.db') });

@@ -3,7 +3,6 @@
  * watching, workers running, one of them stopped with SIGTERM. Needs SKEIN_TEST_POSTGRES_URL; each
  * test uses a schema of its own, dropped after.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,60 +10,14 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PostgresStore } from 'skein/board/postgres';
+import { count, killChildren, startCli, type RunningCli } from './fixtures/cli-process.js';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 
 const POSTGRES_URL = process.env.SKEIN_TEST_POSTGRES_URL;
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const durable = fileURLToPath(new URL('./fixtures/durable.workflow.ts', import.meta.url));
-const children = new Set<ChildProcess>();
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  /** Resolves once stderr satisfies `test`. */
-  until(test: (stderr: string) => boolean): Promise<void>;
-}
-
-/** Starts the CLI and lets the test wait for what it writes on stderr. */
-function start(args: readonly string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/bin.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  const waiters = new Set<{ test: (stderr: string) => boolean; resolve: () => void }>();
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    for (const waiter of waiters) {
-      if (waiter.test(stderr)) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      children.delete(child);
-      for (const waiter of waiters) waiter.resolve();
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    child,
-    done,
-    until: (test) => (test(stderr) ? Promise.resolve() : new Promise((resolve) => waiters.add({ test, resolve }))),
-  };
-}
-
-function count(text: string, line: string): number {
-  return text.split('\n').filter((l) => l === line).length;
-}
+/** Starts the CLI; a test waits on what it writes to stderr. */
+const start = (args: readonly string[]): RunningCli => startCli(args);
 
 let dir: string;
 let schema: string;
@@ -74,7 +27,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  await killChildren();
   if (POSTGRES_URL !== undefined && schema !== undefined) {
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
@@ -101,8 +54,8 @@ describe.skipIf(POSTGRES_URL === undefined)('skein worker and skein run --no-wor
 
     const run = start(['run', ...workflow, '--no-work']);
     const first = start(['worker', ...workflow]);
-    const up = (text: string) => text.includes('skein worker durable: working on');
-    await first.until((text) => text.includes('start 5') && text.includes('start 6') && [1, 2, 3, 4].every((n) => text.includes(`recorded ${n}\n`)));
+    const up = ({ stderr }: { stderr: string }) => stderr.includes('skein worker durable: working on');
+    await first.until(({ stderr: text }) => text.includes('start 5') && text.includes('start 6') && [1, 2, 3, 4].every((n) => text.includes(`recorded ${n}\n`)));
     first.child.kill('SIGTERM');
     const stopped = await first.done;
     expect(stopped.code).toBe(143);
