@@ -9,7 +9,7 @@ import { CancelledError } from '../core/errors.js';
 import { validateGrace, type GraceOptions } from '../core/grace.js';
 import { linkSignal } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { Deque } from '../flow/deque.js';
 import { Semaphore } from '../flow/semaphore.js';
 import { every } from '../runtime/every.js';
@@ -27,6 +27,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, WorkflowState } from './store/contract.js';
 import { MemoryStore } from './stores/memory-store.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
+import { toCondition, type Condition, type ConditionView } from './conditions.js';
+import { runUntil, type RunUntilOptions } from './run-until.js';
 
 /**
  * Options of `new Board()`.
@@ -453,6 +455,36 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (this.#ctx.closed) return Promise.reject(new BoardClosedError());
     if (this.#ctx.idle.settled) return Promise.resolve();
     return this.#ctx.idle.waitIdle(options);
+  }
+
+  /**
+   * Resolves once `condition` holds (an artifact appears, N of a type, a workflow is done, no work is
+   * left, `any`/`all` of these, or a predicate over the store). Event-driven: the condition is asked at
+   * first and again after each board event that may change its answer, never on a timer; sharing the
+   * store, also after each poll of the store and each store notice (how it hears of other boards'
+   * work). Rejects with a `TimeoutError` naming the condition after `timeoutMs`, the signal's reason
+   * when it aborts, a `BoardClosedError` at shutdown, or what the condition threw. It does not start
+   * or stop any work: the board runs as always while it waits.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType, artifactCount } from 'skein/board';
+   * import { z } from 'zod';
+   * const Idea = artifactType('Idea', z.string());
+   * const Pizza = artifactType('Pizza', z.string());
+   * await using board = new Board();
+   * board.agent('chef').consumes(Idea).publishes(Pizza).handle(([idea]) => idea.payload);
+   * await board.publishMany(Idea, ['margherita', 'marinara', 'diavola']);
+   * await board.runUntil(artifactCount(Pizza, 2), { timeoutMs: 5_000 }); // the third may still be baking
+   * ```
+   */
+  runUntil(condition: Condition | ((view: ConditionView) => boolean | Promise<boolean>), options?: RunUntilOptions): Promise<void> {
+    const checked = toCondition(condition);
+    assertOptions(options);
+    assertKnownOptions(options, ['timeoutMs', 'signal'], 'runUntil');
+    assertSignal(options?.signal);
+    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    return runUntil(this.#ctx, checked, options);
   }
 
   /**
