@@ -128,6 +128,8 @@ export interface AgentStats {
   readonly done: number;
   readonly failed: number;
   readonly cancelled: number;
+  /** Runs not executed because the agent's `.when(...)` condition did not hold when they were to start. */
+  readonly skipped: number;
   readonly retries: number;
   /** The agent's current concurrency limit. */
   readonly maxConcurrency: number;
@@ -316,6 +318,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       done: 0,
       failed: 0,
       cancelled: 0,
+      skipped: 0,
       retries: 0,
       spaceWaiters: new Deque(),
       reader: undefined,
@@ -744,7 +747,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   stats(): BoardStats {
     const agents: Record<string, AgentStats> = {};
     for (const [name, a] of this.#ctx.agents) {
-      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries, maxConcurrency: a.permits.permits };
+      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, skipped: a.skipped, retries: a.retries, maxConcurrency: a.permits.permits };
     }
     return { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
   }

@@ -15,6 +15,7 @@ import { describe } from '../../core/validate.js';
 import { OutputError } from '../errors.js';
 import type { AgentInfo } from '../hooks.js';
 import { ActiveRun, EMPTY_ARTIFACTS, RunContext, type RunHost } from '../run-context.js';
+import { conditionView } from '../run-until.js';
 import type { ArtifactQuery, ClaimedRun } from '../store/contract.js';
 import { isVisibleTo } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
@@ -58,6 +59,14 @@ export class Executor {
   readonly execute = async (agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, permit: Permit): Promise<void> => {
     const ctx = this.#ctx;
     if (ctx.closed) (wf.controller ??= new AbortController()).abort(ctx.scope.signal.reason);
+    if (agent.spec.when !== undefined && !(await this.#activated(agent, run))) {
+      try {
+        await ctx.completion.skip(agent, run, wf);
+      } finally {
+        permit.release();
+      }
+      return;
+    }
     const active = new ActiveRun(agent, run, wf);
     if (ctx.events.listening) ctx.events.emit({ kind: 'started', at: active.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     try {
@@ -77,6 +86,22 @@ export class Executor {
       permit.release();
     }
   };
+
+  /** Whether the agent's `.when` condition holds for this run (a condition that throws does not; it is reported). */
+  async #activated(agent: LiveAgent, run: ClaimedRun): Promise<boolean> {
+    const ctx = this.#ctx;
+    const condition = agent.spec.when!;
+    let reason: string;
+    try {
+      if ((await condition.holds(conditionView(ctx, run.correlationId))) === true) return true;
+      reason = `condition not met: ${condition.description}`;
+    } catch (error) {
+      reason = `condition threw: ${summarizeError(error).message}`;
+      ctx.internalError('activation condition', agent.spec.name, error);
+    }
+    ctx.skipped(agent.spec.name, run.correlationId, run.inputIds, reason);
+    return false;
+  }
 
   /**
    * Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it.
