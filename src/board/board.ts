@@ -29,6 +29,7 @@ import { MemoryStore } from './stores/memory-store.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
 import { toCondition, type Condition, type ConditionView } from './conditions.js';
 import { runUntil, type RunUntilOptions } from './run-until.js';
+import { checkStart, Starts, type StartOptions, type WorkflowRun } from './app.js';
 
 /**
  * Options of `new Board()`.
@@ -74,6 +75,13 @@ export interface BoardOptions extends GraceOptions {
   readonly work?: boolean;
   /** The tracer for spans (default: `trace.getTracer('skein/board')` when `@opentelemetry/api` is installed). */
   readonly tracer?: Tracer;
+  /**
+   * Admission control for `board.start()`: at most this many workflows started by this board are
+   * active (not done) at once; further starts wait, first come first served, storing nothing while
+   * they wait (each bounded by its `timeoutMs` and `signal`). Per board: boards sharing a store each
+   * have their own. Default: no limit.
+   */
+  readonly maxActiveWorkflows?: number;
 }
 
 /**
@@ -149,6 +157,8 @@ export interface BoardStats {
   readonly published: number;
   readonly idle: boolean;
   readonly agents: Readonly<Record<string, AgentStats>>;
+  /** With `maxActiveWorkflows`: workflows started by this board and active, and starts waiting for room. */
+  readonly admission?: { readonly max: number; readonly active: number; readonly waiting: number };
 }
 
 /**
@@ -207,6 +217,7 @@ function sharedPollMs(shared: BoardOptions['shared']): number | undefined {
 export class Board implements WorkflowControl, AsyncDisposable {
   readonly #ctx: Pipeline;
   readonly #names = new Set<string>();
+  readonly #starts: Starts;
   #shutdown: Promise<void> | undefined;
   #resumed = false;
 
@@ -218,6 +229,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (options?.queueCapacity !== undefined) assertInteger(options.queueCapacity, 'queueCapacity', { min: 1 });
     if (options?.maxRunsPerWorkflow !== undefined) assertInteger(options.maxRunsPerWorkflow, 'maxRunsPerWorkflow', { min: 1, allowInfinity: true });
     if (options?.leaseMs !== undefined) assertDuration(options.leaseMs, 'leaseMs');
+    if (options?.maxActiveWorkflows !== undefined) assertInteger(options.maxActiveWorkflows, 'maxActiveWorkflows', { min: 1 });
     const pollMs = sharedPollMs(options?.shared);
     if (options?.work !== undefined && typeof options.work !== 'boolean') throw new TypeError(`work must be a boolean, got ${describe(options.work)}`);
     if (options?.store !== undefined) {
@@ -238,6 +250,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
       work: options?.work ?? true,
     });
     this.#ctx.shared?.start();
+    this.#starts = new Starts(
+      this.#ctx,
+      (id) => this.workflow(id),
+      (type, payload, start, id, artifactId) => this.#publish(type, payload, { correlationId: id, tags: start.tags, visibility: start.visibility, signal: start.signal }, artifactId),
+      options?.maxActiveWorkflows,
+    );
   }
 
   /** The board's store: list what was published with `board.store.list({ type, correlationId, ... })`. */
@@ -363,7 +381,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
    * ```
    */
   async publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: PublishCallOptions): Promise<Artifact<T>> {
-    const origin = this.#externalOrigin(type, options);
+    return this.#publish(type, payload, options, undefined);
+  }
+
+  async #publish<T, I>(type: ArtifactType<T, I>, payload: I, options: PublishCallOptions | undefined, artifactId: string | undefined): Promise<Artifact<T>> {
+    const origin = this.#externalOrigin(type, options, artifactId);
     const ctx = this.#ctx;
     const signal = options?.signal;
     if (signal?.aborted) throw signal.reason;
@@ -418,7 +440,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return published;
   }
 
-  #externalOrigin(type: unknown, options: PublishCallOptions | undefined): Origin {
+  #externalOrigin(type: unknown, options: PublishCallOptions | undefined, artifactId?: string): Origin {
     this.#assertOpen();
     assertArtifactType(type, 'publish type');
     this.#ctx.intake.checkExternalType(type);
@@ -434,6 +456,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       visibility: checkVisibility(options?.visibility),
       causedBy: EMPTY,
       publisher: EXTERNAL_PUBLISHER,
+      id: artifactId,
     };
   }
 
@@ -488,6 +511,42 @@ export class Board implements WorkflowControl, AsyncDisposable {
     assertSignal(options?.signal);
     if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
     return runUntil(this.#ctx, checked, options);
+  }
+
+  /**
+   * Starts a workflow: publishes `payload` as its input (of type `Input`) and answers its handle,
+   * whose `result()` resolves with the outputs named in `requires` once the workflow is done, or
+   * rejects with a `WorkflowFailedError` carrying the failure facts.
+   *
+   * Idempotent by `id`, through the store: the input's artifact id is derived from the workflow id, so
+   * a second start of the same id (concurrent or later, on this board, on another board sharing the
+   * store, or after a restart of a durable store) publishes nothing and answers the existing workflow
+   * (`created: false`); starting it with another input type is a `TypeError`. With the board's
+   * `maxActiveWorkflows`, a start first waits for room (first come first served, storing nothing),
+   * rejecting with a `TimeoutError` after `timeoutMs`, the signal's reason when it aborts, or a
+   * `BoardClosedError` at shutdown. Rejects like `publish` otherwise (`ValidationError`, ...).
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * import assert from 'node:assert/strict';
+   * const Order = artifactType('Order', z.object({ sku: z.string(), qty: z.number() }));
+   * const Invoice = artifactType('Invoice', z.object({ total: z.number() }));
+   * await using board = new Board({ maxActiveWorkflows: 64 });
+   * board.agent('billing').consumes(Order).publishes(Invoice).handle(([order]) => ({ total: order.payload.qty * 10 }));
+   * const run = await board.start(Order, { sku: 'a-1', qty: 3 }, { id: 'order-42', requires: [Invoice] });
+   * const [invoice] = await run.result();
+   * assert.equal(invoice.payload.total, 30);
+   * ```
+   */
+  async start<T, I, const R extends readonly AnyArtifactType[] = []>(type: ArtifactType<T, I>, payload: I, options?: StartOptions<R>): Promise<WorkflowRun<R>> {
+    this.#assertOpen();
+    checkStart(type, options);
+    assertSignal(options?.signal);
+    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    this.#ctx.intake.checkExternalType(type as AnyArtifactType);
+    return this.#starts.start(type as AnyArtifactType, payload, options);
   }
 
   /**
@@ -749,7 +808,9 @@ export class Board implements WorkflowControl, AsyncDisposable {
     for (const [name, a] of this.#ctx.agents) {
       agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, skipped: a.skipped, retries: a.retries, maxConcurrency: a.permits.permits };
     }
-    return { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+    const admission = this.#starts.admission;
+    const stats = { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+    return admission === undefined ? stats : { ...stats, admission: { max: admission.max, active: admission.active, waiting: admission.waiting } };
   }
 
   /**
@@ -808,6 +869,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     ctx.deadlines.disarm();
     ctx.dispatcher.dropDeferred();
     ctx.idle.failAll();
+    this.#starts.close();
     ctx.workflows.failAll(new BoardClosedError());
     try {
       // Sharing the store the board counts no queued runs: they stay for the other boards.

@@ -62,3 +62,4 @@ export {
   type ArtifactConditionOptions,
 } from './conditions.js';
 export type { RunUntilOptions } from './run-until.js';
+export { WorkflowRun, WorkflowFailedError, type StartOptions, type WorkflowOutputs } from './app.js';
