@@ -30,6 +30,7 @@ import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js'
 import { toCondition, type Condition, type ConditionView } from './conditions.js';
 import { runUntil, type RunUntilOptions } from './run-until.js';
 import { checkStart, Starts, type StartOptions, type WorkflowRun } from './app.js';
+import { checkInvoke, invoke, type InvokeInput, type InvokeOptions } from './invoke.js';
 
 /**
  * Options of `new Board()`.
@@ -511,6 +512,42 @@ export class Board implements WorkflowControl, AsyncDisposable {
     assertSignal(options?.signal);
     if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
     return runUntil(this.#ctx, checked, options);
+  }
+
+  /**
+   * Runs agent `agent` once on `input` and answers its outputs, with no subscription matching and no
+   * other agent reacting. `input` is an artifact, a draft (`Type.draft(payload)`), a payload of the
+   * agent's only input type, or an array of artifacts and drafts (an AND gate's inputs, in order).
+   * By default nothing is stored: the input is validated, the agent runs (hooks, engines, policy,
+   * retries, timeout, best-of; not its `.when` condition nor `where` filters: the caller chose it) and
+   * its outputs come back validated, unstored. With `react: true` the input is stored (scheduling no
+   * one) and the outputs are published in its workflow, so other agents react to them; the answer is
+   * the stored outputs. The invocation holds one of the agent's permits. Rejects with the run's last
+   * error (no `AgentFailed`, no dead letter), a `TimeoutError` after `timeoutMs`, the signal's reason,
+   * a `CancelledError` at shutdown, a `ValidationError` for an invalid input or output, or a
+   * `TypeError` for an input the agent does not consume.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * import assert from 'node:assert/strict';
+   * const Idea = artifactType('Idea', z.object({ topic: z.string() }));
+   * const Pizza = artifactType('Pizza', z.object({ name: z.string() }));
+   * await using board = new Board();
+   * board.agent('chef').consumes(Idea).publishes(Pizza).handle(([idea]) => ({ name: idea.payload.topic }));
+   * board.agent('critic').consumes(Pizza).handle(() => assert.fail('nobody reacts to an invocation'));
+   * const [pizza] = await board.invoke('chef', { topic: 'funghi' }, { timeoutMs: 5_000 });
+   * assert.deepEqual(pizza?.payload, { name: 'funghi' });
+   * assert.deepEqual(await board.store.list(), []); // nothing stored
+   * ```
+   */
+  invoke(agent: string, input: InvokeInput, options?: InvokeOptions): Promise<Artifact[]> {
+    this.#assertOpen();
+    checkInvoke(options);
+    const live = this.#ctx.agents.get(agent);
+    if (live === undefined) throw new RangeError(`no agent named ${describe(agent)} on this board`);
+    return invoke(this.#ctx, live, input, options);
   }
 
   /**

@@ -63,3 +63,4 @@ export {
 } from './conditions.js';
 export type { RunUntilOptions } from './run-until.js';
 export { WorkflowRun, WorkflowFailedError, type StartOptions, type WorkflowOutputs } from './app.js';
+export type { InvokeOptions, InvokeInput } from './invoke.js';

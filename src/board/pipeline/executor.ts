@@ -176,10 +176,19 @@ export class Executor {
   }
 
   async #runBodySlowly(active: ActiveRun): Promise<readonly Artifact[]> {
+    return this.#ctx.completion.finish(active, await this.evaluate(active));
+  }
+
+  /**
+   * A run's hooks (initialize, preConsume), policy, timeout, attempts and best-of, up to its drafts,
+   * without the completion unit: what `#runBodySlowly` completes, and what `board.invoke` runs
+   * outside the store (its `active.host` takes yields and `ctx.publish` calls).
+   */
+  async evaluate(active: ActiveRun): Promise<readonly Draft[]> {
     const spec = active.agent.spec;
     if (spec.hooks.length > 0) {
       await this.#initialize(active.agent);
-      const runCtx = new RunContext(this.host, active, 0, active.inputs, undefined);
+      const runCtx = new RunContext(active.host ?? this.host, active, 0, active.inputs, undefined);
       for (const hooks of spec.hooks) {
         if (hooks.preConsume === undefined) continue;
         const replaced = await hooks.preConsume(active.inputs, runCtx);
@@ -196,14 +205,14 @@ export class Executor {
         drafts = spec.timeoutMs === undefined ? await this.#attempt(active, undefined) : await this.#attemptWithin(active, active.signal);
       }
     }
-    return this.#ctx.completion.finish(active, drafts);
+    return drafts;
   }
 
   /** postPublish hooks see what the run published; they run after its completion unit, so a failure here is reported, not retried. */
   async #postPublish(active: ActiveRun, published: readonly Artifact[]): Promise<void> {
     const spec = active.agent.spec;
     if (spec.hooks.length === 0) return;
-    const ctx = new RunContext(this.host, active, active.attempts, active.inputs, undefined);
+    const ctx = new RunContext(active.host ?? this.host, active, active.attempts, active.inputs, undefined);
     try {
       for (const hooks of spec.hooks) if (hooks.postPublish !== undefined) await hooks.postPublish(published.length === 0 ? EMPTY_ARTIFACTS : published, ctx);
     } catch (error) {
@@ -234,7 +243,7 @@ export class Executor {
     }
     const spec = agent.spec;
     const inputs = active.inputs;
-    const ctx = new RunContext(this.host, active, attempt, inputs, signal);
+    const ctx = new RunContext(active.host ?? this.host, active, attempt, inputs, signal);
     if (spec.hooks.length === 0) {
       if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
       return this.#evaluate(agent, inputs, ctx, active);
@@ -285,7 +294,7 @@ export class Executor {
       const drafts = this.#normalize(agent, item);
       if (stream === undefined) collected.push(...drafts);
       else {
-        for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await this.#ctx.completion.emit(stream, draft);
+        for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await (stream.host ?? this.host).publishOutput(stream, draft);
       }
       if (ctx.signal.aborted) throw ctx.signal.reason;
     }
