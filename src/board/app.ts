@@ -354,10 +354,12 @@ export class Starts {
   /**
    * After a restart, workflows this board's store holds that were started with `start()` and still
    * have runs queued or running take their places first, so that a restart does not let in more
-   * than `maxActiveWorkflows`.
+   * than `maxActiveWorkflows` (a board alone on its store; a shared board counts only its own starts).
    */
   async #recover(admission: Admission): Promise<void> {
     const ctx = this.#ctx;
+    // Sharing the store, the runs in it are every board's: this board counts only what it starts.
+    if (ctx.shared !== undefined) return;
     const listed = ctx.store.listRuns();
     const runs = isThenable(listed) ? await listed : listed;
     const ids = [...new Set(runs.map((run) => run.correlationId))];
