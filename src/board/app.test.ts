@@ -268,3 +268,49 @@ function scheduled(store: BoardStore, s: fc.Scheduler): BoardStore {
     },
   });
 }
+
+describe('Admission', () => {
+  it('never has more than max active, admits in arrival order, and forgets callers that gave up', async () => {
+    const { Admission } = await import('./app.js');
+    const op = fc.oneof(fc.constant({ kind: 'arrive' as const }), fc.constant({ kind: 'finish' as const }), fc.record({ kind: fc.constant('abort' as const), which: fc.nat() }));
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), async (max, ops) => {
+        const admission = new Admission(max);
+        const admitted: number[] = [];
+        const waiting = new Map<number, AbortController>();
+        let arrivals = 0;
+        let finished = 0;
+        for (const step of ops) {
+          if (step.kind === 'arrive') {
+            const n = arrivals++;
+            const controller = new AbortController();
+            waiting.set(n, controller);
+            admission.admit(controller.signal, undefined).then(
+              () => {
+                waiting.delete(n);
+                admitted.push(n);
+              },
+              () => waiting.delete(n),
+            );
+          } else if (step.kind === 'finish') {
+            if (admitted.length - finished > 0) {
+              finished++;
+              admission.release();
+            }
+          } else {
+            const keys = [...waiting.keys()];
+            if (keys.length > 0) waiting.get(keys[step.which % keys.length]!)!.abort(new Error('gave up'));
+          }
+          await Promise.resolve();
+          await Promise.resolve();
+          expect(admission.active).toBeLessThanOrEqual(max);
+          expect(admission.active).toBe(admitted.length - finished);
+          expect(admission.waiting).toBe(waiting.size);
+        }
+        // Admitted in arrival order: no caller overtook one that was waiting before it.
+        expect(admitted).toEqual([...admitted].sort((a, b) => a - b));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
