@@ -15,6 +15,7 @@ import {
   type PayloadOf,
 } from './artifact.js';
 import type { AgentContext } from './context.js';
+import { all, toCondition, type Condition, type ConditionView } from './conditions.js';
 import { sortByPriority, type AgentHooks } from './hooks.js';
 import type { Policy } from '../resilience/policy.js';
 import { retryPolicy } from '../resilience/retry-policy.js';
@@ -233,6 +234,8 @@ export interface AgentSpec {
   readonly allowSelfTrigger: boolean;
   /** One artifact may trigger one run per matching subscription (default: one run per agent). */
   readonly triggerPerSubscription: boolean;
+  /** The activation condition: a run whose condition does not hold when it is to start is skipped. */
+  readonly when?: Condition | undefined;
 }
 
 type InputsOf<T, O> = O extends { readonly batch: object }
@@ -284,6 +287,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   #tenant: string | undefined;
   #allowSelf = false;
   #perSubscription = false;
+  #when: Condition[] = [];
   #sealed = false;
 
   /** @internal Made by `board.agent(name)`. */
@@ -422,6 +426,37 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     return this;
   }
 
+  /**
+   * An activation condition: each run of this agent starts only if `condition` holds over the board
+   * at that moment, asked with the run's workflow as the view's (so `artifactCount(Review, 3)` counts
+   * the reviews of the run's workflow). A run whose condition does not hold is **skipped and
+   * recorded**, not held: it ends without executing (no body, no hooks, no outputs), a `skipped`
+   * event names the condition, `stats().agents[name].skipped` counts it, and its inputs are not
+   * offered again; a later artifact that triggers the agent is asked afresh. (Blackboard agents react
+   * to arrivals: "act on the review that makes three" is one run on the third review, where holding
+   * every earlier trigger would run the agent three times once the third arrived.) A condition that
+   * throws skips the run and reports an `error` event. Several `when` calls must all hold.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType, artifactCount } from 'skein/board';
+   * import { z } from 'zod';
+   * const Review = artifactType('Review', z.object({ stars: z.number() }));
+   * const Verdict = artifactType('Verdict', z.object({ mean: z.number() }));
+   * await using board = new Board();
+   * board.agent('judge').consumes(Review).publishes(Verdict).when(artifactCount(Review, 3))
+   *   .handle(async (_inputs, ctx) => {
+   *     const reviews = await ctx.board.list({ type: Review, correlationId: ctx.correlationId });
+   *     return { mean: reviews.reduce((sum, r) => sum + r.payload.stars, 0) / reviews.length };
+   *   });
+   * ```
+   */
+  when(condition: Condition | ((view: ConditionView) => boolean | Promise<boolean>)): this {
+    this.#open('when');
+    this.#when.push(toCondition(condition, `agent '${this.#name}': when condition`));
+    return this;
+  }
+
   /** Labels this agent carries, for `visibility.labels(...)`. */
   labels(...labels: string[]): this {
     this.#open('labels');
@@ -544,6 +579,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
         tenant: this.#tenant,
         allowSelfTrigger: this.#allowSelf,
         triggerPerSubscription: this.#perSubscription,
+        when: this.#when.length === 0 ? undefined : this.#when.length === 1 ? this.#when[0] : all(...this.#when),
       }),
     );
   }

@@ -9,7 +9,7 @@ import { CancelledError } from '../core/errors.js';
 import { validateGrace, type GraceOptions } from '../core/grace.js';
 import { linkSignal } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
 import { Deque } from '../flow/deque.js';
 import { Semaphore } from '../flow/semaphore.js';
 import { every } from '../runtime/every.js';
@@ -27,6 +27,10 @@ import { Pipeline } from './pipeline/pipeline.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, WorkflowState } from './store/contract.js';
 import { MemoryStore } from './stores/memory-store.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
+import { toCondition, type Condition, type ConditionView } from './conditions.js';
+import { runUntil, type RunUntilOptions } from './run-until.js';
+import { checkStart, Starts, type StartOptions, type WorkflowRun } from './app.js';
+import { checkInvoke, invoke, type InvokeInput, type InvokeOptions } from './invoke.js';
 
 /**
  * Options of `new Board()`.
@@ -72,6 +76,13 @@ export interface BoardOptions extends GraceOptions {
   readonly work?: boolean;
   /** The tracer for spans (default: `trace.getTracer('skein/board')` when `@opentelemetry/api` is installed). */
   readonly tracer?: Tracer;
+  /**
+   * Admission control for `board.start()`: at most this many workflows started by this board are
+   * active (not done) at once; further starts wait, first come first served, storing nothing while
+   * they wait (each bounded by its `timeoutMs` and `signal`). Per board: boards sharing a store each
+   * have their own. Default: no limit.
+   */
+  readonly maxActiveWorkflows?: number;
 }
 
 /**
@@ -126,6 +137,8 @@ export interface AgentStats {
   readonly done: number;
   readonly failed: number;
   readonly cancelled: number;
+  /** Runs not executed because the agent's `.when(...)` condition did not hold when they were to start. */
+  readonly skipped: number;
   readonly retries: number;
   /** The agent's current concurrency limit. */
   readonly maxConcurrency: number;
@@ -145,6 +158,8 @@ export interface BoardStats {
   readonly published: number;
   readonly idle: boolean;
   readonly agents: Readonly<Record<string, AgentStats>>;
+  /** With `maxActiveWorkflows`: workflows started by this board and active, and starts waiting for room. */
+  readonly admission?: { readonly max: number; readonly active: number; readonly waiting: number };
 }
 
 /**
@@ -203,6 +218,7 @@ function sharedPollMs(shared: BoardOptions['shared']): number | undefined {
 export class Board implements WorkflowControl, AsyncDisposable {
   readonly #ctx: Pipeline;
   readonly #names = new Set<string>();
+  readonly #starts: Starts;
   #shutdown: Promise<void> | undefined;
   #resumed = false;
 
@@ -214,6 +230,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (options?.queueCapacity !== undefined) assertInteger(options.queueCapacity, 'queueCapacity', { min: 1 });
     if (options?.maxRunsPerWorkflow !== undefined) assertInteger(options.maxRunsPerWorkflow, 'maxRunsPerWorkflow', { min: 1, allowInfinity: true });
     if (options?.leaseMs !== undefined) assertDuration(options.leaseMs, 'leaseMs');
+    if (options?.maxActiveWorkflows !== undefined) assertInteger(options.maxActiveWorkflows, 'maxActiveWorkflows', { min: 1 });
     const pollMs = sharedPollMs(options?.shared);
     if (options?.work !== undefined && typeof options.work !== 'boolean') throw new TypeError(`work must be a boolean, got ${describe(options.work)}`);
     if (options?.store !== undefined) {
@@ -234,6 +251,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
       work: options?.work ?? true,
     });
     this.#ctx.shared?.start();
+    this.#starts = new Starts(
+      this.#ctx,
+      (id) => this.workflow(id),
+      (type, payload, start, id, artifactId) => this.#publish(type, payload, { correlationId: id, tags: start.tags, visibility: start.visibility, signal: start.signal }, artifactId),
+      options?.maxActiveWorkflows,
+    );
   }
 
   /** The board's store: list what was published with `board.store.list({ type, correlationId, ... })`. */
@@ -314,6 +337,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       done: 0,
       failed: 0,
       cancelled: 0,
+      skipped: 0,
       retries: 0,
       spaceWaiters: new Deque(),
       reader: undefined,
@@ -358,7 +382,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
    * ```
    */
   async publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: PublishCallOptions): Promise<Artifact<T>> {
-    const origin = this.#externalOrigin(type, options);
+    return this.#publish(type, payload, options, undefined);
+  }
+
+  async #publish<T, I>(type: ArtifactType<T, I>, payload: I, options: PublishCallOptions | undefined, artifactId: string | undefined): Promise<Artifact<T>> {
+    const origin = this.#externalOrigin(type, options, artifactId);
     const ctx = this.#ctx;
     const signal = options?.signal;
     if (signal?.aborted) throw signal.reason;
@@ -413,7 +441,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return published;
   }
 
-  #externalOrigin(type: unknown, options: PublishCallOptions | undefined): Origin {
+  #externalOrigin(type: unknown, options: PublishCallOptions | undefined, artifactId?: string): Origin {
     this.#assertOpen();
     assertArtifactType(type, 'publish type');
     this.#ctx.intake.checkExternalType(type);
@@ -429,6 +457,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       visibility: checkVisibility(options?.visibility),
       causedBy: EMPTY,
       publisher: EXTERNAL_PUBLISHER,
+      id: artifactId,
     };
   }
 
@@ -453,6 +482,108 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (this.#ctx.closed) return Promise.reject(new BoardClosedError());
     if (this.#ctx.idle.settled) return Promise.resolve();
     return this.#ctx.idle.waitIdle(options);
+  }
+
+  /**
+   * Resolves once `condition` holds (an artifact appears, N of a type, a workflow is done, no work is
+   * left, `any`/`all` of these, or a predicate over the store). Event-driven: the condition is asked at
+   * first and again after each board event that may change its answer, never on a timer; sharing the
+   * store, also after each poll of the store and each store notice (how it hears of other boards'
+   * work). Rejects with a `TimeoutError` naming the condition after `timeoutMs`, the signal's reason
+   * when it aborts, a `BoardClosedError` at shutdown, or what the condition threw. It does not start
+   * or stop any work: the board runs as always while it waits.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType, artifactCount } from 'skein/board';
+   * import { z } from 'zod';
+   * const Idea = artifactType('Idea', z.string());
+   * const Pizza = artifactType('Pizza', z.string());
+   * await using board = new Board();
+   * board.agent('chef').consumes(Idea).publishes(Pizza).handle(([idea]) => idea.payload);
+   * await board.publishMany(Idea, ['margherita', 'marinara', 'diavola']);
+   * await board.runUntil(artifactCount(Pizza, 2), { timeoutMs: 5_000 }); // the third may still be baking
+   * ```
+   */
+  runUntil(condition: Condition | ((view: ConditionView) => boolean | Promise<boolean>), options?: RunUntilOptions): Promise<void> {
+    const checked = toCondition(condition);
+    assertOptions(options);
+    assertKnownOptions(options, ['timeoutMs', 'signal'], 'runUntil');
+    assertSignal(options?.signal);
+    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    return runUntil(this.#ctx, checked, options);
+  }
+
+  /**
+   * Runs agent `agent` once on `input` and answers its outputs, with no subscription matching and no
+   * other agent reacting. `input` is an artifact, a draft (`Type.draft(payload)`), a payload of the
+   * agent's only input type, or an array of artifacts and drafts (an AND gate's inputs, in order).
+   * By default nothing is stored: the input is validated, the agent runs (hooks, engines, policy,
+   * retries, timeout, best-of; not its `.when` condition nor `where` filters: the caller chose it) and
+   * its outputs come back validated, unstored. With `react: true` the input is stored (scheduling no
+   * one) and the outputs are published in its workflow, so other agents react to them; the answer is
+   * the stored outputs. The invocation holds one of the agent's permits. Rejects with the run's last
+   * error (no `AgentFailed`, no dead letter), a `TimeoutError` after `timeoutMs`, the signal's reason,
+   * a `CancelledError` at shutdown, a `ValidationError` for an invalid input or output, or a
+   * `TypeError` for an input the agent does not consume.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * import assert from 'node:assert/strict';
+   * const Idea = artifactType('Idea', z.object({ topic: z.string() }));
+   * const Pizza = artifactType('Pizza', z.object({ name: z.string() }));
+   * await using board = new Board();
+   * board.agent('chef').consumes(Idea).publishes(Pizza).handle(([idea]) => ({ name: idea.payload.topic }));
+   * board.agent('critic').consumes(Pizza).handle(() => assert.fail('nobody reacts to an invocation'));
+   * const [pizza] = await board.invoke('chef', { topic: 'funghi' }, { timeoutMs: 5_000 });
+   * assert.deepEqual(pizza?.payload, { name: 'funghi' });
+   * assert.deepEqual(await board.store.list(), []); // nothing stored
+   * ```
+   */
+  invoke(agent: string, input: InvokeInput, options?: InvokeOptions): Promise<Artifact[]> {
+    this.#assertOpen();
+    checkInvoke(options);
+    const live = this.#ctx.agents.get(agent);
+    if (live === undefined) throw new RangeError(`no agent named ${describe(agent)} on this board`);
+    return invoke(this.#ctx, live, input, options);
+  }
+
+  /**
+   * Starts a workflow: publishes `payload` as its input (of type `Input`) and answers its handle,
+   * whose `result()` resolves with the outputs named in `requires` once the workflow is done, or
+   * rejects with a `WorkflowFailedError` carrying the failure facts.
+   *
+   * Idempotent by `id`, through the store: the input's artifact id is derived from the workflow id, so
+   * a second start of the same id (concurrent or later, on this board, on another board sharing the
+   * store, or after a restart of a durable store) publishes nothing and answers the existing workflow
+   * (`created: false`); starting it with another input type is a `TypeError`. With the board's
+   * `maxActiveWorkflows`, a start first waits for room (first come first served, storing nothing),
+   * rejecting with a `TimeoutError` after `timeoutMs`, the signal's reason when it aborts, or a
+   * `BoardClosedError` at shutdown. Rejects like `publish` otherwise (`ValidationError`, ...).
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * import assert from 'node:assert/strict';
+   * const Order = artifactType('Order', z.object({ sku: z.string(), qty: z.number() }));
+   * const Invoice = artifactType('Invoice', z.object({ total: z.number() }));
+   * await using board = new Board({ maxActiveWorkflows: 64 });
+   * board.agent('billing').consumes(Order).publishes(Invoice).handle(([order]) => ({ total: order.payload.qty * 10 }));
+   * const run = await board.start(Order, { sku: 'a-1', qty: 3 }, { id: 'order-42', requires: [Invoice] });
+   * const [invoice] = await run.result();
+   * assert.equal(invoice.payload.total, 30);
+   * ```
+   */
+  async start<T, I, const R extends readonly AnyArtifactType[] = []>(type: ArtifactType<T, I>, payload: I, options?: StartOptions<R>): Promise<WorkflowRun<R>> {
+    this.#assertOpen();
+    checkStart(type, options);
+    assertSignal(options?.signal);
+    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    this.#ctx.intake.checkExternalType(type as AnyArtifactType);
+    return this.#starts.start(type as AnyArtifactType, payload, options);
   }
 
   /**
@@ -712,9 +843,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
   stats(): BoardStats {
     const agents: Record<string, AgentStats> = {};
     for (const [name, a] of this.#ctx.agents) {
-      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries, maxConcurrency: a.permits.permits };
+      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, skipped: a.skipped, retries: a.retries, maxConcurrency: a.permits.permits };
     }
-    return { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+    const admission = this.#starts.admission;
+    const stats = { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+    return admission === undefined ? stats : { ...stats, admission: { max: admission.max, active: admission.active, waiting: admission.waiting } };
   }
 
   /**
@@ -773,6 +906,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     ctx.deadlines.disarm();
     ctx.dispatcher.dropDeferred();
     ctx.idle.failAll();
+    this.#starts.close();
     ctx.workflows.failAll(new BoardClosedError());
     try {
       // Sharing the store the board counts no queued runs: they stay for the other boards.

@@ -49,3 +49,18 @@ export type { BoardStore, ArtifactQuery, RunRecord, RunState, WorkflowState, Dea
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export { visibility, type Visibility, type PublicVisibility, type PrivateVisibility, type LabelledVisibility, type TenantVisibility } from './visibility.js';
 export { Workflow, type WaitOptions } from './workflow.js';
+export {
+  artifactCount,
+  artifactExists,
+  workflowDone,
+  idle,
+  predicate,
+  any,
+  all,
+  type Condition,
+  type ConditionView,
+  type ArtifactConditionOptions,
+} from './conditions.js';
+export type { RunUntilOptions } from './run-until.js';
+export { WorkflowRun, WorkflowFailedError, type StartOptions, type WorkflowOutputs } from './app.js';
+export type { InvokeOptions, InvokeInput } from './invoke.js';

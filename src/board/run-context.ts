@@ -22,6 +22,8 @@ export class ActiveRun {
   nextOutput = 0;
   span: Span | undefined = undefined;
   readonly startedAt = Date.now();
+  /** Where this run's yields and `ctx.publish` calls go, when not to its completion (`board.invoke`). */
+  host: RunHost | undefined = undefined;
 
   /** What guards this run's units in the store. */
   readonly claim: { readonly runId: string; readonly owner: string; readonly attempt: number };

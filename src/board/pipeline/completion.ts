@@ -235,6 +235,17 @@ export class Completion {
     ctx.counters.runEnded(agent, wf, 'cancelled');
   }
 
+  /** Ends a claimed run whose activation condition did not hold: without effects, counted as skipped. */
+  async skip(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow): Promise<void> {
+    try {
+      const done = this.#writer.write({ runId: run.id, owner: run.owner, attempt: run.attempt }, { outcome: 'cancelled' });
+      if (isThenable(done)) await done;
+    } catch (error) {
+      this.#ctx.internalError('ending a skipped run', agent.spec.name, error);
+    }
+    this.#ctx.counters.runEnded(agent, wf, 'skipped');
+  }
+
   /** Ends a claimed run that never started (held by a component, then skipped or cancelled). */
   async cancelUnstarted(agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, counted = true): Promise<void> {
     const ctx = this.#ctx;

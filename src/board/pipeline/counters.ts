@@ -74,7 +74,7 @@ export class Counters {
     this.running++;
   }
 
-  runEnded(agent: LiveAgent, wf: LiveWorkflow, outcome: 'done' | 'failed' | 'cancelled'): void {
+  runEnded(agent: LiveAgent, wf: LiveWorkflow, outcome: 'done' | 'failed' | 'cancelled' | 'skipped'): void {
     agent[outcome]++;
     agent.running--;
     wf.running--;

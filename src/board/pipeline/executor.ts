@@ -15,6 +15,7 @@ import { describe } from '../../core/validate.js';
 import { OutputError } from '../errors.js';
 import type { AgentInfo } from '../hooks.js';
 import { ActiveRun, EMPTY_ARTIFACTS, RunContext, type RunHost } from '../run-context.js';
+import { conditionView } from '../run-until.js';
 import type { ArtifactQuery, ClaimedRun } from '../store/contract.js';
 import { isVisibleTo } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
@@ -58,6 +59,14 @@ export class Executor {
   readonly execute = async (agent: LiveAgent, run: ClaimedRun, wf: LiveWorkflow, permit: Permit): Promise<void> => {
     const ctx = this.#ctx;
     if (ctx.closed) (wf.controller ??= new AbortController()).abort(ctx.scope.signal.reason);
+    if (agent.spec.when !== undefined && !(await this.#activated(agent, run))) {
+      try {
+        await ctx.completion.skip(agent, run, wf);
+      } finally {
+        permit.release();
+      }
+      return;
+    }
     const active = new ActiveRun(agent, run, wf);
     if (ctx.events.listening) ctx.events.emit({ kind: 'started', at: active.startedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     try {
@@ -77,6 +86,22 @@ export class Executor {
       permit.release();
     }
   };
+
+  /** Whether the agent's `.when` condition holds for this run (a condition that throws does not; it is reported). */
+  async #activated(agent: LiveAgent, run: ClaimedRun): Promise<boolean> {
+    const ctx = this.#ctx;
+    const condition = agent.spec.when!;
+    let reason: string;
+    try {
+      if ((await condition.holds(conditionView(ctx, run.correlationId))) === true) return true;
+      reason = `condition not met: ${condition.description}`;
+    } catch (error) {
+      reason = `condition threw: ${summarizeError(error).message}`;
+      ctx.internalError('activation condition', agent.spec.name, error);
+    }
+    ctx.skipped(agent.spec.name, run.correlationId, run.inputIds, reason);
+    return false;
+  }
 
   /**
    * Loads the inputs, opens the run's span (linked to its inputs' publish spans) and runs inside it.
@@ -151,10 +176,19 @@ export class Executor {
   }
 
   async #runBodySlowly(active: ActiveRun): Promise<readonly Artifact[]> {
+    return this.#ctx.completion.finish(active, await this.evaluate(active));
+  }
+
+  /**
+   * A run's hooks (initialize, preConsume), policy, timeout, attempts and best-of, up to its drafts,
+   * without the completion unit: what `#runBodySlowly` completes, and what `board.invoke` runs
+   * outside the store (its `active.host` takes yields and `ctx.publish` calls).
+   */
+  async evaluate(active: ActiveRun): Promise<readonly Draft[]> {
     const spec = active.agent.spec;
     if (spec.hooks.length > 0) {
       await this.#initialize(active.agent);
-      const runCtx = new RunContext(this.host, active, 0, active.inputs, undefined);
+      const runCtx = new RunContext(active.host ?? this.host, active, 0, active.inputs, undefined);
       for (const hooks of spec.hooks) {
         if (hooks.preConsume === undefined) continue;
         const replaced = await hooks.preConsume(active.inputs, runCtx);
@@ -171,14 +205,14 @@ export class Executor {
         drafts = spec.timeoutMs === undefined ? await this.#attempt(active, undefined) : await this.#attemptWithin(active, active.signal);
       }
     }
-    return this.#ctx.completion.finish(active, drafts);
+    return drafts;
   }
 
   /** postPublish hooks see what the run published; they run after its completion unit, so a failure here is reported, not retried. */
   async #postPublish(active: ActiveRun, published: readonly Artifact[]): Promise<void> {
     const spec = active.agent.spec;
     if (spec.hooks.length === 0) return;
-    const ctx = new RunContext(this.host, active, active.attempts, active.inputs, undefined);
+    const ctx = new RunContext(active.host ?? this.host, active, active.attempts, active.inputs, undefined);
     try {
       for (const hooks of spec.hooks) if (hooks.postPublish !== undefined) await hooks.postPublish(published.length === 0 ? EMPTY_ARTIFACTS : published, ctx);
     } catch (error) {
@@ -209,7 +243,7 @@ export class Executor {
     }
     const spec = agent.spec;
     const inputs = active.inputs;
-    const ctx = new RunContext(this.host, active, attempt, inputs, signal);
+    const ctx = new RunContext(active.host ?? this.host, active, attempt, inputs, signal);
     if (spec.hooks.length === 0) {
       if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
       return this.#evaluate(agent, inputs, ctx, active);
@@ -260,7 +294,7 @@ export class Executor {
       const drafts = this.#normalize(agent, item);
       if (stream === undefined) collected.push(...drafts);
       else {
-        for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await this.#ctx.completion.emit(stream, draft);
+        for (const draft of await this.#postEvaluate(agent, drafts, ctx)) await (stream.host ?? this.host).publishOutput(stream, draft);
       }
       if (ctx.signal.aborted) throw ctx.signal.reason;
     }

@@ -27,6 +27,8 @@ export interface Origin {
   readonly causedBy: readonly string[];
   readonly publisher: Publisher;
   readonly lineage?: readonly string[] | undefined;
+  /** The artifact's id when the caller fixes it (a workflow started by id: the store refuses a second one); else a new one. */
+  readonly id?: string | undefined;
 }
 
 const FACTS: ReadonlySet<AnyArtifactType> = new Set([AgentFailed, JoinExpired, LoopDetected] as AnyArtifactType[]);
@@ -62,7 +64,7 @@ export class Intake {
   }
 
   #build(type: AnyArtifactType, value: unknown, origin: Origin): Artifact | Promise<Artifact> {
-    const id = this.#ctx.ids.next();
+    const id = origin.id ?? this.#ctx.ids.next();
     const plain = this.#plain(type, value);
     const createdAt = this.#ctx.isoNow();
     // One literal per shape: no spread copy for an output's lineage.

@@ -32,6 +32,8 @@ export interface LiveAgent {
   done: number;
   failed: number;
   cancelled: number;
+  /** Runs not executed because the agent's `.when` condition did not hold. */
+  skipped: number;
   retries: number;
   readonly spaceWaiters: Deque<SpaceWaiter>;
   reader: BoardReader | undefined;

@@ -85,6 +85,11 @@ export class Pipeline {
   scheduleComponents: readonly BoardComponent[] = [];
 
   closed = false;
+  /**
+   * Sharing the store: called after each poll of the store and each store notice (other boards may
+   * have changed something), for those waiting on a condition over the store (`board.runUntil`).
+   */
+  readonly storeWatchers = new Set<() => void>();
 
   readonly counters: Counters;
   readonly workflows: Workflows;

@@ -126,7 +126,7 @@ export class Shared {
   #refresh(): void {
     const timer = this.#timer;
     if (timer === undefined || typeof timer !== 'object') return;
-    if (this.#held.size > 0 || this.#ctx.idle.waiting || this.#ctx.workflows.waiting) timer.ref();
+    if (this.#held.size > 0 || this.#ctx.idle.waiting || this.#ctx.workflows.waiting || this.#ctx.storeWatchers.size > 0) timer.ref();
     else timer.unref();
   }
 
@@ -154,6 +154,7 @@ export class Shared {
       ctx.dispatcher.wakeAll();
       ctx.idle.check();
       for (const wf of [...ctx.workflows.all()]) if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) ctx.workflows.settled(wf);
+      this.#storeChanged();
     } finally {
       this.#ticking = false;
       this.#schedule(Math.min(this.pollMs, ctx.leaseMs / 3));
@@ -191,9 +192,15 @@ export class Shared {
     this.#known = seen;
   }
 
+  /** Tells those waiting on a condition over the store that it may have changed. */
+  #storeChanged(): void {
+    for (const watcher of [...this.#ctx.storeWatchers]) watcher();
+  }
+
   #notice(notice: StoreNotice): void {
     const ctx = this.#ctx;
     if (ctx.closed) return;
+    this.#storeChanged();
     if (notice.kind === 'runs') {
       for (const name of notice.agents) {
         const agent = ctx.agents.get(name);
