@@ -31,6 +31,7 @@ import type {
   WorkflowChange,
   WorkflowState,
 } from '../../store/contract.js';
+import { completeBatch } from '../../store/batch-completion.js';
 import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import { poolFor, type PostgresClient, type PostgresPool } from './connection.js';
 import { migrate, quoteSchema } from './migrations.js';
@@ -200,60 +201,19 @@ export class PostgresStore implements BoardStore {
 
   /**
    * Ends several claimed runs in one transaction (one commit, one flush to the WAL), each item guarded
-   * by its own claim and applied all or nothing by itself. Items rarely fail inside the transaction
-   * (their writes are checked before it), so the batch first runs without savepoints; if an item
-   * fails, the transaction is rolled back and run again with a savepoint per item, undoing that item
-   * alone. Notifications of the items are sent once each at commit (PostgreSQL folds repeats).
+   * by its own claim and applied all or nothing by itself (see {@link completeBatch} for the savepoint
+   * fallback). Notifications of the items are sent once each at commit (PostgreSQL folds repeats).
    */
   async completeMany(items: readonly CompletionItem[], now: number): Promise<PromiseSettledResult<UnitResult>[]> {
-    const settled = new Array<PromiseSettledResult<UnitResult>>(items.length);
-    const ready: number[] = [];
-    for (let i = 0; i < items.length; i++) {
-      try {
-        checkWrites(writesOf(items[i]!.completion));
-        ready.push(i);
-      } catch (error) {
-        settled[i] = { status: 'rejected', reason: error };
-      }
-    }
-    if (ready.length === 0) return settled;
-    let failed: unknown;
-    try {
-      await this.#unit(async (client) => {
-        for (const i of ready) {
-          const { claim, completion } = items[i]!;
-          try {
-            settled[i] = { status: 'fulfilled', value: await this.#completeIn(client, claim, completion, now) };
-          } catch (error) {
-            if (RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
-            failed = error;
-            throw new ItemFailed();
-          }
-        }
-      });
-      return settled;
-    } catch (error) {
-      if (!(error instanceof ItemFailed)) throw error;
-    }
-    if (ready.length === 1) {
-      settled[ready[0]!] = { status: 'rejected', reason: failed };
-      return settled;
-    }
-    await this.#unit(async (client) => {
-      for (const i of ready) {
-        const { claim, completion } = items[i]!;
-        await client.query({ text: 'savepoint skein_item' });
-        try {
-          settled[i] = { status: 'fulfilled', value: await this.#completeIn(client, claim, completion, now) };
-          await client.query({ text: 'release savepoint skein_item' });
-        } catch (error) {
-          if (RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
-          await client.query({ text: 'rollback to savepoint skein_item' });
-          settled[i] = { status: 'rejected', reason: error };
-        }
-      }
+    return completeBatch<PostgresClient>(items, {
+      check: (item) => checkWrites(writesOf(item.completion)),
+      transaction: (work) => this.#unit(async (client) => work(client)),
+      complete: (client, item) => this.#completeIn(client, item.claim, item.completion, now),
+      savepoint: (client) => client.query({ text: 'savepoint skein_item' }),
+      release: (client) => client.query({ text: 'release savepoint skein_item' }),
+      rollbackTo: (client) => client.query({ text: 'rollback to savepoint skein_item' }),
+      fatal: (error) => RETRYABLE.has((error as { code?: string }).code ?? ''),
     });
-    return settled;
   }
 
   /** One completion inside a transaction; `lost` (nothing written) when the claim no longer holds. */
@@ -469,9 +429,6 @@ function writesOf(completion: Completion): readonly ArtifactWrite[] {
 
 /** SQLSTATE codes of transactions PostgreSQL aborted, which `inTransaction` runs again whole. */
 const RETRYABLE = new Set(['40001', '40P01']);
-
-/** Rolls back a batch whose item failed, to run it again with a savepoint per item. */
-class ItemFailed extends Error {}
 
 function byQueuePosition(a: RunRow, b: RunRow): number {
   return Number(a.queue_pos) - Number(b.queue_pos);

@@ -10,9 +10,8 @@
  */
 import type { Artifact } from '../../artifact.js';
 import type { ArtifactWrite, GateClose, NewRun, RunLimitReached, RunRecord, UnitResult } from '../../store/contract.js';
-import { cloneGate, depositIntoGate, expireGate, type GateState } from '../../store/gate-state.js';
+import { cloneGate, depositIntoGate, expireGate, groupRun, queuedRun, type GateState } from '../../store/gate-state.js';
 import type { PostgresClient } from './connection.js';
-import { queuedRun } from './rows.js';
 import type { Statements } from './statements.js';
 
 const NONE: readonly never[] = Object.freeze([]);
@@ -86,14 +85,7 @@ export class UnitWriter {
         const { state, groups } = depositIntoGate(this.#gates.get(deposit.key), deposit, this.#now);
         this.#setGate(deposit.key, state);
         for (const group of groups) {
-          this.#candidates.push({
-            id: deposit.runId,
-            agent: deposit.agent,
-            subscription: deposit.subscription,
-            inputIds: group.map((entry) => entry.artifactId),
-            correlationId: group[0]!.correlationId,
-            runLimit: deposit.runLimit,
-          });
+          this.#candidates.push(groupRun(deposit, group));
         }
       }
     }
