@@ -1,8 +1,9 @@
 /**
  * Group commit for SQL stores: `completeMany` ends several claimed runs in one transaction (one commit),
  * each item applied all or nothing by itself. Items rarely fail inside the transaction (their writes
- * are checked before it), so the batch first runs without savepoints; when an item throws, the whole
- * transaction is rolled back and run again with a savepoint per item, undoing that item alone.
+ * are checked before it), so the batch first runs without savepoints (item by item, or all items in a
+ * few set-based statements when the store can); when an item throws, the whole transaction is rolled
+ * back and run again with a savepoint per item, undoing that item alone.
  *
  * The algorithm is written once, as a generator that yields whatever its steps answer; {@link drive}
  * resumes it at once with a plain value and after a promise settles otherwise. A synchronous store
@@ -34,6 +35,11 @@ export interface BatchSteps<T> {
   transaction<R>(work: (tx: T) => Awaitable<R>): Awaitable<R>;
   /** One completion inside the transaction. */
   complete(tx: T, item: CompletionItem): Awaitable<UnitResult>;
+  /**
+   * Optional: every item at once inside the transaction, answering their results in order (the
+   * same as `complete` on each in turn, in fewer statements). Used for a batch of two or more.
+   */
+  completeAll?(tx: T, items: readonly CompletionItem[]): Awaitable<readonly UnitResult[]>;
   savepoint(tx: T): Awaitable<unknown>;
   release(tx: T): Awaitable<unknown>;
   /** Undoes the item since its savepoint (and ends the savepoint, if the database needs that). */
@@ -75,6 +81,17 @@ function* batch<T>(items: readonly CompletionItem[], steps: BatchSteps<T>): Gene
   }
   if (ready.length === 0) return settled;
   const fatal = (error: unknown): boolean => steps.fatal?.(error) === true;
+  if (steps.completeAll !== undefined && ready.length > 1) {
+    const all = ready.map((i) => items[i]!);
+    try {
+      const results = (yield steps.transaction((tx) => steps.completeAll!(tx, all))) as readonly UnitResult[];
+      for (let k = 0; k < ready.length; k++) settled[ready[k]!] = { status: 'fulfilled', value: results[k]! };
+      return settled;
+    } catch (error) {
+      if (fatal(error)) throw error;
+    }
+    return yield* oneByOne(ready, items, steps, settled, fatal);
+  }
   let failed: unknown;
   try {
     yield steps.transaction((tx) =>
@@ -100,6 +117,17 @@ function* batch<T>(items: readonly CompletionItem[], steps: BatchSteps<T>): Gene
     settled[ready[0]!] = { status: 'rejected', reason: failed };
     return settled;
   }
+  return yield* oneByOne(ready, items, steps, settled, fatal);
+}
+
+/** The batch again, a savepoint per item: an item that throws is undone alone. */
+function* oneByOne<T>(
+  ready: readonly number[],
+  items: readonly CompletionItem[],
+  steps: BatchSteps<T>,
+  settled: PromiseSettledResult<UnitResult>[],
+  fatal: (error: unknown) => boolean,
+): Generator<unknown, PromiseSettledResult<UnitResult>[], unknown> {
   yield steps.transaction((tx) =>
     drive(
       (function* (): Step {

@@ -38,7 +38,7 @@ import { migrate, quoteSchema } from './migrations.js';
 import { holdingWorkflow, runFromRow, toNumber, type RunRow } from './rows.js';
 import { compileStatements, type Statements } from './statements.js';
 import { inTransaction, Rollback } from './transaction.js';
-import { nothing, UnitWriter } from './unit-writer.js';
+import { nothing, UnitLog, UnitWriter } from './unit-writer.js';
 import { WakeListener, type StoreNotice } from './wake-listener.js';
 
 /**
@@ -85,6 +85,8 @@ export class PostgresStore implements BoardStore {
   /** The NOTIFY channel of this schema. */
   readonly #channel: string;
   readonly #listener: WakeListener;
+  /** The inputs of the runs claimed last, which their workers read next (artifacts never change). */
+  readonly #inputs = new RecentArtifacts(1024);
   #closed = false;
 
   private constructor(pool: PostgresPool, ownsPool: boolean, schema: string) {
@@ -170,6 +172,7 @@ export class PostgresStore implements BoardStore {
     const client = await this.#pool.connect();
     try {
       const { rows } = await client.query(this.#sql.claimRuns([...request.agents], request.limit, request.owner, request.now + request.leaseMs));
+      for (const row of rows as { inputs: Artifact[] | null }[]) for (const input of row.inputs ?? []) this.#inputs.keep(input);
       return (rows as RunRow[]).sort(byQueuePosition).map((row) => runFromRow(row) as ClaimedRun);
     } finally {
       client.release();
@@ -209,6 +212,7 @@ export class PostgresStore implements BoardStore {
       check: (item) => checkWrites(writesOf(item.completion)),
       transaction: (work) => this.#unit(async (client) => work(client)),
       complete: (client, item) => this.#completeIn(client, item.claim, item.completion, now),
+      completeAll: (client, all) => this.#completeAll(client, all, now),
       savepoint: (client) => client.query({ text: 'savepoint skein_item' }),
       release: (client) => client.query({ text: 'release savepoint skein_item' }),
       rollbackTo: (client) => client.query({ text: 'rollback to savepoint skein_item' }),
@@ -235,8 +239,89 @@ export class PostgresStore implements BoardStore {
       const letter = completion.deadLetter;
       await client.query(this.#sql.insertDeadLetter(letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)));
     }
-    const result = await writer.flush(run.id);
+    const result = await writer.flush([run.id]);
     return cancelled && completion.outcome !== 'cancelled' ? { ...result, status: 'cancelled' } : result;
+  }
+
+  /**
+   * Every item of a batch in a few set-based statements, whatever their number: one guard for all the
+   * runs, one statement recording all their outputs (and reading which workflows are cancelled), the
+   * gates all of them touch locked at once, and one statement writing every artifact, queued run and
+   * run end. Items are applied in order, so a later item sees an earlier one's deposits and counts.
+   * Answers the same results as {@link #completeIn} on each in turn.
+   */
+  async #completeAll(client: PostgresClient, items: readonly CompletionItem[], now: number): Promise<UnitResult[]> {
+    const ids = items.map((item) => item.claim.runId);
+    if (new Set(ids).size !== ids.length) throw new Error('a batch of completions names a run twice');
+    const guard = this.#sql.heldRuns(ids, items.map((item) => item.claim.owner), items.map((item) => item.claim.attempt), this.schema);
+    const held = new Map((await client.query(guard)).rows.map((row) => [(row as RunRow).id, runFromRow(row as RunRow)]));
+    const own = new Set([...held.values()].map((run) => run.correlationId));
+    const others = new Set<string>();
+    const outputRuns: string[] = [];
+    const outputIndexes: number[] = [];
+    const workflows = new Set(own);
+    for (const { claim, completion } of items) {
+      if (!held.has(claim.runId)) continue;
+      for (const write of writesOf(completion)) if (!own.has(write.artifact.correlationId)) others.add(write.artifact.correlationId);
+      if (completion.outcome !== 'finished') continue;
+      for (const output of completion.outputs) {
+        outputRuns.push(claim.runId);
+        outputIndexes.push(output.index);
+        workflows.add(output.artifact.correlationId);
+      }
+    }
+    if (others.size > 0) await client.query(this.#sql.shareWorkflows([...others].sort(), this.schema));
+    const { rows } = await client.query(this.#sql.recordOutputsMany(outputRuns, outputIndexes, [...workflows]));
+    const recordedRow = rows[0] as { cancelled: string[]; recorded: [string, number][] };
+    const cancelled = new Set(recordedRow.cancelled);
+    const recorded = new Set(recordedRow.recorded.map(([runId, index]) => `${runId}\u0000${index}`));
+    const writer = new UnitWriter(client, this.#sql, this.#channel, now);
+    const plans: ({ run: RunRecord; completion: Completion; log: UnitLog; writes: readonly ArtifactWrite[]; cancelled: boolean } | undefined)[] = [];
+    const ended: string[] = [];
+    for (const { claim, completion } of items) {
+      const run = held.get(claim.runId);
+      if (run === undefined || completion.outcome === 'released') {
+        plans.push(undefined);
+        continue;
+      }
+      const log = new UnitLog();
+      const outputs = completion.outcome === 'finished' ? completion.outputs : [];
+      const isCancelled = cancelled.has(run.correlationId) || outputs.some((output) => cancelled.has(output.artifact.correlationId));
+      let writes: readonly ArtifactWrite[] = [];
+      if (!isCancelled && completion.outcome === 'failed') writes = [completion.fact];
+      else if (!isCancelled) {
+        writes = outputs.filter((output) => recorded.delete(`${run.id}\u0000${output.index}`));
+        log.duplicates = outputs.length - writes.length;
+      }
+      plans.push({ run, completion, log, writes, cancelled: isCancelled });
+      ended.push(run.id);
+    }
+    await writer.lockGates(plans.flatMap((plan) => plan?.writes.flatMap((write) => write.deposits.map((deposit) => deposit.key)) ?? []));
+    for (const plan of plans) if (plan !== undefined) await writer.apply(plan.writes, undefined, plan.log);
+    const letters = plans.flatMap((plan) => (plan?.completion.outcome === 'failed' ? [plan.completion.deadLetter] : []));
+    if (letters.length > 0) {
+      await client.query(
+        this.#sql.insertDeadLetters(
+          letters.map((letter) => letter.id),
+          letters.map((letter) => letter.run.agent),
+          letters.map((letter) => letter.run.correlationId),
+          letters.map((letter) => JSON.stringify(letter)),
+        ),
+      );
+    }
+    await writer.flush(ended);
+    const results: UnitResult[] = [];
+    for (let k = 0; k < items.length; k++) {
+      const plan = plans[k];
+      const run = held.get(items[k]!.claim.runId);
+      if (run === undefined) results.push(nothing('lost'));
+      else if (plan === undefined) {
+        await client.query(this.#sql.releaseRun(run.id));
+        await client.query(this.#sql.notify(this.#channel, `runs:${run.agent}`));
+        results.push(nothing('applied'));
+      } else results.push(plan.log.result(plan.cancelled && plan.completion.outcome !== 'cancelled' ? 'cancelled' : 'applied'));
+    }
+    return results;
   }
 
   async renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): Promise<string[]> {
@@ -307,6 +392,8 @@ export class PostgresStore implements BoardStore {
 
   async getArtifacts(ids: readonly string[]): Promise<(Artifact | undefined)[]> {
     if (ids.length === 0) return [];
+    const known = this.#inputs.all(ids);
+    if (known !== undefined) return known;
     const { rows } = await this.#query(this.#sql.getArtifacts([...ids]));
     const byId = new Map((rows as { id: string; body: Artifact }[]).map((row) => [row.id, row.body]));
     return ids.map((id) => byId.get(id));
@@ -429,6 +516,37 @@ function writesOf(completion: Completion): readonly ArtifactWrite[] {
 
 /** SQLSTATE codes of transactions PostgreSQL aborted, which `inTransaction` runs again whole. */
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/**
+ * The last `capacity` artifacts kept, by id: claims keep their runs' inputs here, so that the reads
+ * that start the runs answer without a round trip. Stored artifacts never change, so an entry is
+ * never stale; the bound keeps large payloads from piling up.
+ */
+class RecentArtifacts {
+  readonly #byId = new Map<string, Artifact>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  keep(artifact: Artifact): void {
+    this.#byId.delete(artifact.id);
+    this.#byId.set(artifact.id, artifact);
+    if (this.#byId.size > this.#capacity) this.#byId.delete(this.#byId.keys().next().value!);
+  }
+
+  /** The artifacts of `ids` in order, or undefined when one of them is not kept. */
+  all(ids: readonly string[]): Artifact[] | undefined {
+    const found: Artifact[] = [];
+    for (const id of ids) {
+      const artifact = this.#byId.get(id);
+      if (artifact === undefined) return undefined;
+      found.push(artifact);
+    }
+    return found;
+  }
+}
 
 function byQueuePosition(a: RunRow, b: RunRow): number {
   return Number(a.queue_pos) - Number(b.queue_pos);
