@@ -153,16 +153,19 @@ export class PostgresStore implements BoardStore {
     checkWrites(unit.writes);
     return this.#unit(async (client) => {
       const correlationIds = [...unit.writes.map((write) => write.artifact.correlationId), ...(unit.runs ?? []).map((run) => run.correlationId)];
-      if (await this.#anyCancelled(client, correlationIds)) throw new Rollback(nothing('cancelled'));
-      const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       const closes = unit.closeGates ?? [];
+      // Without closes, the write itself checks for a cancelled workflow (one round trip fewer); a
+      // close's version check must not answer `conflict` for a cancelled workflow, so it checks first.
+      const guarded = closes.length === 0 ? await this.#shareWorkflows(client, correlationIds) : [];
+      if (closes.length > 0 && (await this.#anyCancelled(client, correlationIds))) throw new Rollback(nothing('cancelled'));
+      const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       if (closes.length > 0) {
         const gates = await writer.lockGates(closes.map((close) => close.key));
         for (const close of closes) if (gates.get(close.key)?.version !== close.version) throw new Rollback(nothing('conflict'));
       }
       await writer.apply(unit.writes, closes);
       writer.schedule(unit.runs ?? []);
-      return writer.flush();
+      return writer.flush(NONE, guarded);
     });
   }
 
@@ -481,11 +484,17 @@ export class PostgresStore implements BoardStore {
 
   /** Takes shared locks on the workflows written into, then answers whether one of them is cancelled. */
   async #anyCancelled(client: PostgresClient, correlationIds: readonly string[]): Promise<boolean> {
-    const sorted = [...new Set(correlationIds)].sort();
+    const sorted = await this.#shareWorkflows(client, correlationIds);
     if (sorted.length === 0) return false;
-    await client.query(this.#sql.shareWorkflows(sorted, this.schema));
     const { rows } = await client.query(this.#sql.cancelledAmong(sorted));
     return rows.length > 0;
+  }
+
+  /** Takes shared locks on the workflows written into (in order); answers them, sorted. */
+  async #shareWorkflows(client: PostgresClient, correlationIds: readonly string[]): Promise<string[]> {
+    const sorted = [...new Set(correlationIds)].sort();
+    if (sorted.length > 0) await client.query(this.#sql.shareWorkflows(sorted, this.schema));
+    return sorted;
   }
 
   async #workflowState(client: PostgresClient, correlationId: string): Promise<WorkflowState> {
@@ -508,6 +517,8 @@ export class PostgresStore implements BoardStore {
     return fresh;
   }
 }
+
+const NONE: readonly never[] = Object.freeze([]);
 
 /** The writes a completion makes. */
 function writesOf(completion: Completion): readonly ArtifactWrite[] {

@@ -13,6 +13,7 @@ import type { ArtifactWrite, GateClose, NewRun, RunLimitReached, RunRecord, Unit
 import { cloneGate, depositIntoGate, expireGate, groupRun, queuedRun, type GateState } from '../../store/gate-state.js';
 import type { PostgresClient } from './connection.js';
 import type { Statements } from './statements.js';
+import { Rollback } from './transaction.js';
 
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -106,15 +107,17 @@ export class UnitWriter {
   /**
    * Counts runs against their limits, then writes everything; `endRunIds` are the runs the unit
    * completes (they leave the queue in the same statement). A repeated artifact id violates the
-   * unique key and rolls the unit back. Answers the result of `log`.
+   * unique key and rolls the unit back. When a workflow among `guarded` turns out cancelled (checked
+   * in the same statement), nothing is written and the unit rolls back as `cancelled`. Answers the
+   * result of `log`.
    */
-  async flush(endRunIds: readonly string[] = NONE): Promise<UnitResult> {
+  async flush(endRunIds: readonly string[] = NONE, guarded: readonly string[] = NONE): Promise<UnitResult> {
     const queued = await this.#withinLimits(this.#candidates);
     const runs = queued.map(([run]) => run);
     await this.#writeGates();
     const a = this.#artifacts;
-    if (a.length > 0 || runs.length > 0 || endRunIds.length > 0) {
-      await this.#client.query(
+    if (a.length > 0 || runs.length > 0 || endRunIds.length > 0 || guarded.length > 0) {
+      const { rows } = await this.#client.query(
         this.#sql.applyUnit(
           a.map((x) => x.id),
           a.map((x) => x.type),
@@ -131,8 +134,10 @@ export class UnitWriter {
           this.#now,
           endRunIds,
           this.#channel,
+          guarded,
         ),
       );
+      if ((rows[0] as { cancelled: boolean }).cancelled) throw new Rollback(nothing('cancelled'));
     }
     for (const [run, log] of queued) log.runs.push(queuedRun(run, this.#now));
     return this.log.result();

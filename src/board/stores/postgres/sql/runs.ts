@@ -6,25 +6,31 @@ const RUN_COLUMNS = 'id, agent, subscription, input_ids, correlation_id, enqueue
  * The writes of a unit in one statement: its artifacts ($1..$6), its runs in order ($7..$12, queued
  * at $13; queue_pos follows the rows), the end of the runs that complete ($14, none for a publish),
  * and a wake-up for the workers that listen ($15) naming the agents with new work, sent at commit.
+ * Nothing is written when a workflow among $16 is cancelled (`cancelled` answers whether one is): a
+ * publish checks the workflows it writes into here, after the statement that locked them.
  */
 export const applyUnit = (s: string) => `
-  with stored as (
+  with cancelled as (
+    select 1 from ${s}.workflows where correlation_id = any($16::text[]) and state = 'cancelled' limit 1
+  ), stored as (
     insert into ${s}.artifacts (id, type, correlation_id, produced_by, created_at, body)
     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[])
+    where not exists (select 1 from cancelled)
   ), queued as (
     insert into ${s}.runs (id, agent, subscription, input_ids, correlation_id, replay_of, enqueued_at, state)
     select id, agent, subscription, input_ids, correlation_id, replay_of, $13, 'queued'
     from unnest($7::text[], $8::text[], $9::int[], $10::jsonb[], $11::text[], $12::text[])
       as t(id, agent, subscription, input_ids, correlation_id, replay_of)
+    where not exists (select 1 from cancelled)
     returning agent
   ), ended as (
-    delete from ${s}.runs where id = any($14::text[])
+    delete from ${s}.runs where id = any($14::text[]) and not exists (select 1 from cancelled)
   ), forgotten as (
-    delete from ${s}.outputs where run_id = any($14::text[])
+    delete from ${s}.outputs where run_id = any($14::text[]) and not exists (select 1 from cancelled)
   ), woken as (
     select pg_notify($15, 'runs:' || string_agg(distinct agent, ',')) from queued having count(*) > 0
   )
-  select (select count(*) from woken) as woken`;
+  select exists (select 1 from cancelled) as cancelled, (select count(*) from woken) as woken`;
 
 /**
  * The claim: the oldest queued runs of the agents asked whose workflow is active, locked with SKIP
