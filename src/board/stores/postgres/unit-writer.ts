@@ -5,8 +5,11 @@
  *
  * 1. lock the gates the unit touches (sorted keys, rows created when new), apply closes and deposits;
  * 2. lock the loop counters of the runs to create (sorted), refuse the runs past their limit;
- * 3. write gates and counters, then artifacts, runs and the end of the completed run in one statement
+ * 3. write gates and counters, then artifacts, runs and the end of the completed runs in one statement
  *    (which also notifies the listening workers).
+ *
+ * A batch of completions shares one writer (each item with a log of its own), so a batch costs the
+ * statements of one unit.
  */
 import type { Artifact } from '../../artifact.js';
 import type { ArtifactWrite, GateClose, NewRun, RunLimitReached, RunRecord, UnitResult } from '../../store/contract.js';
