@@ -11,7 +11,7 @@
  * Windows count from the oldest waiting entry: a gate's deadline is the earliest `at + windowMs` of
  * the entries at the heads of its positions.
  */
-import type { GateDeposit } from './contract.js';
+import type { GateDeposit, NewRun, RunRecord } from './contract.js';
 
 /** What a gate collects: one artifact per declared type (`and`), up to a batch size of one type (`batch`), or an AND group per join key within a window (`join`). */
 export type GateKind = 'and' | 'batch' | 'join';
@@ -149,6 +149,58 @@ export function depositIntoGate(state: GateState | undefined, deposit: GateDepos
     groups.push(gate.slots.map((_, i) => take(gate, i, 1)[0]!));
   }
   return settle(gate, groups);
+}
+
+/**
+ * The run that a group let out of a gate schedules: the deposit's agent and subscription, the group's
+ * artifacts as inputs, in the workflow of its first entry.
+ *
+ * @example
+ * ```ts no-run
+ * for (const group of depositIntoGate(gate, deposit, now).groups) createRun(groupRun(deposit, group));
+ * ```
+ */
+export function groupRun(deposit: GateDeposit, group: readonly GateEntry[]): NewRun {
+  return {
+    id: deposit.runId,
+    agent: deposit.agent,
+    subscription: deposit.subscription,
+    inputIds: group.map((entry) => entry.artifactId),
+    correlationId: group[0]!.correlationId,
+    runLimit: deposit.runLimit,
+  };
+}
+
+/** A run's record as it is queued: every field present (undefined where unset), so that records keep one shape. */
+export interface QueuedRun extends RunRecord {
+  readonly replayOf: string | undefined;
+  readonly state: 'queued';
+  readonly owner: undefined;
+  readonly leaseUntil: undefined;
+}
+
+/**
+ * The record of `run` as it is queued at `now`: no attempt yet, no owner, no lease.
+ *
+ * @example
+ * ```ts no-run
+ * log.runs.push(queuedRun(run, now));
+ * ```
+ */
+export function queuedRun(run: NewRun, now: number): QueuedRun {
+  return {
+    id: run.id,
+    agent: run.agent,
+    subscription: run.subscription,
+    inputIds: run.inputIds,
+    correlationId: run.correlationId,
+    enqueuedAt: now,
+    replayOf: run.replayOf,
+    state: 'queued',
+    attempt: 0,
+    owner: undefined,
+    leaseUntil: undefined,
+  };
 }
 
 /**

@@ -36,7 +36,7 @@ import type {
   WorkflowChange,
   WorkflowState,
 } from '../store/contract.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
+import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
 
 /**
  * Options of `new MemoryStore()`.
@@ -123,20 +123,9 @@ function holding(gate: GateState, correlationId: string): GateEntry[] {
   return found;
 }
 
+/** A copy of `run` to hand out: its record as queued, with its claim as it is now. */
 function snapshot(run: StoredRun): RunRecord {
-  return {
-    id: run.id,
-    agent: run.agent,
-    subscription: run.subscription,
-    inputIds: run.inputIds,
-    correlationId: run.correlationId,
-    enqueuedAt: run.enqueuedAt,
-    replayOf: run.replayOf,
-    state: run.state,
-    attempt: run.attempt,
-    owner: run.owner,
-    leaseUntil: run.leaseUntil,
-  };
+  return { ...queuedRun(run, run.enqueuedAt), state: run.state, attempt: run.attempt, owner: run.owner, leaseUntil: run.leaseUntil };
 }
 
 /**
@@ -483,14 +472,7 @@ export class MemoryStore implements BoardStore {
     this.#storeGate(deposit.key, transition.state, log);
     for (const group of transition.groups) {
       this.#createRun(
-        {
-          id: deposit.runId,
-          agent: deposit.agent,
-          subscription: deposit.subscription,
-          inputIds: group.map((entry) => entry.artifactId),
-          correlationId: group[0]!.correlationId,
-          runLimit: deposit.runLimit,
-        },
+        groupRun(deposit, group),
         now,
         log,
       );
@@ -523,20 +505,7 @@ export class MemoryStore implements BoardStore {
 
   #createRun(run: NewRun, now: number, log: UnitLog): void {
     if (run.runLimit !== undefined && !this.#countRun(run, log)) return;
-    const stored: StoredRun = {
-      id: run.id,
-      agent: run.agent,
-      subscription: run.subscription,
-      inputIds: run.inputIds,
-      correlationId: run.correlationId,
-      enqueuedAt: now,
-      replayOf: run.replayOf,
-      state: 'queued',
-      attempt: 0,
-      owner: undefined,
-      leaseUntil: undefined,
-      applied: undefined,
-    };
+    const stored: StoredRun = { ...queuedRun(run, now), applied: undefined };
     let queue = this.#queues.get(run.agent);
     if (queue === undefined) this.#queues.set(run.agent, (queue = new Deque()));
     queue.push(stored);

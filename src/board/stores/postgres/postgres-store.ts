@@ -31,13 +31,14 @@ import type {
   WorkflowChange,
   WorkflowState,
 } from '../../store/contract.js';
+import { completeBatch } from '../../store/batch-completion.js';
 import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import { poolFor, type PostgresClient, type PostgresPool } from './connection.js';
 import { migrate, quoteSchema } from './migrations.js';
 import { holdingWorkflow, runFromRow, toNumber, type RunRow } from './rows.js';
 import { compileStatements, type Statements } from './statements.js';
 import { inTransaction, Rollback } from './transaction.js';
-import { nothing, UnitWriter } from './unit-writer.js';
+import { nothing, UnitLog, UnitWriter } from './unit-writer.js';
 import { WakeListener, type StoreNotice } from './wake-listener.js';
 
 /**
@@ -84,6 +85,8 @@ export class PostgresStore implements BoardStore {
   /** The NOTIFY channel of this schema. */
   readonly #channel: string;
   readonly #listener: WakeListener;
+  /** The inputs of the runs claimed last, which their workers read next (artifacts never change). */
+  readonly #inputs = new RecentArtifacts(1024);
   #closed = false;
 
   private constructor(pool: PostgresPool, ownsPool: boolean, schema: string) {
@@ -150,16 +153,19 @@ export class PostgresStore implements BoardStore {
     checkWrites(unit.writes);
     return this.#unit(async (client) => {
       const correlationIds = [...unit.writes.map((write) => write.artifact.correlationId), ...(unit.runs ?? []).map((run) => run.correlationId)];
-      if (await this.#anyCancelled(client, correlationIds)) throw new Rollback(nothing('cancelled'));
-      const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       const closes = unit.closeGates ?? [];
+      // Without closes, the write itself checks for a cancelled workflow (one round trip fewer); a
+      // close's version check must not answer `conflict` for a cancelled workflow, so it checks first.
+      const guarded = closes.length === 0 ? await this.#shareWorkflows(client, correlationIds) : [];
+      if (closes.length > 0 && (await this.#anyCancelled(client, correlationIds))) throw new Rollback(nothing('cancelled'));
+      const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       if (closes.length > 0) {
         const gates = await writer.lockGates(closes.map((close) => close.key));
         for (const close of closes) if (gates.get(close.key)?.version !== close.version) throw new Rollback(nothing('conflict'));
       }
       await writer.apply(unit.writes, closes);
       writer.schedule(unit.runs ?? []);
-      return writer.flush();
+      return writer.flush(NONE, guarded);
     });
   }
 
@@ -169,6 +175,7 @@ export class PostgresStore implements BoardStore {
     const client = await this.#pool.connect();
     try {
       const { rows } = await client.query(this.#sql.claimRuns([...request.agents], request.limit, request.owner, request.now + request.leaseMs));
+      for (const row of rows as { inputs: Artifact[] | null }[]) for (const input of row.inputs ?? []) this.#inputs.keep(input);
       return (rows as RunRow[]).sort(byQueuePosition).map((row) => runFromRow(row) as ClaimedRun);
     } finally {
       client.release();
@@ -200,60 +207,20 @@ export class PostgresStore implements BoardStore {
 
   /**
    * Ends several claimed runs in one transaction (one commit, one flush to the WAL), each item guarded
-   * by its own claim and applied all or nothing by itself. Items rarely fail inside the transaction
-   * (their writes are checked before it), so the batch first runs without savepoints; if an item
-   * fails, the transaction is rolled back and run again with a savepoint per item, undoing that item
-   * alone. Notifications of the items are sent once each at commit (PostgreSQL folds repeats).
+   * by its own claim and applied all or nothing by itself (see {@link completeBatch} for the savepoint
+   * fallback). Notifications of the items are sent once each at commit (PostgreSQL folds repeats).
    */
   async completeMany(items: readonly CompletionItem[], now: number): Promise<PromiseSettledResult<UnitResult>[]> {
-    const settled = new Array<PromiseSettledResult<UnitResult>>(items.length);
-    const ready: number[] = [];
-    for (let i = 0; i < items.length; i++) {
-      try {
-        checkWrites(writesOf(items[i]!.completion));
-        ready.push(i);
-      } catch (error) {
-        settled[i] = { status: 'rejected', reason: error };
-      }
-    }
-    if (ready.length === 0) return settled;
-    let failed: unknown;
-    try {
-      await this.#unit(async (client) => {
-        for (const i of ready) {
-          const { claim, completion } = items[i]!;
-          try {
-            settled[i] = { status: 'fulfilled', value: await this.#completeIn(client, claim, completion, now) };
-          } catch (error) {
-            if (RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
-            failed = error;
-            throw new ItemFailed();
-          }
-        }
-      });
-      return settled;
-    } catch (error) {
-      if (!(error instanceof ItemFailed)) throw error;
-    }
-    if (ready.length === 1) {
-      settled[ready[0]!] = { status: 'rejected', reason: failed };
-      return settled;
-    }
-    await this.#unit(async (client) => {
-      for (const i of ready) {
-        const { claim, completion } = items[i]!;
-        await client.query({ text: 'savepoint skein_item' });
-        try {
-          settled[i] = { status: 'fulfilled', value: await this.#completeIn(client, claim, completion, now) };
-          await client.query({ text: 'release savepoint skein_item' });
-        } catch (error) {
-          if (RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
-          await client.query({ text: 'rollback to savepoint skein_item' });
-          settled[i] = { status: 'rejected', reason: error };
-        }
-      }
+    return completeBatch<PostgresClient>(items, {
+      check: (item) => checkWrites(writesOf(item.completion)),
+      transaction: (work) => this.#unit(async (client) => work(client)),
+      complete: (client, item) => this.#completeIn(client, item.claim, item.completion, now),
+      completeAll: (client, all) => this.#completeAll(client, all, now),
+      savepoint: (client) => client.query({ text: 'savepoint skein_item' }),
+      release: (client) => client.query({ text: 'release savepoint skein_item' }),
+      rollbackTo: (client) => client.query({ text: 'rollback to savepoint skein_item' }),
+      fatal: (error) => RETRYABLE.has((error as { code?: string }).code ?? ''),
     });
-    return settled;
   }
 
   /** One completion inside a transaction; `lost` (nothing written) when the claim no longer holds. */
@@ -275,8 +242,89 @@ export class PostgresStore implements BoardStore {
       const letter = completion.deadLetter;
       await client.query(this.#sql.insertDeadLetter(letter.id, letter.run.agent, letter.run.correlationId, JSON.stringify(letter)));
     }
-    const result = await writer.flush(run.id);
+    const result = await writer.flush([run.id]);
     return cancelled && completion.outcome !== 'cancelled' ? { ...result, status: 'cancelled' } : result;
+  }
+
+  /**
+   * Every item of a batch in a few set-based statements, whatever their number: one guard for all the
+   * runs, one statement recording all their outputs (and reading which workflows are cancelled), the
+   * gates all of them touch locked at once, and one statement writing every artifact, queued run and
+   * run end. Items are applied in order, so a later item sees an earlier one's deposits and counts.
+   * Answers the same results as {@link #completeIn} on each in turn.
+   */
+  async #completeAll(client: PostgresClient, items: readonly CompletionItem[], now: number): Promise<UnitResult[]> {
+    const ids = items.map((item) => item.claim.runId);
+    if (new Set(ids).size !== ids.length) throw new Error('a batch of completions names a run twice');
+    const guard = this.#sql.heldRuns(ids, items.map((item) => item.claim.owner), items.map((item) => item.claim.attempt), this.schema);
+    const held = new Map((await client.query(guard)).rows.map((row) => [(row as RunRow).id, runFromRow(row as RunRow)]));
+    const own = new Set([...held.values()].map((run) => run.correlationId));
+    const others = new Set<string>();
+    const outputRuns: string[] = [];
+    const outputIndexes: number[] = [];
+    const workflows = new Set(own);
+    for (const { claim, completion } of items) {
+      if (!held.has(claim.runId)) continue;
+      for (const write of writesOf(completion)) if (!own.has(write.artifact.correlationId)) others.add(write.artifact.correlationId);
+      if (completion.outcome !== 'finished') continue;
+      for (const output of completion.outputs) {
+        outputRuns.push(claim.runId);
+        outputIndexes.push(output.index);
+        workflows.add(output.artifact.correlationId);
+      }
+    }
+    if (others.size > 0) await client.query(this.#sql.shareWorkflows([...others].sort(), this.schema));
+    const { rows } = await client.query(this.#sql.recordOutputsMany(outputRuns, outputIndexes, [...workflows]));
+    const recordedRow = rows[0] as { cancelled: string[]; recorded: [string, number][] };
+    const cancelled = new Set(recordedRow.cancelled);
+    const recorded = new Set(recordedRow.recorded.map(([runId, index]) => `${runId}\u0000${index}`));
+    const writer = new UnitWriter(client, this.#sql, this.#channel, now);
+    const plans: ({ run: RunRecord; completion: Completion; log: UnitLog; writes: readonly ArtifactWrite[]; cancelled: boolean } | undefined)[] = [];
+    const ended: string[] = [];
+    for (const { claim, completion } of items) {
+      const run = held.get(claim.runId);
+      if (run === undefined || completion.outcome === 'released') {
+        plans.push(undefined);
+        continue;
+      }
+      const log = new UnitLog();
+      const outputs = completion.outcome === 'finished' ? completion.outputs : [];
+      const isCancelled = cancelled.has(run.correlationId) || outputs.some((output) => cancelled.has(output.artifact.correlationId));
+      let writes: readonly ArtifactWrite[] = [];
+      if (!isCancelled && completion.outcome === 'failed') writes = [completion.fact];
+      else if (!isCancelled) {
+        writes = outputs.filter((output) => recorded.delete(`${run.id}\u0000${output.index}`));
+        log.duplicates = outputs.length - writes.length;
+      }
+      plans.push({ run, completion, log, writes, cancelled: isCancelled });
+      ended.push(run.id);
+    }
+    await writer.lockGates(plans.flatMap((plan) => plan?.writes.flatMap((write) => write.deposits.map((deposit) => deposit.key)) ?? []));
+    for (const plan of plans) if (plan !== undefined) await writer.apply(plan.writes, undefined, plan.log);
+    const letters = plans.flatMap((plan) => (plan?.completion.outcome === 'failed' ? [plan.completion.deadLetter] : []));
+    if (letters.length > 0) {
+      await client.query(
+        this.#sql.insertDeadLetters(
+          letters.map((letter) => letter.id),
+          letters.map((letter) => letter.run.agent),
+          letters.map((letter) => letter.run.correlationId),
+          letters.map((letter) => JSON.stringify(letter)),
+        ),
+      );
+    }
+    await writer.flush(ended);
+    const results: UnitResult[] = [];
+    for (let k = 0; k < items.length; k++) {
+      const plan = plans[k];
+      const run = held.get(items[k]!.claim.runId);
+      if (run === undefined) results.push(nothing('lost'));
+      else if (plan === undefined) {
+        await client.query(this.#sql.releaseRun(run.id));
+        await client.query(this.#sql.notify(this.#channel, `runs:${run.agent}`));
+        results.push(nothing('applied'));
+      } else results.push(plan.log.result(plan.cancelled && plan.completion.outcome !== 'cancelled' ? 'cancelled' : 'applied'));
+    }
+    return results;
   }
 
   async renewLeases(owner: string, runIds: readonly string[], leaseMs: number, now: number): Promise<string[]> {
@@ -347,6 +395,8 @@ export class PostgresStore implements BoardStore {
 
   async getArtifacts(ids: readonly string[]): Promise<(Artifact | undefined)[]> {
     if (ids.length === 0) return [];
+    const known = this.#inputs.all(ids);
+    if (known !== undefined) return known;
     const { rows } = await this.#query(this.#sql.getArtifacts([...ids]));
     const byId = new Map((rows as { id: string; body: Artifact }[]).map((row) => [row.id, row.body]));
     return ids.map((id) => byId.get(id));
@@ -434,11 +484,17 @@ export class PostgresStore implements BoardStore {
 
   /** Takes shared locks on the workflows written into, then answers whether one of them is cancelled. */
   async #anyCancelled(client: PostgresClient, correlationIds: readonly string[]): Promise<boolean> {
-    const sorted = [...new Set(correlationIds)].sort();
+    const sorted = await this.#shareWorkflows(client, correlationIds);
     if (sorted.length === 0) return false;
-    await client.query(this.#sql.shareWorkflows(sorted, this.schema));
     const { rows } = await client.query(this.#sql.cancelledAmong(sorted));
     return rows.length > 0;
+  }
+
+  /** Takes shared locks on the workflows written into (in order); answers them, sorted. */
+  async #shareWorkflows(client: PostgresClient, correlationIds: readonly string[]): Promise<string[]> {
+    const sorted = [...new Set(correlationIds)].sort();
+    if (sorted.length > 0) await client.query(this.#sql.shareWorkflows(sorted, this.schema));
+    return sorted;
   }
 
   async #workflowState(client: PostgresClient, correlationId: string): Promise<WorkflowState> {
@@ -462,6 +518,8 @@ export class PostgresStore implements BoardStore {
   }
 }
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /** The writes a completion makes. */
 function writesOf(completion: Completion): readonly ArtifactWrite[] {
   return completion.outcome === 'finished' ? completion.outputs : completion.outcome === 'failed' ? [completion.fact] : [];
@@ -470,8 +528,36 @@ function writesOf(completion: Completion): readonly ArtifactWrite[] {
 /** SQLSTATE codes of transactions PostgreSQL aborted, which `inTransaction` runs again whole. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
-/** Rolls back a batch whose item failed, to run it again with a savepoint per item. */
-class ItemFailed extends Error {}
+/**
+ * The last `capacity` artifacts kept, by id: claims keep their runs' inputs here, so that the reads
+ * that start the runs answer without a round trip. Stored artifacts never change, so an entry is
+ * never stale; the bound keeps large payloads from piling up.
+ */
+class RecentArtifacts {
+  readonly #byId = new Map<string, Artifact>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  keep(artifact: Artifact): void {
+    this.#byId.delete(artifact.id);
+    this.#byId.set(artifact.id, artifact);
+    if (this.#byId.size > this.#capacity) this.#byId.delete(this.#byId.keys().next().value!);
+  }
+
+  /** The artifacts of `ids` in order, or undefined when one of them is not kept. */
+  all(ids: readonly string[]): Artifact[] | undefined {
+    const found: Artifact[] = [];
+    for (const id of ids) {
+      const artifact = this.#byId.get(id);
+      if (artifact === undefined) return undefined;
+      found.push(artifact);
+    }
+    return found;
+  }
+}
 
 function byQueuePosition(a: RunRow, b: RunRow): number {
   return Number(a.queue_pos) - Number(b.queue_pos);

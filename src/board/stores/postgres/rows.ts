@@ -1,5 +1,5 @@
 /** Rows to contract records: bigint columns come back from `pg` as strings, nulls become undefined. */
-import type { NewRun, RunRecord } from '../../store/contract.js';
+import type { RunRecord } from '../../store/contract.js';
 
 export interface RunRow {
   id: string;
@@ -29,23 +29,6 @@ export function runFromRow(row: RunRow): RunRecord {
     attempt: row.attempt,
     owner: row.owner ?? undefined,
     leaseUntil: row.lease_until === null ? undefined : Number(row.lease_until),
-  };
-}
-
-/** The record of a run just queued at `now`. */
-export function queuedRun(run: NewRun, now: number): RunRecord {
-  return {
-    id: run.id,
-    agent: run.agent,
-    subscription: run.subscription,
-    inputIds: run.inputIds,
-    correlationId: run.correlationId,
-    enqueuedAt: now,
-    replayOf: run.replayOf,
-    state: 'queued',
-    attempt: 0,
-    owner: undefined,
-    leaseUntil: undefined,
   };
 }
 

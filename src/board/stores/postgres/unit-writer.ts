@@ -5,15 +5,18 @@
  *
  * 1. lock the gates the unit touches (sorted keys, rows created when new), apply closes and deposits;
  * 2. lock the loop counters of the runs to create (sorted), refuse the runs past their limit;
- * 3. write gates and counters, then artifacts, runs and the end of the completed run in one statement
+ * 3. write gates and counters, then artifacts, runs and the end of the completed runs in one statement
  *    (which also notifies the listening workers).
+ *
+ * A batch of completions shares one writer (each item with a log of its own), so a batch costs the
+ * statements of one unit.
  */
 import type { Artifact } from '../../artifact.js';
 import type { ArtifactWrite, GateClose, NewRun, RunLimitReached, RunRecord, UnitResult } from '../../store/contract.js';
-import { cloneGate, depositIntoGate, expireGate, type GateState } from '../../store/gate-state.js';
+import { cloneGate, depositIntoGate, expireGate, groupRun, queuedRun, type GateState } from '../../store/gate-state.js';
 import type { PostgresClient } from './connection.js';
-import { queuedRun } from './rows.js';
 import type { Statements } from './statements.js';
+import { Rollback } from './transaction.js';
 
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -50,7 +53,8 @@ export class UnitWriter {
   readonly #channel: string;
   readonly #now: number;
   readonly #artifacts: Artifact[] = [];
-  readonly #candidates: NewRun[] = [];
+  /** The runs to create, each with the log of the unit (or batch item) that schedules it. */
+  readonly #candidates: [NewRun, UnitLog][] = [];
   readonly #gates = new Map<string, GateState | undefined>();
   readonly #changedGates = new Set<string>();
 
@@ -71,55 +75,52 @@ export class UnitWriter {
     return this.#gates;
   }
 
-  /** Applies closes (their gates locked with `lockGates`) and writes, in order, in process. */
-  async apply(writes: readonly ArtifactWrite[], closes: readonly GateClose[] = NONE): Promise<void> {
+  /**
+   * Applies closes (their gates locked with `lockGates`) and writes, in order, in process; what they
+   * do goes to `log` (a batch keeps one per item; a later item sees an earlier one's deposits).
+   */
+  async apply(writes: readonly ArtifactWrite[], closes: readonly GateClose[] = NONE, log: UnitLog = this.log): Promise<void> {
     await this.lockGates(writes.flatMap((write) => write.deposits.map((deposit) => deposit.key)));
     for (const close of closes) {
       const { state } = expireGate(this.#gates.get(close.key)!, this.#now);
-      this.#setGate(close.key, state);
-      if (close.run !== undefined) this.#candidates.push(close.run);
+      this.#setGate(close.key, state, log);
+      if (close.run !== undefined) this.#candidates.push([close.run, log]);
     }
     for (const write of writes) {
       this.#artifacts.push(write.artifact);
-      this.#candidates.push(...write.runs);
+      for (const run of write.runs) this.#candidates.push([run, log]);
       for (const deposit of write.deposits) {
         const { state, groups } = depositIntoGate(this.#gates.get(deposit.key), deposit, this.#now);
-        this.#setGate(deposit.key, state);
-        for (const group of groups) {
-          this.#candidates.push({
-            id: deposit.runId,
-            agent: deposit.agent,
-            subscription: deposit.subscription,
-            inputIds: group.map((entry) => entry.artifactId),
-            correlationId: group[0]!.correlationId,
-            runLimit: deposit.runLimit,
-          });
-        }
+        this.#setGate(deposit.key, state, log);
+        for (const group of groups) this.#candidates.push([groupRun(deposit, group), log]);
       }
     }
   }
 
   /** Queues runs that no artifact of the unit schedules (a dead letter's replay). */
   schedule(runs: readonly NewRun[]): void {
-    this.#candidates.push(...runs);
+    for (const run of runs) this.#candidates.push([run, this.log]);
   }
 
   /** Marks gates changed outside `apply` (a cancelled workflow's entries removed). */
   setGate(key: string, state: GateState | undefined): void {
-    this.#setGate(key, state);
+    this.#setGate(key, state, this.log);
   }
 
   /**
-   * Counts runs against their limits, then writes everything; `endRunId` is the run the unit completes
-   * (it leaves the queue in the same statement). A repeated artifact id violates the unique key and
-   * rolls the unit back.
+   * Counts runs against their limits, then writes everything; `endRunIds` are the runs the unit
+   * completes (they leave the queue in the same statement). A repeated artifact id violates the
+   * unique key and rolls the unit back. When a workflow among `guarded` turns out cancelled (checked
+   * in the same statement), nothing is written and the unit rolls back as `cancelled`. Answers the
+   * result of `log`.
    */
-  async flush(endRunId?: string): Promise<UnitResult> {
-    const runs = await this.#withinLimits(this.#candidates);
+  async flush(endRunIds: readonly string[] = NONE, guarded: readonly string[] = NONE): Promise<UnitResult> {
+    const queued = await this.#withinLimits(this.#candidates);
+    const runs = queued.map(([run]) => run);
     await this.#writeGates();
     const a = this.#artifacts;
-    if (a.length > 0 || runs.length > 0 || endRunId !== undefined) {
-      await this.#client.query(
+    if (a.length > 0 || runs.length > 0 || endRunIds.length > 0 || guarded.length > 0) {
+      const { rows } = await this.#client.query(
         this.#sql.applyUnit(
           a.map((x) => x.id),
           a.map((x) => x.type),
@@ -134,21 +135,21 @@ export class UnitWriter {
           runs.map((r) => r.correlationId),
           runs.map((r) => r.replayOf ?? null),
           this.#now,
-          endRunId ?? null,
+          endRunIds,
           this.#channel,
+          guarded,
         ),
       );
+      if ((rows[0] as { cancelled: boolean }).cancelled) throw new Rollback(nothing('cancelled'));
     }
-    for (const run of runs) this.log.runs.push(queuedRun(run, this.#now));
+    for (const [run, log] of queued) log.runs.push(queuedRun(run, this.#now));
     return this.log.result();
   }
 
-  #setGate(key: string, state: GateState | undefined): void {
+  #setGate(key: string, state: GateState | undefined, log: UnitLog): void {
     this.#gates.set(key, state);
     this.#changedGates.add(key);
-    if (state?.deadline !== undefined && (this.log.nextDeadline === undefined || state.deadline < this.log.nextDeadline)) {
-      this.log.nextDeadline = state.deadline;
-    }
+    if (state?.deadline !== undefined && (log.nextDeadline === undefined || state.deadline < log.nextDeadline)) log.nextDeadline = state.deadline;
   }
 
   async #writeGates(): Promise<void> {
@@ -174,31 +175,32 @@ export class UnitWriter {
   }
 
   /** The runs whose workflow has not reached the agent's limit; the others are reported in the log. */
-  async #withinLimits(candidates: readonly NewRun[]): Promise<readonly NewRun[]> {
-    const limited = candidates.filter((run) => run.runLimit !== undefined);
+  async #withinLimits(candidates: readonly [NewRun, UnitLog][]): Promise<readonly [NewRun, UnitLog][]> {
+    const limited = candidates.filter(([run]) => run.runLimit !== undefined);
     if (limited.length === 0) return candidates;
     const pairs = new Map<string, [string, string]>();
-    for (const run of limited) pairs.set(pairKey(run.correlationId, run.agent), [run.correlationId, run.agent]);
+    for (const [run] of limited) pairs.set(pairKey(run.correlationId, run.agent), [run.correlationId, run.agent]);
     const sorted = [...pairs.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
     const { rows } = await this.#client.query(this.#sql.lockCounters(sorted.map((p) => p[0]), sorted.map((p) => p[1])));
     const counters = new Map<string, Counter>();
     for (const row of rows as { correlation_id: string; agent: string; count: number; reported: boolean }[]) {
       counters.set(pairKey(row.correlation_id, row.agent), { count: row.count, reported: row.reported, changed: false });
     }
-    const created: NewRun[] = [];
-    for (const run of candidates) {
+    const created: [NewRun, UnitLog][] = [];
+    for (const candidate of candidates) {
+      const [run, log] = candidate;
       if (run.runLimit === undefined) {
-        created.push(run);
+        created.push(candidate);
         continue;
       }
       const counter = counters.get(pairKey(run.correlationId, run.agent))!;
       counter.changed = true;
       if (counter.count >= run.runLimit) {
-        this.log.limited.push({ agent: run.agent, correlationId: run.correlationId, limit: run.runLimit, inputIds: run.inputIds, first: !counter.reported });
+        log.limited.push({ agent: run.agent, correlationId: run.correlationId, limit: run.runLimit, inputIds: run.inputIds, first: !counter.reported });
         counter.reported = true;
       } else {
         counter.count++;
-        created.push(run);
+        created.push(candidate);
       }
     }
     const changed = [...counters].filter(([, counter]) => counter.changed);

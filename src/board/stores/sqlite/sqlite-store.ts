@@ -39,7 +39,8 @@ import type {
   WorkflowChange,
   WorkflowState,
 } from '../../store/contract.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, openGate, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
+import { completeBatch } from '../../store/batch-completion.js';
+import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import type { SqlRow, SqliteDriver } from './driver.js';
 import { currentProcess, mayBeAlive, type ProcessIdentity } from './liveness.js';
 import { migrate } from './migrations.js';
@@ -123,9 +124,6 @@ function checkCompletion(completion: Completion): void {
   if (completion.outcome === 'finished') checkWrites(completion.outputs);
   else if (completion.outcome === 'failed') checkWrites([completion.fact]);
 }
-
-/** Rolls back a batch whose item failed, to run it again item by item. */
-class ItemFailed extends Error {}
 
 /**
  * A board store in a SQLite file: durable on one machine, resumable after a crash.
@@ -247,59 +245,22 @@ export class SqliteStore implements BoardStore {
   /**
    * Ends several claimed runs in one transaction (one commit), each item guarded by its own claim and
    * applied all or nothing by itself: a lost claim, or an item that fails, leaves the others applied.
-   * Answers each item's result in order. Items rarely fail inside the transaction (their writes are
-   * checked before it), so the batch first runs without savepoints; if an item throws, the whole
-   * transaction is rolled back and run again with a savepoint per item, undoing that item alone.
+   * Answers each item's result in order (see {@link completeBatch} for the savepoint fallback).
    */
   completeMany(items: readonly CompletionItem[], now: number): PromiseSettledResult<UnitResult>[] {
-    const settled = new Array<PromiseSettledResult<UnitResult>>(items.length);
-    const ready: number[] = [];
-    for (let i = 0; i < items.length; i++) {
-      try {
-        checkCompletion(items[i]!.completion);
-        ready.push(i);
-      } catch (error) {
-        settled[i] = { status: 'rejected', reason: error };
-      }
-    }
-    if (ready.length === 0) return settled;
     const db = this.#db;
-    let failed: unknown;
-    try {
-      db.transaction(() => {
-        for (const i of ready) {
-          const item = items[i]!;
-          try {
-            settled[i] = { status: 'fulfilled', value: this.#complete(item.claim, item.completion, now) };
-          } catch (error) {
-            failed = error;
-            throw new ItemFailed();
-          }
-        }
-      });
-      return settled;
-    } catch (error) {
-      if (!(error instanceof ItemFailed)) throw error;
-    }
-    if (ready.length === 1) {
-      settled[ready[0]!] = { status: 'rejected', reason: failed };
-      return settled;
-    }
-    db.transaction(() => {
-      for (const i of ready) {
-        const item = items[i]!;
-        db.prepare(SQL.savepoint).run();
-        try {
-          settled[i] = { status: 'fulfilled', value: this.#complete(item.claim, item.completion, now) };
-          db.prepare(SQL.releaseSavepoint).run();
-        } catch (error) {
-          db.prepare(SQL.rollbackToSavepoint).run();
-          db.prepare(SQL.releaseSavepoint).run();
-          settled[i] = { status: 'rejected', reason: error };
-        }
-      }
-    });
-    return settled;
+    // Every step answers synchronously, so the batch does too.
+    return completeBatch<void>(items, {
+      check: (item) => checkCompletion(item.completion),
+      transaction: (work) => db.transaction(() => work()),
+      complete: (_, item) => this.#complete(item.claim, item.completion, now),
+      savepoint: () => db.prepare(SQL.savepoint).run(),
+      release: () => db.prepare(SQL.releaseSavepoint).run(),
+      rollbackTo: () => {
+        db.prepare(SQL.rollbackToSavepoint).run();
+        db.prepare(SQL.releaseSavepoint).run();
+      },
+    }) as PromiseSettledResult<UnitResult>[];
   }
 
   /** One completion, inside a transaction. */
@@ -541,19 +502,7 @@ export class SqliteStore implements BoardStore {
   #createRun(run: NewRun, now: number, log: UnitLog): void {
     if (run.runLimit !== undefined && !this.#countRun(run, log)) return;
     this.#db.prepare(SQL.insertRun).run([run.id, run.agent, run.subscription, JSON.stringify(run.inputIds), run.correlationId, now, run.replayOf ?? null]);
-    (log.runs ??= []).push({
-      id: run.id,
-      agent: run.agent,
-      subscription: run.subscription,
-      inputIds: run.inputIds,
-      correlationId: run.correlationId,
-      enqueuedAt: now,
-      replayOf: run.replayOf,
-      state: 'queued',
-      attempt: 0,
-      owner: undefined,
-      leaseUntil: undefined,
-    });
+    (log.runs ??= []).push(queuedRun(run, now));
   }
 
   /** Counts a run against its workflow's limit for the agent; false (and a report) when the limit is reached. */
@@ -580,14 +529,7 @@ export class SqliteStore implements BoardStore {
     this.#storeGate(gate, transition.state !== undefined, before, log);
     for (const group of transition.groups) {
       this.#createRun(
-        {
-          id: deposit.runId,
-          agent: deposit.agent,
-          subscription: deposit.subscription,
-          inputIds: group.map((entry) => entry.artifactId),
-          correlationId: group[0]!.correlationId,
-          runLimit: deposit.runLimit,
-        },
+        groupRun(deposit, group),
         now,
         log,
       );

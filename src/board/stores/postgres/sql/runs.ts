@@ -4,32 +4,39 @@ const RUN_COLUMNS = 'id, agent, subscription, input_ids, correlation_id, enqueue
 
 /**
  * The writes of a unit in one statement: its artifacts ($1..$6), its runs in order ($7..$12, queued
- * at $13; queue_pos follows the rows), the end of the run that completes ($14, or null), and a
- * wake-up for the workers that listen ($15) naming the agents with new work, sent at commit.
+ * at $13; queue_pos follows the rows), the end of the runs that complete ($14, none for a publish),
+ * and a wake-up for the workers that listen ($15) naming the agents with new work, sent at commit.
+ * Nothing is written when a workflow among $16 is cancelled (`cancelled` answers whether one is): a
+ * publish checks the workflows it writes into here, after the statement that locked them.
  */
 export const applyUnit = (s: string) => `
-  with stored as (
+  with cancelled as (
+    select 1 from ${s}.workflows where correlation_id = any($16::text[]) and state = 'cancelled' limit 1
+  ), stored as (
     insert into ${s}.artifacts (id, type, correlation_id, produced_by, created_at, body)
     select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[])
+    where not exists (select 1 from cancelled)
   ), queued as (
     insert into ${s}.runs (id, agent, subscription, input_ids, correlation_id, replay_of, enqueued_at, state)
     select id, agent, subscription, input_ids, correlation_id, replay_of, $13, 'queued'
     from unnest($7::text[], $8::text[], $9::int[], $10::jsonb[], $11::text[], $12::text[])
       as t(id, agent, subscription, input_ids, correlation_id, replay_of)
+    where not exists (select 1 from cancelled)
     returning agent
   ), ended as (
-    delete from ${s}.runs where id = $14
+    delete from ${s}.runs where id = any($14::text[]) and not exists (select 1 from cancelled)
   ), forgotten as (
-    delete from ${s}.outputs where run_id = $14
+    delete from ${s}.outputs where run_id = any($14::text[]) and not exists (select 1 from cancelled)
   ), woken as (
     select pg_notify($15, 'runs:' || string_agg(distinct agent, ',')) from queued having count(*) > 0
   )
-  select (select count(*) from woken) as woken`;
+  select exists (select 1 from cancelled) as cancelled, (select count(*) from woken) as woken`;
 
 /**
  * The claim: the oldest queued runs of the agents asked whose workflow is active, locked with SKIP
  * LOCKED so that concurrent claims never wait for each other nor take the same run, stamped with the
- * owner, the next attempt and a lease.
+ * owner, the next attempt and a lease; each with the bodies of its input artifacts (`inputs`), which
+ * the worker reads next, so that starting a run costs no round trip of its own.
  */
 export const claimRuns = (s: string) => `
   with picked as (
@@ -39,10 +46,13 @@ export const claimRuns = (s: string) => `
     order by r.queue_pos
     limit $2
     for update of r skip locked
+  ), claimed as (
+    update ${s}.runs r set state = 'running', attempt = r.attempt + 1, owner = $3, lease_until = $4
+    from picked where r.id = picked.id
+    returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
   )
-  update ${s}.runs r set state = 'running', attempt = r.attempt + 1, owner = $3, lease_until = $4
-  from picked where r.id = picked.id
-  returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}`;
+  select c.*, (select json_agg(a.body) from ${s}.artifacts a where a.id in (select jsonb_array_elements_text(c.input_ids))) as inputs
+  from claimed c`;
 
 /**
  * The guard of emit and complete: the run, locked, if this owner still holds this attempt; with a
@@ -53,6 +63,34 @@ export const heldRun = (s: string) => `
   from ${s}.runs
   where id = $1 and owner = $2 and attempt = $3 and state = 'running'
   for update`;
+
+/**
+ * The guard of a batch of completions: the runs ($1) that their owners ($2) still hold at their
+ * attempts ($3), locked in id order, each with a shared lock on its workflow ($4: the schema).
+ */
+export const heldRuns = (s: string) => `
+  select ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}, pg_advisory_xact_lock_shared(hashtext($4::text || ':' || r.correlation_id))::text as locked
+  from ${s}.runs r
+  join unnest($1::text[], $2::text[], $3::int[]) as c(id, owner, attempt) on r.id = c.id and r.owner = c.owner and r.attempt = c.attempt
+  where r.state = 'running'
+  order by r.id
+  for update of r`;
+
+/**
+ * The batch form of recordOutputs: records the outputs ($1: run ids, $2: indexes, pairwise) as
+ * applied; answers the workflows among $3 that are cancelled and the pairs not applied before. The
+ * outputs of a run whose workflow is cancelled are recorded too, and forgotten with the run's end in
+ * the same transaction.
+ */
+export const recordOutputsMany = (s: string) => `
+  with recorded as (
+    insert into ${s}.outputs (run_id, index)
+    select * from unnest($1::text[], $2::int[])
+    on conflict do nothing
+    returning run_id, index
+  )
+  select coalesce((select array_agg(correlation_id) from ${s}.workflows where correlation_id = any($3::text[]) and state = 'cancelled'), '{}') as cancelled,
+    coalesce((select json_agg(json_build_array(run_id, index)) from recorded), '[]') as recorded`;
 
 /**
  * Records output indexes ($2) of run $1 as applied, unless a workflow among $3 is cancelled; answers
