@@ -99,6 +99,14 @@ class AcquireWaiter implements RankedWaiter {
 function noop(): void {}
 
 /**
+ * One permit and one waiter that live as long as the module. V8 keeps the hidden classes an
+ * object's fields lead to only while some object has them: after a full GC that left no permit or
+ * waiter alive, the next ones get new classes and the optimised acquire, release and serve are
+ * thrown away ("weak objects" deopts), which made a busy semaphore 2 to 3 times slower after a GC.
+ */
+const _keepShapes: readonly object[] = [new HeldPermit(() => {}, 1), new AcquireWaiter(1, 0)];
+
+/**
  * Limits how many tasks hold a resource at once. `acquire()` waits for permits and resolves to a
  * {@link Permit}; `run(task)` acquires, runs the task with a signal and releases only once the task
  * has settled, even when a timeout aborted it. Waiters are served in `priority` order (higher first,
