@@ -97,14 +97,22 @@ export function gather(tasks: GatherTasks, options?: GatherOptions): Promise<unk
 }
 
 const NOT_SETTLED: unique symbol = Symbol('not settled');
+/** What a finished Gathering holds instead of its results (made as the results arrays are, for one hidden class). */
+const NO_RESULTS: unknown[] = new Array<unknown>(0).fill(NOT_SETTLED);
+/** See the end of the Gathering constructor. */
+let _lastGathering: Gathering | undefined;
+const settled = (): void => {};
+function keepShape(gathering: Gathering): void {
+  _lastGathering = gathering;
+}
 
 class Gathering extends Supervisor {
   readonly #keys: string[] | undefined;
   readonly #settle: boolean;
-  readonly #resolve: (value: unknown) => void;
-  readonly #reject: (reason: unknown) => void;
+  #resolve: (value: unknown) => void;
+  #reject: (reason: unknown) => void;
   /** Values, or settled entries in settle mode. `NOT_SETTLED` marks tasks still running. */
-  readonly #results: unknown[];
+  #results: unknown[];
   #firstError: unknown = undefined;
   #failed = false;
   #others: unknown[] | undefined;
@@ -130,6 +138,12 @@ class Gathering extends Supervisor {
     for (let i = 0; i < count && !this.stopping; i++) this.startChild(fns[i]!, i);
     this.closed = true;
     this.check();
+    // V8 keeps the hidden classes an object's fields lead to only while some object has them: after
+    // a full GC that left no Gathering alive, the next one gets new classes, and the code optimised
+    // for the old ones (startChild, onFulfilled, check, the callbacks) is thrown away and optimised
+    // again ("weak objects" deopts), which made the first gather after a GC 3 to 7 times slower
+    // than one before it. The last Gathering stays referenced (without its results) so they live.
+    keepShape(this);
   }
 
   onFulfilled(index: number, value: unknown): void {
@@ -172,6 +186,13 @@ class Gathering extends Supervisor {
       }
       this.#resolve(this.#keys === undefined ? results : toRecord(this.#keys, results));
     }
+    // Kept as `_lastGathering`, it must not keep what it delivered alive (nor, through the settled
+    // promise its resolve function holds, the results).
+    this.#resolve = settled;
+    this.#reject = settled;
+    this.#results = NO_RESULTS;
+    this.#firstError = undefined;
+    this.#others = undefined;
   }
 }
 
@@ -180,3 +201,4 @@ function toRecord(keys: readonly string[], values: readonly unknown[]): Record<s
   for (let i = 0; i < keys.length; i++) record[keys[i]!] = values[i];
   return record;
 }
+

@@ -59,6 +59,14 @@ export function assertSignal(value: unknown, name = 'signal'): asserts value is 
   }
 }
 
+/** A priority is any number but NaN (`Infinity` and `-Infinity` included); returns it. */
+export function assertPriority(value: unknown, name = 'priority'): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  }
+  return value;
+}
+
 export function assertOptions(value: unknown, name = 'options'): asserts value is object | undefined {
   if (value !== undefined && (value === null || typeof value !== 'object')) {
     throw new TypeError(`${name} must be an object or undefined, got ${describe(value)}`);

@@ -12,5 +12,9 @@ export {
   type AddAllOptions,
   type QueueWaitOptions,
   type WhenFull,
+  type TaskInfo,
+  type TaskQueueEvents,
+  type TaskQueueEventName,
+  type TaskQueueListenerOptions,
 } from './task-queue.js';
 export { RateLimiter, type RateLimiterOptions, type RateAcquireOptions, type RateRunOptions } from './rate-limiter.js';

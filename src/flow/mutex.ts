@@ -3,7 +3,7 @@
  */
 import type { GraceOptions } from '../core/grace.js';
 import type { Task } from '../core/task.js';
-import { assertOptions } from '../core/validate.js';
+import { assertKnownOptions, assertOptions } from '../core/validate.js';
 import { Semaphore, type Permit } from './semaphore.js';
 
 /** Options for {@link Mutex.lock}. */
@@ -12,13 +12,20 @@ export interface LockOptions {
   readonly signal?: AbortSignal;
   /** Stops waiting after this many ms with a `TimeoutError`. */
   readonly timeoutMs?: number;
+  /** Higher is served first (default 0); equal priorities first-in first-out. */
+  readonly priority?: number;
 }
+
+const LOCK_OPTIONS = ['signal', 'timeoutMs', 'priority'];
 
 /** Options for {@link Mutex.run}. */
 export interface RunExclusiveOptions extends LockOptions, GraceOptions {}
 
+const RUN_OPTIONS = [...LOCK_OPTIONS, 'graceMs', 'onStraggler'];
+
 /**
- * A lock: one holder at a time, waiters served first-in first-out, every wait abortable.
+ * A lock: one holder at a time, waiters served by `priority` (higher first, default 0) and
+ * first-in first-out within a priority, every wait abortable.
  * `run(task)` holds the lock until the task has settled, even when a timeout aborted it.
  *
  * @example
@@ -65,7 +72,8 @@ export class Mutex {
   lock(options?: LockOptions): Promise<Permit> {
     assertOptions(options);
     if (options === undefined) return this.#semaphore.acquire();
-    return this.#semaphore.acquire({ signal: options.signal, timeoutMs: options.timeoutMs });
+    assertKnownOptions(options, LOCK_OPTIONS, 'Mutex.lock');
+    return this.#semaphore.acquire({ signal: options.signal, timeoutMs: options.timeoutMs, priority: options.priority });
   }
 
   /**
@@ -118,6 +126,7 @@ export class Mutex {
    */
   run<T>(task: Task<T>, options?: RunExclusiveOptions): Promise<T> {
     assertOptions(options);
+    assertKnownOptions(options, RUN_OPTIONS, 'Mutex.run');
     return this.#semaphore.run(task, options);
   }
 

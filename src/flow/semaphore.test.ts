@@ -269,3 +269,134 @@ describe('cancelling the waiters of a Semaphore or a Mutex', () => {
     expect(mutex.locked).toBe(false);
   });
 });
+
+describe('priority on Semaphore and Mutex', () => {
+  it('serves higher priorities first and equal priorities first-in first-out', async () => {
+    const semaphore = new Semaphore(1);
+    const held = semaphore.tryAcquire()!;
+    const order: string[] = [];
+    const wait = (name: string, priority?: number) =>
+      semaphore.acquire(priority === undefined ? undefined : { priority }).then((permit) => {
+        order.push(name);
+        permit.release();
+      });
+    const all = [wait('a'), wait('low', -1), wait('b', 0), wait('high1', 5), wait('top', 10), wait('high2', 5), wait('low2', -1)];
+    expect(semaphore.waiting).toBe(7);
+    held.release();
+    await Promise.all(all);
+    expect(order).toEqual(['top', 'high1', 'high2', 'a', 'b', 'low', 'low2']);
+    expect(semaphore.available).toBe(1);
+  });
+
+  it('a higher-priority newcomer does not overtake a free permit: it waits only when someone waits', async () => {
+    const semaphore = new Semaphore(2);
+    const permit = await semaphore.acquire({ priority: 3 });
+    expect(semaphore.available).toBe(1);
+    permit.release();
+  });
+
+  it('Semaphore.run and Mutex.run take a priority', async () => {
+    const semaphore = new Semaphore(1);
+    const mutex = new Mutex();
+    for (const lock of [semaphore, mutex]) {
+      const order: number[] = [];
+      const gate = deferred();
+      const first = lock.run(() => gate.promise);
+      const runs = [1, 3, 2].map((priority) => lock.run(() => void order.push(priority), { priority }));
+      const timed = lock.run(() => void order.push(4), { priority: 4, timeoutMs: 10_000 });
+      gate.resolve();
+      await Promise.all([first, ...runs, timed]);
+      expect(order).toEqual([4, 3, 2, 1]);
+    }
+  });
+
+  it('Mutex.lock takes a priority and rejects unknown option names', async () => {
+    const mutex = new Mutex();
+    const held = await mutex.lock();
+    const order: string[] = [];
+    const low = mutex.lock().then((lock) => (order.push('low'), lock.release()));
+    const high = mutex.lock({ priority: 1 }).then((lock) => (order.push('high'), lock.release()));
+    held.release();
+    await Promise.all([low, high]);
+    expect(order).toEqual(['high', 'low']);
+    expect(() => mutex.lock({ timeout: 10 } as never)).toThrow(/Mutex.lock has no option "timeout"/);
+    expect(() => mutex.run(() => 1, { timeout: 10 } as never)).toThrow(/Mutex.run has no option "timeout"/);
+  });
+
+  it('rejects a priority that is not a number', () => {
+    const semaphore = new Semaphore(1);
+    expect(() => semaphore.acquire({ priority: Number.NaN })).toThrow(/priority must be a number/);
+    expect(() => semaphore.acquire({ priority: '1' as never })).toThrow(/priority must be a number/);
+    expect(() => semaphore.run(() => 1, { priority: Number.NaN })).toThrow(/priority must be a number/);
+  });
+
+  it('an aborted or cancelled high-priority waiter leaves its level, and lowering permits keeps the order', async () => {
+    const semaphore = new Semaphore(2);
+    const held = await semaphore.acquire({ weight: 2 });
+    const controller = new AbortController();
+    const order: string[] = [];
+    const wait = (name: string, options: { priority: number; weight?: number; signal?: AbortSignal }) =>
+      semaphore.acquire(options).then(
+        (permit) => {
+          order.push(name);
+          permit.release();
+        },
+        (error: unknown) => order.push(`${name}: ${(error as Error).name}`),
+      );
+    const all = [
+      wait('heavy', { priority: 9, weight: 2, signal: controller.signal }),
+      wait('a', { priority: 1 }),
+      wait('b', { priority: 0 }),
+      wait('c', { priority: 1 }),
+    ];
+    controller.abort();
+    await flushMicrotasks();
+    expect(semaphore.waiting).toBe(3);
+    semaphore.permits = 1; // drains and requeues the waiters: their order must not change
+    held.release();
+    await Promise.all(all);
+    expect(order).toEqual(['heavy: AbortError', 'a', 'c', 'b']);
+    const again = semaphore.tryAcquire()!;
+    const late = [wait('x', { priority: 2 }), wait('y', { priority: -2 })];
+    expect(semaphore.cancel()).toBe(2);
+    again.release();
+    await Promise.all(late);
+    expect(order.slice(4)).toEqual(['x: AbortError', 'y: AbortError']);
+    expect(semaphore.waiting).toBe(0);
+  });
+
+  it('serves in (priority, arrival) order whatever the priorities, aborts and releases', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ priority: fc.integer({ min: -2, max: 2 }), aborts: fc.boolean() }), { minLength: 1, maxLength: 20 }),
+        async (specs) => {
+          const semaphore = new Semaphore(1);
+          const held = semaphore.tryAcquire()!;
+          const served: number[] = [];
+          const controllers = specs.map(() => new AbortController());
+          const waits = specs.map((spec, i) =>
+            semaphore.acquire({ priority: spec.priority, signal: controllers[i]!.signal }).then(
+              (permit) => {
+                served.push(i);
+                permit.release();
+              },
+              () => undefined,
+            ),
+          );
+          specs.forEach((spec, i) => spec.aborts && controllers[i]!.abort());
+          expect(semaphore.waiting).toBe(specs.filter((spec) => !spec.aborts).length);
+          held.release();
+          await Promise.all(waits);
+          const expected = specs
+            .map((spec, i) => ({ ...spec, i }))
+            .filter((spec) => !spec.aborts)
+            .sort((a, b) => b.priority - a.priority || a.i - b.i)
+            .map((spec) => spec.i);
+          expect(served).toEqual(expected);
+          expect(semaphore.available).toBe(1);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

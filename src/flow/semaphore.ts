@@ -1,16 +1,16 @@
 /**
- * A weighted counting semaphore with strict first-in first-out service. A waiter that needs more
- * permits than are free blocks the ones behind it, even those that would fit: that is what keeps a
- * heavy waiter from starving behind a stream of light ones.
+ * A weighted counting semaphore with strict priority-then-first-in-first-out service. A waiter that
+ * needs more permits than are free blocks the ones behind it, even those that would fit: that is what
+ * keeps a heavy waiter from starving behind a stream of light ones.
  */
 import { CancelledError, TimeoutError } from '../core/errors.js';
 import type { GraceOptions } from '../core/grace.js';
 import { validateGrace } from '../core/grace.js';
 import { AbortFanout, linkSignal, neverAbortedSignal } from '../core/signal.js';
 import type { Task } from '../core/task.js';
-import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal } from '../core/validate.js';
+import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertPriority, assertSignal } from '../core/validate.js';
 import { runHeld } from './held.js';
-import { WaitQueue, type Waiter } from './wait-queue.js';
+import { PriorityWaitQueue, type RankedWaiter } from './wait-queue.js';
 
 /**
  * Permits held from a {@link Semaphore} (or a {@link Mutex} lock). Give them back with `release()`,
@@ -44,13 +44,18 @@ export interface AcquireOptions {
   readonly weight?: number;
   /** Stops waiting after this many ms with a {@link TimeoutError}. */
   readonly timeoutMs?: number;
+  /**
+   * Higher is served first (default 0); equal priorities are served first-in first-out. A waiter
+   * that cannot be served yet blocks every waiter behind it, lower priorities included.
+   */
+  readonly priority?: number;
 }
 
 /** Options for {@link Semaphore.run}. */
 export interface SemaphoreRunOptions extends AcquireOptions, GraceOptions {}
 
 /** Every option `acquire` and `run` read (`run` passes its own options on to `acquire`). */
-const RUN_OPTIONS = ['signal', 'weight', 'timeoutMs', 'graceMs', 'onStraggler'];
+const RUN_OPTIONS = ['signal', 'weight', 'timeoutMs', 'priority', 'graceMs', 'onStraggler'];
 
 class HeldPermit implements Permit {
   #giveBack: ((weight: number) => void) | undefined;
@@ -77,25 +82,36 @@ class HeldPermit implements Permit {
   }
 }
 
-class AcquireWaiter implements Waiter {
+class AcquireWaiter implements RankedWaiter {
   done = false;
   readonly weight: number;
+  readonly priority: number;
   resolve: (permit: Permit) => void = noop;
   reject: (reason: unknown) => void = noop;
   cleanup: (() => void) | undefined = undefined;
 
-  constructor(weight: number) {
+  constructor(weight: number, priority: number) {
     this.weight = weight;
+    this.priority = priority;
   }
 }
 
 function noop(): void {}
 
 /**
+ * One permit and one waiter that live as long as the module. V8 keeps the hidden classes an
+ * object's fields lead to only while some object has them: after a full GC that left no permit or
+ * waiter alive, the next ones get new classes and the optimised acquire, release and serve are
+ * thrown away ("weak objects" deopts), which made a busy semaphore 2 to 3 times slower after a GC.
+ */
+const _keepShapes: readonly object[] = [new HeldPermit(() => {}, 1), new AcquireWaiter(1, 0)];
+
+/**
  * Limits how many tasks hold a resource at once. `acquire()` waits for permits and resolves to a
  * {@link Permit}; `run(task)` acquires, runs the task with a signal and releases only once the task
- * has settled, even when a timeout aborted it. Waiters are served first-in first-out, weighted ones
- * included, and an aborted or timed-out waiter leaves the queue at once.
+ * has settled, even when a timeout aborted it. Waiters are served in `priority` order (higher first,
+ * default 0) and first-in first-out within a priority, weighted ones included; an aborted or
+ * timed-out waiter leaves the queue at once, and `cancel()` rejects every waiter.
  *
  * @example
  * ```ts
@@ -116,7 +132,7 @@ export class Semaphore {
   #permits: number;
   #inUse = 0;
   readonly #fanout = new AbortFanout();
-  readonly #queue = new WaitQueue<AcquireWaiter>(this.#fanout);
+  readonly #queue = new PriorityWaitQueue<AcquireWaiter>(this.#fanout);
   readonly #giveBack = (weight: number): void => {
     this.#inUse -= weight;
     if (this.#queue.size > 0) this.#serve();
@@ -195,9 +211,10 @@ export class Semaphore {
         this.#inUse++;
         return Promise.resolve(new HeldPermit(this.#giveBack, 1));
       }
-      return this.#wait(1, undefined, undefined);
+      return this.#wait(1, 0, undefined, undefined);
     }
     let weight = 1;
+    let priority = 0;
     let signal: AbortSignal | undefined;
     let timeoutMs: number | undefined;
     if (options !== undefined) {
@@ -211,6 +228,7 @@ export class Semaphore {
       }
       timeoutMs = options.timeoutMs;
       if (timeoutMs !== undefined) assertDuration(timeoutMs, 'timeoutMs');
+      if (options.priority !== undefined) priority = assertPriority(options.priority);
       if (weight > this.#permits) {
         throw new RangeError(`weight ${weight} exceeds the semaphore's ${this.#permits} permits`);
       }
@@ -221,12 +239,12 @@ export class Semaphore {
       return Promise.resolve(new HeldPermit(this.#giveBack, weight));
     }
     if (timeoutMs === 0) return Promise.reject(timedOut(0));
-    return this.#wait(weight, signal, timeoutMs);
+    return this.#wait(weight, priority, signal, timeoutMs);
   }
 
   /** The slow path of `acquire`, apart so that the fast path allocates no closure context. */
-  #wait(weight: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Permit> {
-    const waiter = new AcquireWaiter(weight);
+  #wait(weight: number, priority: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Permit> {
+    const waiter = new AcquireWaiter(weight, priority);
     this.#enqueuing = waiter;
     const promise = new Promise<Permit>(this.#enqueue);
     if (signal === undefined && timeoutMs === undefined) return promise;
@@ -323,6 +341,7 @@ export class Semaphore {
     assertSignal(options?.signal);
     if (options?.weight !== undefined) assertInteger(options.weight, 'weight', { min: 1 });
     if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    if (options?.priority !== undefined) assertPriority(options.priority);
     return this.#run(task, options);
   }
 
@@ -339,7 +358,7 @@ export class Semaphore {
     const link = linkSignal(controller, signal);
     const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), timeoutMs);
     try {
-      const permit = await this.acquire({ signal: controller.signal, weight: options?.weight ?? 1 });
+      const permit = await this.acquire({ signal: controller.signal, weight: options?.weight ?? 1, priority: options?.priority ?? 0 });
       return await runHeld(task, controller.signal, true, 'Semaphore.run', options, () => permit.release());
     } finally {
       clearTimeout(timer);

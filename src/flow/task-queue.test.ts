@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { abortListenerCount, deferred, flushMicrotasks, untilAborted } from '../../test/helpers.js';
 import { CancelledError, suppressedErrors } from '../core/errors.js';
-import { QueueFullError, TaskQueue } from './task-queue.js';
+import { QueueFullError, TaskQueue, type TaskInfo } from './task-queue.js';
 
 describe('TaskQueue', () => {
   it('resolves add with the task result and rejects with its error', async () => {
@@ -497,5 +497,210 @@ describe('TaskQueue options and the signal of a task added without one', () => {
     gate.resolve();
     await Promise.all(waiters);
     expect(resolved).toBe(1_000);
+  });
+});
+
+describe('TaskQueue ids and setPriority', () => {
+  it('setPriority moves a waiting task, and says false for an id that is not waiting', async () => {
+    const queue = new TaskQueue({ concurrency: 1, paused: true });
+    const order: string[] = [];
+    const jobs = ['a', 'b', 'c', 'd'].map((id) => queue.add(() => void order.push(id), { id }));
+    expect(queue.setPriority('d', 2)).toBe(true);
+    expect(queue.setPriority('b', 1)).toBe(true);
+    expect(queue.setPriority('a', 0)).toBe(true); // unchanged
+    expect(queue.setPriority('nobody', 5)).toBe(false);
+    queue.resume();
+    await Promise.all(jobs);
+    expect(order).toEqual(['d', 'b', 'a', 'c']);
+    expect(queue.setPriority('a', 3)).toBe(false); // it ran
+    expect(() => queue.setPriority('a', Number.NaN)).toThrow(/priority must be a number/);
+    expect(() => queue.setPriority(1 as never, 1)).toThrow(/id must be a string/);
+  });
+
+  it('a moved task still leaves on abort, with its listener removed', async () => {
+    const queue = new TaskQueue({ concurrency: 1, paused: true });
+    const controller = new AbortController();
+    const task = vi.fn();
+    const job = queue.add(task, { id: 'x', signal: controller.signal });
+    queue.setPriority('x', 4);
+    queue.setPriority('x', -4);
+    expect(abortListenerCount(controller.signal)).toBe(1);
+    controller.abort(new Error('left'));
+    await expect(job).rejects.toThrow('left');
+    expect(queue.size).toBe(0);
+    expect(queue.setPriority('x', 1)).toBe(false);
+    queue.resume();
+    await queue.onIdle();
+    expect(task).not.toHaveBeenCalled();
+  });
+
+  it('setPriority reorders a task that waits for room, and clear forgets ids', async () => {
+    const queue = new TaskQueue({ concurrency: 1, maxSize: 1, whenFull: 'wait', paused: true });
+    const order: string[] = [];
+    const jobs = ['first', 'second', 'third'].map((id) => queue.add(() => void order.push(id), { id }));
+    expect(queue.size).toBe(1);
+    expect(queue.setPriority('third', 9)).toBe(true); // still waiting for room
+    queue.resume();
+    await Promise.all(jobs);
+    expect(order).toEqual(['first', 'second', 'third']); // admitted one at a time, so it cannot overtake
+    queue.pause();
+    const cleared = queue.add(() => 1, { id: 'again' });
+    queue.clear();
+    await expect(cleared).rejects.toBeInstanceOf(CancelledError);
+    expect(queue.setPriority('again', 1)).toBe(false);
+    const reused = queue.add(() => 2, { id: 'again' });
+    queue.resume();
+    expect(await reused).toBe(2);
+  });
+
+  it('refuses a second waiting task with the same id, and a non-string id', async () => {
+    const queue = new TaskQueue({ concurrency: 1, paused: true });
+    const first = queue.add(() => 1, { id: 'job' });
+    await expect(queue.add(() => 2, { id: 'job' })).rejects.toThrow(/already has the id "job"/);
+    expect(() => queue.add(() => 3, { id: 7 as never })).toThrow(/id must be a string/);
+    queue.resume();
+    expect(await first).toBe(1);
+    expect(await queue.add(() => 4, { id: 'job' })).toBe(4); // the first one is gone
+  });
+
+  it('addAll rejects unknown option names', () => {
+    const queue = new TaskQueue();
+    expect(() => queue.addAll([() => 1], { concurrency: 2 } as never)).toThrow(/TaskQueue.addAll has no option "concurrency"/);
+  });
+});
+
+describe('TaskQueue events', () => {
+  it('fires add, active, completed, error, next, empty, pendingZero and idle in order', async () => {
+    const queue = new TaskQueue({ concurrency: 1 });
+    const log: string[] = [];
+    queue.on('add', (task) => log.push(`add ${task.id}`));
+    queue.on('active', (task) => log.push(`active ${task.id}`));
+    queue.on('completed', (result, task) => log.push(`completed ${task.id} ${String(result)}`));
+    queue.on('error', (error, task) => log.push(`error ${task.id} ${(error as Error).message}`));
+    queue.on('next', (task) => log.push(`next ${task.id}`));
+    queue.on('empty', () => log.push('empty'));
+    queue.on('pendingZero', () => log.push('pendingZero'));
+    queue.on('idle', () => log.push('idle'));
+    const gate = deferred();
+    const a = queue.add(async () => {
+      await gate.promise;
+      return 'A';
+    }, { id: 'a' });
+    const b = queue.add(() => {
+      throw new Error('B');
+    }, { id: 'b', priority: 2 });
+    expect(log).toEqual(['add a', 'active a', 'add b']);
+    gate.resolve();
+    await a;
+    await expect(b).rejects.toThrow('B');
+    await queue.onIdle();
+    expect(log).toEqual([
+      'add a', 'active a', 'add b',
+      'completed a A', 'empty', 'next a',
+      'active b', 'error b B', 'pendingZero', 'idle', 'next b',
+    ]);
+    // The states fire again each time they are reached anew.
+    log.length = 0;
+    await queue.add(() => 'C');
+    expect(log).toEqual(['add 2', 'active 2', 'completed 2 C', 'pendingZero', 'idle', 'next 2']); // 'b' was 1
+  });
+
+  it('gives generated ids while listening, fires per task of a batch, and next for tasks that leave unrun', async () => {
+    const queue = new TaskQueue({ concurrency: 1 });
+    const added: TaskInfo[] = [];
+    const next: string[] = [];
+    queue.on('add', (task) => added.push(task));
+    queue.on('next', (task) => next.push(task.id));
+    const gate = deferred();
+    const running = queue.add(() => gate.promise);
+    const controller = new AbortController();
+    const leaving = queue.add(() => 'never', { signal: controller.signal });
+    const batch = queue.addAll([() => 1, () => 2], { priority: 1 });
+    expect(added.map((task) => [task.id, task.priority])).toEqual([['1', 0], ['2', 0], ['3', 1], ['4', 1]]);
+    expect(queue.setPriority(added[1]!.id, 5)).toBe(true); // a generated id works like a given one
+    controller.abort(new Error('gone'));
+    await expect(leaving).rejects.toThrow('gone');
+    expect(next).toEqual(['2']);
+    gate.resolve();
+    await running;
+    expect(await batch).toEqual([1, 2]);
+    expect(next).toEqual(['2', '1', '3', '4']);
+    queue.pause();
+    const cleared = [queue.add(() => 0), queue.addAll([() => 0, () => 0])];
+    queue.clear();
+    await Promise.allSettled(cleared);
+    expect(next.slice(4)).toEqual(['5', '6', '7']);
+  });
+
+  it('a listener that throws is reported and breaks nothing', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const queue = new TaskQueue({ concurrency: 2 });
+      const seen: number[] = [];
+      for (const name of ['add', 'active', 'completed', 'next', 'empty', 'pendingZero', 'idle'] as const) {
+        queue.on(name, () => {
+          throw new Error(`${name} listener`);
+        });
+      }
+      queue.on('completed', (result) => seen.push(result as number));
+      const results = await Promise.all([1, 2, 3, 4].map((n) => queue.add(async () => n)));
+      await queue.onIdle();
+      expect(results).toEqual([1, 2, 3, 4]);
+      expect(seen.sort()).toEqual([1, 2, 3, 4]);
+      expect(queue.running + queue.size).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.some((message) => message.includes("'completed' listener threw"))).toBe(true);
+      expect(warnings.some((message) => message.includes("'idle' listener threw"))).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('unsubscribes by the returned function or the signal, and rejects unknown names and options', async () => {
+    const queue = new TaskQueue();
+    const controller = new AbortController();
+    const bySignal = vi.fn();
+    const byCall = vi.fn();
+    queue.on('completed', bySignal, { signal: controller.signal });
+    const off = queue.on('completed', byCall);
+    await queue.add(() => 1);
+    off();
+    off();
+    controller.abort();
+    expect(abortListenerCount(controller.signal)).toBe(0);
+    await queue.add(() => 2);
+    expect(bySignal).toHaveBeenCalledTimes(1);
+    expect(byCall).toHaveBeenCalledTimes(1);
+    const aborted = vi.fn();
+    queue.on('completed', aborted, { signal: controller.signal });
+    await queue.add(() => 3);
+    expect(aborted).not.toHaveBeenCalled();
+    expect(() => queue.on('finished' as never, vi.fn())).toThrow(/TaskQueue has no event "finished"; its events are add, active/);
+    expect(() => queue.on('idle', vi.fn(), { once: true } as never)).toThrow(/TaskQueue.on has no option "once"/);
+    expect(() => queue.on('idle', 'no' as never)).toThrow(/listener must be a function/);
+  });
+
+  it('onPendingZero resolves once nothing runs, even with tasks waiting, and is abortable', async () => {
+    const queue = new TaskQueue({ concurrency: 2 });
+    await queue.onPendingZero(); // nothing runs: at once
+    const gates = [deferred(), deferred()];
+    const jobs = [...gates.map((gate) => queue.add(() => gate.promise)), queue.add(() => 'later')];
+    queue.pause();
+    let zero = false;
+    const pendingZero = queue.onPendingZero().then(() => (zero = true));
+    const controller = new AbortController();
+    const aborted = queue.onPendingZero({ signal: controller.signal });
+    controller.abort(new Error('stop waiting'));
+    await expect(aborted).rejects.toThrow('stop waiting');
+    gates[0]!.resolve();
+    await flushMicrotasks();
+    expect(zero).toBe(false);
+    gates[1]!.resolve();
+    await pendingZero;
+    expect(queue.size).toBe(1);
+    queue.resume();
+    await Promise.all(jobs);
   });
 });

@@ -7,7 +7,7 @@ import { CancelledError } from '../core/errors.js';
 import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
 import { AbortFanout, neverAbortedSignal } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
-import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
+import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertPriority, assertSignal, describe } from '../core/validate.js';
 import { runHeld } from './held.js';
 import { WaitQueue, type Waiter } from './wait-queue.js';
 
@@ -58,7 +58,60 @@ export interface AddOptions {
   readonly signal?: AbortSignal;
   /** Overrides the queue's `whenFull` for this call. */
   readonly whenFull?: WhenFull;
+  /**
+   * Names the task for {@link TaskQueue.setPriority} and in events. Without it, a task gets a
+   * generated id (`'1'`, `'2'`, ...) when anyone listens to the queue's events; otherwise none.
+   * Two waiting tasks cannot share an id.
+   */
+  readonly id?: string;
 }
+
+/** What the task events of a {@link TaskQueue} say about their task. */
+export interface TaskInfo {
+  /** The `id` given to `add`, or one the queue generated. */
+  readonly id: string;
+  /** Its priority when the event fired. */
+  readonly priority: number;
+}
+
+/**
+ * The events of a {@link TaskQueue} and their listeners' arguments, named as in p-queue.
+ *
+ * - `add`: a task was queued (or started at once); `addAll` fires it once per task.
+ * - `active`: a task is being called (its slot is taken).
+ * - `completed`: a task fulfilled, with its value. `error`: a task threw or rejected, with the error
+ *   (the promise `add` returned rejects too: handle both).
+ * - `next`: a task that had started has settled (after `completed` or `error`), or a waiting task
+ *   left without running (aborted, cleared, its batch failed).
+ * - `empty`: the waiting line became empty (tasks may still run).
+ * - `pendingZero`: the number of running tasks became 0 (tasks may still wait, e.g. while paused).
+ * - `idle`: nothing waits and nothing runs any more; never fires if no task was ever added.
+ *
+ * `empty`, `pendingZero` and `idle` fire on the change, once each time the state is reached.
+ */
+export interface TaskQueueEvents {
+  add: [task: TaskInfo];
+  active: [task: TaskInfo];
+  completed: [result: unknown, task: TaskInfo];
+  error: [error: unknown, task: TaskInfo];
+  next: [task: TaskInfo];
+  empty: [];
+  pendingZero: [];
+  idle: [];
+}
+
+/** The name of an event of a {@link TaskQueue}. */
+export type TaskQueueEventName = keyof TaskQueueEvents;
+
+/** Options for {@link TaskQueue.on}. */
+export interface TaskQueueListenerOptions {
+  /** Aborting it removes the listener. */
+  readonly signal?: AbortSignal;
+}
+
+type AnyListener = (...args: never[]) => void;
+
+const EVENT_NAMES: readonly TaskQueueEventName[] = ['add', 'active', 'completed', 'error', 'next', 'empty', 'pendingZero', 'idle'];
 
 /** Options for the waits {@link TaskQueue.onIdle}, {@link TaskQueue.onEmpty}, {@link TaskQueue.onSizeLessThan}. */
 export interface QueueWaitOptions {
@@ -66,7 +119,8 @@ export interface QueueWaitOptions {
 }
 
 const QUEUE_OPTIONS = ['concurrency', 'maxSize', 'whenFull', 'paused', 'graceMs', 'onStraggler'] as const;
-const ADD_OPTIONS = ['priority', 'signal', 'whenFull'] as const;
+const ADD_OPTIONS = ['priority', 'signal', 'whenFull', 'id'] as const;
+const ADD_ALL_OPTIONS = ['priority', 'signal'] as const;
 
 const WAITING_FOR_ROOM = 0;
 const QUEUED = 1;
@@ -76,8 +130,13 @@ class Entry implements Waiter {
   done = false;
   readonly batch = false;
   readonly task: Task<unknown>;
-  readonly priority: number;
+  /** Mutable only while it waits for room (outside the waiting line): see `setPriority`. */
+  priority: number;
   readonly signal: AbortSignal | undefined;
+  /** Given by the caller, or generated when someone listened at `add`; undefined otherwise. */
+  id: string | undefined = undefined;
+  /** Which add this was: the generated id, when one is needed later. */
+  seq = 0;
   where: typeof WAITING_FOR_ROOM | typeof QUEUED;
   /** Resolves the gate with this entry: the task's turn has come. */
   open: (entry: Entry) => void = noop;
@@ -132,6 +191,8 @@ class Batch implements Waiter {
   settled = false;
   /** True while `#startBatchTasks` runs: slots reserved meanwhile are taken up by its loop. */
   starting = false;
+  /** The generated id of task `i` is `firstSeq + i`. */
+  firstSeq = 0;
 
   constructor(tasks: readonly Task<unknown>[], priority: number) {
     this.tasks = tasks;
@@ -200,10 +261,24 @@ export class TaskQueue {
    */
   #conditionsBelow = 0;
   #conditionsNotIdle = false;
+  /** Numbers the adds, for the ids generated when needed. */
+  #seq = 0;
+  /** Waiting tasks that have an id, by id (for `setPriority`). */
+  readonly #byId = new Map<string, Entry>();
+  /** The listeners by event; undefined while nobody listens, so that an unobserved queue pays one check. */
+  #events: Map<TaskQueueEventName, readonly AnyListener[]> | undefined;
+  /** The state the last `empty`/`pendingZero`/`idle` check saw, so that each fires on the change. */
+  #wasEmpty = true;
+  #wasZero = true;
+  #wasIdle = true;
   readonly #release = (): void => {
     this.#running--;
-    if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(undefined);
-    else if (this.#conditions.size > 0) this.#checkConditions();
+    if (this.#size > 0 || this.#roomWaiters.size > 0) {
+      this.#dispatch(undefined);
+    } else {
+      if (this.#conditions.size > 0) this.#checkConditions();
+      if (this.#events !== undefined) this.#notify();
+    }
   };
   /** The executor of every gate (it takes its entry from `#opening`), so an add allocates no closure. */
   #opening: Entry | undefined;
@@ -213,7 +288,8 @@ export class TaskQueue {
     entry.open = open;
     entry.refuse = refuse;
   };
-  readonly #runEntry = (entry: Entry): Promise<unknown> => this.#execute(entry.task, entry.signal);
+  readonly #runEntry = (entry: Entry): Promise<unknown> =>
+    this.#events === undefined ? this.#execute(entry.task, entry.signal) : this.#executeObserved(entry.task, entry.signal, infoOf(entry));
   readonly #passValue = (value: unknown): unknown => {
     this.#release();
     return value;
@@ -288,37 +364,58 @@ export class TaskQueue {
     let signal: AbortSignal | undefined;
     let priority = 0;
     let whenFull = this.#whenFull;
+    let id: string | undefined;
     if (options !== undefined) {
       assertOptions(options);
       assertKnownOptions(options, ADD_OPTIONS, 'TaskQueue.add');
       signal = options.signal;
       assertSignal(signal);
-      if (options.priority !== undefined) {
-        priority = options.priority;
-        if (typeof priority !== 'number' || Number.isNaN(priority)) {
-          throw new TypeError(`priority must be a number, got ${describe(priority)}`);
-        }
-      }
+      if (options.priority !== undefined) priority = assertPriority(options.priority);
       if (options.whenFull !== undefined) {
         whenFull = options.whenFull;
         assertWhenFull(whenFull);
+      }
+      if (options.id !== undefined) {
+        id = options.id;
+        if (typeof id !== 'string') throw new TypeError(`id must be a string, got ${describe(id)}`);
       }
       if (signal?.aborted) return Promise.reject(signal.reason as unknown);
     }
     if (this.#size === 0 && !this.#paused && this.#running < this.#concurrency) {
       this.#running++;
-      return this.#execute(task, signal);
+      if (this.#events === undefined) return this.#execute(task, signal);
+      const info: TaskInfo = { id: id ?? String(++this.#seq), priority };
+      this.#emit('add', info);
+      this.#notify();
+      return this.#executeObserved(task, signal, info);
     }
     const full = this.#size >= this.#maxSize || this.#roomWaiters.size > 0;
     if (full && whenFull === 'reject') {
       return Promise.reject(new QueueFullError(`the queue is full: ${this.#size} tasks wait (maxSize ${this.#maxSize})`));
     }
+    if (id !== undefined && this.#byId.has(id)) {
+      return Promise.reject(new TypeError(`a waiting task already has the id ${JSON.stringify(id)}`));
+    }
     const entry = new Entry(task, priority, signal, full ? WAITING_FOR_ROOM : QUEUED);
+    entry.seq = ++this.#seq;
+    if (id === undefined && this.#events !== undefined) {
+      // A generated id never takes over one a caller gave to a task that waits.
+      const generated = String(entry.seq);
+      if (!this.#byId.has(generated)) id = generated;
+    }
+    if (id !== undefined) {
+      entry.id = id;
+      this.#byId.set(id, entry);
+    }
     this.#opening = entry;
     const gate = new Promise<Entry>(this.#makeGate);
     if (signal !== undefined) entry.cleanup = this.#fanout.add(signal, () => this.#leave(entry, signal.reason));
     if (full) this.#roomWaiters.push(entry);
     else this.#enqueue(entry);
+    if (this.#events !== undefined) {
+      this.#emit('add', infoOf(entry));
+      this.#notify();
+    }
     // Registered now, so the task runs in the async context of this call, not of whoever frees the
     // slot. The gate resolves with its entry, so one handler serves every task: no closure per add.
     return gate.then(this.#runEntry) as Promise<T>;
@@ -344,12 +441,10 @@ export class TaskQueue {
     if (!Array.isArray(tasks)) throw new TypeError(`tasks must be an array of functions, got ${describe(tasks)}`);
     for (let i = 0; i < tasks.length; i++) assertFunction(tasks[i], `tasks[${i}]`);
     assertOptions(options);
+    assertKnownOptions(options, ADD_ALL_OPTIONS, 'TaskQueue.addAll');
     const signal = options?.signal;
     assertSignal(signal);
-    const priority = options?.priority ?? 0;
-    if (typeof priority !== 'number' || Number.isNaN(priority)) {
-      throw new TypeError(`priority must be a number, got ${describe(priority)}`);
-    }
+    const priority = assertPriority(options?.priority ?? 0);
     if (signal?.aborted) return Promise.reject(signal.reason as unknown);
     const count = tasks.length;
     if (count === 0) return Promise.resolve([]);
@@ -370,6 +465,8 @@ export class TaskQueue {
       batch.removeListener = this.#fanout.add(signal, () => this.#stopBatch(batch, signal.reason, signal.reason));
     }
     batch.next = startNow;
+    batch.firstSeq = this.#seq + 1;
+    this.#seq += count;
     this.#running += startNow;
     if (waiting > 0) {
       this.#arm(batch);
@@ -377,6 +474,10 @@ export class TaskQueue {
       this.#size += waiting;
     } else {
       batch.done = true;
+    }
+    if (this.#events !== undefined) {
+      for (let i = 0; i < count; i++) this.#emit('add', batchInfo(batch, i));
+      this.#notify();
     }
     if (startNow > 0) this.#startBatchTasks(batch);
     return promise as Promise<T[]>;
@@ -420,6 +521,107 @@ export class TaskQueue {
     for (const entry of this.#roomWaiters.drain()) this.#refuse(entry, reason);
     this.#size = 0;
     if (this.#conditions.size > 0) this.#checkConditions();
+    if (this.#events !== undefined) this.#notify();
+  }
+
+  /**
+   * Moves the waiting task `id` to `priority`, behind the tasks already waiting at that priority.
+   * Returns false (and changes nothing) when no waiting task has that id: it never existed, has
+   * started, or left. Unlike p-queue's, it does not throw then, since a task may start at any moment.
+   *
+   * @example
+   * ```ts
+   * import { TaskQueue } from 'skein';
+   * const queue = new TaskQueue({ concurrency: 1, paused: true });
+   * const order: string[] = [];
+   * const jobs = ['a', 'b', 'c'].map((id) => queue.add(() => { order.push(id); }, { id }));
+   * console.log(queue.setPriority('c', 1), queue.setPriority('gone', 1)); // true false
+   * queue.resume();
+   * await Promise.all(jobs);
+   * console.log(order); // ['c', 'a', 'b']
+   * ```
+   */
+  setPriority(id: string, priority: number): boolean {
+    if (typeof id !== 'string') throw new TypeError(`id must be a string, got ${describe(id)}`);
+    assertPriority(priority);
+    const entry = this.#byId.get(id);
+    if (entry === undefined) return false;
+    if (entry.priority === priority) return true;
+    if (entry.where === WAITING_FOR_ROOM) {
+      // Not in the waiting line yet: it enters at its priority when admitted.
+      entry.priority = priority;
+      return true;
+    }
+    // The waiting line forgets an entry by marking it done, so the task moves as a new entry.
+    const moved = new Entry(entry.task, priority, entry.signal, QUEUED);
+    moved.id = id;
+    moved.seq = entry.seq;
+    moved.open = entry.open;
+    moved.refuse = entry.refuse;
+    entry.done = true;
+    entry.cleanup();
+    this.#removeFromLevel(entry);
+    const signal = moved.signal;
+    if (signal !== undefined) moved.cleanup = this.#fanout.add(signal, () => this.#leave(moved, signal.reason));
+    this.#byId.set(id, moved);
+    this.#levelFor(priority).entries.push(moved);
+    return true;
+  }
+
+  /**
+   * Calls `listener` on every `name` event (see {@link TaskQueueEvents}) until the returned function
+   * is called or `signal` aborts. A listener that throws is reported as a process warning and
+   * changes nothing in the queue. Listening costs nothing per task while nobody listens.
+   *
+   * @example
+   * ```ts
+   * import { TaskQueue } from 'skein';
+   * const queue = new TaskQueue({ concurrency: 2 });
+   * const seen: string[] = [];
+   * const off = queue.on('completed', (result, task) => seen.push(`${task.id}: ${String(result)}`));
+   * queue.on('idle', () => seen.push('idle'));
+   * await Promise.all([queue.add(async () => 1, { id: 'one' }), queue.add(async () => 2, { id: 'two' })]);
+   * await queue.onIdle();
+   * off();
+   * console.log(seen); // ['one: 1', 'two: 2', 'idle']
+   * ```
+   */
+  on<K extends TaskQueueEventName>(name: K, listener: (...args: TaskQueueEvents[K]) => void, options?: TaskQueueListenerOptions): () => void {
+    if (!EVENT_NAMES.includes(name)) {
+      throw new TypeError(`TaskQueue has no event ${describe(name)}; its events are ${EVENT_NAMES.join(', ')}`);
+    }
+    assertFunction(listener, 'listener');
+    assertOptions(options);
+    assertKnownOptions(options, LISTENER_OPTIONS, 'TaskQueue.on');
+    const signal = options?.signal;
+    assertSignal(signal);
+    if (signal?.aborted) return noop;
+    if (this.#events === undefined) {
+      this.#events = new Map();
+      // Listening starts from the present state: only changes after it fire.
+      this.#wasEmpty = this.#size === 0;
+      this.#wasZero = this.#running === 0;
+      this.#wasIdle = this.#wasEmpty && this.#wasZero;
+    }
+    this.#events.set(name, [...(this.#events.get(name) ?? []), listener as AnyListener]);
+    let subscribed = true;
+    let removeAbort = noop;
+    const off = (): void => {
+      if (!subscribed) return;
+      subscribed = false;
+      removeAbort();
+      const events = this.#events;
+      const listeners = events?.get(name);
+      if (events === undefined || listeners === undefined) return;
+      const index = listeners.indexOf(listener as AnyListener);
+      if (index === -1) return;
+      const rest = listeners.filter((_, i) => i !== index);
+      if (rest.length > 0) events.set(name, rest);
+      else events.delete(name);
+      if (events.size === 0) this.#events = undefined;
+    };
+    if (signal !== undefined) removeAbort = this.#fanout.add(signal, off);
+    return off;
   }
 
   /**
@@ -475,6 +677,26 @@ export class TaskQueue {
     return this.#when(limit, false, options);
   }
 
+  /**
+   * Resolves when no task runs (at once if that is so now), whether or not tasks wait: with the
+   * queue paused, it is how to let the running tasks drain.
+   *
+   * @example
+   * ```ts
+   * import { TaskQueue, sleep } from 'skein';
+   * const queue = new TaskQueue({ concurrency: 2 });
+   * for (let i = 0; i < 4; i++) void queue.add(() => sleep(1));
+   * queue.pause();
+   * await queue.onPendingZero();
+   * console.log(queue.running, queue.size); // 0 2
+   * queue.resume();
+   * await queue.onIdle();
+   * ```
+   */
+  onPendingZero(options?: QueueWaitOptions): Promise<void> {
+    return this.#when(Infinity, true, options);
+  }
+
   #when(below: number, idle: boolean, options: QueueWaitOptions | undefined): Promise<void> {
     assertOptions(options);
     const signal = options?.signal;
@@ -511,6 +733,76 @@ export class TaskQueue {
     return runHeld(task, signal, true, 'TaskQueue', this.#grace, this.#release, this.#fanout);
   }
 
+  /** `#execute` while someone listens: fires `active`, `completed`/`error` and `next` around the task. */
+  #executeObserved<T>(task: Task<T>, signal: AbortSignal | undefined, info: TaskInfo): Promise<T> {
+    const observed: Task<T> = (taskSignal) => {
+      this.#emit('active', info);
+      let result: T | PromiseLike<T>;
+      try {
+        result = task(taskSignal);
+      } catch (error) {
+        this.#emit('error', error, info);
+        throw error;
+      }
+      if (!isThenable(result)) {
+        this.#emit('completed', result, info);
+        return result;
+      }
+      return Promise.resolve(result).then(
+        (value) => {
+          this.#emit('completed', value, info);
+          return value;
+        },
+        (error: unknown) => {
+          this.#emit('error', error, info);
+          throw error;
+        },
+      );
+    };
+    const release = (): void => {
+      this.#release();
+      this.#emit('next', info);
+    };
+    if (signal === undefined) return runHeld(observed, neverAbortedSignal(), false, 'TaskQueue', this.#grace, release);
+    return runHeld(observed, signal, true, 'TaskQueue', this.#grace, release, this.#fanout);
+  }
+
+  /** Calls the listeners of `name`; one that throws is reported and the others still run. */
+  #emit<K extends TaskQueueEventName>(name: K, ...args: TaskQueueEvents[K]): void {
+    const listeners = this.#events?.get(name);
+    if (listeners === undefined) return;
+    for (const listener of listeners) {
+      try {
+        (listener as (...args: TaskQueueEvents[K]) => void)(...args);
+      } catch (error) {
+        globalThis.process?.emitWarning?.(`skein: a TaskQueue '${name}' listener threw: ${String(error)}`, {
+          type: 'SkeinListenerWarning',
+          code: 'SKEIN_LISTENER_FAILED',
+        });
+      }
+    }
+  }
+
+  /** Fires `empty`, `pendingZero` and `idle` for the states reached since the last check. */
+  #notify(): void {
+    const empty = this.#size === 0;
+    if (empty !== this.#wasEmpty) {
+      this.#wasEmpty = empty;
+      if (empty) this.#emit('empty');
+    }
+    const zero = this.#running === 0;
+    if (zero !== this.#wasZero) {
+      this.#wasZero = zero;
+      if (zero) this.#emit('pendingZero');
+    }
+    // Read again: a listener above may have added work.
+    const idle = this.#size === 0 && this.#running === 0;
+    if (idle !== this.#wasIdle) {
+      this.#wasIdle = idle;
+      if (idle) this.#emit('idle');
+    }
+  }
+
   /** Registers, in the batch's own context, the reaction that starts its tasks when woken from elsewhere. */
   #arm(batch: Batch): void {
     void new Promise<void>((open) => (batch.open = open)).then(() => {
@@ -536,6 +828,7 @@ export class TaskQueue {
         }
         const index = batch.started++;
         batch.running++;
+        if (this.#events !== undefined) this.#emit('active', batchInfo(batch, index));
         let result: unknown;
         try {
           result = batch.tasks[index]!(signal);
@@ -558,6 +851,11 @@ export class TaskQueue {
   }
 
   #batchTaskDone(batch: Batch, index: number, ok: boolean, outcome: unknown): void {
+    const info = this.#events === undefined ? undefined : batchInfo(batch, index);
+    if (info !== undefined) {
+      if (ok) this.#emit('completed', outcome, info);
+      else this.#emit('error', outcome, info);
+    }
     batch.running--;
     batch.finished++;
     this.#running--;
@@ -570,6 +868,10 @@ export class TaskQueue {
     }
     if (this.#size > 0 || this.#roomWaiters.size > 0) this.#dispatch(batch);
     else if (this.#conditions.size > 0) this.#checkConditions();
+    if (info !== undefined) {
+      this.#emit('next', info);
+      this.#notify();
+    }
     this.#settleBatch(batch);
   }
 
@@ -585,6 +887,9 @@ export class TaskQueue {
       this.#removeFromLevel(batch);
     }
     this.#size -= waiting;
+    if (this.#events !== undefined) {
+      for (let i = batch.tasks.length - waiting; i < batch.tasks.length; i++) this.#emit('next', batchInfo(batch, i));
+    }
     failure.stop(error, abortReason, batch.controller);
     if (batch.running > 0) {
       failure.wait(
@@ -594,6 +899,7 @@ export class TaskQueue {
     }
     this.#settleBatch(batch);
     if (this.#conditions.size > 0) this.#checkConditions();
+    if (this.#events !== undefined) this.#notify();
   }
 
   #settleBatch(batch: Batch, force = false): void {
@@ -664,10 +970,12 @@ export class TaskQueue {
         this.#shiftLevel(level);
         entry.done = true;
         entry.cleanup();
+        if (entry.id !== undefined) this.#byId.delete(entry.id);
         entry.open(entry);
       }
     } while (this.#admit());
     if (this.#conditions.size > 0) this.#checkConditions();
+    if (this.#events !== undefined) this.#notify();
   }
 
   #shiftLevel(level: Level): void {
@@ -694,6 +1002,7 @@ export class TaskQueue {
   #leave(entry: Entry, reason: unknown): void {
     if (entry.done) return;
     entry.done = true;
+    if (entry.id !== undefined) this.#byId.delete(entry.id);
     if (entry.where === WAITING_FOR_ROOM) {
       this.#roomWaiters.leave(entry);
     } else {
@@ -702,6 +1011,7 @@ export class TaskQueue {
       this.#dispatch(undefined);
     }
     entry.refuse(reason);
+    if (this.#events !== undefined) this.#emit('next', infoOf(entry));
   }
 
   #removeFromLevel(entry: Entry | Batch): void {
@@ -714,7 +1024,9 @@ export class TaskQueue {
   #refuse(entry: Entry, reason: unknown): void {
     entry.done = true;
     entry.cleanup();
+    if (entry.id !== undefined) this.#byId.delete(entry.id);
     entry.refuse(reason);
+    if (this.#events !== undefined) this.#emit('next', infoOf(entry));
   }
 
   #checkConditions(): void {
@@ -738,6 +1050,16 @@ export class TaskQueue {
     this.#conditionsBelow = below;
     this.#conditionsNotIdle = notIdle;
   }
+}
+
+const LISTENER_OPTIONS = ['signal'] as const;
+
+function infoOf(entry: Entry): TaskInfo {
+  return { id: entry.id ?? String(entry.seq), priority: entry.priority };
+}
+
+function batchInfo(batch: Batch, index: number): TaskInfo {
+  return { id: String(batch.firstSeq + index), priority: batch.priority };
 }
 
 function assertWhenFull(value: unknown): asserts value is WhenFull {

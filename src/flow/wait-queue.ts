@@ -135,3 +135,130 @@ export class WaitQueue<W extends Waiter> {
     }
   }
 }
+
+/** A waiter with a priority: higher is served first, equal priorities first-in first-out. */
+export interface RankedWaiter extends Waiter {
+  readonly priority: number;
+}
+
+interface PriorityLevel<W extends Waiter> {
+  readonly priority: number;
+  readonly queue: WaitQueue<W>;
+}
+
+/**
+ * Waiters in priority order (higher first), first-in first-out within a priority, with O(1)
+ * leaving. It is one {@link WaitQueue} per priority in use: every operation costs O(1) in the
+ * number of waiters (adding a new priority costs O(P) in the number of priorities in use), and while
+ * only the default priority 0 is in use it is a plain `WaitQueue` behind one check.
+ *
+ * @example
+ * ```ts
+ * import { PriorityWaitQueue } from './wait-queue.js';
+ * const queue = new PriorityWaitQueue<{ done: boolean; priority: number; id: string }>();
+ * queue.push({ done: false, priority: 0, id: 'a' });
+ * queue.push({ done: false, priority: 5, id: 'b' });
+ * queue.push({ done: false, priority: 0, id: 'c' });
+ * queue.shift()?.id; // 'b'
+ * queue.shift()?.id; // 'a'
+ * ```
+ */
+export class PriorityWaitQueue<W extends RankedWaiter> {
+  /** Priority 0, the level nearly every waiter is on. */
+  readonly #base: WaitQueue<W>;
+  readonly #fanout: AbortFanout | undefined;
+  /** Every level in use, highest priority first (the base included); undefined while only 0 is used. */
+  #levels: PriorityLevel<W>[] | undefined;
+  /** The levels other than the base, by priority. */
+  readonly #byPriority = new Map<number, PriorityLevel<W>>();
+  #size = 0;
+
+  constructor(fanout?: AbortFanout) {
+    this.#fanout = fanout;
+    this.#base = new WaitQueue<W>(fanout);
+  }
+
+  /** How many waiters are still waiting. */
+  get size(): number {
+    return this.#size;
+  }
+
+  push(waiter: W): void {
+    this.#size++;
+    if (waiter.priority === 0) this.#base.push(waiter);
+    else this.#levelFor(waiter.priority).queue.push(waiter);
+  }
+
+  /** The first waiter of the highest priority, without removing it. */
+  peek(): W | undefined {
+    const levels = this.#levels;
+    if (levels === undefined) return this.#base.peek();
+    for (const level of levels) {
+      const waiter = level.queue.peek();
+      if (waiter !== undefined) return waiter;
+    }
+    return undefined;
+  }
+
+  /** Removes and returns the first waiter of the highest priority. The caller sets its `done`. */
+  shift(): W | undefined {
+    const levels = this.#levels;
+    if (levels === undefined) {
+      const waiter = this.#base.shift();
+      if (waiter !== undefined) this.#size--;
+      return waiter;
+    }
+    for (const level of levels) {
+      if (level.queue.size === 0) continue;
+      const waiter = level.queue.shift()!;
+      this.#size--;
+      if (level.queue.size === 0 && level.priority !== 0) this.#dropLevel(level);
+      return waiter;
+    }
+    return undefined;
+  }
+
+  /** Forgets `waiter`, which is in this queue and whose `done` the caller has just set. */
+  leave(waiter: W): void {
+    this.#size--;
+    if (waiter.priority === 0) {
+      this.#base.leave(waiter);
+      return;
+    }
+    const level = this.#byPriority.get(waiter.priority)!;
+    level.queue.leave(waiter);
+    if (level.queue.size === 0) this.#dropLevel(level);
+  }
+
+  /** Removes and returns every waiter still waiting, in the order they would be served. */
+  drain(): W[] {
+    const levels = this.#levels;
+    this.#size = 0;
+    if (levels === undefined) return this.#base.drain();
+    const waiting: W[] = [];
+    for (const level of levels) for (const waiter of level.queue.drain()) waiting.push(waiter);
+    this.#levels = undefined;
+    this.#byPriority.clear();
+    return waiting;
+  }
+
+  #levelFor(priority: number): PriorityLevel<W> {
+    let level = this.#byPriority.get(priority);
+    if (level !== undefined) return level;
+    level = { priority, queue: new WaitQueue<W>(this.#fanout) };
+    this.#byPriority.set(priority, level);
+    const levels = (this.#levels ??= [{ priority: 0, queue: this.#base }]);
+    let i = 0;
+    while (i < levels.length && levels[i]!.priority > priority) i++;
+    levels.splice(i, 0, level);
+    return level;
+  }
+
+  /** Drops an emptied level other than the base; back to the plain path once only the base is left. */
+  #dropLevel(level: PriorityLevel<W>): void {
+    const levels = this.#levels!;
+    this.#byPriority.delete(level.priority);
+    levels.splice(levels.indexOf(level), 1);
+    if (levels.length === 1) this.#levels = undefined;
+  }
+}
