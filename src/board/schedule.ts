@@ -129,7 +129,7 @@ function wallClock(timeZone: string): Intl.DateTimeFormat {
 function wallMs(ms: number, timeZone: string): number {
   const fields: Record<string, number> = {};
   for (const part of wallClock(timeZone).formatToParts(ms)) if (part.type !== 'literal') fields[part.type] = Number(part.value);
-  return Date.UTC(fields.year!, fields.month! - 1, fields.day!, fields.hour!, fields.minute!, fields.second!);
+  return Date.UTC(fields.year!, fields.month! - 1, fields.day, fields.hour, fields.minute, fields.second);
 }
 
 /** The zone's offset from UTC at instant `ms` (whole seconds). */
