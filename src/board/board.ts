@@ -297,6 +297,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   #register(spec: AgentSpec): void {
     this.#assertOpen();
     const ctx = this.#ctx;
+    if (spec.schedule !== undefined) ctx.timers.assertSupported(spec.name);
     const types = [...spec.subscriptions.flatMap((sub) => sub.types), ...[...spec.publishes.values()].map((p) => p.type)];
     for (const type of types) {
       const known = ctx.types.get(type.name);
@@ -334,6 +335,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       }
     }
     ctx.router.agentsChanged();
+    if (spec.schedule !== undefined) ctx.timers.add(agent);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -538,6 +540,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
       throw new Error('resume() runs once, on a board that has done nothing yet: call it after declaring the agents, before publishing');
     }
     this.#resumed = true;
+    // Ticks wait until the runs the store holds are counted, or the run a tick queues meanwhile would be counted twice.
+    using _ticksWait = ctx.timers.hold();
     const store = ctx.store;
     if (ctx.shared !== undefined) {
       // Other boards may be alive: only runs whose lease expired (or whose owner the store knows dead) go back.
@@ -771,6 +775,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     for (const wf of ctx.workflows.all()) if (wf.running > 0 || wf.controller !== undefined) (wf.controller ??= new AbortController()).abort(reason);
     ctx.intake.failWaiters();
     ctx.deadlines.disarm();
+    ctx.timers.disarm();
     ctx.dispatcher.dropDeferred();
     ctx.idle.failAll();
     ctx.workflows.failAll(new BoardClosedError());
