@@ -24,6 +24,7 @@ import { sortByPriority, type AgentInfo } from './hooks.js';
 import type { Origin } from './pipeline/intake.js';
 import type { LiveAgent } from './pipeline/live.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { TIMER_SUBSCRIPTION } from './run-context.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, WorkflowState } from './store/contract.js';
 import { MemoryStore } from './stores/memory-store.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
@@ -637,7 +638,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const letter = (await ctx.store.listDeadLetters()).find((l) => l.id === id);
     if (letter === undefined) throw new RangeError(`no dead letter with id ${id}`);
     const agent = ctx.agents.get(letter.run.agent);
-    if (agent === undefined || agent.spec.subscriptions[letter.run.subscription] === undefined) {
+    const tick = letter.run.subscription === TIMER_SUBSCRIPTION && agent?.spec.schedule !== undefined;
+    if (agent === undefined || (agent.spec.subscriptions[letter.run.subscription] === undefined && !tick)) {
       throw new RangeError(`dead letter ${id} belongs to agent '${letter.run.agent}', which is not on this board`);
     }
     const wf = ctx.workflows.ensure(letter.run.correlationId);

@@ -127,6 +127,28 @@ describe('timers on a board', () => {
     expect(ran).toEqual([1]);
   });
 
+  it('records a failed tick as a dead letter, which replays with the same tick', async () => {
+    vi.useFakeTimers({ now: 0 });
+    await using board = new Board();
+    let fail = true;
+    const ran: number[] = [];
+    board
+      .agent('flaky')
+      .schedule({ after: 10 })
+      .handle((_inputs, ctx) => {
+        if (fail) throw new Error('down');
+        ran.push(ctx.timer!.tick);
+      });
+    await vi.advanceTimersByTimeAsync(10);
+    await board.runUntilIdle();
+    const [letter] = await board.deadLetters();
+    expect(letter?.run).toMatchObject({ agent: 'flaky', correlationId: 'timer:flaky:1' });
+    fail = false;
+    await board.replayDeadLetter(letter!.id);
+    await board.runUntilIdle();
+    expect(ran).toEqual([1]);
+  });
+
   it('leaves no timer behind at shutdown', async () => {
     vi.useFakeTimers({ now: 0 });
     const board = new Board();
