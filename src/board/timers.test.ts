@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { Board, MemoryStore, Schedule, TimerTick, artifactType, type TimerTickPayload } from 'skein/board';
@@ -269,5 +270,39 @@ describe('schedule options', () => {
     expect(Schedule.from({ every: 100, missed: 'skip' }).plan(100, 5_550, 0)).toEqual({ fire: 4_600, nextDue: 4_700 });
     expect(Schedule.from({ every: 100, missed: 'skip', toleranceMs: 10 }).plan(100, 555, 0)).toEqual({ fire: undefined, nextDue: 600 });
     expect(Schedule.from({ every: 100, maxRepeats: 2 }).plan(200, 200, 1)).toEqual({ fire: 200, nextDue: undefined });
+  });
+});
+
+describe('firing one timer from many boards, under any interleaving', () => {
+  it('applies each tick once: a fire built on a stale read is refused', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 1, max: 4 }), async (s, boards, rounds) => {
+        const store = new MemoryStore();
+        const schedule = Schedule.from({ every: 100, missed: 'all' });
+        store.registerTimer({ name: 'clock', fingerprint: schedule.fingerprint, firstDueAt: schedule.first(0) });
+        const now = 100 * rounds; // `rounds` slots are due
+        let applied = 0;
+        // Each board reads the due timer, plans, and fires, as the timer stage does, with any interleaving between reads and writes.
+        const firing = Array.from({ length: boards }, async (_, b) => {
+          for (let pass = 0; pass < rounds + 1; pass++) {
+            await s.schedule(Promise.resolve(), `board ${b} reads`);
+            const [timer] = store.dueTimers(['clock'], now, 1);
+            if (timer === undefined) return;
+            const plan = schedule.plan(timer.nextDueAt!, now, timer.ticks);
+            await s.schedule(Promise.resolve(), `board ${b} fires tick ${timer.ticks + 1}`);
+            const tick = timer.ticks + 1;
+            const artifact = { id: `tick-${b}-${pass}`, type: 'TimerTick', payload: { tick }, producedBy: 'board', correlationId: `timer:clock:${tick}`, tags: [], visibility: { kind: 'public' as const }, createdAt: new Date(now).toISOString(), causedBy: [] };
+            const write = { artifact, runs: [{ id: `run-${b}-${pass}`, agent: 'clock', subscription: -1, inputIds: [artifact.id], correlationId: artifact.correlationId }], deposits: [] };
+            if (store.fireTimer({ name: 'clock', version: timer.version, ticks: tick, nextDueAt: plan.nextDue, write, now }).status === 'applied') applied++;
+          }
+        });
+        await s.waitFor(Promise.all(firing));
+        const ticks = store.list({ type: 'TimerTick' }).map((tick) => (tick.payload as { tick: number }).tick);
+        expect(ticks).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
+        expect(applied).toBe(rounds);
+        expect(store.listTimers()[0]).toMatchObject({ ticks: rounds, nextDueAt: 100 * (rounds + 1) });
+      }),
+      { numRuns: 200 },
+    );
   });
 });
