@@ -542,32 +542,36 @@ export class Board implements WorkflowControl, AsyncDisposable {
     }
     this.#resumed = true;
     // Ticks wait until the runs the store holds are counted, or the run a tick queues meanwhile would be counted twice.
-    using _ticksWait = ctx.timers.hold();
-    const store = ctx.store;
-    if (ctx.shared !== undefined) {
-      // Other boards may be alive: only runs whose lease expired (or whose owner the store knows dead) go back.
-      const requeued = await store.requeueExpired(Date.now());
+    const release = ctx.timers.hold();
+    try {
+      const store = ctx.store;
+      if (ctx.shared !== undefined) {
+        // Other boards may be alive: only runs whose lease expired (or whose owner the store knows dead) go back.
+        const requeued = await store.requeueExpired(Date.now());
+        for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
+        const pending = await store.pending();
+        const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
+        await ctx.deadlines.rearm();
+        ctx.dispatcher.wakeAll();
+        return { requeued: requeued.length, queued: pending.queued + pending.paused, gates };
+      }
+      const requeued = await store.requeueExpired(Number.MAX_SAFE_INTEGER);
       for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
-      const pending = await store.pending();
+      let queued = 0;
+      for (const run of await store.listRuns({ state: 'queued' })) {
+        const agent = ctx.agents.get(run.agent);
+        if (agent === undefined) continue;
+        counters.runQueued(agent, ctx.workflows.ensure(run.correlationId));
+        queued++;
+      }
       const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
       await ctx.deadlines.rearm();
       ctx.dispatcher.wakeAll();
-      return { requeued: requeued.length, queued: pending.queued + pending.paused, gates };
+      for (const wf of [...ctx.workflows.all()]) ctx.workflows.settled(wf);
+      return { requeued: requeued.length, queued, gates };
+    } finally {
+      release();
     }
-    const requeued = await store.requeueExpired(Number.MAX_SAFE_INTEGER);
-    for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
-    let queued = 0;
-    for (const run of await store.listRuns({ state: 'queued' })) {
-      const agent = ctx.agents.get(run.agent);
-      if (agent === undefined) continue;
-      counters.runQueued(agent, ctx.workflows.ensure(run.correlationId));
-      queued++;
-    }
-    const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
-    await ctx.deadlines.rearm();
-    ctx.dispatcher.wakeAll();
-    for (const wf of [...ctx.workflows.all()]) ctx.workflows.settled(wf);
-    return { requeued: requeued.length, queued, gates };
   }
 
   /**

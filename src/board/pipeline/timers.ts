@@ -87,16 +87,14 @@ export class Timers {
     });
   }
 
-  /** Firing waits until the answer is disposed (while a board's `resume()` counts the runs the store holds). */
-  hold(): Disposable {
+  /** Firing waits until the function it answers is called (while a board's `resume()` counts the runs the store holds). */
+  hold(): () => void {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => (release = resolve));
     this.#hold = hold;
-    return {
-      [Symbol.dispose]: () => {
-        if (this.#hold === hold) this.#hold = undefined;
-        release();
-      },
+    return () => {
+      if (this.#hold === hold) this.#hold = undefined;
+      release();
     };
   }
 
