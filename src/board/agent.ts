@@ -21,6 +21,8 @@ import type { Policy } from '../resilience/policy.js';
 import { retryPolicy } from '../resilience/retry-policy.js';
 import type { RetryPolicyOptions } from '../resilience/retry.js';
 import type { Visibility } from './visibility.js';
+import { Schedule, type ScheduleOptions } from './schedule.js';
+import type { TimerTickPayload } from './builtins.js';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -236,6 +238,8 @@ export interface AgentSpec {
   readonly triggerPerSubscription: boolean;
   /** The activation condition: a run whose condition does not hold when it is to start is skipped. */
   readonly when?: Condition | undefined;
+  /** When the agent runs by itself (`.schedule()`); its runs' input is the tick. */
+  readonly schedule?: Schedule | undefined;
 }
 
 type InputsOf<T, O> = O extends { readonly batch: object }
@@ -288,6 +292,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   #allowSelf = false;
   #perSubscription = false;
   #when: Condition[] = [];
+  #schedule: Schedule | undefined;
   #sealed = false;
 
   /** @internal Made by `board.agent(name)`. */
@@ -457,6 +462,31 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     return this;
   }
 
+  /**
+   * Runs the agent on a schedule as well as (or instead of) on what it consumes: each tick is a
+   * `TimerTick` artifact that runs this agent alone, and `ctx.timer` tells the run its tick number
+   * and scheduled time. The timer lives in the store, so a restarted board neither repeats nor loses
+   * a tick (`missed` says what happens to slots that passed while no board ran), and boards sharing
+   * a store fire each tick once. Timers are not work for `runUntilIdle`: a tick is, from the moment
+   * it is due until its run ends. See {@link ScheduleOptions}.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Heartbeat = artifactType('Heartbeat', z.object({ tick: z.number(), scheduledAt: z.string() }));
+   * await using board = new Board();
+   * board.agent('heartbeat').schedule({ every: 60_000, maxRepeats: 10 }).publishes(Heartbeat)
+   *   .handle((_inputs, ctx) => ({ tick: ctx.timer!.tick, scheduledAt: ctx.timer!.scheduledAt }));
+   * ```
+   */
+  schedule(options: ScheduleOptions): AgentBuilder<In | [Artifact<TimerTickPayload>], In | [Artifact<TimerTickPayload>], Out> {
+    this.#open('schedule');
+    if (this.#schedule !== undefined) throw new TypeError(`agent '${this.#name}' already has a schedule; an agent has one`);
+    this.#schedule = Schedule.from(options);
+    return this as never;
+  }
+
   /** Labels this agent carries, for `visibility.labels(...)`. */
   labels(...labels: string[]): this {
     this.#open('labels');
@@ -557,7 +587,9 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
   handle(body?: (input: Cur, ctx: AgentContext) => Awaitable<HandlerResult<Out>> | AsyncIterable<Output<Out>>): void {
     this.#open('handle');
     if (body !== undefined) assertFunction(body, 'handle body');
-    if (this.#subscriptions.length === 0) throw new TypeError(`agent '${this.#name}' consumes nothing: call consumes(Type) before handle()`);
+    if (this.#subscriptions.length === 0 && this.#schedule === undefined) {
+      throw new TypeError(`agent '${this.#name}' consumes nothing: call consumes(Type) or schedule(options) before handle()`);
+    }
     const stages = [...this.#engines];
     if (body !== undefined) stages.push({ name: 'handle', run: body as Stage });
     if (stages.length === 0) throw new TypeError(`agent '${this.#name}' has neither engines nor a body`);
@@ -580,6 +612,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
         allowSelfTrigger: this.#allowSelf,
         triggerPerSubscription: this.#perSubscription,
         when: this.#when.length === 0 ? undefined : this.#when.length === 1 ? this.#when[0] : all(...this.#when),
+        schedule: this.#schedule,
       }),
     );
   }

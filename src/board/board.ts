@@ -24,6 +24,7 @@ import { sortByPriority, type AgentInfo } from './hooks.js';
 import type { Origin } from './pipeline/intake.js';
 import type { LiveAgent } from './pipeline/live.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { TIMER_SUBSCRIPTION } from './run-context.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, WorkflowState } from './store/contract.js';
 import { MemoryStore } from './stores/memory-store.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
@@ -320,6 +321,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
   #register(spec: AgentSpec): void {
     this.#assertOpen();
     const ctx = this.#ctx;
+    if (spec.schedule !== undefined) ctx.timers.assertSupported(spec.name);
     const types = [...spec.subscriptions.flatMap((sub) => sub.types), ...[...spec.publishes.values()].map((p) => p.type)];
     for (const type of types) {
       const known = ctx.types.get(type.name);
@@ -358,6 +360,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       }
     }
     ctx.router.agentsChanged();
+    if (spec.schedule !== undefined) ctx.timers.add(agent);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -669,31 +672,37 @@ export class Board implements WorkflowControl, AsyncDisposable {
       throw new Error('resume() runs once, on a board that has done nothing yet: call it after declaring the agents, before publishing');
     }
     this.#resumed = true;
-    const store = ctx.store;
-    if (ctx.shared !== undefined) {
-      // Other boards may be alive: only runs whose lease expired (or whose owner the store knows dead) go back.
-      const requeued = await store.requeueExpired(Date.now());
+    // Ticks wait until the runs the store holds are counted, or the run a tick queues meanwhile would be counted twice.
+    const release = ctx.timers.hold();
+    try {
+      const store = ctx.store;
+      if (ctx.shared !== undefined) {
+        // Other boards may be alive: only runs whose lease expired (or whose owner the store knows dead) go back.
+        const requeued = await store.requeueExpired(Date.now());
+        for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
+        const pending = await store.pending();
+        const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
+        await ctx.deadlines.rearm();
+        ctx.dispatcher.wakeAll();
+        return { requeued: requeued.length, queued: pending.queued + pending.paused, gates };
+      }
+      const requeued = await store.requeueExpired(Number.MAX_SAFE_INTEGER);
       for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
-      const pending = await store.pending();
+      let queued = 0;
+      for (const run of await store.listRuns({ state: 'queued' })) {
+        const agent = ctx.agents.get(run.agent);
+        if (agent === undefined) continue;
+        counters.runQueued(agent, ctx.workflows.ensure(run.correlationId));
+        queued++;
+      }
       const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
       await ctx.deadlines.rearm();
       ctx.dispatcher.wakeAll();
-      return { requeued: requeued.length, queued: pending.queued + pending.paused, gates };
+      for (const wf of [...ctx.workflows.all()]) ctx.workflows.settled(wf);
+      return { requeued: requeued.length, queued, gates };
+    } finally {
+      release();
     }
-    const requeued = await store.requeueExpired(Number.MAX_SAFE_INTEGER);
-    for (const { correlationId, state } of await store.listWorkflowStates()) ctx.workflows.ensure(correlationId).state = state;
-    let queued = 0;
-    for (const run of await store.listRuns({ state: 'queued' })) {
-      const agent = ctx.agents.get(run.agent);
-      if (agent === undefined) continue;
-      counters.runQueued(agent, ctx.workflows.ensure(run.correlationId));
-      queued++;
-    }
-    const gates = (await store.listGates()).filter((gate) => gate.deadline !== undefined && ctx.agents.has(gate.agent)).length;
-    await ctx.deadlines.rearm();
-    ctx.dispatcher.wakeAll();
-    for (const wf of [...ctx.workflows.all()]) ctx.workflows.settled(wf);
-    return { requeued: requeued.length, queued, gates };
   }
 
   /**
@@ -764,7 +773,8 @@ export class Board implements WorkflowControl, AsyncDisposable {
     const letter = (await ctx.store.listDeadLetters()).find((l) => l.id === id);
     if (letter === undefined) throw new RangeError(`no dead letter with id ${id}`);
     const agent = ctx.agents.get(letter.run.agent);
-    if (agent === undefined || agent.spec.subscriptions[letter.run.subscription] === undefined) {
+    const tick = letter.run.subscription === TIMER_SUBSCRIPTION && agent?.spec.schedule !== undefined;
+    if (agent === undefined || (agent.spec.subscriptions[letter.run.subscription] === undefined && !tick)) {
       throw new RangeError(`dead letter ${id} belongs to agent '${letter.run.agent}', which is not on this board`);
     }
     const wf = ctx.workflows.ensure(letter.run.correlationId);
@@ -904,6 +914,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
     for (const wf of ctx.workflows.all()) if (wf.running > 0 || wf.controller !== undefined) (wf.controller ??= new AbortController()).abort(reason);
     ctx.intake.failWaiters();
     ctx.deadlines.disarm();
+    ctx.timers.disarm();
     ctx.dispatcher.dropDeferred();
     ctx.idle.failAll();
     this.#starts.close();

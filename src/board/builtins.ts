@@ -46,6 +46,37 @@ export interface LoopDetectedPayload {
 }
 
 /**
+ * Payload of {@link TimerTick}, and what `ctx.timer` answers in a run a timer started.
+ *
+ * @example
+ * ```ts
+ * import type { TimerTickPayload } from 'skein/board';
+ * const lateMs = (tick: TimerTickPayload) => Date.now() - Date.parse(tick.scheduledAt);
+ * ```
+ */
+export interface TimerTickPayload {
+  /** The timer's name: its agent's. */
+  readonly timer: string;
+  /** 1 for the first tick the timer fired, 2 for the second, ... (across restarts: the count is in the store). */
+  readonly tick: number;
+  /** The slot this tick is for (ISO 8601, UTC); the tick's `createdAt` says when it fired. */
+  readonly scheduledAt: string;
+}
+
+/**
+ * Published by the board when a scheduled agent's timer fires: the input of that agent's run, seen by
+ * no other agent. Listable like any artifact.
+ *
+ * @example
+ * ```ts
+ * import { Board, TimerTick } from 'skein/board';
+ * await using board = new Board();
+ * const ticks = await board.store.list({ type: TimerTick });
+ * ```
+ */
+export const TimerTick = artifactType('TimerTick', trusted<TimerTickPayload>());
+
+/**
  * Published (with the run's correlation id) when an agent's run failed for good.
  *
  * @example

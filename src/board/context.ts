@@ -4,6 +4,7 @@
  */
 import type { Artifact, ArtifactType, ArtifactTypeOf, DraftOptions } from './artifact.js';
 import type { ArtifactQuery } from './store/contract.js';
+import type { TimerTickPayload } from './builtins.js';
 
 /**
  * The board as one agent may read it: artifacts it may not see are left out.
@@ -60,4 +61,6 @@ export interface AgentContext {
   publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>>;
   /** Reads the board, filtered by this agent's visibility. */
   readonly board: BoardReader;
+  /** The tick that started this run, when the agent's timer did (`.schedule()`); undefined for a run an artifact started. */
+  readonly timer?: TimerTickPayload | undefined;
 }

@@ -4,6 +4,7 @@
  */
 export { Board, type BoardOptions, type PublishCallOptions, type IdleOptions, type BoardStats, type AgentStats, type BoardGraph } from './board.js';
 export { withBoardDefaults } from './board-defaults.js';
+export { Schedule, type ScheduleOptions, type MissedTicks } from './schedule.js';
 export {
   AgentBuilder,
   type ConsumeOptions,
@@ -34,6 +35,8 @@ export {
   AgentFailed,
   JoinExpired,
   LoopDetected,
+  TimerTick,
+  type TimerTickPayload,
   type AgentFailedPayload,
   type JoinExpiredPayload,
   type LoopDetectedPayload,
@@ -45,7 +48,7 @@ export type { BoardComponent, PublishDecision, ScheduleDecision, ScheduleCandida
 export { ValidationError, BoardClosedError, PublishBlockedError, OutputError, type ValidationIssue } from './errors.js';
 export type { BoardEvent, BoardEventKind, EventStreamOptions } from './events.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
-export type { BoardStore, ArtifactQuery, RunRecord, RunState, WorkflowState, DeadLetter, DeadLetterQuery, Awaitable, StoreNotice } from './store/contract.js';
+export type { BoardStore, ArtifactQuery, RunRecord, RunState, WorkflowState, DeadLetter, DeadLetterQuery, Awaitable, StoreNotice, TimerRecord } from './store/contract.js';
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
 export { visibility, type Visibility, type PublicVisibility, type PrivateVisibility, type LabelledVisibility, type TenantVisibility } from './visibility.js';
 export { Workflow, type WaitOptions } from './workflow.js';

@@ -8,6 +8,10 @@ import { assertArtifactType, type Artifact, type ArtifactType, type Draft, type 
 import type { AgentContext, BoardReader } from './context.js';
 import { leaseControllers, type LiveAgent, type LiveWorkflow } from './pipeline/live.js';
 import type { ClaimedRun } from './store/contract.js';
+import type { TimerTickPayload } from './builtins.js';
+
+/** The subscription index of a run a timer started (`consumes` declarations count from 0). */
+export const TIMER_SUBSCRIPTION = -1;
 
 export const EMPTY_ARTIFACTS: readonly Artifact[] = Object.freeze([]);
 
@@ -90,6 +94,11 @@ export class RunContext implements AgentContext {
 
   get board(): BoardReader {
     return this.#host.reader(this.#state.agent);
+  }
+
+  get timer(): TimerTickPayload | undefined {
+    const run = this.#state.run;
+    return run.subscription === TIMER_SUBSCRIPTION ? (this.#state.inputs[0]?.payload as TimerTickPayload | undefined) : undefined;
   }
 
   publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>> {

@@ -117,6 +117,6 @@ export class Counters {
    */
   isIdle(): boolean {
     const local = this.publishing === 0 && this.running === 0 && this.queued - this.pausedQueued === 0 && this.deferred === 0;
-    return local && (this.#ctx.shared === undefined ? !this.#ctx.deadlines.armed : !this.#ctx.deadlines.flushing);
+    return local && !this.#ctx.timers.busy && (this.#ctx.shared === undefined ? !this.#ctx.deadlines.armed : !this.#ctx.deadlines.flushing);
   }
 }

@@ -8,7 +8,7 @@ import { CancelledError } from '../../core/errors.js';
 import { onAbort } from '../../core/signal.js';
 import { isThenable } from '../../core/task.js';
 import { checkTags, checkVisibility, validatePayload, type AnyArtifactType, type Artifact } from '../artifact.js';
-import { AgentFailed, JoinExpired, LoopDetected } from '../builtins.js';
+import { AgentFailed, JoinExpired, LoopDetected, TimerTick } from '../builtins.js';
 import { BoardClosedError, PublishBlockedError, ValidationError } from '../errors.js';
 import type { Visibility } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow, Route } from './live.js';
@@ -31,7 +31,7 @@ export interface Origin {
   readonly id?: string | undefined;
 }
 
-const FACTS: ReadonlySet<AnyArtifactType> = new Set([AgentFailed, JoinExpired, LoopDetected] as AnyArtifactType[]);
+const FACTS: ReadonlySet<AnyArtifactType> = new Set([AgentFailed, JoinExpired, LoopDetected, TimerTick] as AnyArtifactType[]);
 const FACT_NAMES: ReadonlySet<string> = new Set([...FACTS].map((type) => type.name));
 
 export class Intake {

@@ -28,6 +28,7 @@ import { Intake } from './intake.js';
 import type { LiveAgent, Route } from './live.js';
 import { Router } from './router.js';
 import { Shared } from './shared.js';
+import { Timers } from './timers.js';
 import { Units } from './units.js';
 import { Workflows } from './workflows.js';
 
@@ -98,6 +99,7 @@ export class Pipeline {
   readonly router: Router;
   readonly units: Units;
   readonly deadlines: Deadlines;
+  readonly timers: Timers;
   readonly dispatcher: Dispatcher;
   readonly executor: Executor;
   readonly completion: Completion;
@@ -120,6 +122,7 @@ export class Pipeline {
     this.router = new Router(this);
     this.units = new Units(this);
     this.deadlines = new Deadlines(this);
+    this.timers = new Timers(this);
     this.dispatcher = new Dispatcher(this);
     this.executor = new Executor(this);
     this.completion = new Completion(this);

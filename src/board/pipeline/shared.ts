@@ -151,6 +151,7 @@ export class Shared {
       }
       await this.#step('reading workflow states', () => this.#syncWorkflows());
       await this.#step('gate deadlines', () => ctx.deadlines.rearm());
+      await this.#step('timers', () => ctx.timers.rearm());
       ctx.dispatcher.wakeAll();
       ctx.idle.check();
       for (const wf of [...ctx.workflows.all()]) if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) ctx.workflows.settled(wf);

@@ -111,6 +111,7 @@ export class Workflows {
     }
     const change = await this.#ctx.store.setWorkflowState(id, 'cancelled');
     this.#ctx.deadlines.recheck();
+    this.#ctx.timers.recheck();
     for (const run of change.dropped) {
       const agent = this.#ctx.agents.get(run.agent);
       this.#ctx.dispatcher.forget(run.id);
@@ -145,6 +146,7 @@ export class Workflows {
     wf.state = 'paused';
     this.#ctx.counters.workflowPaused(wf);
     await this.#ctx.store.setWorkflowState(id, 'paused');
+    this.#ctx.timers.recheck();
     this.#ctx.idle.check();
   }
 
@@ -159,6 +161,7 @@ export class Workflows {
     wf.state = 'active';
     this.#ctx.counters.workflowResumed(wf);
     await this.#ctx.store.setWorkflowState(id, 'active');
+    this.#ctx.timers.recheck();
     this.#ctx.dispatcher.wakeAll();
     this.settled(wf);
   }

@@ -19,6 +19,8 @@
  * - {@link BoardStore.setWorkflowState}: pause, resume, cancel (cancel drops queued runs and gate
  *   entries of the workflow in the same unit).
  * - {@link BoardStore.pending}: the idle question, answered by the store.
+ * - {@link BoardStore.fireTimer}: a timer's tick (its artifact and run) stored as the timer moves to
+ *   its next slot, guarded by the timer's version, so that each tick fires once across processes.
  *
  * Runs execute at least once; their effects on the board apply exactly once.
  *
@@ -306,6 +308,71 @@ export type StoreNotice =
   | { readonly kind: 'workflow'; readonly correlationId: string; readonly state: WorkflowState };
 
 /**
+ * A timer to keep in the store (an agent's `.schedule()`), as {@link BoardStore.registerTimer} receives it.
+ *
+ * @example
+ * ```ts
+ * import type { TimerDefinition } from 'skein/board/store';
+ * const definition: TimerDefinition = { name: 'nightly', fingerprint: '["02:30"]', firstDueAt: Date.parse('2027-01-01T02:30:00Z') };
+ * ```
+ */
+export interface TimerDefinition {
+  /** The timer's name: its agent's. */
+  readonly name: string;
+  /** Identifies the schedule: a stored timer with another fingerprint starts over from `firstDueAt`. */
+  readonly fingerprint: string;
+  /** The workflow (correlation id) the timer belongs to: while it is paused or cancelled the timer is never due. */
+  readonly workflow?: string | undefined;
+  /** The first slot (epoch ms); undefined: a schedule with no slot left. */
+  readonly firstDueAt: number | undefined;
+}
+
+/**
+ * A timer as stored: its next slot, how many ticks it fired, and the version that guards firing it.
+ *
+ * @example
+ * ```ts
+ * import { Board } from 'skein/board';
+ * await using board = new Board();
+ * const timers = await board.store.listTimers?.(); // [{ name, nextDueAt, ticks, version, ... }]
+ * ```
+ */
+export interface TimerRecord {
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly workflow?: string | undefined;
+  /** The next slot (epoch ms); undefined once the timer is done (its repeats used up, its schedule ended). */
+  readonly nextDueAt: number | undefined;
+  /** Ticks fired so far. */
+  readonly ticks: number;
+  /** Grows with every change: a fire unit names the version it read and is refused if it moved. */
+  readonly version: number;
+}
+
+/**
+ * Fires one tick of a timer, or skips its due slots, in one unit: the timer moves to `nextDueAt` and
+ * `ticks` only if it still has `version`, and the tick's artifact and run (`write`) are stored in the
+ * same transaction. So of any number of boards firing the same timer, exactly one fires each tick.
+ *
+ * @example
+ * ```ts
+ * import type { TimerFire } from 'skein/board/store';
+ * const skipToNext: TimerFire = { name: 'nightly', version: 3, ticks: 2, nextDueAt: Date.parse('2027-01-02T02:30:00Z'), now: Date.now() };
+ * ```
+ */
+export interface TimerFire {
+  readonly name: string;
+  /** The version the board read: the unit is a `conflict` (nothing applied) when the stored one differs. */
+  readonly version: number;
+  /** The tick count after this unit. */
+  readonly ticks: number;
+  readonly nextDueAt: number | undefined;
+  /** The tick: its artifact and the run of the timer's agent; none when the unit only skips slots. */
+  readonly write?: ArtifactWrite | undefined;
+  readonly now: number;
+}
+
+/**
  * The state a board keeps. Each method is one atomic unit.
  *
  * @example
@@ -405,6 +472,25 @@ export interface BoardStore {
   listDeadLetters(query?: DeadLetterQuery): Awaitable<readonly DeadLetter[]>;
   /** Removes the dead letter and queues `run` (its replay) in one unit; undefined (nothing done) when unknown. */
   replayDeadLetter(id: string, run: NewRun, now: number): Awaitable<RunRecord | undefined>;
+
+  /**
+   * Optional (with the other timer methods; a board needs them for `.schedule()`): stores a timer
+   * unless it is stored with the same fingerprint (then it keeps its state: a restart neither loses
+   * nor repeats a tick). A different fingerprint starts the stored timer over at `firstDueAt`, its
+   * tick count kept and its version bumped. Answers the timer as stored.
+   */
+  registerTimer?(definition: TimerDefinition): Awaitable<TimerRecord>;
+  /** Optional: applies a {@link TimerFire} as one unit (`applied`, `conflict` when its version moved, `cancelled` when its workflow was). */
+  fireTimer?(fire: TimerFire): Awaitable<UnitResult>;
+  /**
+   * Optional: timers among `names` whose next slot is at or before `now`, earliest first, at most
+   * `limit`; those of paused or cancelled workflows are left out. Read only.
+   */
+  dueTimers?(names: readonly string[], now: number, limit: number): Awaitable<readonly TimerRecord[]>;
+  /** Optional: the earliest next slot of the timers among `names` (those of paused or cancelled workflows left out); undefined when none. */
+  nextTimerDue?(names: readonly string[]): Awaitable<number | undefined>;
+  /** Optional: every stored timer, by name. */
+  listTimers?(): Awaitable<readonly TimerRecord[]>;
 
   /**
    * Optional: calls `listener` with hints that other processes changed the store (runs queued, a

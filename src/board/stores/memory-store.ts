@@ -32,6 +32,9 @@ import type {
   RunLimitReached,
   RunQuery,
   RunRecord,
+  TimerDefinition,
+  TimerFire,
+  TimerRecord,
   UnitResult,
   WorkflowChange,
   WorkflowState,
@@ -160,6 +163,7 @@ export class MemoryStore implements BoardStore {
   readonly #gates = new Map<string, GateState>();
   readonly #timed = new Set<GateState>();
   readonly #deadLetters = new Map<string, DeadLetter>();
+  readonly #timers = new Map<string, TimerRecord>();
 
   constructor(options?: MemoryStoreOptions) {
     assertOptions(options);
@@ -407,6 +411,65 @@ export class MemoryStore implements BoardStore {
     const log = new UnitLog();
     this.#createRun(run, now, log);
     return log.runs[0];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  registerTimer(definition: TimerDefinition): TimerRecord {
+    const stored = this.#timers.get(definition.name);
+    if (stored?.fingerprint === definition.fingerprint) return stored;
+    const timer: TimerRecord = {
+      name: definition.name,
+      fingerprint: definition.fingerprint,
+      workflow: definition.workflow,
+      nextDueAt: definition.firstDueAt,
+      ticks: stored?.ticks ?? 0,
+      version: (stored?.version ?? 0) + 1,
+    };
+    this.#timers.set(timer.name, timer);
+    return timer;
+  }
+
+  fireTimer(fire: TimerFire): UnitResult {
+    const timer = this.#timers.get(fire.name);
+    if (timer === undefined || timer.version !== fire.version) return nothing('conflict');
+    if (fire.write !== undefined) {
+      this.#checkWrites([fire.write]);
+      if (this.#states.get(fire.write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
+    }
+    this.#timers.set(fire.name, { ...timer, nextDueAt: fire.nextDueAt, ticks: fire.ticks, version: timer.version + 1 });
+    const log = new UnitLog();
+    if (fire.write !== undefined) this.#applyWrite(fire.write, fire.now, log);
+    return log.result();
+  }
+
+  dueTimers(names: readonly string[], now: number, limit: number): TimerRecord[] {
+    const due = this.#armedTimers(names).filter((timer) => timer.nextDueAt! <= now);
+    due.sort((a, b) => a.nextDueAt! - b.nextDueAt!);
+    return due.slice(0, limit);
+  }
+
+  nextTimerDue(names: readonly string[]): number | undefined {
+    let next: number | undefined;
+    for (const timer of this.#armedTimers(names)) if (next === undefined || timer.nextDueAt! < next) next = timer.nextDueAt;
+    return next;
+  }
+
+  listTimers(): TimerRecord[] {
+    return [...this.#timers.values()];
+  }
+
+  /** Timers among `names` with a next slot, whose workflow (if any) is active. */
+  #armedTimers(names: readonly string[]): TimerRecord[] {
+    const armed: TimerRecord[] = [];
+    for (const name of names) {
+      const timer = this.#timers.get(name);
+      if (timer?.nextDueAt === undefined) continue;
+      if (timer.workflow !== undefined && this.#states.has(timer.workflow)) continue;
+      armed.push(timer);
+    }
+    return armed;
   }
 
   // ---------------------------------------------------------------------------------------------

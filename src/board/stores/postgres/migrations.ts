@@ -87,6 +87,20 @@ const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 2,
+    statements: [
+      `create table :schema.timers (
+         name text primary key,
+         fingerprint text not null,
+         workflow text,
+         next_due_at bigint,
+         ticks integer not null,
+         version integer not null
+       )`,
+      `create index timers_by_due on :schema.timers (next_due_at) where next_due_at is not null`,
+    ],
+  },
 ];
 
 /**

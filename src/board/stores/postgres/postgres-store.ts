@@ -27,6 +27,9 @@ import type {
   PublishUnit,
   RunQuery,
   RunRecord,
+  TimerDefinition,
+  TimerFire,
+  TimerRecord,
   UnitResult,
   WorkflowChange,
   WorkflowState,
@@ -61,6 +64,20 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** Skip the migrations on open (when a deploy step runs {@link migrate} alone). Default false. */
   readonly skipMigrations?: boolean;
+}
+
+/** A row of the timers table, as the driver answers it (bigint as a string). */
+interface TimerRow {
+  name: string;
+  fingerprint: string;
+  workflow: string | null;
+  next_due_at: unknown;
+  ticks: number;
+  version: number;
+}
+
+function timerFromRow(row: TimerRow): TimerRecord {
+  return { name: row.name, fingerprint: row.fingerprint, workflow: row.workflow ?? undefined, nextDueAt: toNumber(row.next_due_at), ticks: row.ticks, version: row.version };
 }
 
 /**
@@ -442,6 +459,46 @@ export class PostgresStore implements BoardStore {
   }
 
   /** Stops listening and, when the store opened the pool, ends it. */
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  async registerTimer(definition: TimerDefinition): Promise<TimerRecord> {
+    return this.#unit(async (client) => {
+      const upserted = await client.query(this.#sql.upsertTimer(definition.name, definition.fingerprint, definition.workflow ?? null, definition.firstDueAt ?? null));
+      if (upserted.rows.length > 0) return timerFromRow(upserted.rows[0] as TimerRow);
+      const { rows } = await client.query(this.#sql.timer(definition.name));
+      return timerFromRow(rows[0] as TimerRow);
+    });
+  }
+
+  async fireTimer(fire: TimerFire): Promise<UnitResult> {
+    if (fire.write !== undefined) checkWrites([fire.write]);
+    return this.#unit(async (client) => {
+      if (fire.write !== undefined && (await this.#anyCancelled(client, [fire.write.artifact.correlationId]))) throw new Rollback(nothing('cancelled'));
+      // The row lock: a concurrent fire of the same timer waits here, then finds the version moved.
+      const moved = await client.query(this.#sql.moveTimer(fire.nextDueAt ?? null, fire.ticks, fire.name, fire.version));
+      if (moved.rows.length === 0) throw new Rollback(nothing('conflict'));
+      const writer = new UnitWriter(client, this.#sql, this.#channel, fire.now);
+      if (fire.write !== undefined) await writer.apply([fire.write]);
+      return writer.flush();
+    });
+  }
+
+  async dueTimers(names: readonly string[], now: number, limit: number): Promise<TimerRecord[]> {
+    const { rows } = await this.#query(this.#sql.dueTimers(names, now, limit));
+    return (rows as TimerRow[]).map(timerFromRow);
+  }
+
+  async nextTimerDue(names: readonly string[]): Promise<number | undefined> {
+    const { rows } = await this.#query(this.#sql.nextTimerDue(names));
+    return toNumber((rows[0] as { due: unknown }).due);
+  }
+
+  async listTimers(): Promise<TimerRecord[]> {
+    const { rows } = await this.#query(this.#sql.listTimers());
+    return (rows as TimerRow[]).map(timerFromRow);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

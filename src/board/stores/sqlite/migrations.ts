@@ -21,6 +21,10 @@
  * - `dead_letters`: runs that failed for good.
  * - `owners`: which process (host, pid) claims under which owner name, so that a board can tell that
  *   the owner of running runs is gone and requeue them without waiting for their leases.
+ *
+ * Tables (migration 2):
+ * - `timers`: one row per scheduled agent: its schedule's fingerprint, its workflow, its next slot
+ *   (null once done), its tick count and the version that guards firing it.
  */
 import type { SqliteDriver } from './driver.js';
 
@@ -119,6 +123,21 @@ export const MIGRATIONS: readonly Migration[] = [
         pid INTEGER NOT NULL,
         seen_at INTEGER NOT NULL
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    description: 'timers of scheduled agents',
+    sql: `
+      CREATE TABLE timers (
+        name TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        workflow TEXT,
+        next_due_at INTEGER,
+        ticks INTEGER NOT NULL,
+        version INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX timers_by_due ON timers (next_due_at) WHERE next_due_at IS NOT NULL;
     `,
   },
 ];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../artifact.js';
 import { describeStoreContract } from '../store-contract.js';
-import { migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations.js';
+import { MIGRATIONS, migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations.js';
 import { nodeSqliteAvailable } from './node-sqlite-driver.js';
 import { openDriver } from './open-driver.js';
 import { parseSqliteUrl } from './options.js';
@@ -81,9 +81,18 @@ describe('SqliteStore', () => {
     new SqliteStore({ path }).close();
     new SqliteStore({ path }).close();
     const db = openDriver({ path });
-    expect(db.prepare('SELECT version FROM skein_schema').all().map((row) => row.version)).toEqual([SCHEMA_VERSION]);
+    expect(db.prepare('SELECT version FROM skein_schema').all().map((row) => row.version)).toEqual(MIGRATIONS.map((migration) => migration.version));
     expect(migrate(db)).toEqual([]);
     db.close();
+  });
+
+  it('brings a file of schema version 1 up to date: it gains the timers table', () => {
+    const path = file();
+    const db = openDriver({ path });
+    expect(migrate(db, MIGRATIONS.slice(0, 1))).toEqual([1]);
+    db.close();
+    using store = new SqliteStore({ path });
+    expect(store.registerTimer({ name: 'clock', fingerprint: 'x', firstDueAt: 100 })).toMatchObject({ name: 'clock', nextDueAt: 100, ticks: 0, version: 1 });
   });
 
   it('refuses a database written by a newer skein, naming both schema versions', () => {

@@ -35,6 +35,9 @@ import type {
   RunLimitReached,
   RunQuery,
   RunRecord,
+  TimerDefinition,
+  TimerFire,
+  TimerRecord,
   UnitResult,
   WorkflowChange,
   WorkflowState,
@@ -47,6 +50,7 @@ import { migrate } from './migrations.js';
 import { openDriver } from './open-driver.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteStoreOptions } from './options.js';
 import { SQL } from './statements.js';
+import { TIMER_SQL } from './timer-statements.js';
 
 const NO_RUNS: readonly RunRecord[] = Object.freeze([]);
 const NO_LIMITS: readonly RunLimitReached[] = Object.freeze([]);
@@ -123,6 +127,17 @@ function checkWrites(writes: readonly ArtifactWrite[]): void {
 function checkCompletion(completion: Completion): void {
   if (completion.outcome === 'finished') checkWrites(completion.outputs);
   else if (completion.outcome === 'failed') checkWrites([completion.fact]);
+}
+
+function timerRecord(row: SqlRow): TimerRecord {
+  return {
+    name: row.name as string,
+    fingerprint: row.fingerprint as string,
+    workflow: (row.workflow as string | null) ?? undefined,
+    nextDueAt: (row.next_due_at as number | null) ?? undefined,
+    ticks: row.ticks as number,
+    version: row.version as number,
+  };
 }
 
 /**
@@ -423,6 +438,43 @@ export class SqliteStore implements BoardStore {
       this.#createRun(run, now, log);
       return log.runs?.[0];
     });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers
+
+  registerTimer(definition: TimerDefinition): TimerRecord {
+    return this.#db.transaction(() => {
+      const stored = this.#db.prepare(TIMER_SQL.timer).get([definition.name]);
+      if (stored !== undefined && stored.fingerprint === definition.fingerprint) return timerRecord(stored);
+      const row = this.#db.prepare(TIMER_SQL.upsertTimer).get([definition.name, definition.fingerprint, definition.workflow ?? null, definition.firstDueAt ?? null]);
+      return timerRecord(row!);
+    });
+  }
+
+  fireTimer(fire: TimerFire): UnitResult {
+    if (fire.write !== undefined) checkWrites([fire.write]);
+    return this.#db.transaction(() => {
+      const stored = this.#db.prepare(TIMER_SQL.timer).get([fire.name]);
+      if (stored === undefined || stored.version !== fire.version) return nothing('conflict');
+      if (fire.write !== undefined && this.#workflowState(fire.write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
+      this.#db.prepare(TIMER_SQL.moveTimer).run([fire.nextDueAt ?? null, fire.ticks, fire.name, fire.version]);
+      const log = new UnitLog();
+      if (fire.write !== undefined) this.#applyWrite(fire.write, fire.now, log);
+      return log.result();
+    });
+  }
+
+  dueTimers(names: readonly string[], now: number, limit: number): TimerRecord[] {
+    return this.#db.prepare(TIMER_SQL.dueTimers).all([JSON.stringify(names), now, limit]).map(timerRecord);
+  }
+
+  nextTimerDue(names: readonly string[]): number | undefined {
+    return (this.#db.prepare(TIMER_SQL.nextTimerDue).get([JSON.stringify(names)])?.due as number | null) ?? undefined;
+  }
+
+  listTimers(): TimerRecord[] {
+    return this.#db.prepare(TIMER_SQL.listTimers).all().map(timerRecord);
   }
 
   /**
