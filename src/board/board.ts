@@ -23,6 +23,7 @@ import type { BoardEvent, EventStreamOptions } from './events.js';
 import { sortByPriority, type AgentInfo } from './hooks.js';
 import type { Origin } from './pipeline/intake.js';
 import type { LiveAgent } from './pipeline/live.js';
+import { addUsage } from './run-context.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, WorkflowState } from './store/contract.js';
 import { MemoryStore } from './stores/memory-store.js';
@@ -129,6 +130,8 @@ export interface AgentStats {
   readonly retries: number;
   /** The agent's current concurrency limit. */
   readonly maxConcurrency: number;
+  /** What its runs reported using through `ctx.reportUsage` (a model's tokens), summed by name. */
+  readonly usage: Readonly<Record<string, number>>;
 }
 
 /**
@@ -145,6 +148,8 @@ export interface BoardStats {
   readonly published: number;
   readonly idle: boolean;
   readonly agents: Readonly<Record<string, AgentStats>>;
+  /** What every agent's runs reported using, summed by name. */
+  readonly usage: Readonly<Record<string, number>>;
 }
 
 /**
@@ -315,6 +320,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       failed: 0,
       cancelled: 0,
       retries: 0,
+      usage: {},
       spaceWaiters: new Deque(),
       reader: undefined,
       pumping: false,
@@ -711,10 +717,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
    */
   stats(): BoardStats {
     const agents: Record<string, AgentStats> = {};
+    const usage: Record<string, number> = {};
     for (const [name, a] of this.#ctx.agents) {
-      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries, maxConcurrency: a.permits.permits };
+      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, retries: a.retries, maxConcurrency: a.permits.permits, usage: { ...a.usage } };
+      addUsage(usage, a.usage);
     }
-    return { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+    return { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents, usage };
   }
 
   /**

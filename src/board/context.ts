@@ -60,4 +60,15 @@ export interface AgentContext {
   publish<T, I>(type: ArtifactType<T, I>, payload: I, options?: DraftOptions): Promise<Artifact<T>>;
   /** Reads the board, filtered by this agent's visibility. */
   readonly board: BoardReader;
+  /**
+   * Reports how the run is getting on (a model's streamed tokens, a partial answer) as a `progress`
+   * board event, for live views. Nothing is stored; without event subscribers it costs nothing.
+   */
+  reportProgress(detail: unknown): void;
+  /**
+   * Adds to what this run used, as counts by name (`{ inputTokens: 120, outputTokens: 40 }`): a
+   * `usage` board event, summed per agent and for the board in `board.stats()`, and on the run's
+   * span as `skein.usage.<name>` attributes. Counts must be finite numbers >= 0.
+   */
+  reportUsage(usage: Readonly<Record<string, number>>): void;
 }

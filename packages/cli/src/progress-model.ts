@@ -15,7 +15,7 @@ import { RunTimes } from './run-times.js';
 const RATE_WINDOW_MS = 2_000;
 
 /** One agent's counters at a moment: the board's own counters, as the event stream tells them. */
-export interface AgentProgress extends Omit<AgentStats, 'maxConcurrency'> {
+export interface AgentProgress extends Omit<AgentStats, 'maxConcurrency' | 'usage'> {
   readonly name: string;
   /** Runs that ended (done or failed) per second over the last two seconds. */
   readonly runsPerSecond: number;
@@ -176,6 +176,8 @@ export class ProgressModel {
         return;
       case 'skipped':
       case 'blocked':
+      case 'progress':
+      case 'usage':
         return;
     }
   }

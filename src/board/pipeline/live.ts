@@ -33,6 +33,8 @@ export interface LiveAgent {
   failed: number;
   cancelled: number;
   retries: number;
+  /** What its runs reported using (`ctx.reportUsage`), summed. */
+  readonly usage: Record<string, number>;
   readonly spaceWaiters: Deque<SpaceWaiter>;
   reader: BoardReader | undefined;
   pumping: boolean;
