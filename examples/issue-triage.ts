@@ -66,9 +66,14 @@ export default defineWorkflow({
   description: 'Label incoming issues, draft replies in batches, and review each draft beside its triage, with language-model agents.',
 
   async createBoard(ctx) {
-    const model = await chooseModel();
+    // What every agent's engine shares. OpenAI's strict structured outputs reject schemas with optional
+    // properties or open objects; the engine validates every answer against the real schema anyway.
+    const common = {
+      model: await chooseModel(),
+      budget: { tokens: 200_000, requestsPerMinute: 120 },
+      providerOptions: { openai: { strictJsonSchema: false } },
+    };
     const board = new Board();
-    const budget = { tokens: 200_000, requestsPerMinute: 120 };
 
     board
       .agent('triage')
@@ -76,7 +81,7 @@ export default defineWorkflow({
       .publishes(Triage)
       .maxConcurrency(ctx.concurrency('triage', 4))
       .retry({ maxAttempts: 2, retryIf })
-      .engine(llmEngine({ model, output: Triage, budget, temperature: 0, system: 'You triage issues of skein, a TypeScript library. Label each issue and rate its priority.' }))
+      .engine(llmEngine({ ...common, output: Triage, temperature: 0, system: 'You triage issues of skein, a TypeScript library. Label each issue and rate its priority.' }))
       .handle();
 
     board
@@ -85,7 +90,7 @@ export default defineWorkflow({
       .publishes(Draft, { fanOut: BATCH })
       .maxConcurrency(ctx.concurrency('draft', 2))
       .retry({ maxAttempts: 2, retryIf })
-      .engine(llmEngine({ model, output: Replies, budget, system: 'You write short, friendly first replies to triaged issues: one reply per issue, two sentences at most, mentioning the issue number as #N.' }))
+      .engine(llmEngine({ ...common, output: Replies, system: 'You write short, friendly first replies to triaged issues: one reply per issue, two sentences at most, mentioning the issue number as #N.' }))
       .engine((answer) => answer.replies)
       .handle();
 
@@ -95,7 +100,7 @@ export default defineWorkflow({
       .publishes(Review)
       .maxConcurrency(ctx.concurrency('review', 4))
       .retry({ maxAttempts: 2, retryIf })
-      .engine(llmEngine({ model, output: Review, budget, temperature: 0, system: 'You review a drafted reply beside the triage of its issue. Approve it unless it is wrong, rude, or a priority-1 bug that a maintainer should answer personally.' }))
+      .engine(llmEngine({ ...common, output: Review, temperature: 0, system: 'You review a drafted reply beside the triage of its issue. Approve it unless it is wrong, rude, or a priority-1 bug that a maintainer should answer personally.' }))
       .handle();
 
     return board;
