@@ -39,6 +39,7 @@ describe('examples/issue-triage.ts', () => {
     const requests = Number(/in (\d+) requests/.exec(summary.notes.find((n) => n.startsWith('tokens:')) ?? '')?.[1]);
     const batches = summary.agents.find((a) => a.name === 'draft')!.runs;
     expect(requests).toBe(6 + 1 + 6 + batches);
+    expect(summary.agents.map((a) => a.usage?.requests)).toEqual([7, batches, 6]);
     const replies = await readFile(out, 'utf8');
     expect(replies).toContain('## #104 Segfault in the SQLite store under load');
     expect(replies).toContain('bug, priority 1; held for a maintainer');
