@@ -349,5 +349,8 @@ describe('llmEngine', () => {
     expect(() => llmEngine({ model, output: Triage, budget: { tokens: 0 } })).toThrow(RangeError);
     expect(() => llmEngine({ model, output: Triage, tools: { bad: {} as never } })).toThrow(/must be made with llmTool/);
     expect(() => llmEngine({ model, output: Triage, breaker: {} as never })).toThrow(/breaker must be a CircuitBreaker/);
+    expect(() => llmEngine({ model, output: Triage, retry: { attempts: 3 } as never })).toThrow(/has no option "attempts"/);
+    expect(() => llmEngine({ model, output: Triage, maxOutputTokens: 0 })).toThrow(RangeError);
+    expect(() => llmEngine({ model, output: Triage, temperature: '0' as never })).toThrow(/temperature must be a finite number/);
   });
 });

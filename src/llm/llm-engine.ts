@@ -21,7 +21,7 @@ import { assertFunction, assertInteger, assertKnownOptions, assertOptions, descr
 import { RateLimiter } from '../flow/rate-limiter.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { consecutive } from '../resilience/consecutive.js';
-import { retry, type RetryInfo, type RetryPolicyOptions } from '../resilience/retry.js';
+import { assertRetryOptions, retry, type RetryInfo, type RetryPolicyOptions } from '../resilience/retry.js';
 import { BudgetExceededError } from './errors.js';
 import { describeSchema } from './json-schema.js';
 import { defaultPrompt } from './prompt.js';
@@ -570,6 +570,13 @@ export function llmEngine<T extends AnyArtifactType, I = unknown>(options: LlmEn
   if (options.breaker !== undefined && options.breaker !== false && !(options.breaker instanceof CircuitBreaker)) {
     throw new TypeError(`llmEngine breaker must be a CircuitBreaker or false, got ${describe(options.breaker)}`);
   }
-  if (options.retry !== undefined && options.retry !== false) assertOptions(options.retry, 'llmEngine retry');
+  // Checked as a reusable policy's options: every ask of every run starts a retry with them.
+  if (options.retry !== undefined && options.retry !== false) assertRetryOptions(options.retry, true);
+  if (options.temperature !== undefined && (typeof options.temperature !== 'number' || !Number.isFinite(options.temperature))) {
+    throw new TypeError(`llmEngine temperature must be a finite number, got ${describe(options.temperature)}`);
+  }
+  if (options.maxOutputTokens !== undefined) assertInteger(options.maxOutputTokens, 'llmEngine maxOutputTokens', { min: 1 });
+  if (options.providerOptions !== undefined) assertOptions(options.providerOptions, 'llmEngine providerOptions');
+  if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') throw new TypeError(`llmEngine telemetry must be a boolean, got ${describe(options.telemetry)}`);
   return new LlmEngine(options);
 }
