@@ -16,6 +16,7 @@ import type { AgentContext } from '../board/context.js';
 import { ValidationError, type ValidationIssue } from '../board/errors.js';
 import { isStandardSchema, type StandardSchemaV1 } from '../board/standard-schema.js';
 import { isCancellation } from '../core/errors.js';
+import { onAbort } from '../core/signal.js';
 import { sleep } from '../core/sleep.js';
 import { assertFunction, assertInteger, assertKnownOptions, assertOptions, describe } from '../core/validate.js';
 import { RateLimiter } from '../flow/rate-limiter.js';
@@ -279,6 +280,31 @@ function feedback(error: ValidationError): string {
   return `Your answer is not a valid ${error.typeName}:\n${issues}\nAnswer again with the corrected JSON value only.`;
 }
 
+/**
+ * The stream's parts until `signal` aborts, then a rejection with its reason at once: a provider
+ * whose stream does not end when its request is aborted cannot keep a cancelled run waiting. Leaving
+ * the loop cancels the stream.
+ */
+async function* untilAborted<T>(stream: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  signal.throwIfAborted();
+  const iterator = stream[Symbol.asyncIterator]();
+  let stop: (reason: unknown) => void = () => {};
+  const stopped = new Promise<never>((_resolve, reject) => (stop = reject));
+  stopped.catch(() => {});
+  const removeListener = onAbort(signal, () => stop(signal.reason));
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), stopped]);
+      if (next.done === true) return;
+      yield next.value;
+    }
+  } finally {
+    removeListener();
+    // Not awaited: a stream stuck on a read would keep the return pending too.
+    void iterator.return?.()?.catch(() => {});
+  }
+}
+
 let aiModule: Promise<Ai> | undefined;
 
 function loadAi(): Promise<Ai> {
@@ -463,7 +489,7 @@ class LlmEngine<T extends AnyArtifactType, I> implements Engine<I, InputOf<T>> {
       experimental_telemetry: options.telemetry === true ? { isEnabled: true, functionId: `${ctx.agent}/${this.name}` } : undefined,
     });
     let text = '';
-    for await (const part of result.fullStream) {
+    for await (const part of untilAborted(result.fullStream, signal)) {
       switch (part.type) {
         case 'start-step':
           text = '';
