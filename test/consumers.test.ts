@@ -106,7 +106,7 @@ describe('the packed tarball', () => {
     });
     await exec(process.execPath, [tsc, '-p', dir], dir);
     const output = JSON.parse(await exec(process.execPath, ['out/index.js'], dir)) as unknown;
-    expect(output).toEqual({ gather: [1, 'two'], board: ['hello'], node: ['function', 'function'], names: ['AbortError', 'function', true], serve: [true, true] });
+    expect(output).toEqual({ gather: [1, 'two'], board: ['hello'], node: ['function', 'function'], names: ['AbortError', 'function', true], serve: [true, true], llm: ["skein/llm needs the AI SDK: install the 'ai' package (version 6)", 'BudgetExceededError'] });
     matrix.push('TypeScript nodenext (no skipLibCheck): type-checks, runs');
   }, 120_000);
 

@@ -6,6 +6,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as root from 'skein';
 import * as node from 'skein/node';
 import * as served from 'skein/serve';
+import * as llm from 'skein/llm';
 import { AbortError, CancelledError, Emitter, EventEmitter, Mutex } from 'skein';
 
 describe('entry points', () => {
@@ -19,6 +20,13 @@ describe('entry points', () => {
   it('keeps the HTTP server in skein/serve, out of the root entry', () => {
     expect(root).not.toHaveProperty('serve');
     expect(Object.keys(served).sort()).toEqual(['WEBHOOK_ID_HEADER', 'WEBHOOK_SIGNATURE_HEADER', 'WEBHOOK_TIMESTAMP_HEADER', 'serve', 'signWebhook', 'verifyWebhook']);
+  });
+
+  it('keeps the language-model engine in skein/llm, out of the root and board entries', async () => {
+    const board = await import('skein/board');
+    expect(root).not.toHaveProperty('llmEngine');
+    expect(board).not.toHaveProperty('llmEngine');
+    expect(Object.keys(llm).sort()).toEqual(['BudgetExceededError', 'defaultPrompt', 'isTransientModelError', 'llmEngine', 'llmTool']);
   });
 
   it('exports every from both the root entry and skein/node, as one function', () => {

@@ -23,6 +23,7 @@ import type { BoardEvent, EventStreamOptions } from './events.js';
 import { sortByPriority, type AgentInfo } from './hooks.js';
 import type { Origin } from './pipeline/intake.js';
 import type { LiveAgent } from './pipeline/live.js';
+import { addUsage } from './run-context.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { TIMER_SUBSCRIPTION } from './run-context.js';
 import type { ArtifactQuery, BoardStore, DeadLetter, DeadLetterQuery, WorkflowState } from './store/contract.js';
@@ -143,6 +144,8 @@ export interface AgentStats {
   readonly retries: number;
   /** The agent's current concurrency limit. */
   readonly maxConcurrency: number;
+  /** What its runs reported using through `ctx.reportUsage` (a model's tokens), summed by name. */
+  readonly usage: Readonly<Record<string, number>>;
 }
 
 /**
@@ -161,6 +164,8 @@ export interface BoardStats {
   readonly agents: Readonly<Record<string, AgentStats>>;
   /** With `maxActiveWorkflows`: workflows started by this board and active, and starts waiting for room. */
   readonly admission?: { readonly max: number; readonly active: number; readonly waiting: number };
+  /** What every agent's runs reported using, summed by name. */
+  readonly usage: Readonly<Record<string, number>>;
 }
 
 /**
@@ -341,6 +346,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       cancelled: 0,
       skipped: 0,
       retries: 0,
+      usage: {},
       spaceWaiters: new Deque(),
       reader: undefined,
       pumping: false,
@@ -852,11 +858,13 @@ export class Board implements WorkflowControl, AsyncDisposable {
    */
   stats(): BoardStats {
     const agents: Record<string, AgentStats> = {};
+    const usage: Record<string, number> = {};
     for (const [name, a] of this.#ctx.agents) {
-      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, skipped: a.skipped, retries: a.retries, maxConcurrency: a.permits.permits };
+      agents[name] = { queued: a.queued, running: a.running, done: a.done, failed: a.failed, cancelled: a.cancelled, skipped: a.skipped, retries: a.retries, maxConcurrency: a.permits.permits, usage: { ...a.usage } };
+      addUsage(usage, a.usage);
     }
     const admission = this.#starts.admission;
-    const stats = { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents };
+    const stats = { published: this.#ctx.counters.published, idle: this.#ctx.counters.isIdle(), agents, usage };
     return admission === undefined ? stats : { ...stats, admission: { max: admission.max, active: admission.active, waiting: admission.waiting } };
   }
 

@@ -63,4 +63,15 @@ export interface AgentContext {
   readonly board: BoardReader;
   /** The tick that started this run, when the agent's timer did (`.schedule()`); undefined for a run an artifact started. */
   readonly timer?: TimerTickPayload | undefined;
+  /**
+   * Reports how the run is getting on (a model's streamed tokens, a partial answer) as a `progress`
+   * board event, for live views. Nothing is stored; without event subscribers it costs nothing.
+   */
+  reportProgress(detail: unknown): void;
+  /**
+   * Adds to what this run used, as counts by name (`{ inputTokens: 120, outputTokens: 40 }`): a
+   * `usage` board event, summed per agent and for the board in `board.stats()`, and on the run's
+   * span as `skein.usage.<name>` attributes. Counts must be finite numbers >= 0.
+   */
+  reportUsage(usage: Readonly<Record<string, number>>): void;
 }

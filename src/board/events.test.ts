@@ -109,7 +109,8 @@ describe('the event stream', () => {
     expect(board.stats()).toEqual({
       published: 4, // three jobs and one AgentFailed
       idle: true,
-      agents: { worker: { queued: 0, running: 0, done: 2, failed: 1, cancelled: 0, skipped: 0, retries: 2, maxConcurrency: 1 } },
+      agents: { worker: { queued: 0, running: 0, done: 2, failed: 1, cancelled: 0, skipped: 0, retries: 2, maxConcurrency: 1, usage: {} } },
+      usage: {},
     });
   });
 });

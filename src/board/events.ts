@@ -46,6 +46,10 @@ export type BoardEvent =
   | (RunEventBase & { readonly kind: 'finished'; readonly durationMs: number; readonly outputs: number })
   | (RunEventBase & { readonly kind: 'failed'; readonly durationMs: number; readonly attempts: number; readonly error: ErrorSummary })
   | (RunEventBase & { readonly kind: 'cancelled'; readonly reason: string })
+  /** A run reported progress through `ctx.reportProgress` (a model's streamed tokens or partial answer). */
+  | (RunEventBase & { readonly kind: 'progress'; readonly detail: unknown })
+  /** A run reported resources it used through `ctx.reportUsage` (a model's tokens): what this report added. */
+  | (RunEventBase & { readonly kind: 'usage'; readonly usage: Readonly<Record<string, number>> })
   | (EventBase & {
       readonly kind: 'skipped';
       readonly agent: string;

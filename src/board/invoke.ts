@@ -202,7 +202,13 @@ async function run(ctx: Pipeline, agent: LiveAgent, inputs: readonly Artifact[],
     outputs.push(artifact);
     return artifact;
   };
-  active.host = { publishOutput: (_active, draft) => emit(draft), reader: (reading) => ctx.executor.host.reader(reading) };
+  const host = ctx.executor.host;
+  active.host = {
+    publishOutput: (_active, draft) => emit(draft),
+    reader: (reading) => host.reader(reading),
+    progress: (run, detail) => host.progress(run, detail),
+    usage: (run, usage) => host.usage(run, usage),
+  };
   const drafts = await ctx.executor.evaluate(active);
   for (const draft of drafts) await emit(draft);
   return outputs;

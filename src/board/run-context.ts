@@ -8,6 +8,7 @@ import { assertArtifactType, type Artifact, type ArtifactType, type Draft, type 
 import type { AgentContext, BoardReader } from './context.js';
 import { leaseControllers, type LiveAgent, type LiveWorkflow } from './pipeline/live.js';
 import type { ClaimedRun } from './store/contract.js';
+import { describe } from '../core/validate.js';
 import type { TimerTickPayload } from './builtins.js';
 
 /** The subscription index of a run a timer started (`consumes` declarations count from 0). */
@@ -25,6 +26,8 @@ export class ActiveRun {
   /** The index of the run's next output: outputs are keyed by (run id, index), applied once. */
   nextOutput = 0;
   span: Span | undefined = undefined;
+  /** What the run reported using (`ctx.reportUsage`), summed; made on the first report. */
+  usage: Record<string, number> | undefined = undefined;
   readonly startedAt = Date.now();
   /** Where this run's yields and `ctx.publish` calls go, when not to its completion (`board.invoke`). */
   host: RunHost | undefined = undefined;
@@ -58,6 +61,28 @@ export class ActiveRun {
 export interface RunHost {
   publishOutput(active: ActiveRun, draft: Draft): Promise<Artifact>;
   reader(agent: LiveAgent): BoardReader;
+  progress(active: ActiveRun, detail: unknown): void;
+  usage(active: ActiveRun, usage: Readonly<Record<string, number>>): void;
+}
+
+/** Adds each count of `usage` to `into`. */
+export function addUsage(into: Record<string, number>, usage: Readonly<Record<string, number>>): void {
+  for (const key of Object.keys(usage)) into[key] = (into[key] ?? 0) + usage[key]!;
+}
+
+/** A run's usage as span attributes (`skein.usage.inputTokens`), or nothing. */
+export function usageAttributes(active: ActiveRun): Record<string, number> {
+  const attributes: Record<string, number> = {};
+  if (active.usage !== undefined) for (const key of Object.keys(active.usage)) attributes[`skein.usage.${key}`] = active.usage[key]!;
+  return attributes;
+}
+
+function checkUsage(usage: unknown): Readonly<Record<string, number>> {
+  if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) throw new TypeError(`reportUsage needs an object of counts by name, got ${describe(usage)}`);
+  for (const [key, value] of Object.entries(usage)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`reportUsage count '${key}' must be a finite number >= 0, got ${describe(value)}`);
+  }
+  return usage as Readonly<Record<string, number>>;
 }
 
 /** What an agent's body, engines and hooks receive. */
@@ -106,6 +131,14 @@ export class RunContext implements AgentContext {
     if (signal.aborted) return Promise.reject(signal.reason as unknown);
     assertArtifactType(type, 'ctx.publish type');
     return this.#host.publishOutput(this.#state, type.draft(payload, options)) as Promise<Artifact<T>>;
+  }
+
+  reportProgress(detail: unknown): void {
+    this.#host.progress(this.#state, detail);
+  }
+
+  reportUsage(usage: Readonly<Record<string, number>>): void {
+    this.#host.usage(this.#state, checkUsage(usage));
   }
 
   withSignal(signal: AbortSignal): RunContext {

@@ -21,6 +21,16 @@ function agent(model: ProgressModel, name: string, now = 0) {
 }
 
 describe('ProgressModel', () => {
+  it('sums usage events per agent into its timings, and leaves usage out for agents that reported none', () => {
+    const model = new ProgressModel(0);
+    model.apply(scheduled('idle', 'r0'));
+    model.apply({ kind: 'usage', at: 1, usage: { totalTokens: 30, requests: 1 }, ...run('ask', 'r1') });
+    model.apply({ kind: 'usage', at: 2, usage: { totalTokens: 12, requests: 1 }, ...run('ask', 'r2') });
+    const timings = model.timings();
+    expect(timings.find((t) => t.name === 'ask')?.usage).toEqual({ totalTokens: 42, requests: 2 });
+    expect(timings.find((t) => t.name === 'idle')).not.toHaveProperty('usage');
+  });
+
   it('moves a run from queued to running to done', () => {
     const model = new ProgressModel(0);
     model.apply(scheduled('split', 'r1'));

@@ -15,7 +15,7 @@ import { RunTimes } from './run-times.js';
 const RATE_WINDOW_MS = 2_000;
 
 /** One agent's counters at a moment: the board's own counters, as the event stream tells them. */
-export interface AgentProgress extends Omit<AgentStats, 'maxConcurrency' | 'skipped'> {
+export interface AgentProgress extends Omit<AgentStats, 'maxConcurrency' | 'skipped' | 'usage'> {
   readonly name: string;
   /** Runs that ended (done or failed) per second over the last two seconds. */
   readonly runsPerSecond: number;
@@ -42,6 +42,8 @@ export interface AgentTimings {
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
   readonly maxMs: number | undefined;
+  /** What its runs reported using (`usage` events: a model's tokens), summed by name; absent when nothing was reported. */
+  readonly usage?: Readonly<Record<string, number>>;
 }
 
 /** The whole board at a moment. */
@@ -66,6 +68,8 @@ interface AgentState {
   failed: number;
   cancelled: number;
   retries: number;
+  /** Summed `usage` events; made on the first. */
+  usage: Record<string, number> | undefined;
   readonly failures: FailureTally;
   readonly runTimes: RunTimes;
   /** End times of recent runs, oldest first; pruned past the rate window. */
@@ -176,7 +180,14 @@ export class ProgressModel {
         return;
       case 'skipped':
       case 'blocked':
+      case 'progress':
         return;
+      case 'usage': {
+        const agent = this.#agent(event.agent);
+        const usage = (agent.usage ??= {});
+        for (const [key, value] of Object.entries(event.usage)) usage[key] = (usage[key] ?? 0) + value;
+        return;
+      }
     }
   }
 
@@ -219,6 +230,7 @@ export class ProgressModel {
         p50Ms: state.runTimes.percentile(50),
         p99Ms: state.runTimes.percentile(99),
         maxMs: state.runTimes.maxMs,
+        ...(state.usage === undefined ? {} : { usage: { ...state.usage } }),
       });
     }
     return result;
@@ -227,7 +239,7 @@ export class ProgressModel {
   #agent(name: string): AgentState {
     let state = this.#agents.get(name);
     if (state === undefined) {
-      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, failures: new FailureTally(), runTimes: new RunTimes(), recentEnds: [], recentHead: 0 };
+      state = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0, retries: 0, usage: undefined, failures: new FailureTally(), runTimes: new RunTimes(), recentEnds: [], recentHead: 0 };
       this.#agents.set(name, state);
     }
     return state;

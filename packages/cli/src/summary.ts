@@ -140,6 +140,7 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     ]);
   }
   lines.push(...table(rows).map((line) => `  ${line}`));
+  lines.push(...usageLines(summary, colors));
   const unfinished = summary.agents.filter((a) => a.unfinished > 0);
   if (unfinished.length > 0) {
     const list = unfinished.map((a) => `${a.unfinished} of ${a.name}`).join(', ');
@@ -157,6 +158,13 @@ export function formatSummary(summary: RunSummary, colors: Palette): string {
     for (const output of summary.outputs) lines.push(`${output.label}: ${colors.bold(output.path)}`);
   }
   return lines.join('\n');
+}
+
+/** What agents reported using (a model's tokens and requests), one line per agent that reported any. */
+function usageLines(summary: RunSummary, colors: Palette): string[] {
+  const using = summary.agents.filter((a) => a.usage !== undefined);
+  if (using.length === 0) return [];
+  return ['', colors.dim('  usage'), ...using.map((a) => `  ${colors.cyan(a.name)}: ${Object.entries(a.usage!).map(([name, value]) => `${name} ${formatCount(value)}`).join(', ')}`)];
 }
 
 /**

@@ -14,7 +14,7 @@ import type { AgentContext, BoardReader } from '../context.js';
 import { describe } from '../../core/validate.js';
 import { OutputError } from '../errors.js';
 import type { AgentInfo } from '../hooks.js';
-import { ActiveRun, EMPTY_ARTIFACTS, RunContext, type RunHost } from '../run-context.js';
+import { ActiveRun, addUsage, EMPTY_ARTIFACTS, RunContext, usageAttributes, type RunHost } from '../run-context.js';
 import { conditionView } from '../run-until.js';
 import type { ArtifactQuery, ClaimedRun } from '../store/contract.js';
 import { isVisibleTo } from '../visibility.js';
@@ -53,6 +53,16 @@ export class Executor {
     this.host = {
       publishOutput: (active, draft) => ctx.completion.emit(active, draft),
       reader: (agent) => (agent.reader ??= this.#reader(agent)),
+      progress: (active, detail) => {
+        const { run } = active;
+        if (ctx.events.listening) ctx.events.emit({ kind: 'progress', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, detail });
+      },
+      usage: (active, usage) => {
+        const { run } = active;
+        addUsage((active.usage ??= {}), usage);
+        addUsage(active.agent.usage, usage);
+        if (ctx.events.listening) ctx.events.emit({ kind: 'usage', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, usage: { ...usage } });
+      },
     };
   }
 
@@ -76,11 +86,11 @@ export class Executor {
       if (traced !== undefined) await traced;
     } catch (error) {
       if (active.aborted) {
-        ctx.tracing.end(active.span, undefined, { 'skein.cancelled': true });
+        ctx.tracing.end(active.span, undefined, { 'skein.cancelled': true, ...usageAttributes(active) });
         await ctx.completion.cancel(agent, run, wf, wf.controller!.signal.reason);
       } else {
         await ctx.tracing.with(active.span, () => ctx.completion.fail(active, error));
-        ctx.tracing.end(active.span, error, { 'skein.attempts': active.attempts });
+        ctx.tracing.end(active.span, error, { 'skein.attempts': active.attempts, ...usageAttributes(active) });
       }
     } finally {
       permit.release();
@@ -126,7 +136,7 @@ export class Executor {
 
   /** The body and its completion unit are done: the span ends, postPublish hooks run, the run is reported finished. */
   #ran(active: ActiveRun, published: readonly Artifact[]): Promise<void> | undefined {
-    this.#ctx.tracing.end(active.span, undefined, { 'skein.attempts': active.attempts, 'skein.outputs': published.length });
+    this.#ctx.tracing.end(active.span, undefined, { 'skein.attempts': active.attempts, 'skein.outputs': published.length, ...(active.usage === undefined ? undefined : usageAttributes(active)) });
     if (active.agent.spec.hooks.length > 0) return this.#postPublish(active, published).then(() => this.#ctx.completion.reportFinished(active, published.length));
     this.#ctx.completion.reportFinished(active, published.length);
     return undefined;

@@ -35,6 +35,8 @@ export interface LiveAgent {
   /** Runs not executed because the agent's `.when` condition did not hold. */
   skipped: number;
   retries: number;
+  /** What its runs reported using (`ctx.reportUsage`), summed. */
+  readonly usage: Record<string, number>;
   readonly spaceWaiters: Deque<SpaceWaiter>;
   reader: BoardReader | undefined;
   pumping: boolean;
