@@ -13,10 +13,12 @@ import type { AnyArtifactType, Artifact } from '../board/artifact.js';
 import type { Board } from '../board/board.js';
 import type { BoardEvent } from '../board/events.js';
 import { BoardClosedError, PublishBlockedError, ValidationError } from '../board/errors.js';
+import { summarizeError } from '../board/builtins.js';
 import { isVisibleTo, type Viewer } from '../board/visibility.js';
 import { dashboardHtml } from './dashboard.js';
 import { expectObject, HttpError, isLoopback, readJson, safeEqual, sendError, sendJson } from './http.js';
 import { RunHistory } from './runs.js';
+import { StoreFeed, type FollowSettings } from './feed.js';
 import { EventLog } from './sse.js';
 import { checkSubscription, Webhooks, type WebhookOptions } from './webhooks.js';
 
@@ -83,6 +85,13 @@ export interface ServeOptions {
   readonly runHistory?: number;
   /** Webhook deliveries (off unless given). */
   readonly webhooks?: WebhookOptions;
+  /**
+   * Follow the store: report what other boards sharing it do (their artifacts, the runs they run,
+   * their dead letters) as events, polled every `pollMs` (default 1,000) and sooner on the store's
+   * notices, re-reading `lookbackMs` (default 2,000) of artifacts for transactions that commit late.
+   * Default: on for a `shared` board, off otherwise.
+   */
+  readonly follow?: boolean | { readonly pollMs?: number; readonly lookbackMs?: number };
   /** Serve the dashboard at `/` (default true). */
   readonly dashboard?: boolean;
   /** Closes the server when it aborts. */
@@ -241,6 +250,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     if (typeof secret !== 'string' || secret.length < 16) throw new Error('webhooks need a signing secret of at least 16 characters (webhooks.secret or env SKEIN_SERVE_WEBHOOK_SECRET)');
     webhooks = new Webhooks(secret, options.webhooks);
   }
+  const followSettings = checkFollow(options.follow ?? board.shared);
   if (options.signal?.aborted) throw options.signal.reason;
 
   const controller = new AbortController();
@@ -287,7 +297,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     }
     queued = undefined;
   };
-  const onEvent = (event: BoardEvent): void => {
+  const ingestEvent = (event: BoardEvent): void => {
     if (queued !== undefined) {
       if (queued.length >= INGEST_BACKLOG) {
         queued.shift();
@@ -302,6 +312,17 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
       record(event);
     }
   };
+  const feed =
+    followSettings === undefined
+      ? undefined
+      : new StoreFeed(board.store, followSettings, ingestEvent, (error) => {
+          if (!controller.signal.aborted) ingestEvent({ kind: 'error', at: Date.now(), operation: 'following the store', error: summarizeError(error) });
+        });
+  const onEvent = feed === undefined ? ingestEvent : (event: BoardEvent): void => {
+    feed.local(event);
+    ingestEvent(event);
+  };
+  feed?.start();
   const ingest = (async () => {
     try {
       // Yields nothing (onEvent takes every event); ends when the board shuts down or the server closes.
@@ -608,6 +629,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     });
   }).catch(async (error: unknown) => {
     controller.abort();
+    await feed?.stop();
     await ingest;
     await webhooks?.close();
     throw error;
@@ -633,7 +655,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
       log.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await Promise.all([closed, ingest, webhooks?.close()]);
+      await Promise.all([closed, ingest, feed?.stop(), webhooks?.close()]);
       // The listening handle and the sockets are freed in libuv's close callbacks, after 'close': wait for them.
       await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
     })();
@@ -645,6 +667,14 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+function checkFollow(follow: ServeOptions['follow']): FollowSettings | undefined {
+  if (follow === false) return undefined;
+  if (follow === true) return { pollMs: 1_000, lookbackMs: 2_000 };
+  if (typeof follow !== 'object' || follow === null) throw new TypeError(`follow must be a boolean or { pollMs, lookbackMs }, got ${String(follow)}`);
+  for (const key of Object.keys(follow)) if (key !== 'pollMs' && key !== 'lookbackMs') throw new TypeError(`unknown follow option '${key}' (known: pollMs, lookbackMs)`);
+  return { pollMs: positiveInteger(follow.pollMs ?? 1_000, 'follow.pollMs'), lookbackMs: positiveInteger(follow.lookbackMs ?? 2_000, 'follow.lookbackMs', 0) };
 }
 
 function toHttpError(error: unknown): HttpError {
