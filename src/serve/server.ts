@@ -248,7 +248,8 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
   if (options.webhooks !== undefined) {
     const secret = options.webhooks.secret ?? process.env.SKEIN_SERVE_WEBHOOK_SECRET;
     if (typeof secret !== 'string' || secret.length < 16) throw new Error('webhooks need a signing secret of at least 16 characters (webhooks.secret or env SKEIN_SERVE_WEBHOOK_SECRET)');
-    webhooks = new Webhooks(secret, options.webhooks);
+    webhooks = new Webhooks(secret, options.webhooks, board.store);
+    await webhooks.load();
   }
   const followSettings = checkFollow(options.follow ?? board.shared);
   if (options.signal?.aborted) throw options.signal.reason;
@@ -493,17 +494,21 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
       if (error instanceof TypeError) throw new HttpError(400, 'invalid_request', error.message);
       throw error;
     }
-    sendJson(res, 201, { webhook: webhooks.subscribe(subscription) });
+    sendJson(res, 201, { webhook: await webhooks.subscribe(subscription) });
   });
 
-  route('DELETE', '/api/webhooks/:id', true, ({ res, params }) => {
-    if (webhooks?.unsubscribe(params[0]!) !== true) throw new HttpError(404, 'not_found', `no webhook with id '${params[0]}'`);
+  route('DELETE', '/api/webhooks/:id', true, async ({ res, params }) => {
+    if ((await webhooks?.unsubscribe(params[0]!)) !== true) throw new HttpError(404, 'not_found', `no webhook with id '${params[0]}'`);
     sendJson(res, 200, { deleted: params[0] });
   });
 
   route('POST', '/api/webhooks/failures/:id/redeliver', true, async ({ req, res, params, signal }) => {
     expectObject(await readJson(req, bodyLimit, signal), 'the body');
-    if (webhooks?.redeliver(params[0]!) !== true) throw new HttpError(404, 'not_found', `no failed delivery with id '${params[0]}'`);
+    const read = async (artifactId: string): Promise<Artifact | undefined> => {
+      const found = board.store.getArtifacts([artifactId]);
+      return (isThenable(found) ? await found : found)[0];
+    };
+    if ((await webhooks?.redeliver(params[0]!, read)) !== true) throw new HttpError(404, 'not_found', `no failed delivery with id '${params[0]}'`);
     sendJson(res, 202, { redelivering: params[0] });
   });
 

@@ -26,6 +26,7 @@ export type {
   RunRecord,
   RunState,
   StoreNotice,
+  StoredValue,
   UnitResult,
   WorkflowChange,
   WorkflowState,

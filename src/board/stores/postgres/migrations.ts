@@ -87,6 +87,19 @@ const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    // A key/value space beside the board (a server's webhook subscriptions and failed deliveries).
+    version: 2,
+    statements: [
+      `create table :schema.kv_values (
+         seq bigserial primary key,
+         namespace text not null,
+         key text not null,
+         value json not null,
+         unique (namespace, key)
+       )`,
+    ],
+  },
 ];
 
 /**

@@ -8,9 +8,10 @@ import * as deadLetters from './sql/dead-letters.js';
 import * as gates from './sql/gates.js';
 import * as loopCounters from './sql/loop-counters.js';
 import * as runs from './sql/runs.js';
+import * as values from './sql/values.js';
 import * as workflows from './sql/workflows.js';
 
-const SOURCES = { ...artifacts, ...deadLetters, ...gates, ...loopCounters, ...runs, ...workflows };
+const SOURCES = { ...artifacts, ...deadLetters, ...gates, ...loopCounters, ...runs, ...values, ...workflows };
 
 export type StatementName = keyof typeof SOURCES;
 

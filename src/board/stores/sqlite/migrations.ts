@@ -21,6 +21,9 @@
  * - `dead_letters`: runs that failed for good.
  * - `owners`: which process (host, pid) claims under which owner name, so that a board can tell that
  *   the owner of running runs is gone and requeue them without waiting for their leases.
+ *
+ * Migration 2: `kv_values`, the key/value space (`listValues`, `putValue`, `deleteValue`), in
+ * namespaces, `seq` keeping the order entries were first put.
  */
 import type { SqliteDriver } from './driver.js';
 
@@ -119,6 +122,19 @@ export const MIGRATIONS: readonly Migration[] = [
         pid INTEGER NOT NULL,
         seen_at INTEGER NOT NULL
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    description: 'a key/value space beside the board (a server\'s webhook subscriptions and failed deliveries)',
+    sql: `
+      CREATE TABLE kv_values (
+        seq INTEGER PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        UNIQUE (namespace, key)
+      );
     `,
   },
 ];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../artifact.js';
 import { describeStoreContract } from '../store-contract.js';
-import { migrate, NewerSchemaError, SCHEMA_VERSION } from './migrations.js';
+import { migrate, MIGRATIONS, NewerSchemaError, SCHEMA_VERSION } from './migrations.js';
 import { nodeSqliteAvailable } from './node-sqlite-driver.js';
 import { openDriver } from './open-driver.js';
 import { parseSqliteUrl } from './options.js';
@@ -81,9 +81,22 @@ describe('SqliteStore', () => {
     new SqliteStore({ path }).close();
     new SqliteStore({ path }).close();
     const db = openDriver({ path });
-    expect(db.prepare('SELECT version FROM skein_schema').all().map((row) => row.version)).toEqual([SCHEMA_VERSION]);
+    expect(db.prepare('SELECT version FROM skein_schema').all().map((row) => row.version)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(migrate(db)).toEqual([]);
     db.close();
+  });
+
+  it('brings a database of schema version 1 up to date, its data kept', () => {
+    const path = file();
+    const db = openDriver({ path });
+    expect(migrate(db, MIGRATIONS.slice(0, 1))).toEqual([1]);
+    db.close();
+    using store = new SqliteStore({ path });
+    store.putValue('ns', 'k', { kept: true });
+    expect(store.listValues('ns')).toEqual([{ key: 'k', value: { kept: true } }]);
+    const again = openDriver({ path });
+    expect(again.prepare('SELECT max(version) AS v FROM skein_schema').get()?.v).toBe(SCHEMA_VERSION);
+    again.close();
   });
 
   it('refuses a database written by a newer skein, naming both schema versions', () => {
