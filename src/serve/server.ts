@@ -77,11 +77,11 @@ export interface ServeOptions {
   readonly types?: readonly AnyArtifactType[];
   /** Recent events kept for `Last-Event-ID` resumption (default 1,024). */
   readonly eventBuffer?: number;
-  /** Events one SSE client may have waiting before it is skipped ahead with a `lagged` event (default 256). */
+  /** Events one SSE client may be behind before it is skipped ahead to the newest ones with a `lagged` event (default 256). */
   readonly clientBacklog?: number;
   /** The SSE heartbeat interval (default 15,000 ms). */
   readonly heartbeatMs?: number;
-  /** Runs remembered for the runs views (default 10,000). */
+  /** Runs remembered for the runs views, about (default 10,000): the server keeps their last `4 × runHistory` run events. */
   readonly runHistory?: number;
   /** Webhook deliveries (off unless given). */
   readonly webhooks?: WebhookOptions;
@@ -256,7 +256,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
 
   const controller = new AbortController();
   const log = new EventLog(positiveInteger(options.eventBuffer ?? 1_024, 'eventBuffer'), positiveInteger(options.clientBacklog ?? 256, 'clientBacklog'), randomBytes(4).toString('hex'));
-  const runs = new RunHistory(positiveInteger(options.runHistory ?? 10_000, 'runHistory'));
+  const runs = new RunHistory(4 * positiveInteger(options.runHistory ?? 10_000, 'runHistory'));
   const limiters = new Map<string, RateLimiter>();
   const streams = new Set<() => void>();
 
