@@ -49,20 +49,22 @@ function chain(): Board {
 }
 
 /** Publishes RUNS / 3 artifacts into one workflow and waits for idle; the elapsed ms and the peak heap. */
-async function runWorkflow(board: Board): Promise<{ ms: number; peakHeapMb: number }> {
+async function runWorkflow(board: Board): Promise<{ ms: number; cpuMs: number; peakHeapMb: number }> {
   let peak = process.memoryUsage().heapUsed;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 50);
   const start = performance.now();
+  const cpu = process.cpuUsage();
   try {
     for (let i = 0; i < Math.ceil(RUNS / 3); i++) await board.publish(A, { n: i }, { correlationId: 'large' });
     await board.runUntilIdle();
   } finally {
     clearInterval(sampler);
   }
-  return { ms: performance.now() - start, peakHeapMb: Math.max(peak, process.memoryUsage().heapUsed) / 1024 / 1024 };
+  const used = process.cpuUsage(cpu);
+  return { ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000, peakHeapMb: Math.max(peak, process.memoryUsage().heapUsed) / 1024 / 1024 };
 }
 
-async function plain(): Promise<{ ms: number; peakHeapMb: number }> {
+async function plain(): Promise<{ ms: number; cpuMs: number; peakHeapMb: number }> {
   const board = chain();
   try {
     return await runWorkflow(board);
@@ -71,7 +73,7 @@ async function plain(): Promise<{ ms: number; peakHeapMb: number }> {
   }
 }
 
-async function served(subscribers: number): Promise<{ ms: number; peakHeapMb: number; frames: number }> {
+async function served(subscribers: number): Promise<{ ms: number; cpuMs: number; peakHeapMb: number; frames: number }> {
   const board = chain();
   const server = await serve(board, { auth: false, rateLimit: false });
   if (subscribers === 0) {
@@ -109,9 +111,9 @@ export default [
     async run(): Promise<Figure[]> {
       // Rounds alternate the three setups, so that a machine's load drifting during the suite hits
       // each alike; the best of each is what the setup costs at its least disturbed.
-      const baseline: { ms: number; peakHeapMb: number }[] = [];
-      const idle: { ms: number; peakHeapMb: number }[] = [];
-      const withSse: { ms: number; peakHeapMb: number; frames: number }[] = [];
+      const baseline: { ms: number; cpuMs: number; peakHeapMb: number }[] = [];
+      const idle: { ms: number; cpuMs: number; peakHeapMb: number }[] = [];
+      const withSse: { ms: number; cpuMs: number; peakHeapMb: number; frames: number }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         baseline.push(await plain());
         idle.push(await served(0));
@@ -122,6 +124,9 @@ export default [
         const sorted = xs.map((x) => x.ms).sort((a, b) => a - b);
         return sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
       };
+      // CPU time of this process (the board and the server; the subscribers are another process): on a
+      // machine shared with other work, less disturbed by it than the elapsed time.
+      const cpu = (xs: { cpuMs: number }[]) => Math.min(...xs.map((x) => x.cpuMs));
       return [
         { name: 'no server', value: best(baseline), unit: 'ms' },
         { name: 'server, no subscriber', value: best(idle), unit: 'ms' },
@@ -130,6 +135,9 @@ export default [
         { name: 'ratio (subscribers / no server), best', value: best(withSse) / best(baseline), unit: 'x' },
         { name: 'ratio (server, no subscriber / no server), median', value: median(idle) / median(baseline), unit: 'x' },
         { name: 'ratio (subscribers / no server), median', value: median(withSse) / median(baseline), unit: 'x' },
+        { name: 'CPU time, no server (least)', value: cpu(baseline), unit: 'ms' },
+        { name: 'CPU time ratio (server, no subscriber / no server)', value: cpu(idle) / cpu(baseline), unit: 'x' },
+        { name: 'CPU time ratio (subscribers / no server)', value: cpu(withSse) / cpu(baseline), unit: 'x' },
         { name: 'frames received by all subscribers (last run)', value: withSse.at(-1)!.frames, unit: 'frames' },
         { name: 'peak heap, no server', value: Math.max(...baseline.map((x) => x.peakHeapMb)), unit: 'MB' },
         { name: 'peak heap, with subscribers', value: Math.max(...withSse.map((x) => x.peakHeapMb)), unit: 'MB' },

@@ -17,7 +17,7 @@
  */
 import type { Artifact } from '../board/artifact.js';
 import type { BoardEvent } from '../board/events.js';
-import type { BoardStore, RunRecord } from '../board/store/contract.js';
+import type { BoardStore, DeadLetter, RunRecord } from '../board/store/contract.js';
 
 /** A bounded set of ids: the oldest forgotten first. */
 export class RecentIds {
@@ -160,9 +160,16 @@ export class StoreFeed {
   }
 
   async #pollOnce(): Promise<void> {
+    // The runs first, the artifacts after: a run gone from the running set ended in a unit that also
+    // stored its outputs, so the artifacts read next hold them (its `finished` counts them, and comes
+    // after them, as on the board that ran it).
+    const now = Date.now();
+    const running = await this.#store.listRuns({ state: 'running' });
+    const letters = await this.#store.listDeadLetters();
+    if (this.#stopped) return;
     await this.#readArtifacts();
     if (this.#stopped) return;
-    await this.#readRuns();
+    this.#readRuns(now, running, letters);
     this.#first = false;
   }
 
@@ -197,9 +204,7 @@ export class StoreFeed {
     }
   }
 
-  async #readRuns(): Promise<void> {
-    const now = Date.now();
-    const running = await this.#store.listRuns({ state: 'running' });
+  #readRuns(now: number, running: readonly RunRecord[], letters: readonly DeadLetter[]): void {
     const current = new Set<string>();
     for (const run of running) {
       current.add(run.id);
@@ -209,7 +214,6 @@ export class StoreFeed {
       this.#watched.set(run.id, { run, seenAt: now });
       this.#emit({ kind: 'started', at: now, runId: run.id, agent: run.agent, correlationId: run.correlationId });
     }
-    const letters = await this.#store.listDeadLetters();
     for (const letter of letters) {
       if (this.#letters.has(letter.id)) continue;
       this.#letters.add(letter.id);
