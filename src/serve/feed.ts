@@ -66,9 +66,11 @@ export class StoreFeed {
   readonly #onError: (error: unknown) => void;
   /** Artifact ids already reported (this board's and the feed's). */
   readonly artifacts = new RecentIds(200_000);
-  /** Ids of runs this board ran (their events come from the board itself). */
+  /** Ids of runs this board runs (their events come from the board itself). */
   readonly runs = new RecentIds(200_000);
   readonly #letters = new Set<string>();
+  /** Runs whose `failed` the feed reported. */
+  readonly #failed = new RecentIds(10_000);
   readonly #watched = new Map<string, Watched>();
   /** Outputs seen per (agent, inputs), for the `outputs` count of a `finished` event. */
   readonly #outputs = new Map<string, number>();
@@ -89,10 +91,22 @@ export class StoreFeed {
     this.#startIso = new Date().toISOString();
   }
 
-  /** Notes an event of this board, so that the feed does not report it again. */
-  local(event: BoardEvent): void {
-    if (event.kind === 'published') this.artifacts.add(event.artifactId);
-    else if ('runId' in event) this.runs.add(event.runId);
+  /**
+   * Notes an event of this board, so that the feed does not report it again; false when the feed
+   * reported it first (the store answers before the board emits), and it must not go out twice.
+   */
+  local(event: BoardEvent): boolean {
+    if (event.kind === 'published') {
+      if (this.artifacts.has(event.artifactId)) return false;
+      this.artifacts.add(event.artifactId);
+      return true;
+    }
+    // A run this board scheduled may be run by another board: only the runs it runs are its own.
+    if (!('runId' in event) || event.kind === 'scheduled') return true;
+    this.runs.add(event.runId);
+    // A run of this board the feed saw running first: the board reports its end itself.
+    if (this.#watched.delete(event.runId) && event.kind === 'started') return false;
+    return !(event.kind === 'failed' && this.#failed.has(event.runId));
   }
 
   start(): void {
@@ -221,6 +235,7 @@ export class StoreFeed {
       const watched = this.#watched.get(runId);
       this.#watched.delete(runId);
       if (this.#first || this.runs.has(runId)) continue;
+      this.#failed.add(runId);
       this.#emit({
         kind: 'failed',
         at: Date.parse(letter.failedAt),

@@ -92,8 +92,10 @@ function followTests(open: () => Promise<BoardStore>): void {
     const ids = s.frames.filter((f) => f.event === 'published').map((f) => f.data.artifactId as string);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toContain(own.id);
-    const failedRuns = s.frames.filter((f) => f.event === 'failed').map((f) => f.data.runId as string);
-    expect(new Set(failedRuns).size).toBe(failedRuns.length);
+    for (const kind of ['started', 'finished', 'failed']) {
+      const runs = s.frames.filter((f) => f.event === kind).map((f) => f.data.runId as string);
+      expect(new Set(runs).size).toBe(runs.length);
+    }
   });
 
   it('reports nothing of what was in the store before the server started', async () => {

@@ -320,8 +320,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
           if (!controller.signal.aborted) ingestEvent({ kind: 'error', at: Date.now(), operation: 'following the store', error: summarizeError(error) });
         });
   const onEvent = feed === undefined ? ingestEvent : (event: BoardEvent): void => {
-    feed.local(event);
-    ingestEvent(event);
+    if (feed.local(event)) ingestEvent(event);
   };
   feed?.start();
   const ingest = (async () => {
