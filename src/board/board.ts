@@ -270,6 +270,21 @@ export class Board implements WorkflowControl, AsyncDisposable {
     return this.#ctx.store;
   }
 
+  /**
+   * Whether this board shares its store with other boards (the `shared` option): then what they do
+   * reaches this board through the store only, not through its `events()`.
+   *
+   * @example
+   * ```ts
+   * import { Board } from 'skein/board';
+   * await using board = new Board();
+   * console.log(board.shared); // false
+   * ```
+   */
+  get shared(): boolean {
+    return this.#ctx.shared !== undefined;
+  }
+
   /** Aborts when the board shuts down. */
   get signal(): AbortSignal {
     return this.#ctx.scope.signal;

@@ -13,10 +13,12 @@ import type { AnyArtifactType, Artifact } from '../board/artifact.js';
 import type { Board } from '../board/board.js';
 import type { BoardEvent } from '../board/events.js';
 import { BoardClosedError, PublishBlockedError, ValidationError } from '../board/errors.js';
+import { summarizeError } from '../board/builtins.js';
 import { isVisibleTo, type Viewer } from '../board/visibility.js';
 import { dashboardHtml } from './dashboard.js';
 import { expectObject, HttpError, isLoopback, readJson, safeEqual, sendError, sendJson } from './http.js';
 import { RunHistory } from './runs.js';
+import { StoreFeed, type FollowSettings } from './feed.js';
 import { EventLog } from './sse.js';
 import { checkSubscription, Webhooks, type WebhookOptions } from './webhooks.js';
 
@@ -75,14 +77,21 @@ export interface ServeOptions {
   readonly types?: readonly AnyArtifactType[];
   /** Recent events kept for `Last-Event-ID` resumption (default 1,024). */
   readonly eventBuffer?: number;
-  /** Events one SSE client may have waiting before it is skipped ahead with a `lagged` event (default 256). */
+  /** Events one SSE client may be behind before it is skipped ahead to the newest ones with a `lagged` event (default 256). */
   readonly clientBacklog?: number;
   /** The SSE heartbeat interval (default 15,000 ms). */
   readonly heartbeatMs?: number;
-  /** Runs remembered for the runs views (default 10,000). */
+  /** Runs remembered for the runs views, about (default 10,000): the server keeps their last `4 × runHistory` run events. */
   readonly runHistory?: number;
   /** Webhook deliveries (off unless given). */
   readonly webhooks?: WebhookOptions;
+  /**
+   * Follow the store: report what other boards sharing it do (their artifacts, the runs they run,
+   * their dead letters) as events, polled every `pollMs` (default 1,000) and sooner on the store's
+   * notices, re-reading `lookbackMs` (default 2,000) of artifacts for transactions that commit late.
+   * Default: on for a `shared` board, off otherwise.
+   */
+  readonly follow?: boolean | { readonly pollMs?: number; readonly lookbackMs?: number };
   /** Serve the dashboard at `/` (default true). */
   readonly dashboard?: boolean;
   /** Closes the server when it aborts. */
@@ -239,13 +248,15 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
   if (options.webhooks !== undefined) {
     const secret = options.webhooks.secret ?? process.env.SKEIN_SERVE_WEBHOOK_SECRET;
     if (typeof secret !== 'string' || secret.length < 16) throw new Error('webhooks need a signing secret of at least 16 characters (webhooks.secret or env SKEIN_SERVE_WEBHOOK_SECRET)');
-    webhooks = new Webhooks(secret, options.webhooks);
+    webhooks = new Webhooks(secret, options.webhooks, board.store);
+    await webhooks.load();
   }
+  const followSettings = checkFollow(options.follow ?? board.shared);
   if (options.signal?.aborted) throw options.signal.reason;
 
   const controller = new AbortController();
   const log = new EventLog(positiveInteger(options.eventBuffer ?? 1_024, 'eventBuffer'), positiveInteger(options.clientBacklog ?? 256, 'clientBacklog'), randomBytes(4).toString('hex'));
-  const runs = new RunHistory(positiveInteger(options.runHistory ?? 10_000, 'runHistory'));
+  const runs = new RunHistory(4 * positiveInteger(options.runHistory ?? 10_000, 'runHistory'));
   const limiters = new Map<string, RateLimiter>();
   const streams = new Set<() => void>();
 
@@ -287,7 +298,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     }
     queued = undefined;
   };
-  const onEvent = (event: BoardEvent): void => {
+  const ingestEvent = (event: BoardEvent): void => {
     if (queued !== undefined) {
       if (queued.length >= INGEST_BACKLOG) {
         queued.shift();
@@ -302,6 +313,16 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
       record(event);
     }
   };
+  const feed =
+    followSettings === undefined
+      ? undefined
+      : new StoreFeed(board.store, followSettings, ingestEvent, (error) => {
+          if (!controller.signal.aborted) ingestEvent({ kind: 'error', at: Date.now(), operation: 'following the store', error: summarizeError(error) });
+        });
+  const onEvent = feed === undefined ? ingestEvent : (event: BoardEvent): void => {
+    if (feed.local(event)) ingestEvent(event);
+  };
+  feed?.start();
   const ingest = (async () => {
     try {
       // Yields nothing (onEvent takes every event); ends when the board shuts down or the server closes.
@@ -472,17 +493,21 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
       if (error instanceof TypeError) throw new HttpError(400, 'invalid_request', error.message);
       throw error;
     }
-    sendJson(res, 201, { webhook: webhooks.subscribe(subscription) });
+    sendJson(res, 201, { webhook: await webhooks.subscribe(subscription) });
   });
 
-  route('DELETE', '/api/webhooks/:id', true, ({ res, params }) => {
-    if (webhooks?.unsubscribe(params[0]!) !== true) throw new HttpError(404, 'not_found', `no webhook with id '${params[0]}'`);
+  route('DELETE', '/api/webhooks/:id', true, async ({ res, params }) => {
+    if ((await webhooks?.unsubscribe(params[0]!)) !== true) throw new HttpError(404, 'not_found', `no webhook with id '${params[0]}'`);
     sendJson(res, 200, { deleted: params[0] });
   });
 
   route('POST', '/api/webhooks/failures/:id/redeliver', true, async ({ req, res, params, signal }) => {
     expectObject(await readJson(req, bodyLimit, signal), 'the body');
-    if (webhooks?.redeliver(params[0]!) !== true) throw new HttpError(404, 'not_found', `no failed delivery with id '${params[0]}'`);
+    const read = async (artifactId: string): Promise<Artifact | undefined> => {
+      const found = board.store.getArtifacts([artifactId]);
+      return (isThenable(found) ? await found : found)[0];
+    };
+    if ((await webhooks?.redeliver(params[0]!, read)) !== true) throw new HttpError(404, 'not_found', `no failed delivery with id '${params[0]}'`);
     sendJson(res, 202, { redelivering: params[0] });
   });
 
@@ -608,6 +633,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     });
   }).catch(async (error: unknown) => {
     controller.abort();
+    await feed?.stop();
     await ingest;
     await webhooks?.close();
     throw error;
@@ -633,7 +659,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
       log.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      await Promise.all([closed, ingest, webhooks?.close()]);
+      await Promise.all([closed, ingest, feed?.stop(), webhooks?.close()]);
       // The listening handle and the sockets are freed in libuv's close callbacks, after 'close': wait for them.
       await new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
     })();
@@ -645,6 +671,14 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+function checkFollow(follow: ServeOptions['follow']): FollowSettings | undefined {
+  if (follow === false) return undefined;
+  if (follow === true) return { pollMs: 1_000, lookbackMs: 2_000 };
+  if (typeof follow !== 'object' || follow === null) throw new TypeError(`follow must be a boolean or { pollMs, lookbackMs }, got ${String(follow)}`);
+  for (const key of Object.keys(follow)) if (key !== 'pollMs' && key !== 'lookbackMs') throw new TypeError(`unknown follow option '${key}' (known: pollMs, lookbackMs)`);
+  return { pollMs: positiveInteger(follow.pollMs ?? 1_000, 'follow.pollMs'), lookbackMs: positiveInteger(follow.lookbackMs ?? 2_000, 'follow.lookbackMs', 0) };
 }
 
 function toHttpError(error: unknown): HttpError {

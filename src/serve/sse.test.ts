@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { Board, artifactType, visibility } from '../board/index.js';
 import type { BoardEvent } from '../board/events.js';
@@ -113,8 +113,8 @@ class SlowResponse extends EventEmitter {
   writableNeedDrain = false;
   writableEnded = false;
   readonly written: string[] = [];
-  write(frame: string): boolean {
-    this.written.push(frame);
+  write(frame: string | Buffer): boolean {
+    this.written.push(String(frame));
     this.writableNeedDrain = true;
     return false;
   }
@@ -129,26 +129,74 @@ class SlowResponse extends EventEmitter {
   }
 }
 
+/** A response whose socket always keeps up: it keeps what it was given, as given. */
+class FastResponse extends EventEmitter {
+  readonly writableNeedDrain = false;
+  writableEnded = false;
+  readonly written: (string | Buffer)[] = [];
+  write(chunk: string | Buffer): boolean {
+    this.written.push(chunk);
+    return true;
+  }
+  end(): void {
+    this.writableEnded = true;
+  }
+  cork(): void {}
+  uncork(): void {}
+}
+
 const event = (n: number): BoardEvent => ({ kind: 'published', at: n, artifactId: `a${n}`, type: 'Job', producedBy: 'external', correlationId: 'wf' });
 
 describe('EventLog', () => {
+  const all = { kinds: undefined, correlationId: undefined, viewer: undefined };
+  const ids = (chunk: string): string[] => [...chunk.matchAll(/"artifactId":"(a\d+)"/g)].map((m) => m[1]!);
+
   it('skips a slow client ahead with a lagged event instead of buffering without bound', () => {
     const log = new EventLog(1_000, 4, 'boot');
     const res = new SlowResponse();
-    const detach = log.attach(res as unknown as ServerResponse, { kinds: undefined, correlationId: undefined, viewer: undefined }, undefined);
-    for (let n = 1; n <= 100; n++) log.append(event(n));
-    // one frame went out at once; then the backlog of 4 filled, was dropped and refilled 24 times
+    const detach = log.attach(res as unknown as ServerResponse, all, undefined);
+    log.append(event(1));
+    log.flush();
+    expect(res.written.map(ids)).toEqual([['a1']]);
+    // its socket is full: what comes meanwhile waits in the ring, not in a buffer of the client
+    for (let n = 2; n <= 100; n++) log.append(event(n));
+    log.flush();
     expect(res.written).toHaveLength(1);
     res.drain();
-    const lagged = res.written[1]!;
-    expect(lagged).toMatch(/^id: boot-\d+\nevent: lagged\n/);
-    expect(JSON.parse(/data: (.*)\n/.exec(lagged)![1]!)).toMatchObject({ kind: 'lagged', dropped: 96 });
-    // after the lagged event, the client carries on from the newest events
-    while (res.writableNeedDrain) res.drain();
-    expect(res.written.slice(2).map((f) => /"artifactId":"(a\d+)"/.exec(f)![1])).toEqual(['a98', 'a99', 'a100']);
+    // a lagged event for the 95 it lost, then the newest 4 (two writes, corked into one)
+    expect(res.written).toHaveLength(3);
+    const [, lagged, frames] = res.written;
+    expect(lagged).toMatch(/^id: boot-96\nevent: lagged\n/);
+    expect(JSON.parse(/data: (.*)\n/.exec(lagged!)![1]!)).toMatchObject({ kind: 'lagged', dropped: 95, reason: 'the client fell behind' });
+    expect(ids(frames!)).toEqual(['a97', 'a98', 'a99', 'a100']);
     detach();
     log.append(event(101));
-    expect(res.written).toHaveLength(5);
+    log.flush();
+    expect(res.written).toHaveLength(3);
+    log.closeAll();
+  });
+
+  it('writes each turn once per client, serialising each event once for all the clients that take everything', () => {
+    const log = new EventLog(64, 64, 'boot');
+    const fast = [new FastResponse(), new FastResponse(), new FastResponse()];
+    for (const res of fast) log.attach(res as unknown as ServerResponse, all, undefined);
+    const filtered = new FastResponse();
+    log.attach(filtered as unknown as ServerResponse, { ...all, kinds: new Set(['idle']) }, undefined);
+    const spy = vi.spyOn(JSON, 'stringify');
+    try {
+      for (let n = 1; n <= 10; n++) log.append(event(n));
+      log.append({ kind: 'idle', at: 11 });
+      log.flush();
+      expect(spy).toHaveBeenCalledTimes(11);
+    } finally {
+      spy.mockRestore();
+    }
+    for (const res of fast) {
+      expect(res.written).toHaveLength(1);
+      expect(res.written[0]).toBe(fast[0]!.written[0]);
+      expect(ids(String(res.written[0]))).toHaveLength(10);
+    }
+    expect(filtered.written.map(String)).toEqual(['id: boot-11\nevent: idle\ndata: {"kind":"idle","at":11}\n\n']);
     log.closeAll();
   });
 });

@@ -1,22 +1,16 @@
 /**
- * The live stream: every board event gets an id, goes into a bounded ring (for `Last-Event-ID`
- * resumption) and out to each SSE client. A client whose socket does not keep up has a bounded
- * backlog; past it the backlog is dropped, the client is told with a `lagged` event and carries on
- * from the newest events, so a slow reader never makes the server's memory grow.
+ * The live stream: every board event gets an id and goes into a bounded ring (for `Last-Event-ID`
+ * resumption), which the SSE clients read from, each at its own cursor. A client that does not keep
+ * up is told with a `lagged` event and carries on from the newest events, so a slow reader never
+ * makes the server's memory grow.
  */
 import type { ServerResponse } from 'node:http';
 import type { BoardEvent } from '../board/events.js';
 import type { Viewer } from '../board/visibility.js';
 import { isVisibleTo, type Visibility } from '../board/visibility.js';
 
-/** An event as the server keeps it: its id, the event and its SSE frame, serialized once, when first sent. */
-export interface LoggedEvent {
-  readonly seq: number;
-  readonly event: BoardEvent;
-  frame: string | undefined;
-  /** For `published` events when it was looked up: who may see the artifact. */
-  readonly visibility?: { readonly visibility: Visibility; readonly producedBy: string } | undefined;
-}
+/** Who may see a `published` event's artifact, when it was looked up. */
+export type EventVisibility = { readonly visibility: Visibility; readonly producedBy: string };
 
 /** What one client asked for. */
 export interface ClientFilter {
@@ -28,27 +22,44 @@ export interface ClientFilter {
 interface Client {
   readonly res: ServerResponse;
   readonly filter: ClientFilter;
-  backlog: LoggedEvent[];
-  lagged: number;
+  /** Takes every event as it is (no filter): it can share the chunk other such clients get. */
+  readonly all: boolean;
+  /** The sequence number of the next event it gets. */
+  next: number;
+  /** Events it lost and has not been told of yet (`null`: unknown, an id from another server). */
+  lagged: number | null;
+  reason: string | undefined;
   readonly onDrain: () => void;
 }
 
 const frameOf = (id: string, kind: string, data: unknown): string => `id: ${id}\nevent: ${kind}\ndata: ${JSON.stringify(data)}\n\n`;
 
-/** The ring of recent events and the SSE clients. */
+/**
+ * The ring of recent events and the SSE clients. Appending an event costs a few array stores,
+ * whatever the number of clients: the clients are written once per turn of the event loop (a
+ * `setImmediate`), each getting the events since its own cursor in one write. Each event is
+ * serialised at most once, when some client first needs it, and the clients that take every event
+ * share one buffer of the frames. A client whose socket is still full is skipped until it drains; a
+ * client more than `clientBacklog` events behind gets a `lagged` event and the newest
+ * `clientBacklog`, so that neither a slow client nor a burst of events makes memory grow.
+ */
 export class EventLog {
-  readonly #ring: (LoggedEvent | undefined)[];
+  readonly #capacity: number;
+  readonly #events: (BoardEvent | undefined)[];
+  readonly #frames: (string | undefined)[];
+  readonly #visibility: (EventVisibility | undefined)[];
   #seq = 0;
   readonly #boot: string;
   readonly #clients = new Set<Client>();
   readonly #clientBacklog: number;
   #identified = 0;
-  /** Writes of one turn of the event loop go out together: each client is corked until the next check phase. */
-  #corked = new Set<Client>();
-  #uncork: NodeJS.Immediate | undefined;
+  #scheduled: NodeJS.Immediate | undefined;
 
   constructor(capacity: number, clientBacklog: number, boot: string) {
-    this.#ring = new Array<LoggedEvent | undefined>(capacity);
+    this.#capacity = capacity;
+    this.#events = new Array<BoardEvent | undefined>(capacity).fill(undefined);
+    this.#frames = new Array<string | undefined>(capacity).fill(undefined);
+    this.#visibility = new Array<EventVisibility | undefined>(capacity).fill(undefined);
     this.#clientBacklog = clientBacklog;
     this.#boot = boot;
   }
@@ -67,11 +78,12 @@ export class EventLog {
     return `${this.#boot}-${seq}`;
   }
 
-  append(event: BoardEvent, visibility?: LoggedEvent['visibility']): void {
-    const seq = ++this.#seq;
-    const entry: LoggedEvent = { seq, event, frame: undefined, visibility };
-    this.#ring[seq % this.#ring.length] = entry;
-    for (const client of this.#clients) this.#offer(client, entry);
+  append(event: BoardEvent, visibility?: EventVisibility): void {
+    const slot = ++this.#seq % this.#capacity;
+    this.#events[slot] = event;
+    this.#frames[slot] = undefined;
+    this.#visibility[slot] = visibility;
+    if (this.#scheduled === undefined && this.#clients.size > 0) this.#scheduled = setImmediate(this.flush);
   }
 
   /**
@@ -79,109 +91,132 @@ export class EventLog {
    * when some of it is gone), then live events.
    */
   attach(res: ServerResponse, filter: ClientFilter, lastEventId: string | undefined): () => void {
-    const client: Client = { res, filter, backlog: [], lagged: 0, onDrain: () => this.#flush(client) };
+    const client: Client = {
+      res,
+      filter,
+      all: filter.kinds === undefined && filter.correlationId === undefined && filter.viewer === undefined,
+      next: this.#seq + 1,
+      lagged: 0,
+      reason: undefined,
+      onDrain: () => this.#flushClient(client, undefined),
+    };
+    if (lastEventId !== undefined) this.#resume(client, lastEventId);
     res.on('drain', client.onDrain);
     this.#clients.add(client);
     if (filter.viewer !== undefined) this.#identified++;
-    if (lastEventId !== undefined) this.#replay(client, lastEventId);
+    if (client.next <= this.#seq || client.lagged !== 0) this.#scheduled ??= setImmediate(this.flush);
     let detached = false;
     return () => {
       if (detached) return;
       detached = true;
       res.off('drain', client.onDrain);
       this.#clients.delete(client);
-      if (this.#corked.delete(client)) res.uncork();
       if (filter.viewer !== undefined) this.#identified--;
-      client.backlog = [];
     };
   }
 
   /** Writes a heartbeat comment to every client that is not behind. */
   heartbeat(): void {
-    for (const client of this.#clients) if (!client.res.writableNeedDrain && client.backlog.length === 0) client.res.write(': heartbeat\n\n');
+    for (const client of this.#clients) if (!client.res.writableNeedDrain && client.next > this.#seq) client.res.write(': heartbeat\n\n');
   }
 
-  /** Ends every stream. */
+  /** Writes what each client has not received yet (once per turn of the event loop; tests call it directly). */
+  readonly flush = (): void => {
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
+    const shared = new Map<number, Buffer>();
+    for (const client of this.#clients) this.#flushClient(client, shared);
+  };
+
+  /** Ends every stream, after what it can still be sent. */
   closeAll(): void {
-    this.#flushCorked();
+    this.flush();
     for (const client of [...this.#clients]) client.res.end();
   }
 
-  readonly #flushCorked = (): void => {
-    if (this.#uncork !== undefined) clearImmediate(this.#uncork);
-    this.#uncork = undefined;
-    const corked = this.#corked;
-    this.#corked = new Set();
-    for (const client of corked) client.res.uncork();
-  };
-
-  #replay(client: Client, lastEventId: string): void {
+  #resume(client: Client, lastEventId: string): void {
     const match = /^(.+)-(\d+)$/.exec(lastEventId);
-    const oldest = Math.max(1, this.#seq - this.#ring.length + 1);
-    let from: number;
     if (match === null || match[1] !== this.#boot) {
       // An id from another server's life: what happened between is unknown.
-      this.#write(client, frameOf(this.id(this.#seq), 'lagged', { kind: 'lagged', at: Date.now(), dropped: null, reason: 'Last-Event-ID is not from this server; resuming from now' }));
+      client.lagged = null;
+      client.reason = 'Last-Event-ID is not from this server; resuming from now';
       return;
     }
-    from = Number(match[2]) + 1;
+    const from = Number(match[2]) + 1;
+    const oldest = Math.max(1, this.#seq - this.#capacity + 1);
     if (from < oldest) {
-      this.#write(client, frameOf(this.id(oldest - 1), 'lagged', { kind: 'lagged', at: Date.now(), dropped: oldest - from, reason: 'those events left the server\'s buffer' }));
-      from = oldest;
-    }
-    for (let seq = from; seq <= this.#seq; seq++) {
-      const entry = this.#ring[seq % this.#ring.length];
-      if (entry !== undefined && entry.seq === seq) this.#offer(client, entry);
+      client.lagged = oldest - from;
+      client.reason = "those events left the server's buffer";
+      client.next = oldest;
+    } else {
+      client.next = Math.min(from, this.#seq + 1);
     }
   }
 
-  #visible(client: Client, entry: LoggedEvent): boolean {
-    const { kinds, correlationId, viewer } = client.filter;
-    const event = entry.event;
+  #flushClient(client: Client, shared: Map<number, Buffer> | undefined): void {
+    const res = client.res;
+    if (res.writableEnded || res.writableNeedDrain) return;
+    const head = this.#seq;
+    let from = client.next;
+    // What left the ring, or lies beyond the backlog a client may have, is skipped: the client is told.
+    const floor = Math.max(1, head - this.#capacity + 1, head - this.#clientBacklog + 1);
+    if (from < floor) {
+      client.lagged = client.lagged === null ? null : client.lagged + (floor - from);
+      client.reason ??= 'the client fell behind';
+      from = floor;
+    }
+    client.next = head + 1;
+    const lagged = client.lagged;
+    let prefix: string | undefined;
+    if (lagged !== 0) {
+      prefix = frameOf(this.id(from - 1), 'lagged', { kind: 'lagged', at: Date.now(), dropped: lagged, reason: client.reason });
+      client.lagged = 0;
+      client.reason = undefined;
+    }
+    let chunk: Buffer | string | undefined;
+    if (from <= head) {
+      if (client.all) {
+        chunk = shared?.get(from);
+        if (chunk === undefined) {
+          chunk = Buffer.from(this.#range(from, head, undefined));
+          shared?.set(from, chunk);
+        }
+      } else {
+        chunk = this.#range(from, head, client.filter);
+      }
+    }
+    if (prefix !== undefined && chunk !== undefined && chunk.length > 0) {
+      res.cork();
+      res.write(prefix);
+      res.write(chunk);
+      res.uncork();
+    } else if (prefix !== undefined) res.write(prefix);
+    else if (chunk !== undefined && chunk.length > 0) res.write(chunk);
+  }
+
+  /** The frames of events `from`..`to` that pass `filter` (all without one), each serialised once. */
+  #range(from: number, to: number, filter: ClientFilter | undefined): string {
+    let out = '';
+    for (let seq = from; seq <= to; seq++) {
+      const slot = seq % this.#capacity;
+      const event = this.#events[slot];
+      if (event === undefined) continue;
+      if (filter !== undefined && !this.#visible(filter, event, this.#visibility[slot])) continue;
+      let frame = this.#frames[slot];
+      if (frame === undefined) this.#frames[slot] = frame = frameOf(this.id(seq), event.kind, event);
+      out += frame;
+    }
+    return out;
+  }
+
+  #visible(filter: ClientFilter, event: BoardEvent, visibility: EventVisibility | undefined): boolean {
+    const { kinds, correlationId, viewer } = filter;
     if (kinds !== undefined && !kinds.has(event.kind)) return false;
     if (correlationId !== undefined && (!('correlationId' in event) || event.correlationId !== correlationId)) return false;
     if (viewer !== undefined && event.kind === 'published') {
       // Fail closed: an artifact whose visibility was not looked up is not shown to an identified client.
-      return entry.visibility !== undefined && isVisibleTo(entry.visibility.visibility, entry.visibility.producedBy, viewer);
+      return visibility !== undefined && isVisibleTo(visibility.visibility, visibility.producedBy, viewer);
     }
     return true;
-  }
-
-  #offer(client: Client, entry: LoggedEvent): void {
-    if (!this.#visible(client, entry)) return;
-    if (client.backlog.length === 0 && client.lagged === 0 && !client.res.writableNeedDrain) {
-      this.#write(client, this.#frame(entry));
-      return;
-    }
-    if (client.backlog.length >= this.#clientBacklog) {
-      // Skip ahead: what it has not received is dropped, and it is told so once it drains.
-      client.lagged += client.backlog.length;
-      client.backlog = [];
-    }
-    client.backlog.push(entry);
-  }
-
-  #flush(client: Client): void {
-    if (client.lagged > 0) {
-      const dropped = client.lagged;
-      client.lagged = 0;
-      const at = client.backlog[0]?.seq ?? this.#seq;
-      this.#write(client, frameOf(this.id(at - 1), 'lagged', { kind: 'lagged', at: Date.now(), dropped, reason: 'the client fell behind' }));
-    }
-    while (client.backlog.length > 0 && !client.res.writableNeedDrain) this.#write(client, this.#frame(client.backlog.shift()!));
-  }
-
-  #frame(entry: LoggedEvent): string {
-    return (entry.frame ??= frameOf(this.id(entry.seq), entry.event.kind, entry.event));
-  }
-
-  #write(client: Client, frame: string): void {
-    if (client.res.writableEnded) return;
-    if (!this.#corked.has(client)) {
-      client.res.cork();
-      this.#corked.add(client);
-      this.#uncork ??= setImmediate(this.#flushCorked);
-    }
-    client.res.write(frame);
   }
 }

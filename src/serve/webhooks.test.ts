@@ -2,7 +2,12 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Board, artifactType } from '../board/index.js';
+import { MemoryStore } from '../board/stores/memory-store.js';
+import { SqliteStore } from '../board/stores/sqlite/sqlite-store.js';
 import { call, settle } from './fixtures/client.js';
 import { serve, signWebhook, verifyWebhook, type ServeHandle, type ServeOptions, type WebhookOptions } from './index.js';
 
@@ -201,6 +206,91 @@ describe('webhooks', () => {
     } finally {
       if (saved !== undefined) process.env.SKEIN_SERVE_WEBHOOK_SECRET = saved;
     }
+  });
+});
+
+describe('webhooks kept in the store', () => {
+  it('keeps subscriptions made through the API and failed deliveries across a restart on SQLite; configured ones are not stored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skein-webhooks-'));
+    const path = join(dir, 'board.db');
+    receiver = new Receiver();
+    const url = await receiver.listen();
+    receiver.fallback = 'fail';
+    const configured = { url: `${url}?configured`, types: ['Note'] };
+    const life = async (): Promise<SqliteStore> => {
+      const store = new SqliteStore({ path });
+      board = new Board({ store });
+      board.agent('sink').consumes(Order).consumes(Note).handle(() => {});
+      server = await serve(board, { token: TOKEN, rateLimit: false, webhooks: { secret: SECRET, maxAttempts: 1, ...fast, subscriptions: [configured] } });
+      return store;
+    };
+    const end = async (store: SqliteStore): Promise<void> => {
+      await server.close();
+      await board.shutdown();
+      store.close();
+    };
+    try {
+      // First life: a subscription through the API, one delivery that fails.
+      let store = await life();
+      const made = await call(server.url, 'POST', 'api/webhooks', { body: { url, types: ['Order'] }, token: TOKEN });
+      expect(made.status).toBe(201);
+      const hook = made.json.webhook as { id: string };
+      const order = await board.publish(Order, { qty: 3 });
+      await receiver.until(1);
+      const [failure] = await eventually(async () => (await call(server.url, 'GET', 'api/webhooks/failures')).json.failures, (f) => f.length === 1);
+      expect(failure).toMatchObject({ webhookId: hook.id, artifactId: order.id, type: 'Order', attempts: 1 });
+      const firstDeliveryId = receiver.received[0]!.headers['x-skein-webhook-id'];
+      const configuredId = (await call(server.url, 'GET', 'api/webhooks')).json.webhooks.find((w: { url: string }) => w.url === configured.url).id as string;
+      await end(store);
+
+      // Second life: both are back; the configured subscription is there once, with the same id.
+      store = await life();
+      const hooks = (await call(server.url, 'GET', 'api/webhooks')).json.webhooks as { id: string; url: string }[];
+      expect(hooks.map((h) => h.id).sort()).toEqual([hook.id, configuredId].sort());
+      expect((await call(server.url, 'GET', 'api/webhooks/failures')).json.failures).toEqual([failure]);
+      // The receiver recovers: the failure is delivered again, with its delivery id, its artifact read from the store.
+      receiver.fallback = 'ok';
+      expect((await call(server.url, 'POST', `api/webhooks/failures/${failure.id}/redeliver`, { body: {}, token: TOKEN })).status).toBe(202);
+      await receiver.until(2);
+      const again = receiver.received[1]!;
+      expect(again.headers['x-skein-webhook-id']).toBe(firstDeliveryId);
+      expect(verifyWebhook(SECRET, again.headers, again.body)).toBe(true);
+      expect(JSON.parse(again.body).artifact).toEqual(order);
+      expect((await call(server.url, 'GET', 'api/webhooks/failures')).json.failures).toEqual([]);
+      expect((await call(server.url, 'DELETE', `api/webhooks/${hook.id}`, { token: TOKEN })).status).toBe(200);
+      await end(store);
+
+      // Third life: the redelivered failure and the deleted subscription stay gone.
+      store = await life();
+      expect((await call(server.url, 'GET', 'api/webhooks')).json.webhooks.map((h: { id: string }) => h.id)).toEqual([configuredId]);
+      expect((await call(server.url, 'GET', 'api/webhooks/failures')).json.failures).toEqual([]);
+      expect(store.listValues('skein.serve.webhooks')).toEqual([]);
+      await end(store);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps only the last maxFailures failures in the store, and persist: false keeps nothing there', async () => {
+    receiver = new Receiver();
+    const url = await receiver.listen();
+    receiver.fallback = 'fail';
+    const store = new MemoryStore();
+    board = new Board({ store });
+    board.agent('sink').consumes(Order).handle(() => {});
+    server = await serve(board, { token: TOKEN, rateLimit: false, webhooks: { secret: SECRET, maxAttempts: 1, ...fast, maxFailures: 2, concurrency: 1, subscriptions: [{ url, types: ['Order'] }] } });
+    const orders: { id: string }[] = [];
+    for (let i = 0; i < 4; i++) orders.push(await board.publish(Order, { qty: i }));
+    const failures = await eventually(async () => (await call(server.url, 'GET', 'api/webhooks/failures')).json.failures as { artifactId: string }[], (f) => f.some((x) => x.artifactId === orders[3]!.id));
+    expect(failures.map((f) => f.artifactId)).toEqual([orders[2]!.id, orders[3]!.id]);
+    await server.close(); // waits for the store writes
+    expect(store.listValues('skein.serve.webhook-failures').map((k) => (k.value as { artifactId: string }).artifactId)).toEqual([orders[2]!.id, orders[3]!.id]);
+    await board.shutdown();
+
+    board = new Board({ store: new MemoryStore() });
+    server = await serve(board, { token: TOKEN, webhooks: { secret: SECRET, persist: false } });
+    expect((await call(server.url, 'POST', 'api/webhooks', { body: { url, types: ['*'] }, token: TOKEN })).status).toBe(201);
+    expect((board.store as MemoryStore).listValues('skein.serve.webhooks')).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
  * with bounded concurrency and a bounded waiting line; a delivery that gives up is recorded as a
  * failure the API lists (and can deliver again).
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { CancelledError } from '../core/errors.js';
@@ -14,6 +14,12 @@ import { consecutive } from '../resilience/consecutive.js';
 import { exponential } from '../resilience/exponential.js';
 import { retry } from '../resilience/retry.js';
 import type { Artifact } from '../board/artifact.js';
+import type { BoardStore } from '../board/store/contract.js';
+import { isThenable } from '../core/task.js';
+
+/** The store namespaces of what {@link Webhooks} keeps (`WebhookOptions.persist`). */
+export const WEBHOOK_NAMESPACE = 'skein.serve.webhooks';
+export const WEBHOOK_FAILURE_NAMESPACE = 'skein.serve.webhook-failures';
 
 /** The header carrying the delivery's id (the same on every attempt: receivers deduplicate with it). */
 export const WEBHOOK_ID_HEADER = 'x-skein-webhook-id';
@@ -70,6 +76,13 @@ export interface WebhookOptions {
   readonly breakerOpenMs?: number;
   /** Failed deliveries kept for the API (default 1,000; the oldest go first). */
   readonly maxFailures?: number;
+  /**
+   * Keep subscriptions made through the API and the failed deliveries in the board's store (its
+   * key/value space), so that they outlast a restart of the server (default true when the store has
+   * one: SQLite, PostgreSQL, and a `MemoryStore` for as long as it lives). Subscriptions given in
+   * `subscriptions` are configuration: they are made again at each start, never stored.
+   */
+  readonly persist?: boolean;
 }
 
 /** A subscription as the server keeps it. */
@@ -156,6 +169,11 @@ interface Delivery {
   readonly artifact: Artifact;
 }
 
+/** A failure as kept (in memory and in the store): the artifact by id, read again to redeliver. */
+type StoredFailure = WebhookFailure & { readonly deliveryId: string };
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
 /** Checks a subscription given by a user; throws a TypeError saying what is wrong. */
 export function checkSubscription(value: unknown): WebhookSubscription {
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
@@ -177,28 +195,71 @@ export class Webhooks {
   readonly #secret: string;
   readonly #options: WebhookOptions;
   readonly #hooks = new Map<string, WebhookRecord>();
+  /** Ids of the subscriptions of `options.subscriptions` (configuration, never stored). */
+  readonly #configured = new Set<string>();
   readonly #breakers = new Map<string, CircuitBreaker>();
-  readonly #failures = new Map<string, WebhookFailure & { readonly delivery: Delivery }>();
+  readonly #failures = new Map<string, StoredFailure>();
+  /** Artifacts of the failures kept in memory (those loaded from the store are read again on redelivery). */
+  readonly #failedArtifacts = new Map<string, Artifact>();
   readonly #queue: TaskQueue;
   readonly #controller = new AbortController();
+  readonly #store: BoardStore | undefined;
+  /** Store writes of failures, one after the other (a failure's put before the delete that evicts it). */
+  #writes: Promise<void> = Promise.resolve();
   #delivered = 0;
 
-  constructor(secret: string, options: WebhookOptions) {
+  constructor(secret: string, options: WebhookOptions, store?: BoardStore) {
     this.#secret = secret;
     this.#options = options;
     this.#queue = new TaskQueue({ concurrency: options.concurrency ?? 8, maxSize: options.maxQueued ?? 10_000 });
-    for (const subscription of options.subscriptions ?? []) this.subscribe(subscription);
+    const persist = options.persist ?? true;
+    if (typeof persist !== 'boolean') throw new TypeError(`webhooks.persist must be a boolean, got ${String(persist)}`);
+    this.#store = persist && store?.listValues !== undefined && store.putValue !== undefined && store.deleteValue !== undefined ? store : undefined;
+    for (const subscription of options.subscriptions ?? []) {
+      const checked = checkSubscription(subscription);
+      // The same configuration gets the same id at every start.
+      const id = `config-${createHash('sha256').update(JSON.stringify([checked.url, checked.types])).digest('hex').slice(0, 16)}`;
+      this.#hooks.set(id, { id, ...checked });
+      this.#configured.add(id);
+    }
   }
 
-  /** Adds a subscription; answers it with its id. */
-  subscribe(subscription: WebhookSubscription): WebhookRecord {
+  /** Whether subscriptions and failures are kept in the store. */
+  get persistent(): boolean {
+    return this.#store !== undefined;
+  }
+
+  /** Reads the subscriptions and failures the store kept (before the server listens). */
+  async load(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined) return;
+    for (const { key, value } of await store.listValues!(WEBHOOK_NAMESPACE)) {
+      if (!isRecord(value)) continue;
+      try {
+        this.#hooks.set(key, { id: key, ...checkSubscription(value) });
+      } catch {
+        // An entry this version cannot read: left in the store, not served.
+      }
+    }
+    for (const { key, value } of await store.listValues!(WEBHOOK_FAILURE_NAMESPACE)) {
+      if (!isRecord(value) || typeof value.artifactId !== 'string' || typeof value.url !== 'string') continue;
+      this.#failures.set(key, { ...(value as unknown as StoredFailure), id: key });
+    }
+    await this.#trimFailures();
+  }
+
+  /** Adds a subscription (stored before it answers); answers it with its id. */
+  async subscribe(subscription: WebhookSubscription): Promise<WebhookRecord> {
     const checked = checkSubscription(subscription);
     const record: WebhookRecord = { id: randomUUID(), ...checked };
+    await this.#store?.putValue!(WEBHOOK_NAMESPACE, record.id, { url: record.url, types: record.types });
     this.#hooks.set(record.id, record);
     return record;
   }
 
-  unsubscribe(id: string): boolean {
+  async unsubscribe(id: string): Promise<boolean> {
+    if (!this.#hooks.has(id)) return false;
+    if (!this.#configured.has(id)) await this.#store?.deleteValue!(WEBHOOK_NAMESPACE, id);
     return this.#hooks.delete(id);
   }
 
@@ -207,7 +268,7 @@ export class Webhooks {
   }
 
   failures(): WebhookFailure[] {
-    return [...this.#failures.values()].map(({ delivery: _delivery, ...failure }) => failure);
+    return [...this.#failures.values()].map(({ deliveryId: _deliveryId, ...failure }) => failure);
   }
 
   stats(): { readonly delivered: number; readonly failed: number; readonly queued: number; readonly running: number; readonly breakers: Record<string, string> } {
@@ -229,12 +290,20 @@ export class Webhooks {
     }
   }
 
-  /** Delivers a failed delivery again (it leaves the failure list); false when there is none with that id. */
-  redeliver(id: string): boolean {
+  /**
+   * Delivers a failed delivery again, to the URL it failed at, with its delivery id (it leaves the
+   * failure list); false when there is none with that id, or its artifact is no longer in the store.
+   */
+  async redeliver(id: string, read: (artifactId: string) => Promise<Artifact | undefined>): Promise<boolean> {
     const failure = this.#failures.get(id);
     if (failure === undefined) return false;
+    const artifact = this.#failedArtifacts.get(id) ?? (await read(failure.artifactId));
+    if (artifact === undefined || !this.#failures.has(id)) return false;
     this.#failures.delete(id);
-    this.#enqueue(failure.delivery);
+    this.#failedArtifacts.delete(id);
+    await this.#persist(() => this.#store?.deleteValue!(WEBHOOK_FAILURE_NAMESPACE, id));
+    const hook = this.#hooks.get(failure.webhookId) ?? { id: failure.webhookId, url: failure.url, types: [failure.type] };
+    this.#enqueue({ id: failure.deliveryId, hook, artifact });
     return true;
   }
 
@@ -243,6 +312,30 @@ export class Webhooks {
     this.#controller.abort(new CancelledError('the server is closing'));
     this.#queue.clear();
     await this.#queue.onIdle();
+    await this.#writes;
+  }
+
+  /** Runs a store write after those before it; resolves when it is done (a failing write is dropped: memory still has it). */
+  #persist(write: () => unknown): Promise<void> {
+    this.#writes = this.#writes.then(async () => {
+      try {
+        const done = write();
+        if (isThenable(done)) await done;
+      } catch {
+        // The store refused: the failure stays listed in memory for this server's life.
+      }
+    });
+    return this.#writes;
+  }
+
+  async #trimFailures(): Promise<void> {
+    const max = this.#options.maxFailures ?? 1_000;
+    while (this.#failures.size > max) {
+      const oldest = this.#failures.keys().next().value!;
+      this.#failures.delete(oldest);
+      this.#failedArtifacts.delete(oldest);
+      await this.#persist(() => this.#store?.deleteValue!(WEBHOOK_FAILURE_NAMESPACE, oldest));
+    }
   }
 
   #enqueue(delivery: Delivery): void {
@@ -313,10 +406,8 @@ export class Webhooks {
   }
 
   #fail(delivery: Delivery, error: unknown, attempts: number): void {
-    const max = this.#options.maxFailures ?? 1_000;
-    while (this.#failures.size >= max) this.#failures.delete(this.#failures.keys().next().value!);
     const id = randomUUID();
-    this.#failures.set(id, {
+    const failure: StoredFailure = {
       id,
       webhookId: delivery.hook.id,
       url: delivery.hook.url,
@@ -325,7 +416,11 @@ export class Webhooks {
       attempts,
       error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       failedAt: new Date().toISOString(),
-      delivery,
-    });
+      deliveryId: delivery.id,
+    };
+    this.#failures.set(id, failure);
+    this.#failedArtifacts.set(id, delivery.artifact);
+    void this.#persist(() => this.#store?.putValue!(WEBHOOK_FAILURE_NAMESPACE, id, failure));
+    void this.#trimFailures();
   }
 }

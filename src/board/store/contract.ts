@@ -373,6 +373,21 @@ export interface TimerFire {
 }
 
 /**
+ * An entry of a store's key/value space ({@link BoardStore.listValues}).
+ *
+ * @example
+ * ```ts
+ * import type { StoredValue } from 'skein/board/store';
+ * const entry: StoredValue = { key: 'hook-1', value: { url: 'https://example.com/hook', types: ['Order'] } };
+ * ```
+ */
+export interface StoredValue {
+  readonly key: string;
+  /** JSON: what was put, read back. */
+  readonly value: unknown;
+}
+
+/**
  * The state a board keeps. Each method is one atomic unit.
  *
  * @example
@@ -498,6 +513,18 @@ export interface BoardStore {
    * the store has it (PostgreSQL's `LISTEN/NOTIFY`) and polls either way.
    */
   onNotice?(listener: (notice: StoreNotice) => void): Awaitable<() => void>;
+
+  /**
+   * Optional: the entries of `namespace` in a small key/value space kept beside the board's state,
+   * for what lives next to a board and must outlast its process (a server's webhook subscriptions and
+   * failed deliveries), oldest first (an entry put again keeps its place). Namespaces are plain
+   * strings; the board itself uses none.
+   */
+  listValues?(namespace: string): Awaitable<readonly StoredValue[]>;
+  /** Optional: stores `value` (JSON-serialisable) under (`namespace`, `key`), replacing what was there. */
+  putValue?(namespace: string, key: string, value: unknown): Awaitable<void>;
+  /** Optional: removes (`namespace`, `key`); answers whether it was there. */
+  deleteValue?(namespace: string, key: string): Awaitable<boolean>;
 
   /** Releases connections and files. */
   close?(): Awaitable<void>;

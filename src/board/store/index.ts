@@ -29,6 +29,7 @@ export type {
   TimerDefinition,
   TimerFire,
   TimerRecord,
+  StoredValue,
   UnitResult,
   WorkflowChange,
   WorkflowState,

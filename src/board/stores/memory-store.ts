@@ -35,10 +35,12 @@ import type {
   TimerDefinition,
   TimerFire,
   TimerRecord,
+  StoredValue,
   UnitResult,
   WorkflowChange,
   WorkflowState,
 } from '../store/contract.js';
+import { checkValueKey, valueText } from '../store/values.js';
 import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
 
 /**
@@ -164,6 +166,8 @@ export class MemoryStore implements BoardStore {
   readonly #timed = new Set<GateState>();
   readonly #deadLetters = new Map<string, DeadLetter>();
   readonly #timers = new Map<string, TimerRecord>();
+  /** The key/value space: namespace, then key; values as JSON text, so that a caller's object is never shared. */
+  readonly #values = new Map<string, Map<string, string>>();
 
   constructor(options?: MemoryStoreOptions) {
     assertOptions(options);
@@ -401,6 +405,26 @@ export class MemoryStore implements BoardStore {
       result.push(letter);
     }
     return result;
+  }
+
+  listValues(namespace: string): StoredValue[] {
+    checkValueKey(namespace, 'namespace');
+    return [...(this.#values.get(namespace) ?? [])].map(([key, text]) => ({ key, value: JSON.parse(text) as unknown }));
+  }
+
+  putValue(namespace: string, key: string, value: unknown): void {
+    checkValueKey(namespace, 'namespace');
+    checkValueKey(key, 'key');
+    const text = valueText(value);
+    let space = this.#values.get(namespace);
+    if (space === undefined) this.#values.set(namespace, (space = new Map<string, string>()));
+    space.set(key, text);
+  }
+
+  deleteValue(namespace: string, key: string): boolean {
+    checkValueKey(namespace, 'namespace');
+    checkValueKey(key, 'key');
+    return this.#values.get(namespace)?.delete(key) ?? false;
   }
 
   replayDeadLetter(id: string, run: NewRun, now: number): RunRecord | undefined {

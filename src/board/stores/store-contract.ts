@@ -693,5 +693,31 @@ export function describeStoreContract(name: string, makeStore: () => BoardStore 
         }),
       );
     });
+
+    describe('the key/value space', () => {
+      it(
+        'keeps JSON values per namespace, in the order first put; puts replace, deletes answer whether there was one',
+        withStore(async (store) => {
+          if (store.listValues === undefined || store.putValue === undefined || store.deleteValue === undefined) throw new Error('this store has no key/value space');
+          expect(await store.listValues('hooks')).toEqual([]);
+          await store.putValue('hooks', 'b', { url: 'http://x/b', types: ['*'] });
+          await store.putValue('hooks', 'a', { url: 'http://x/a', n: 1.5, nested: [null, 'é'] });
+          await store.putValue('other', 'a', 'another namespace');
+          await store.putValue('hooks', 'b', { url: 'http://x/b2' });
+          expect(await store.listValues('hooks')).toEqual([
+            { key: 'b', value: { url: 'http://x/b2' } },
+            { key: 'a', value: { url: 'http://x/a', n: 1.5, nested: [null, 'é'] } },
+          ]);
+          expect(await store.deleteValue('hooks', 'b')).toBe(true);
+          expect(await store.deleteValue('hooks', 'b')).toBe(false);
+          expect(await store.listValues('hooks')).toEqual([{ key: 'a', value: { url: 'http://x/a', n: 1.5, nested: [null, 'é'] } }]);
+          expect(await store.listValues('other')).toEqual([{ key: 'a', value: 'another namespace' }]);
+          await expect(async () => store.putValue!('', 'k', 1)).rejects.toThrow(TypeError);
+          await expect(async () => store.putValue!('ns', 'k\u0000', 1)).rejects.toThrow(/NUL/);
+          await expect(async () => store.putValue!('ns', 'k', () => 1)).rejects.toThrow(/JSON-serialisable/);
+          await expect(async () => store.putValue!('ns', 'k', { big: 1n })).rejects.toThrow(/JSON-serialisable/);
+        }),
+      );
+    });
   });
 }

@@ -101,6 +101,19 @@ const MIGRATIONS: readonly Migration[] = [
       `create index timers_by_due on :schema.timers (next_due_at) where next_due_at is not null`,
     ],
   },
+  {
+    // A key/value space beside the board (a server's webhook subscriptions and failed deliveries).
+    version: 3,
+    statements: [
+      `create table :schema.kv_values (
+         seq bigserial primary key,
+         namespace text not null,
+         key text not null,
+         value json not null,
+         unique (namespace, key)
+       )`,
+    ],
+  },
 ];
 
 /**

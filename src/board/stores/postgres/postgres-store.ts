@@ -33,8 +33,10 @@ import type {
   UnitResult,
   WorkflowChange,
   WorkflowState,
+  StoredValue,
 } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
+import { checkValueKey, valueText } from '../../store/values.js';
 import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import { poolFor, type PostgresClient, type PostgresPool } from './connection.js';
 import { migrate, quoteSchema } from './migrations.js';
@@ -443,6 +445,25 @@ export class PostgresStore implements BoardStore {
   async listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
     const { rows } = await this.#query(this.#sql.listDeadLetters(query?.agent ?? null, query?.correlationId ?? null, query?.limit ?? null));
     return (rows as { body: DeadLetter }[]).map((row) => row.body);
+  }
+
+  async listValues(namespace: string): Promise<StoredValue[]> {
+    checkValueKey(namespace, 'namespace');
+    const { rows } = await this.#query(this.#sql.listValues(namespace));
+    return (rows as { key: string; value: unknown }[]).map((row) => ({ key: row.key, value: row.value }));
+  }
+
+  async putValue(namespace: string, key: string, value: unknown): Promise<void> {
+    checkValueKey(namespace, 'namespace');
+    checkValueKey(key, 'key');
+    await this.#query(this.#sql.putValue(namespace, key, valueText(value)));
+  }
+
+  async deleteValue(namespace: string, key: string): Promise<boolean> {
+    checkValueKey(namespace, 'namespace');
+    checkValueKey(key, 'key');
+    const { rows } = await this.#query(this.#sql.deleteValue(namespace, key));
+    return rows.length > 0;
   }
 
   async replayDeadLetter(id: string, run: NewRun, now: number): Promise<RunRecord | undefined> {

@@ -9,9 +9,10 @@ import * as gates from './sql/gates.js';
 import * as loopCounters from './sql/loop-counters.js';
 import * as runs from './sql/runs.js';
 import * as timers from './sql/timers.js';
+import * as values from './sql/values.js';
 import * as workflows from './sql/workflows.js';
 
-const SOURCES = { ...artifacts, ...deadLetters, ...gates, ...loopCounters, ...runs, ...workflows, ...timers };
+const SOURCES = { ...artifacts, ...deadLetters, ...gates, ...loopCounters, ...runs, ...values, ...workflows, ...timers };
 
 export type StatementName = keyof typeof SOURCES;
 

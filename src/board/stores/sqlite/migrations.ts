@@ -25,6 +25,8 @@
  * Tables (migration 2):
  * - `timers`: one row per scheduled agent: its schedule's fingerprint, its workflow, its next slot
  *   (null once done), its tick count and the version that guards firing it.
+ * Migration 3: `kv_values`, the key/value space (`listValues`, `putValue`, `deleteValue`), in
+ * namespaces, `seq` keeping the order entries were first put.
  */
 import type { SqliteDriver } from './driver.js';
 
@@ -138,6 +140,19 @@ export const MIGRATIONS: readonly Migration[] = [
         version INTEGER NOT NULL
       ) WITHOUT ROWID;
       CREATE INDEX timers_by_due ON timers (next_due_at) WHERE next_due_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 3,
+    description: 'a key/value space beside the board (a server\'s webhook subscriptions and failed deliveries)',
+    sql: `
+      CREATE TABLE kv_values (
+        seq INTEGER PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        UNIQUE (namespace, key)
+      );
     `,
   },
 ];

@@ -86,13 +86,18 @@ describe('SqliteStore', () => {
     db.close();
   });
 
-  it('brings a file of schema version 1 up to date: it gains the timers table', () => {
+  it('brings a file of schema version 1 up to date: it gains the timers table and the key/value space', () => {
     const path = file();
     const db = openDriver({ path });
     expect(migrate(db, MIGRATIONS.slice(0, 1))).toEqual([1]);
     db.close();
     using store = new SqliteStore({ path });
     expect(store.registerTimer({ name: 'clock', fingerprint: 'x', firstDueAt: 100 })).toMatchObject({ name: 'clock', nextDueAt: 100, ticks: 0, version: 1 });
+    store.putValue('ns', 'k', { kept: true });
+    expect(store.listValues('ns')).toEqual([{ key: 'k', value: { kept: true } }]);
+    const again = openDriver({ path });
+    expect(again.prepare('SELECT max(version) AS v FROM skein_schema').get()?.v).toBe(SCHEMA_VERSION);
+    again.close();
   });
 
   it('refuses a database written by a newer skein, naming both schema versions', () => {

@@ -41,8 +41,10 @@ import type {
   UnitResult,
   WorkflowChange,
   WorkflowState,
+  StoredValue,
 } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
+import { checkValueKey, valueText } from '../../store/values.js';
 import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import type { SqlRow, SqliteDriver } from './driver.js';
 import { currentProcess, mayBeAlive, type ProcessIdentity } from './liveness.js';
@@ -428,6 +430,26 @@ export class SqliteStore implements BoardStore {
       .prepare(SQL.listDeadLetters)
       .all([query?.agent ?? null, query?.correlationId ?? null, limit])
       .map((row) => JSON.parse(row.body as string) as DeadLetter);
+  }
+
+  listValues(namespace: string): StoredValue[] {
+    checkValueKey(namespace, 'namespace');
+    return this.#db
+      .prepare(SQL.listValues)
+      .all([namespace])
+      .map((row) => ({ key: row.key as string, value: JSON.parse(row.value as string) as unknown }));
+  }
+
+  putValue(namespace: string, key: string, value: unknown): void {
+    checkValueKey(namespace, 'namespace');
+    checkValueKey(key, 'key');
+    this.#db.prepare(SQL.putValue).run([namespace, key, valueText(value)]);
+  }
+
+  deleteValue(namespace: string, key: string): boolean {
+    checkValueKey(namespace, 'namespace');
+    checkValueKey(key, 'key');
+    return this.#db.prepare(SQL.deleteValue).get([namespace, key]) !== undefined;
   }
 
   replayDeadLetter(id: string, run: NewRun, now: number): RunRecord | undefined {

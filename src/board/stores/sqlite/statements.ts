@@ -151,6 +151,16 @@ export const SQL = {
   listDeadLetters: 'SELECT body FROM dead_letters WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR correlation_id = ?2) ORDER BY seq LIMIT ?3',
 
   // ----------------------------------------------------------------------------------------------
+  // The key/value space
+
+  /** namespace */
+  listValues: 'SELECT key, value FROM kv_values WHERE namespace = ? ORDER BY seq',
+  /** namespace, key, value (JSON text): an entry put again keeps its seq */
+  putValue: 'INSERT INTO kv_values (namespace, key, value) VALUES (?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value',
+  /** namespace, key */
+  deleteValue: 'DELETE FROM kv_values WHERE namespace = ? AND key = ? RETURNING seq',
+
+  // ----------------------------------------------------------------------------------------------
   // Savepoints: one item of a batch of completions, undone alone when it fails
 
   savepoint: 'SAVEPOINT skein_item',
