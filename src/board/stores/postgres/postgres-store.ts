@@ -226,7 +226,7 @@ export class PostgresStore implements BoardStore {
 
   /**
    * Ends several claimed runs in one transaction (one commit, one flush to the WAL), each item guarded
-   * by its own claim and applied all or nothing by itself (see {@link completeBatch} for the savepoint
+   * by its own claim and applied all or nothing by itself (see `completeBatch` in store/batch-completion.ts for the savepoint
    * fallback). Notifications of the items are sent once each at commit (PostgreSQL folds repeats).
    */
   async completeMany(items: readonly CompletionItem[], now: number): Promise<PromiseSettledResult<UnitResult>[]> {

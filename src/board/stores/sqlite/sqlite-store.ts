@@ -262,7 +262,7 @@ export class SqliteStore implements BoardStore {
   /**
    * Ends several claimed runs in one transaction (one commit), each item guarded by its own claim and
    * applied all or nothing by itself: a lost claim, or an item that fails, leaves the others applied.
-   * Answers each item's result in order (see {@link completeBatch} for the savepoint fallback).
+   * Answers each item's result in order (see `completeBatch` in store/batch-completion.ts for the savepoint fallback).
    */
   completeMany(items: readonly CompletionItem[], now: number): PromiseSettledResult<UnitResult>[] {
     const db = this.#db;
