@@ -29,3 +29,21 @@ export function abortListenerCount(signal: AbortSignal): number {
 export async function flushMicrotasks(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
 }
+
+/** A gate the test opens: runs wait on it. */
+export function gate(): { wait: (signal: AbortSignal) => Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return {
+    open,
+    wait: (signal) =>
+      new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        void opened.then(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      }),
+  };
+}

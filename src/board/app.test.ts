@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { TimeoutError } from 'skein';
 import { Board, MemoryStore, WorkflowFailedError, artifactType, type BoardStore } from 'skein/board';
 import { SqliteStore } from 'skein/board/sqlite';
+import { gate } from '../../test/helpers.js';
 
 const Order = artifactType('Order', z.object({ sku: z.string(), qty: z.number() }));
 const Invoice = artifactType('Invoice', z.object({ total: z.number() }));
@@ -23,23 +24,6 @@ async function until(test: () => boolean): Promise<void> {
   }
 }
 
-/** A gate the test opens: runs wait on it. */
-function gate(): { wait: (signal: AbortSignal) => Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return {
-    open,
-    wait: (signal) =>
-      new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        void opened.then(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        });
-      }),
-  };
-}
 
 function billing(board: Board, options: { fail?: (sku: string) => boolean; before?: (signal: AbortSignal) => Promise<void> } = {}): void {
   board

@@ -2,27 +2,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { TimeoutError } from 'skein';
 import { Board, MemoryStore, all, any, artifactCount, artifactExists, artifactType, idle, predicate, workflowDone, type BoardEvent } from 'skein/board';
+import { gate } from '../../test/helpers.js';
 
 const Idea = artifactType('Idea', z.string());
 const Pizza = artifactType('Pizza', z.string());
 
-/** A gate the test opens: runs wait on it. */
-function gate(): { wait: (signal: AbortSignal) => Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return {
-    open,
-    wait: (signal) =>
-      new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        void opened.then(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        });
-      }),
-  };
-}
 
 function chef(board: Board, before?: (idea: string, signal: AbortSignal) => Promise<void>): void {
   board
