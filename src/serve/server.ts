@@ -123,8 +123,12 @@ const DEFAULT_LIMIT = 100;
 /** Events waiting behind an artifact lookup before the oldest are dropped (and a `lagged` event says so). */
 const INGEST_BACKLOG = 65_536;
 const MAX_LIMIT = 1_000;
-const RUN_KINDS = new Set(['scheduled', 'started', 'retrying', 'finished', 'failed', 'cancelled']);
-const EVENT_KINDS = new Set(['published', ...RUN_KINDS, 'skipped', 'blocked', 'idle', 'lagged', 'error']);
+// Every kind of board event, checked by the compiler: a new kind must be named here to be asked for.
+const KIND_NAMES: Record<BoardEvent['kind'], true> = {
+  published: true, scheduled: true, started: true, retrying: true, finished: true, failed: true, cancelled: true,
+  progress: true, usage: true, skipped: true, blocked: true, idle: true, lagged: true, error: true,
+};
+const EVENT_KINDS: ReadonlySet<string> = new Set(Object.keys(KIND_NAMES));
 
 function positiveInteger(value: unknown, name: string, min = 1): number {
   if (!Number.isInteger(value) || (value as number) < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`);

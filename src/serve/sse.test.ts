@@ -100,6 +100,23 @@ describe('serve: /events', () => {
     await ops.close();
   });
 
+  it("keeps runs' progress (a model's partial answers) from an identified client, whose visibility it cannot check", async () => {
+    board = new Board();
+    board.agent('writer').consumes(Job).handle((_inputs, ctx) => ctx.reportProgress({ text: 'partial answer' }));
+    server = await serve(board, { auth: false });
+    const anonymous = await openStream(server.url, 'events?kinds=progress,finished');
+    const hr = await openStream(server.url, 'events?kinds=progress,finished', { 'x-skein-viewer': 'hr' });
+    await board.publish(Job, { n: 1 });
+    await board.runUntilIdle();
+    await anonymous.waitFor((f) => f.event === 'finished');
+    await hr.waitFor((f) => f.event === 'finished');
+    expect(anonymous.frames.map((f) => f.event)).toEqual(['progress', 'finished']);
+    expect(anonymous.frames[0]!.data.detail).toEqual({ text: 'partial answer' });
+    expect(hr.frames.map((f) => f.event)).toEqual(['finished']);
+    await anonymous.close();
+    await hr.close();
+  });
+
   it('sends heartbeats', async () => {
     await start({ heartbeatMs: 10 });
     const stream = await openStream(server.url, 'events');

@@ -217,6 +217,9 @@ export class EventLog {
       // Fail closed: an artifact whose visibility was not looked up is not shown to an identified client.
       return visibility !== undefined && isVisibleTo(visibility.visibility, visibility.producedBy, viewer);
     }
+    // A run's progress (a model's partial answer) is about artifacts whose visibility an event does not
+    // carry, and its outputs' is not known yet: fail closed for an identified client.
+    if (viewer !== undefined && event.kind === 'progress') return false;
     return true;
   }
 }
