@@ -153,7 +153,7 @@ export class WorkflowRun<R extends readonly AnyArtifactType[] = readonly AnyArti
     this.created = created;
   }
 
-  /** The workflow's handle: its state, `cancel()`, `pause()`, `resume()`, `artifacts()`. */
+  /** The workflow's handle: its state, `cancel()`, `pause()`, `resume()`, `artifacts()`, `usage()`. */
   get workflow(): Workflow {
     return this.#host.workflow(this.id);
   }
@@ -187,6 +187,11 @@ export class WorkflowRun<R extends readonly AnyArtifactType[] = readonly AnyArti
   /** Cancels the workflow (see `Workflow.cancel`). */
   cancel(reason?: unknown): Promise<void> {
     return this.workflow.cancel(reason);
+  }
+
+  /** What the workflow's runs reported with `ctx.reportUsage`, summed (see `Workflow.usage`). */
+  usage(): Readonly<Record<string, number>> {
+    return this.workflow.usage();
   }
 }
 

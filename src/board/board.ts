@@ -659,6 +659,11 @@ export class Board implements WorkflowControl, AsyncDisposable {
   }
 
   /** @internal */
+  workflowUsage(id: string): Readonly<Record<string, number>> {
+    return this.#ctx.workflowUsage.get(id);
+  }
+
+  /** @internal */
   async listArtifacts(query: ArtifactQuery): Promise<Artifact[]> {
     return this.#ctx.store.list(query);
   }

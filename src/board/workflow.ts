@@ -30,6 +30,7 @@ export interface WorkflowControl {
   pauseWorkflow(id: string): Promise<void>;
   resumeWorkflow(id: string): Promise<void>;
   listArtifacts(query: ArtifactQuery): Promise<Artifact[]>;
+  workflowUsage(id: string): Readonly<Record<string, number>>;
 }
 
 /**
@@ -91,5 +92,29 @@ export class Workflow {
   /** The workflow's artifacts (all of them: this is the caller's view, not an agent's). */
   artifacts(query?: Omit<ArtifactQuery, 'correlationId'>): Promise<Artifact[]> {
     return this.#control.listArtifacts({ ...query, correlationId: this.id });
+  }
+
+  /**
+   * What the workflow's runs reported with `ctx.reportUsage` (an LLM engine's tokens, say), summed
+   * by name: a frozen copy, `{}` when none reported. The sums outlive the workflow's work, but a
+   * board keeps those of its 10,000 most recently updated workflows only (the one updated longest
+   * ago is forgotten first), and only of runs this board ran (not in the store: a restart or
+   * another board sharing the store starts from nothing).
+   *
+   * @example
+   * ```ts
+   * import assert from 'node:assert/strict';
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Job = artifactType('Job', z.number());
+   * await using board = new Board();
+   * board.agent('worker').consumes(Job).handle((_inputs, ctx) => ctx.reportUsage({ inputTokens: 120, outputTokens: 30 }));
+   * const job = await board.publish(Job, 1);
+   * await board.workflow(job.correlationId).done();
+   * assert.deepEqual(board.workflow(job.correlationId).usage(), { inputTokens: 120, outputTokens: 30 });
+   * ```
+   */
+  usage(): Readonly<Record<string, number>> {
+    return this.#control.workflowUsage(this.id);
   }
 }

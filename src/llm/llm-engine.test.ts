@@ -89,6 +89,21 @@ describe('llmEngine', () => {
     expect(spans.find((s) => s.name === 'run triage')?.attributes).toMatchObject({ 'skein.usage.totalTokens': 36, 'skein.usage.requests': 1 });
   });
 
+  it('sums an llmEngine run\'s usage per workflow: board.workflow(id).usage() and the start handle\'s usage()', async () => {
+    const model = scriptedModel([{ text: BUG }, { text: BUG }, { text: BUG }]);
+    await using board = new Board();
+    board.agent('triage').consumes(Issue).publishes(Triage).engine(llmEngine({ model, output: Triage })).handle();
+    const first = await board.start(Issue, { title: 'Crash', body: '' }, { requires: [Triage] });
+    await board.publish(Issue, { title: 'Slow', body: '' }, { correlationId: first.id });
+    const second = await board.start(Issue, { title: 'Typo', body: '' }, { requires: [Triage] });
+    await first.result();
+    await second.result();
+    const once = { inputTokens: USAGE.input, outputTokens: USAGE.output, totalTokens: USAGE.input + USAGE.output, requests: 1 };
+    expect(first.usage()).toEqual({ inputTokens: 2 * once.inputTokens, outputTokens: 2 * once.outputTokens, totalTokens: 2 * once.totalTokens, requests: 2 });
+    expect(board.workflow(second.id).usage()).toEqual(once);
+    expect(board.stats().usage).toEqual({ inputTokens: 3 * once.inputTokens, outputTokens: 3 * once.outputTokens, totalTokens: 3 * once.totalTokens, requests: 3 });
+  });
+
   it('feeds an answer that fails validation back to the model, with the failing paths, and publishes the corrected one', async () => {
     const wrong = '{"label":"urgent","priority":1}';
     const model = scriptedModel([{ text: wrong }, { text: BUG }]);

@@ -61,6 +61,7 @@ export class Executor {
         const { run } = active;
         addUsage((active.usage ??= {}), usage);
         addUsage(active.agent.usage, usage);
+        ctx.workflowUsage.add(run.correlationId, usage);
         if (ctx.events.listening) ctx.events.emit({ kind: 'usage', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, usage: { ...usage } });
       },
     };

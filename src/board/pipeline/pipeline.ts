@@ -31,6 +31,7 @@ import { Shared } from './shared.js';
 import { Timers } from './timers.js';
 import { Units } from './units.js';
 import { Workflows } from './workflows.js';
+import { WorkflowUsage } from './workflow-usage.js';
 
 const noop = (): void => {};
 
@@ -94,6 +95,8 @@ export class Pipeline {
 
   readonly counters: Counters;
   readonly workflows: Workflows;
+  /** Usage summed per workflow (`board.workflow(id).usage()`), bounded; outlives the pruned workflow records. */
+  readonly workflowUsage = new WorkflowUsage();
   readonly idle: Idle;
   readonly intake: Intake;
   readonly router: Router;
