@@ -4,9 +4,8 @@
  * dispatcher, executor, completion unit, workflows, idle), which share one `Pipeline` context and
  * keep the board's truth in its store (`store/contract.ts`).
  */
-import type { Tracer } from './otel.js';
 import { CancelledError } from '../core/errors.js';
-import { validateGrace, type GraceOptions } from '../core/grace.js';
+import { validateGrace } from '../core/grace.js';
 import { linkSignal } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
 import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertSignal, describe } from '../core/validate.js';
@@ -14,7 +13,7 @@ import { Deque } from '../flow/deque.js';
 import { Semaphore } from '../flow/semaphore.js';
 import { every } from '../runtime/every.js';
 import { AgentBuilder, type AgentSpec } from './agent.js';
-import { assertArtifactType, checkTags, checkVisibility, EMPTY, validatePayload, type AnyArtifactType, type Artifact, type ArtifactType, type DraftOptions } from './artifact.js';
+import { assertArtifactType, checkTags, checkVisibility, EMPTY, validatePayload, type AnyArtifactType, type Artifact, type ArtifactType } from './artifact.js';
 import { BOARD, EXTERNAL } from './builtins.js';
 import { applyBoardDefaults } from './board-defaults.js';
 import type { BoardComponent } from './components.js';
@@ -34,155 +33,8 @@ import { runUntil, type RunUntilOptions } from './run-until.js';
 import { checkStart, Starts, type StartOptions, type WorkflowRun } from './app.js';
 import { checkInvoke, invoke, type InvokeInput, type InvokeOptions } from './invoke.js';
 
-/**
- * Options of `new Board()`.
- *
- * @example
- * ```ts
- * import { Board, MemoryStore } from 'skein/board';
- * const board = new Board({ store: new MemoryStore(), queueCapacity: 256, maxRunsPerWorkflow: 50, graceMs: 5_000 });
- * ```
- */
-export interface BoardOptions extends GraceOptions {
-  /** Where the board keeps its state (default: a new {@link MemoryStore}). */
-  readonly store?: BoardStore;
-  /** Runs that may wait in one agent's queue before publishers wait (default 1024; per agent with `queueCapacity(n)`). */
-  readonly queueCapacity?: number;
-  /**
-   * The loop guard: runs one agent may have in one workflow on artifacts that descend from its own
-   * outputs (a feedback loop), counted in the store across idle periods, before `LoopDetected` stops
-   * it and an `error` event says so (default 1,000; `Infinity` for none). Volume through a chain is
-   * never counted. An agent's own `maxRuns(n)` counts all its runs in a workflow instead.
-   */
-  readonly maxRunsPerWorkflow?: number;
-  /**
-   * How long a claimed run is this board's before another process may take it over (default 60,000
-   * ms; sharing the store, 15,000 ms, renewed every third of it while the run lasts).
-   */
-  readonly leaseMs?: number;
-  /**
-   * Other boards (processes, machines) share this store: the board claims whatever runs of its agents
-   * are queued in the store, not only those it queued; it polls the store every `pollMs` (default 500
-   * ms) and listens to its notices when it has them (PostgreSQL); it renews its leases and requeues
-   * expired ones (a dead board's runs); any board flushes due batch and join deadlines; cancel, pause
-   * and resume reach every board; `runUntilIdle()` and `workflow.done()` ask the store, so they mean
-   * "nothing left on any board"; `resume()` requeues only expired leases. `queueCapacity` does not
-   * apply (the queue lives in the store). Default false: this board is the store's only user.
-   */
-  readonly shared?: boolean | { readonly pollMs?: number };
-  /**
-   * False: the board validates, routes and publishes (it needs the agents declared, to queue their
-   * runs), flushes due gates and waits, but claims no run: workers run them (default true; meant
-   * for `shared` boards).
-   */
-  readonly work?: boolean;
-  /** The tracer for spans (default: `trace.getTracer('skein/board')` when `@opentelemetry/api` is installed). */
-  readonly tracer?: Tracer;
-  /**
-   * Admission control for `board.start()`: at most this many workflows started by this board are
-   * active (not done) at once; further starts wait, first come first served, storing nothing while
-   * they wait (each bounded by its `timeoutMs` and `signal`). Per board: boards sharing a store each
-   * have their own. Default: no limit.
-   */
-  readonly maxActiveWorkflows?: number;
-}
-
-/**
- * Options of `board.publish()`.
- *
- * @example
- * ```ts
- * import { Board, artifactType } from 'skein/board';
- * import { z } from 'zod';
- * import { visibility } from 'skein/board';
- * const Note = artifactType('Note', z.string());
- * await using board = new Board();
- * await board.publish(Note, 'hi', { correlationId: 'order-42', tags: ['draft'], visibility: visibility.private(['editor']) });
- * ```
- */
-export interface PublishCallOptions extends DraftOptions {
-  /** The workflow it belongs to (default: a new one). */
-  readonly correlationId?: string;
-  /** Stops waiting for queue space (already aborted: nothing is stored); once stored, the artifact is scheduled regardless. */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Options of `board.runUntilIdle()`.
- *
- * @example
- * ```ts
- * import { Board } from 'skein/board';
- * await using board = new Board();
- * await board.runUntilIdle({ timeoutMs: 30_000, signal: AbortSignal.timeout(60_000) });
- * ```
- */
-export interface IdleOptions {
-  /** Reject with a `TimeoutError` if the board is not idle in time. */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Counters of one agent, as `board.stats()` gives them.
- *
- * @example
- * ```ts
- * import { Board } from 'skein/board';
- * await using board = new Board();
- * for (const [agent, s] of Object.entries(board.stats().agents)) console.log(agent, s.queued, s.running, s.done, s.failed, s.retries);
- * ```
- */
-export interface AgentStats {
-  readonly queued: number;
-  readonly running: number;
-  readonly done: number;
-  readonly failed: number;
-  readonly cancelled: number;
-  /** Runs not executed because the agent's `.when(...)` condition did not hold when they were to start. */
-  readonly skipped: number;
-  readonly retries: number;
-  /** The agent's current concurrency limit. */
-  readonly maxConcurrency: number;
-  /** What its runs reported using through `ctx.reportUsage` (a model's tokens), summed by name. */
-  readonly usage: Readonly<Record<string, number>>;
-}
-
-/**
- * A snapshot of the board's counters.
- *
- * @example
- * ```ts
- * import { Board } from 'skein/board';
- * await using board = new Board();
- * const { published, idle } = board.stats();
- * ```
- */
-export interface BoardStats {
-  readonly published: number;
-  readonly idle: boolean;
-  readonly agents: Readonly<Record<string, AgentStats>>;
-  /** With `maxActiveWorkflows`: workflows started by this board and active, and starts waiting for room. */
-  readonly admission?: { readonly max: number; readonly active: number; readonly waiting: number };
-  /** What every agent's runs reported using, summed by name. */
-  readonly usage: Readonly<Record<string, number>>;
-}
-
-/**
- * What `board.graph()` answers: the artifact types the board knows (those its agents consume or
- * publish) and what each agent consumes (one list of type names per `consumes` declaration) and publishes.
- *
- * @example
- * ```ts
- * import { Board, type BoardGraph } from 'skein/board';
- * await using board = new Board();
- * const { types, agents }: BoardGraph = board.graph();
- * ```
- */
-export interface BoardGraph {
-  readonly types: readonly AnyArtifactType[];
-  readonly agents: readonly { readonly name: string; readonly consumes: readonly (readonly string[])[]; readonly publishes: readonly string[]; readonly labels: readonly string[]; readonly tenant: string | undefined }[];
-}
+export type { AgentStats, BoardGraph, BoardOptions, BoardStats, IdleOptions, PublishCallOptions } from './board-options.js';
+import type { AgentStats, BoardGraph, BoardOptions, BoardStats, IdleOptions, PublishCallOptions } from './board-options.js';
 
 const EXTERNAL_PUBLISHER = Object.freeze({ kind: 'external' as const });
 const RESERVED = new Set([EXTERNAL, BOARD]);
