@@ -14,12 +14,14 @@
  *   them without its board, store or queues growing.
  */
 import { createHash } from 'node:crypto';
-import { TimeoutError } from '../core/errors.js';
-import { onAbort } from '../core/signal.js';
 import { isThenable } from '../core/task.js';
+import { Admission } from './admission.js';
 import { assertArtifactType, type AnyArtifactType, type Artifact, type DraftOptions, type PayloadOf } from './artifact.js';
 import { AgentFailed, JoinExpired, LoopDetected } from './builtins.js';
+import { CancelledError } from '../core/errors.js';
+import { WORK_ENDS, type Condition } from './conditions.js';
 import { BoardClosedError } from './errors.js';
+import { runUntil } from './run-until.js';
 import type { Pipeline } from './pipeline/pipeline.js';
 import type { Workflow, WaitOptions } from './workflow.js';
 
@@ -65,6 +67,17 @@ const START_KEYS = ['id', 'requires', 'signal', 'timeoutMs', 'tags', 'visibility
  * ```
  */
 export type WorkflowOutputs<R extends readonly AnyArtifactType[]> = { -readonly [K in keyof R]: Artifact<PayloadOf<R[K]>> };
+
+/**
+ * What became of a started workflow ({@link WorkflowRun.status}).
+ *
+ * @example
+ * ```ts
+ * import type { WorkflowStatus } from 'skein/board';
+ * const done = (status: WorkflowStatus) => status === 'completed' || status === 'failed' || status === 'cancelled';
+ * ```
+ */
+export type WorkflowStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
 /** The types of the facts a workflow's failure is made of. */
 const FAILURE_FACTS: readonly AnyArtifactType[] = [AgentFailed, LoopDetected, JoinExpired] as AnyArtifactType[];
@@ -159,29 +172,94 @@ export class WorkflowRun<R extends readonly AnyArtifactType[] = readonly AnyArti
   }
 
   /**
-   * Waits until the workflow is done (nothing queued, running or waiting on a timed gate), then
-   * resolves with the first artifact of each required type, in the order of `requires`. Rejects with a
-   * {@link WorkflowFailedError} when one is missing (its `facts` say why), or, when nothing is
-   * required, when the workflow has a failure fact; with a `CancelledError` when the workflow was
-   * cancelled; with a `TimeoutError` or the signal's reason when the wait ends first (the workflow goes on).
+   * Resolves as soon as the workflow has produced every required type, with the first artifact of
+   * each, in the order of `requires`: the workflow may still be working then (its later artifacts,
+   * of those types too, change nothing here; `run.workflow.done()` waits for the rest, and its place
+   * under `maxActiveWorkflows` is held until then). Rejects once the workflow is done without one of
+   * them with a {@link WorkflowFailedError} (its `facts` say why); requiring nothing, waits until the
+   * workflow is done and rejects if it has a failure fact. Rejects with a `CancelledError` when the
+   * workflow was cancelled before producing them; with a `TimeoutError` or the signal's reason when the
+   * wait ends first (the workflow goes on). Event-driven: asked again after a publish of a required
+   * type into the workflow and after its runs end (sharing the store, also after each poll and notice).
    */
   async result(options?: WaitOptions): Promise<WorkflowOutputs<R>> {
-    await this.workflow.done(options);
+    const ctx = this.#host.ctx;
+    const id = this.id;
+    const names = this.#requires.map((type) => type.name);
+    let outputs: Artifact[] | undefined;
+    const settled: Condition = {
+      description: names.length === 0 ? `workflow ${id} done` : `workflow ${id} has ${names.join(', ')} or is done`,
+      holds: async (view) => {
+        if (names.length > 0 && (outputs = await this.#outputs()) !== undefined) return true;
+        return ctx.workflows.state(id) === 'cancelled' || view.workflowDone(id);
+      },
+      wakesOn: (event) =>
+        event.kind === 'published' ? event.correlationId === id && names.includes(event.type) : WORK_ENDS.has(event.kind) && (!('correlationId' in event) || event.correlationId === id),
+    };
+    await runUntil(ctx, settled, options);
+    if (outputs !== undefined) return outputs as WorkflowOutputs<R>;
+    if (ctx.workflows.state(id) === 'cancelled' || (await ctx.store.getWorkflowState(id)) === 'cancelled') throw new CancelledError(`workflow ${id} was cancelled`);
+    // Done: its last runs may have published the outputs after the condition looked for them.
+    if (names.length > 0 && (outputs = await this.#outputs()) !== undefined) return outputs as WorkflowOutputs<R>;
+    const missing = names.length === 0 ? [] : names.filter((_, i) => this.#found?.[i] === undefined);
+    const facts = await this.#facts();
+    if (missing.length > 0 || facts.length > 0) throw new WorkflowFailedError(id, facts, missing);
+    return [] as unknown as WorkflowOutputs<R>;
+  }
+
+  /**
+   * What became of the workflow, asked of the store (so any board of it, in any process, answers the
+   * same): `'completed'` once every required type was produced (requiring nothing: done without a
+   * failure fact); `'failed'` when it is done without them (or, requiring nothing, with a failure
+   * fact); `'cancelled'` when cancelled before completing; `'paused'` or `'running'` while it has work.
+   *
+   * @example
+   * ```ts
+   * import assert from 'node:assert/strict';
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Question = artifactType('Question', z.string());
+   * const Answer = artifactType('Answer', z.string());
+   * await using board = new Board();
+   * board.agent('oracle').consumes(Question).publishes(Answer).handle(([q]) => `yes, ${q.payload}`);
+   * const run = await board.start(Question, 'ok?', { id: 'q-1', requires: [Answer] });
+   * await run.result();
+   * assert.equal(await run.status(), 'completed');
+   * ```
+   */
+  async status(): Promise<WorkflowStatus> {
+    const ctx = this.#host.ctx;
+    if (this.#requires.length > 0 && (await this.#outputs()) !== undefined) return 'completed';
+    const state = await ctx.store.getWorkflowState(this.id);
+    if (state === 'cancelled') return 'cancelled';
+    const pending = await ctx.store.pending({ correlationId: this.id });
+    const wf = ctx.workflows.get(this.id);
+    if (pending.queued + pending.paused + pending.running + pending.timedGates > 0 || (wf !== undefined && ctx.workflows.busy(wf))) return state === 'paused' ? 'paused' : 'running';
+    if (this.#requires.length > 0) return 'failed';
+    return (await this.#facts()).length > 0 ? 'failed' : 'completed';
+  }
+
+  /** The first artifact of each required type found last, `undefined` where none was. */
+  #found: (Artifact | undefined)[] | undefined;
+
+  /** The first artifact of each required type, or undefined while one is missing. */
+  async #outputs(): Promise<Artifact[] | undefined> {
     const store = this.#host.ctx.store;
-    const outputs: Artifact[] = [];
-    const missing: string[] = [];
+    const found: (Artifact | undefined)[] = [];
     for (const type of this.#requires) {
       const [first] = await store.list({ type: type.name, correlationId: this.id, limit: 1 });
-      if (first === undefined) missing.push(type.name);
-      else outputs.push(first);
+      found.push(first);
     }
-    if (missing.length > 0 || this.#requires.length === 0) {
-      const facts: Artifact[] = [];
-      for (const type of FAILURE_FACTS) facts.push(...(await store.list({ type: type.name, correlationId: this.id })));
-      facts.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
-      if (missing.length > 0 || facts.length > 0) throw new WorkflowFailedError(this.id, facts, missing);
-    }
-    return outputs as WorkflowOutputs<R>;
+    this.#found = found;
+    return found.every((artifact) => artifact !== undefined) ? found : undefined;
+  }
+
+  /** The workflow's failure facts, in publication order. */
+  async #facts(): Promise<Artifact[]> {
+    const store = this.#host.ctx.store;
+    const facts: Artifact[] = [];
+    for (const type of FAILURE_FACTS) facts.push(...(await store.list({ type: type.name, correlationId: this.id })));
+    return facts.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
   }
 
   /** Cancels the workflow (see `Workflow.cancel`). */
@@ -192,87 +270,6 @@ export class WorkflowRun<R extends readonly AnyArtifactType[] = readonly AnyArti
   /** What the workflow's runs reported with `ctx.reportUsage`, summed (see `Workflow.usage`). */
   usage(): Readonly<Record<string, number>> {
     return this.workflow.usage();
-  }
-}
-
-/** One start waiting for admission. */
-interface Waiter {
-  readonly admit: () => void;
-  readonly fail: (reason: unknown) => void;
-}
-
-/**
- * Admission control: at most `max` workflows started by this board are active; starts beyond it wait
- * in arrival order (no start overtakes one waiting before it), each removable when its signal aborts
- * or its timeout passes. A `Set` keeps arrival order with O(1) removal from anywhere.
- */
-export class Admission {
-  readonly max: number;
-  #active = 0;
-  readonly #waiters = new Set<Waiter>();
-
-  constructor(max: number) {
-    this.max = max;
-  }
-
-  get active(): number {
-    return this.#active;
-  }
-
-  get waiting(): number {
-    return this.#waiters.size;
-  }
-
-  /** Takes a place at once (a workflow found active after a restart), even past `max`. */
-  occupy(): void {
-    this.#active++;
-  }
-
-  /** Resolves once admitted (the place is then the caller's until `release()`). */
-  admit(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason as unknown);
-    if (this.#waiters.size === 0 && this.#active < this.max) {
-      this.#active++;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const leave = (): void => {
-        this.#waiters.delete(waiter);
-        removeAbort();
-        if (timer !== undefined) clearTimeout(timer);
-      };
-      const waiter: Waiter = {
-        admit: () => {
-          leave();
-          this.#active++;
-          resolve();
-        },
-        fail: (reason) => {
-          leave();
-          reject(reason);
-        },
-      };
-      const removeAbort = onAbort(signal, () => waiter.fail(signal!.reason));
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => waiter.fail(new TimeoutError(`no room for another workflow after ${timeoutMs} ms (maxActiveWorkflows ${this.max})`)), timeoutMs);
-      }
-      this.#waiters.add(waiter);
-    });
-  }
-
-  release(): void {
-    this.#active--;
-    while (this.#active < this.max) {
-      const next = this.#waiters.values().next();
-      if (next.done === true) return;
-      next.value.admit();
-    }
-  }
-
-  /** Rejects every waiting start (shutdown). */
-  failAll(reason: unknown): void {
-    for (const waiter of [...this.#waiters]) waiter.fail(reason);
   }
 }
 
@@ -292,13 +289,12 @@ export class Starts {
   readonly admission: Admission | undefined;
   /** Starts in progress on this board, by workflow id: a second start of the same id joins the first. */
   readonly #inFlight = new Map<string, Promise<{ input: Artifact; created: boolean }>>();
-  #recovered: Promise<void> | undefined;
 
   constructor(ctx: Pipeline, workflow: (id: string) => Workflow, publish: PublishInput, maxActiveWorkflows: number | undefined) {
     this.#ctx = ctx;
     this.#host = { ctx, workflow };
     this.#publish = publish;
-    this.admission = maxActiveWorkflows === undefined ? undefined : new Admission(maxActiveWorkflows);
+    this.admission = maxActiveWorkflows === undefined ? undefined : new Admission(ctx, maxActiveWorkflows);
   }
 
   async start<R extends readonly AnyArtifactType[]>(type: AnyArtifactType, payload: unknown, options: StartOptions<R> | undefined): Promise<WorkflowRun<R>> {
@@ -320,62 +316,35 @@ export class Starts {
     }
   }
 
+  /** The handle of workflow `id` if it was started (by any board of the store), from its stored input. */
+  async find<R extends readonly AnyArtifactType[]>(id: string, requires: R): Promise<WorkflowRun<R> | undefined> {
+    const input = await this.#find(inputIdOf(id));
+    return input === undefined ? undefined : new WorkflowRun(this.#host, id, input, requires, false);
+  }
+
   async #start(type: AnyArtifactType, payload: unknown, options: StartOptions, id: string): Promise<{ input: Artifact; created: boolean }> {
     const inputId = inputIdOf(id);
     const existing = await this.#find(inputId);
     if (existing !== undefined) return { input: checkSameStart(id, existing, type), created: false };
     const admission = this.admission;
-    if (admission !== undefined) {
-      await (this.#recovered ??= this.#recover(admission));
-      await admission.admit(options.signal, options.timeoutMs);
-    }
+    if (admission !== undefined) await admission.admit(id, inputId, options.signal, options.timeoutMs);
     let input: Artifact;
     try {
       input = await this.#publish(type, payload, options, id, inputId);
     } catch (error) {
-      admission?.release();
       // Another board (or process) stored this workflow's input first: the store refused the second.
       const winner = await this.#find(inputId).catch(() => undefined);
       if (winner !== undefined) return { input: checkSameStart(id, winner, type), created: false };
+      if (admission !== undefined) await admission.giveBack(id);
       throw error;
     }
-    if (admission !== undefined) this.#releaseWhenDone(admission, id);
+    admission?.started(id);
     return { input, created: true };
   }
 
   async #find(inputId: string): Promise<Artifact | undefined> {
     const found = this.#ctx.store.getArtifacts([inputId]);
     return (isThenable(found) ? await found : found)[0];
-  }
-
-  /** The place is the workflow's until it is done (or cancelled, or the board shuts down). */
-  #releaseWhenDone(admission: Admission, id: string): void {
-    this.#ctx.workflows.waitDone(id, undefined).then(
-      () => admission.release(),
-      () => admission.release(),
-    );
-  }
-
-  /**
-   * After a restart, workflows this board's store holds that were started with `start()` and still
-   * have runs queued or running take their places first, so that a restart does not let in more
-   * than `maxActiveWorkflows` (a board alone on its store; a shared board counts only its own starts).
-   */
-  async #recover(admission: Admission): Promise<void> {
-    const ctx = this.#ctx;
-    // Sharing the store, the runs in it are every board's: this board counts only what it starts.
-    if (ctx.shared !== undefined) return;
-    const listed = ctx.store.listRuns();
-    const runs = isThenable(listed) ? await listed : listed;
-    const ids = [...new Set(runs.map((run) => run.correlationId))];
-    if (ids.length === 0) return;
-    const found = ctx.store.getArtifacts(ids.map(inputIdOf));
-    const inputs = isThenable(found) ? await found : found;
-    ids.forEach((id, i) => {
-      if (inputs[i] === undefined || ctx.workflows.state(id) === 'cancelled') return;
-      admission.occupy();
-      this.#releaseWhenDone(admission, id);
-    });
   }
 
   /** Rejects waiting starts (shutdown). */
@@ -399,8 +368,20 @@ export function checkStart(type: unknown, options: StartOptions | undefined): vo
     if (!START_KEYS.includes(key)) throw new TypeError(`start has no option '${key}'; its options are ${START_KEYS.join(', ')}`);
   }
   if (options.id !== undefined && (typeof options.id !== 'string' || options.id === '')) throw new TypeError(`start id must be a non-empty string, got ${String(options.id)}`);
-  if (options.requires !== undefined) {
-    if (!Array.isArray(options.requires)) throw new TypeError('start requires must be an array of artifact types');
-    options.requires.forEach((required, i) => assertArtifactType(required, `start requires[${i}]`));
-  }
+  checkRequires(options.requires, 'start');
+}
+
+function checkRequires(requires: unknown, where: string): void {
+  if (requires === undefined) return;
+  if (!Array.isArray(requires)) throw new TypeError(`${where} requires must be an array of artifact types`);
+  requires.forEach((required, i) => assertArtifactType(required, `${where} requires[${i}]`));
+}
+
+/** Checks the arguments of `board.workflowRun()`. */
+export function checkWorkflowRun(id: unknown, options: { readonly requires?: unknown } | undefined): void {
+  if (typeof id !== 'string' || id === '') throw new TypeError(`workflowRun id must be a non-empty string, got ${String(id)}`);
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`workflowRun options must be an object or undefined, got ${String(options)}`);
+  for (const key of Object.keys(options)) if (key !== 'requires') throw new TypeError(`workflowRun has no option '${key}'; its only option is requires`);
+  checkRequires(options.requires, 'workflowRun');
 }

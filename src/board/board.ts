@@ -30,7 +30,7 @@ import { MemoryStore } from './stores/memory-store.js';
 import { Workflow, type WaitOptions, type WorkflowControl } from './workflow.js';
 import { toCondition, type Condition, type ConditionView } from './conditions.js';
 import { runUntil, type RunUntilOptions } from './run-until.js';
-import { checkStart, Starts, type StartOptions, type WorkflowRun } from './app.js';
+import { checkStart, checkWorkflowRun, Starts, type StartOptions, type WorkflowRun } from './app.js';
 import { checkInvoke, invoke, type InvokeInput, type InvokeOptions } from './invoke.js';
 
 export type { AgentStats, BoardGraph, BoardOptions, BoardStats, IdleOptions, PublishCallOptions } from './board-options.js';
@@ -95,6 +95,12 @@ export class Board implements WorkflowControl, AsyncDisposable {
       const store = options.store as unknown as Record<string, unknown>;
       for (const method of pollMs === undefined ? STORE_METHODS : [...STORE_METHODS, ...SHARED_STORE_METHODS]) {
         if (typeof store?.[method] !== 'function') throw new TypeError(`store must implement BoardStore; ${method}() is missing`);
+      }
+    }
+    if (options?.maxActiveWorkflows !== undefined && options.store !== undefined) {
+      const store = options.store as unknown as Record<string, unknown>;
+      for (const method of ['admitWorkflow', 'releaseWorkflowAdmission']) {
+        if (typeof store[method] !== 'function') throw new TypeError(`maxActiveWorkflows needs a store with admission control; ${method}() is missing`);
       }
     }
     this.#ctx = new Pipeline({
@@ -460,6 +466,34 @@ export class Board implements WorkflowControl, AsyncDisposable {
     if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
     this.#ctx.intake.checkExternalType(type as AnyArtifactType);
     return this.#starts.start(type as AnyArtifactType, payload, options);
+  }
+
+  /**
+   * The handle of the workflow started with id `id` (by `start()` on this board, another board
+   * sharing its store, or before a restart), found by its stored input; `undefined` when no workflow
+   * of that id was started. For a service answering "what became of request X" without knowing the
+   * request's input type: `status()` asks the store, `result()` waits for the outputs in `requires`.
+   *
+   * @example
+   * ```ts
+   * import assert from 'node:assert/strict';
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Order = artifactType('Order', z.object({ sku: z.string() }));
+   * const Invoice = artifactType('Invoice', z.object({ total: z.number() }));
+   * await using board = new Board();
+   * board.agent('billing').consumes(Order).publishes(Invoice).handle(() => ({ total: 10 }));
+   * await board.start(Order, { sku: 'a-1' }, { id: 'order-42' });
+   * const run = await board.workflowRun('order-42', { requires: [Invoice] });
+   * const [invoice] = (await run?.result()) ?? [];
+   * assert.equal(invoice?.payload.total, 10);
+   * assert.equal(await board.workflowRun('order-43'), undefined);
+   * ```
+   */
+  async workflowRun<const R extends readonly AnyArtifactType[] = []>(id: string, options?: { readonly requires?: R }): Promise<WorkflowRun<R> | undefined> {
+    this.#assertOpen();
+    checkWorkflowRun(id, options);
+    return this.#starts.find(id, (options?.requires ?? []) as unknown as R);
   }
 
   /**

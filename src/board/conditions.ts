@@ -75,7 +75,8 @@ export interface ArtifactConditionOptions<T = unknown> {
 }
 
 const ARTIFACT_KEYS = new Set(['correlationId', 'where']);
-const WORK_ENDS: ReadonlySet<BoardEvent['kind']> = new Set(['idle', 'finished', 'failed', 'cancelled', 'skipped']);
+/** Board events after which some work may have ended. */
+export const WORK_ENDS: ReadonlySet<BoardEvent['kind']> = new Set(['idle', 'finished', 'failed', 'cancelled', 'skipped']);
 const ANY_CHANGE: ReadonlySet<BoardEvent['kind']> = new Set(['published', 'idle', 'finished', 'failed', 'cancelled', 'skipped']);
 
 function assertCondition(value: unknown, name: string): asserts value is Condition {

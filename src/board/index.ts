@@ -65,5 +65,5 @@ export {
   type ArtifactConditionOptions,
 } from './conditions.js';
 export type { RunUntilOptions } from './run-until.js';
-export { WorkflowRun, WorkflowFailedError, type StartOptions, type WorkflowOutputs } from './app.js';
+export { WorkflowRun, WorkflowFailedError, type StartOptions, type WorkflowOutputs, type WorkflowStatus } from './app.js';
 export type { InvokeOptions, InvokeInput } from './invoke.js';

@@ -388,6 +388,48 @@ export interface StoredValue {
 }
 
 /**
+ * A start asking the store for a place among its admitted workflows ({@link BoardStore.admitWorkflow}).
+ *
+ * @example
+ * ```ts
+ * import type { AdmissionRequest } from 'skein/board/store';
+ * const request: AdmissionRequest = { correlationId: 'order-42', inputId: 'wf-order-42', max: 100, reserveMs: 60_000, now: Date.now() };
+ * ```
+ */
+export interface AdmissionRequest {
+  /** The workflow asking (its correlation id). */
+  readonly correlationId: string;
+  /** Its input artifact's id: once that is stored, the place is held while the workflow has work. */
+  readonly inputId: string;
+  /** At most this many admitted workflows are active at once, store-wide (an integer >= 1). */
+  readonly max: number;
+  /** How long a place is held for an input not stored yet (a board that dies before storing it frees it then). */
+  readonly reserveMs: number;
+  readonly now: number;
+}
+
+/**
+ * A store's answer to an {@link AdmissionRequest}.
+ *
+ * @example
+ * ```ts
+ * import type { AdmissionAnswer } from 'skein/board/store';
+ * const full: AdmissionAnswer = { admitted: false, active: 100, retryAt: Date.now() + 5_000 };
+ * ```
+ */
+export interface AdmissionAnswer {
+  /** True when the workflow holds a place (taken now, or held since an earlier request). */
+  readonly admitted: boolean;
+  /** Admitted workflows active after this unit, store-wide (the asking one included when admitted). */
+  readonly active: number;
+  /**
+   * Not admitted: the earliest instant (epoch ms) a place held for an input not stored yet lapses,
+   * when the store would answer again without any run ending; undefined when no such place exists.
+   */
+  readonly retryAt?: number | undefined;
+}
+
+/**
  * The state a board keeps. Each method is one atomic unit.
  *
  * @example
@@ -525,6 +567,24 @@ export interface BoardStore {
   putValue?(namespace: string, key: string, value: unknown): Awaitable<void>;
   /** Optional: removes (`namespace`, `key`); answers whether it was there. */
   deleteValue?(namespace: string, key: string): Awaitable<boolean>;
+
+  /**
+   * Optional (with {@link releaseWorkflowAdmission} and {@link admittedWorkflows}; a board needs them
+   * for `maxActiveWorkflows`): admission control across every board of the store, as one unit (in
+   * SQL: under a lock that serializes admissions). An admitted workflow is **active** while its input
+   * is not stored and its place was taken less than `reserveMs` ago, or while it has work in the store:
+   * a run queued (paused included) or running, or an open gate with a deadline holding one of its
+   * artifacts (what {@link pending} counts for it). The unit first forgets the places of admitted
+   * workflows no longer active (however they ended: done, failed, cancelled, on any board, or their
+   * board died before storing the input), then admits the request if the workflow holds a place
+   * already or fewer than `max` are active, taking a place. Places are never given back explicitly:
+   * they are recounted from the workflows' work, so a board that dies holds nothing.
+   */
+  admitWorkflow?(request: AdmissionRequest): Awaitable<AdmissionAnswer>;
+  /** Optional: gives back the place of workflow `correlationId` if its input was not stored (a start that gave up or failed); answers whether it did. */
+  releaseWorkflowAdmission?(correlationId: string): Awaitable<boolean>;
+  /** Optional: how many admitted workflows are active at `now`, store-wide. Read only. */
+  admittedWorkflows?(now: number): Awaitable<number>;
 
   /** Releases connections and files. */
   close?(): Awaitable<void>;

@@ -4,6 +4,8 @@
  * (in tests) the contract suite. Board users never need this entry.
  */
 export type {
+  AdmissionAnswer,
+  AdmissionRequest,
   Awaitable,
   ArtifactQuery,
   ArtifactWrite,

@@ -13,6 +13,8 @@ import type { Artifact, ArtifactTypeOf } from '../artifact.js';
 import { assertInteger, assertOptions } from '../../core/validate.js';
 import { checkArtifactQuery } from '../query.js';
 import type {
+  AdmissionAnswer,
+  AdmissionRequest,
   ArtifactQuery,
   ArtifactWrite,
   BoardStore,
@@ -41,6 +43,7 @@ import type {
   WorkflowState,
 } from '../store/contract.js';
 import { checkValueKey, valueText } from '../store/values.js';
+import { checkAdmission } from '../store/admission.js';
 import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
 
 /**
@@ -168,6 +171,8 @@ export class MemoryStore implements BoardStore {
   readonly #timers = new Map<string, TimerRecord>();
   /** The key/value space: namespace, then key; values as JSON text, so that a caller's object is never shared. */
   readonly #values = new Map<string, Map<string, string>>();
+  /** Admitted workflows (admission control): their input's id and until when a place without it is held. */
+  readonly #admitted = new Map<string, { readonly inputId: string; reservedUntil: number }>();
 
   constructor(options?: MemoryStoreOptions) {
     assertOptions(options);
@@ -350,6 +355,48 @@ export class MemoryStore implements BoardStore {
     let paused = 0;
     for (const [correlationId, state] of this.#states) if (state === 'paused') paused += this.#counts.get(correlationId)?.queued ?? 0;
     return { queued: this.#queued - paused, paused, running: this.#running.size, timedGates: this.#timed.size };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Admission control
+
+  admitWorkflow(request: AdmissionRequest): AdmissionAnswer {
+    checkAdmission(request);
+    const { correlationId, now } = request;
+    let retryAt: number | undefined;
+    for (const [id, place] of this.#admitted) {
+      const waiting = !this.#byId.has(place.inputId) && place.reservedUntil > now;
+      if (!waiting && !this.#hasWork(id)) this.#admitted.delete(id);
+      else if (waiting && (retryAt === undefined || place.reservedUntil < retryAt)) retryAt = place.reservedUntil;
+    }
+    const held = this.#admitted.get(correlationId);
+    if (held !== undefined) {
+      held.reservedUntil = Math.max(held.reservedUntil, now + request.reserveMs);
+      return { admitted: true, active: this.#admitted.size };
+    }
+    if (this.#admitted.size >= request.max) return { admitted: false, active: this.#admitted.size, retryAt };
+    this.#admitted.set(correlationId, { inputId: request.inputId, reservedUntil: now + request.reserveMs });
+    return { admitted: true, active: this.#admitted.size };
+  }
+
+  releaseWorkflowAdmission(correlationId: string): boolean {
+    const place = this.#admitted.get(correlationId);
+    if (place === undefined || this.#byId.has(place.inputId)) return false;
+    return this.#admitted.delete(correlationId);
+  }
+
+  admittedWorkflows(now: number): number {
+    let active = 0;
+    for (const [id, place] of this.#admitted) if ((!this.#byId.has(place.inputId) && place.reservedUntil > now) || this.#hasWork(id)) active++;
+    return active;
+  }
+
+  /** Whether workflow `id` has a run queued or running, or an artifact in an open gate with a deadline. */
+  #hasWork(id: string): boolean {
+    const counts = this.#counts.get(id);
+    if (counts !== undefined && counts.queued + counts.running > 0) return true;
+    for (const gate of this.#timed) if (holding(gate, id).length > 0) return true;
+    return false;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -114,6 +114,17 @@ const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    // Admission control: the workflows admitted under maxActiveWorkflows, across every board of the schema.
+    version: 4,
+    statements: [
+      `create table :schema.admitted_workflows (
+         correlation_id text primary key,
+         input_id text not null,
+         reserved_until bigint not null
+       )`,
+    ],
+  },
 ];
 
 /**

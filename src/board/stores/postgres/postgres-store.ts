@@ -11,6 +11,8 @@ import type { Artifact, ArtifactTypeOf } from '../../artifact.js';
 import { assertInteger, assertOptions } from '../../../core/validate.js';
 import { checkArtifactQuery } from '../../query.js';
 import type {
+  AdmissionAnswer,
+  AdmissionRequest,
   ArtifactQuery,
   ArtifactWrite,
   BoardStore,
@@ -45,6 +47,7 @@ import { compileStatements, type Statements } from './statements.js';
 import { inTransaction, Rollback } from './transaction.js';
 import { nothing, UnitLog, UnitWriter } from './unit-writer.js';
 import { WakeListener, type StoreNotice } from './wake-listener.js';
+import { admissionStatements, admitWorkflow, type AdmissionStatements } from './admission.js';
 
 /**
  * Options of {@link PostgresStore.open}: a connection string or your own pool, and a schema.
@@ -104,6 +107,7 @@ export class PostgresStore implements BoardStore {
   /** The NOTIFY channel of this schema. */
   readonly #channel: string;
   readonly #listener: WakeListener;
+  readonly #admission: AdmissionStatements;
   /** The inputs of the runs claimed last, which their workers read next (artifacts never change). */
   readonly #inputs = new RecentArtifacts(1024);
   #closed = false;
@@ -114,6 +118,7 @@ export class PostgresStore implements BoardStore {
     this.#ownsPool = ownsPool;
     const quoted = quoteSchema(schema);
     this.#sql = compileStatements(quoted);
+    this.#admission = admissionStatements(quoted, schema);
     this.#channel = `skein:${schema}`;
     this.#listener = new WakeListener(pool, this.#channel);
   }
@@ -445,6 +450,20 @@ export class PostgresStore implements BoardStore {
   async listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]> {
     const { rows } = await this.#query(this.#sql.listDeadLetters(query?.agent ?? null, query?.correlationId ?? null, query?.limit ?? null));
     return (rows as { body: DeadLetter }[]).map((row) => row.body);
+  }
+
+  admitWorkflow(request: AdmissionRequest): Promise<AdmissionAnswer> {
+    return this.#unit((client) => admitWorkflow(client, this.#admission, request));
+  }
+
+  async releaseWorkflowAdmission(correlationId: string): Promise<boolean> {
+    const { rows } = await this.#query(this.#admission.givePlaceBack(correlationId));
+    return rows.length > 0;
+  }
+
+  async admittedWorkflows(now: number): Promise<number> {
+    const { rows } = await this.#query(this.#admission.countActive(now));
+    return Number((rows[0] as { active: string }).active);
   }
 
   async listValues(namespace: string): Promise<StoredValue[]> {

@@ -155,6 +155,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'admission control: the workflows admitted under maxActiveWorkflows, across every board of the store',
+    sql: `
+      CREATE TABLE admitted_workflows (
+        correlation_id TEXT PRIMARY KEY,
+        input_id TEXT NOT NULL,
+        reserved_until INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

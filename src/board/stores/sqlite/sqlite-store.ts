@@ -16,6 +16,8 @@ import type { Artifact, ArtifactTypeOf } from '../../artifact.js';
 import { assertInteger } from '../../../core/validate.js';
 import { checkArtifactQuery } from '../../query.js';
 import type {
+  AdmissionAnswer,
+  AdmissionRequest,
   ArtifactQuery,
   ArtifactWrite,
   BoardStore,
@@ -53,6 +55,7 @@ import { openDriver } from './open-driver.js';
 import { resolveSqliteOptions, type ResolvedSqliteOptions, type SqliteStoreOptions } from './options.js';
 import { SQL } from './statements.js';
 import { TIMER_SQL } from './timer-statements.js';
+import { admittedWorkflows, admitWorkflow, releaseWorkflowAdmission } from './admission.js';
 
 const NO_RUNS: readonly RunRecord[] = Object.freeze([]);
 const NO_LIMITS: readonly RunLimitReached[] = Object.freeze([]);
@@ -430,6 +433,18 @@ export class SqliteStore implements BoardStore {
       .prepare(SQL.listDeadLetters)
       .all([query?.agent ?? null, query?.correlationId ?? null, limit])
       .map((row) => JSON.parse(row.body as string) as DeadLetter);
+  }
+
+  admitWorkflow(request: AdmissionRequest): AdmissionAnswer {
+    return admitWorkflow(this.#db, request);
+  }
+
+  releaseWorkflowAdmission(correlationId: string): boolean {
+    return releaseWorkflowAdmission(this.#db, correlationId);
+  }
+
+  admittedWorkflows(now: number): number {
+    return admittedWorkflows(this.#db, now);
   }
 
   listValues(namespace: string): StoredValue[] {
