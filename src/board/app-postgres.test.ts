@@ -16,8 +16,8 @@ describe.skipIf(POSTGRES_URL === undefined)('board.start and runUntil on Postgre
     await dropSchema(schema);
   });
 
-  const open = async (work: boolean): Promise<Board> => {
-    const board = new Board({ store: await PostgresStore.open({ connectionString: POSTGRES_URL!, schema, poolSize: 3 }), shared: { pollMs: 50 }, work });
+  const open = async (work: boolean, maxActiveWorkflows?: number): Promise<Board> => {
+    const board = new Board({ store: await PostgresStore.open({ connectionString: POSTGRES_URL!, schema, poolSize: 3 }), shared: { pollMs: 50 }, work, maxActiveWorkflows });
     board.agent('billing').consumes(Order).publishes(Invoice).handle(() => ({ total: 10 }));
     return board;
   };
@@ -34,5 +34,35 @@ describe.skipIf(POSTGRES_URL === undefined)('board.start and runUntil on Postgre
     expect(invoice.payload.total).toBe(10);
     expect(await front.store.list({ type: Order })).toHaveLength(1);
     expect(await front.store.list({ type: Invoice })).toHaveLength(1);
+  });
+
+  it('maxActiveWorkflows holds for both boards together: never more than the limit admitted at once', async () => {
+    // Two front boards take the requests, two workers run them: four boards, one limit.
+    const boards = [await open(false, 2), await open(false, 2), await open(true, 2), await open(true, 2)];
+    let running = 0;
+    let most = 0;
+    let mostAdmitted = 0;
+    for (const board of boards) {
+      board
+        .agent('slow')
+        .consumes(Invoice)
+        .maxConcurrency(10)
+        .handle(async () => {
+          most = Math.max(most, ++running);
+          mostAdmitted = Math.max(mostAdmitted, await board.store.admittedWorkflows!(Date.now()));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          running--;
+        });
+    }
+    try {
+      const runs = await Promise.all(Array.from({ length: 10 }, (_, i) => boards[i % 2]!.start(Order, { sku: `s${i}` }, { id: `order-${i}`, timeoutMs: 60_000 })));
+      await Promise.all(runs.map((run) => run.workflow.done({ timeoutMs: 60_000 })));
+      expect(await boards[0]!.store.list({ type: Invoice })).toHaveLength(10);
+      expect(most).toBeLessThanOrEqual(2);
+      expect(mostAdmitted).toBeLessThanOrEqual(2);
+      expect(most).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(boards.map((board) => board.shutdown()));
+    }
   });
 });

@@ -73,6 +73,70 @@ describe('board.start and run.result', () => {
     await expect((await board.start(Order, { sku: 'bad', qty: 1 })).result()).rejects.toMatchObject({ name: 'WorkflowFailedError', missing: [] });
   });
 
+  it('resolves as soon as the required outputs exist, while the workflow goes on; later outputs change nothing', async () => {
+    await using board = new Board();
+    const held = gate();
+    board.agent('billing').consumes(Order).publishes(Invoice).handle(([order]) => ({ total: order.payload.qty }));
+    board
+      .agent('archiver')
+      .consumes(Invoice)
+      .publishes(Invoice)
+      .handle(async ([invoice], ctx) => {
+        await held.wait(ctx.signal);
+        return { total: invoice.payload.total + 1 };
+      });
+    const run = await board.start(Order, { sku: 'a', qty: 5 }, { id: 'early', requires: [Invoice] });
+    const [invoice] = await run.result({ timeoutMs: 10_000 });
+    expect(invoice.payload.total).toBe(5);
+    expect(await run.status()).toBe('completed');
+    expect(board.stats().agents.archiver?.running).toBe(1); // still working
+    held.open();
+    await run.workflow.done();
+    expect((await board.store.list({ type: Invoice, correlationId: 'early' })).map((i) => i.payload.total)).toEqual([5, 6]);
+    const [again] = await run.result();
+    expect(again.id).toBe(invoice.id); // the first of its type, as before
+  });
+
+  it('status() says what became of a workflow: running, paused, completed, failed, cancelled', async () => {
+    await using board = new Board();
+    const held = gate();
+    billing(board, { fail: (sku) => sku === 'bad', before: (signal) => held.wait(signal) });
+    const ok = await board.start(Order, { sku: 'ok', qty: 1 }, { requires: [Receipt] });
+    const bad = await board.start(Order, { sku: 'bad', qty: 1 }, { requires: [Receipt] });
+    const cancelled = await board.start(Order, { sku: 'c', qty: 1 }, { requires: [Receipt] });
+    const paused = await board.start(Order, { sku: 'p', qty: 1 });
+    await until(() => board.stats().agents.billing?.running === 4);
+    await paused.workflow.pause();
+    expect(await ok.status()).toBe('running');
+    expect(await paused.status()).toBe('paused'); // with work left (its running run finishes)
+    await cancelled.cancel();
+    expect(await cancelled.status()).toBe('cancelled');
+    held.open();
+    await ok.result();
+    await expect(bad.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(await ok.status()).toBe('completed');
+    expect(await bad.status()).toBe('failed');
+    await paused.workflow.resume();
+    await paused.result();
+    expect(await paused.status()).toBe('completed');
+  });
+
+  it('board.workflowRun(id) finds a started workflow by its id alone, from another board sharing the store', async () => {
+    const store = new MemoryStore();
+    await using worker = new Board({ store, shared: { pollMs: 5 } });
+    await using front = new Board({ store, shared: { pollMs: 5 }, work: false });
+    billing(worker);
+    await worker.start(Order, { sku: 'a', qty: 3 }, { id: 'req-9' });
+    const found = await front.workflowRun('req-9', { requires: [Receipt] });
+    expect(found).toMatchObject({ id: 'req-9', created: false, input: { type: 'Order', payload: { sku: 'a', qty: 3 } } });
+    const [receipt] = await found!.result({ timeoutMs: 20_000 });
+    expect(receipt.payload.text).toBe('paid 30');
+    expect(await found!.status()).toBe('completed');
+    expect(await front.workflowRun('never-started')).toBeUndefined();
+    await expect(front.workflowRun('')).rejects.toThrow(TypeError);
+    await expect(front.workflowRun('req-9', { requires: [Receipt], id: 'x' } as never)).rejects.toThrow(/its only option is requires/);
+  });
+
   it('rejects with a CancelledError when the workflow is cancelled', async () => {
     await using board = new Board();
     const held = gate();

@@ -8,10 +8,12 @@
  *   and a store refuses an artifact id it already holds, in the same unit that would store it. So the
  *   same id twice is one workflow: on one board (a start in progress is joined), on many boards sharing
  *   a store (the loser of the race finds the winner's input), and after a restart of a durable store.
- * - **Admission control.** With `maxActiveWorkflows`, a start waits (FIFO, abortable, bounded by its
- *   `timeoutMs`) until fewer workflows started by this board are active; a waiting start has stored
- *   nothing and holds only its arguments, so a service can accept requests faster than it finishes
- *   them without its board, store or queues growing.
+ * - **Admission control.** With `maxActiveWorkflows`, a start waits (FIFO on this board, abortable,
+ *   bounded by its `timeoutMs`) until fewer admitted workflows are active in the whole store (see
+ *   `admission.ts`); a waiting start has stored nothing and holds only its arguments, so a service can
+ *   accept requests faster than it finishes them without its board, store or queues growing.
+ * - **Lookup by id.** `board.workflowRun(id)` finds a started workflow by its stored input, from any
+ *   board of the store; `run.status()` asks the store what became of it.
  */
 import { createHash } from 'node:crypto';
 import { isThenable } from '../core/task.js';

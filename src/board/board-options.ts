@@ -52,10 +52,11 @@ export interface BoardOptions extends GraceOptions {
   /** The tracer for spans (default: `trace.getTracer('skein/board')` when `@opentelemetry/api` is installed). */
   readonly tracer?: Tracer;
   /**
-   * Admission control for `board.start()`: at most this many workflows started by this board are
-   * active (not done) at once; further starts wait, first come first served, storing nothing while
-   * they wait (each bounded by its `timeoutMs` and `signal`). Per board: boards sharing a store each
-   * have their own. Default: no limit.
+   * Admission control for `board.start()`: at most this many workflows started with `start()` are
+   * active (with work left) at once, counted in the store across every board sharing it (give them
+   * all the same limit); further starts wait, first come first served on this board, storing
+   * nothing while they wait (each bounded by its `timeoutMs` and `signal`). Needs a store with
+   * `admitWorkflow` (the memory, SQLite and PostgreSQL stores have it). Default: no limit.
    */
   readonly maxActiveWorkflows?: number;
 }
@@ -135,7 +136,7 @@ export interface BoardStats {
   readonly published: number;
   readonly idle: boolean;
   readonly agents: Readonly<Record<string, AgentStats>>;
-  /** With `maxActiveWorkflows`: workflows started by this board and active, and starts waiting for room. */
+  /** With `maxActiveWorkflows`: workflows this board started that are active, and its starts waiting for room (the store-wide count: `store.admittedWorkflows(now)`). */
   readonly admission?: { readonly max: number; readonly active: number; readonly waiting: number };
   /** What every agent's runs reported using, summed by name. */
   readonly usage: Readonly<Record<string, number>>;

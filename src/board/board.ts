@@ -434,14 +434,15 @@ export class Board implements WorkflowControl, AsyncDisposable {
 
   /**
    * Starts a workflow: publishes `payload` as its input (of type `Input`) and answers its handle,
-   * whose `result()` resolves with the outputs named in `requires` once the workflow is done, or
-   * rejects with a `WorkflowFailedError` carrying the failure facts.
+   * whose `result()` resolves with the outputs named in `requires` as soon as they exist, or rejects
+   * with a `WorkflowFailedError` carrying the failure facts once the workflow is done without them.
    *
    * Idempotent by `id`, through the store: the input's artifact id is derived from the workflow id, so
    * a second start of the same id (concurrent or later, on this board, on another board sharing the
    * store, or after a restart of a durable store) publishes nothing and answers the existing workflow
    * (`created: false`); starting it with another input type is a `TypeError`. With the board's
-   * `maxActiveWorkflows`, a start first waits for room (first come first served, storing nothing),
+   * `maxActiveWorkflows` (counted in the store, across every board of it), a start first waits for
+   * room (first come first served on this board, storing nothing),
    * rejecting with a `TimeoutError` after `timeoutMs`, the signal's reason when it aborts, or a
    * `BoardClosedError` at shutdown. Rejects like `publish` otherwise (`ValidationError`, ...).
    *
