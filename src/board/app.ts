@@ -158,6 +158,8 @@ export class WorkflowRun<R extends readonly AnyArtifactType[] = readonly AnyArti
   readonly input: Artifact;
   readonly #requires: R;
   readonly #host: RunHost;
+  /** The first artifact of each required type as last looked up, `undefined` where none was. */
+  #found: (Artifact | undefined)[] | undefined;
 
   /** @internal Made by `board.start()`. */
   constructor(host: RunHost, id: string, input: Artifact, requires: R, created: boolean) {
@@ -240,9 +242,6 @@ export class WorkflowRun<R extends readonly AnyArtifactType[] = readonly AnyArti
     if (this.#requires.length > 0) return 'failed';
     return (await this.#facts()).length > 0 ? 'failed' : 'completed';
   }
-
-  /** The first artifact of each required type found last, `undefined` where none was. */
-  #found: (Artifact | undefined)[] | undefined;
 
   /** The first artifact of each required type, or undefined while one is missing. */
   async #outputs(): Promise<Artifact[] | undefined> {
