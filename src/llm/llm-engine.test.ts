@@ -96,7 +96,7 @@ describe('llmEngine', () => {
     const first = await board.start(Issue, { title: 'Crash', body: '' }, { requires: [Triage] });
     await board.publish(Issue, { title: 'Slow', body: '' }, { correlationId: first.id });
     const second = await board.start(Issue, { title: 'Typo', body: '' }, { requires: [Triage] });
-    await first.result();
+    await first.workflow.done(); // both of its runs (result() resolves at its first Triage)
     await second.result();
     const once = { inputTokens: USAGE.input, outputTokens: USAGE.output, totalTokens: USAGE.input + USAGE.output, requests: 1 };
     expect(first.usage()).toEqual({ inputTokens: 2 * once.inputTokens, outputTokens: 2 * once.outputTokens, totalTokens: 2 * once.totalTokens, requests: 2 });
