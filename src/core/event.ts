@@ -221,6 +221,7 @@ export class EventEmitter<T> {
 
   /** Calls every listener with `value`. */
   emit(value: T): void {
-    this.#listeners.emit(value);
+    // Checked here, before the rest-argument call: a breaker emits on every call, mostly to nobody.
+    if (this.#listeners.size !== 0) this.#listeners.emit(value);
   }
 }
