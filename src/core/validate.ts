@@ -20,9 +20,18 @@ export function assertFunction(value: unknown, name: string): asserts value is (
 }
 
 /** A duration in milliseconds: a finite number >= 0 that a timer can wait, or `Infinity` where allowed. */
-export function assertDuration(value: unknown, name: string, options?: { readonly allowInfinity?: boolean }): asserts value is number {
+export function assertDuration(
+  value: unknown,
+  name: string,
+  options?: {
+    readonly allowInfinity?: boolean;
+    /** Any finite length is fine: the caller arms it with `armTimer`, which re-arms past `MAX_TIMER_MS`. */
+    readonly long?: boolean;
+  },
+): asserts value is number {
   // The common case first, without reading the options: checks run on every call of hot functions.
   if (typeof value === 'number' && value >= 0 && value <= MAX_TIMER_MS) return;
+  if (options?.long === true && typeof value === 'number' && value >= 0 && Number.isFinite(value)) return;
   const allowInfinity = options?.allowInfinity ?? false;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
     throw new RangeError(`${name} must be a number of milliseconds >= 0, got ${describe(value)}`);

@@ -130,6 +130,44 @@ for (const [name, make] of Object.entries(implementations)) {
       expect(vi.getTimerCount()).toBe(0);
     });
 
+    it('waits out a timeoutMs longer than a timer can hold (about 24.8 days) instead of refusing it', async () => {
+      vi.useFakeTimers();
+      const lock = make();
+      const held = await lock.acquire();
+      const thirtyDaysMs = 30 * 24 * 3_600_000;
+      const outcome = lock.acquire({ timeoutMs: thirtyDaysMs }).catch((error: unknown) => error);
+      await vi.advanceTimersByTimeAsync(25 * 24 * 3_600_000);
+      expect(lock.waiting).toBe(1);
+      await vi.advanceTimersByTimeAsync(thirtyDaysMs - 25 * 24 * 3_600_000);
+      expect(await outcome).toBeInstanceOf(TimeoutError);
+      expect(lock.waiting).toBe(0);
+      held.release();
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('runs a task under a timeoutMs longer than a timer can hold, and times it out only at the end', async () => {
+      vi.useFakeTimers();
+      const lock = make();
+      const thirtyDaysMs = 30 * 24 * 3_600_000;
+      const outcome = lock.run((signal) => untilAborted(signal), { timeoutMs: thirtyDaysMs }).catch((error: unknown) => error);
+      await vi.advanceTimersByTimeAsync(25 * 24 * 3_600_000);
+      expect(lock.held).toBe(true);
+      await vi.advanceTimersByTimeAsync(thirtyDaysMs - 25 * 24 * 3_600_000);
+      expect(await outcome).toBeInstanceOf(TimeoutError);
+      expect(lock.held).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('treats timeoutMs: Infinity as no time limit', async () => {
+      vi.useFakeTimers();
+      const lock = make();
+      const held = await lock.acquire();
+      const waiter = lock.acquire({ timeoutMs: Infinity });
+      expect(vi.getTimerCount()).toBe(0);
+      held.release();
+      (await waiter).release();
+    });
+
     it('clears the wait timer once the lock is granted', async () => {
       vi.useFakeTimers();
       const lock = make();

@@ -10,7 +10,7 @@ import { Semaphore, type Permit } from './semaphore.js';
 export interface LockOptions {
   /** Stops waiting: the promise rejects with the signal's reason and the waiter leaves the queue. */
   readonly signal?: AbortSignal;
-  /** Stops waiting after this many ms with a `TimeoutError`. */
+  /** Stops waiting after this many ms with a `TimeoutError`; any length (re-armed past 24.8 days), `Infinity` for none. */
   readonly timeoutMs?: number;
   /** Higher is served first (default 0); equal priorities first-in first-out. */
   readonly priority?: number;

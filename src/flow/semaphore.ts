@@ -8,6 +8,7 @@ import type { GraceOptions } from '../core/grace.js';
 import { validateGrace } from '../core/grace.js';
 import { AbortFanout, linkSignal, neverAbortedSignal } from '../core/signal.js';
 import type { Task } from '../core/task.js';
+import { armTimer } from '../core/timer.js';
 import { assertDuration, assertFunction, assertInteger, assertKnownOptions, assertOptions, assertPriority, assertSignal } from '../core/validate.js';
 import { runHeld } from './held.js';
 import { PriorityWaitQueue, type RankedWaiter } from './wait-queue.js';
@@ -42,7 +43,10 @@ export interface AcquireOptions {
   readonly signal?: AbortSignal;
   /** How many permits to take at once (default 1); at most the semaphore's `permits`. */
   readonly weight?: number;
-  /** Stops waiting after this many ms with a {@link TimeoutError}. */
+  /**
+   * Stops waiting after this many ms with a {@link TimeoutError}. Any length is honoured (past the
+   * 24.8 days a timer holds, the timer is re-armed); `Infinity` means no limit.
+   */
   readonly timeoutMs?: number;
   /**
    * Higher is served first (default 0); equal priorities are served first-in first-out. A waiter
@@ -53,6 +57,9 @@ export interface AcquireOptions {
 
 /** Options for {@link Semaphore.run}. */
 export interface SemaphoreRunOptions extends AcquireOptions, GraceOptions {}
+
+/** `timeoutMs` may be any length (armTimer re-arms past 24.8 days) or `Infinity` (no limit). */
+const TIMEOUT_RANGE = { allowInfinity: true, long: true } as const;
 
 /** Every option `acquire` and `run` read (`run` passes its own options on to `acquire`). */
 const RUN_OPTIONS = ['signal', 'weight', 'timeoutMs', 'priority', 'graceMs', 'onStraggler'];
@@ -227,7 +234,10 @@ export class Semaphore {
         weight = options.weight;
       }
       timeoutMs = options.timeoutMs;
-      if (timeoutMs !== undefined) assertDuration(timeoutMs, 'timeoutMs');
+      if (timeoutMs !== undefined) {
+        assertDuration(timeoutMs, 'timeoutMs', TIMEOUT_RANGE);
+        if (timeoutMs === Infinity) timeoutMs = undefined;
+      }
       if (options.priority !== undefined) priority = assertPriority(options.priority);
       if (weight > this.#permits) {
         throw new RangeError(`weight ${weight} exceeds the semaphore's ${this.#permits} permits`);
@@ -262,9 +272,9 @@ export class Semaphore {
     if (timeoutMs === undefined) {
       waiter.cleanup = removeListener;
     } else {
-      const timer = setTimeout(() => leave(timedOut(timeoutMs)), timeoutMs);
+      const cancelTimer = armTimer(timeoutMs, () => leave(timedOut(timeoutMs)));
       waiter.cleanup = () => {
-        clearTimeout(timer);
+        cancelTimer();
         removeListener();
       };
     }
@@ -340,7 +350,7 @@ export class Semaphore {
     validateGrace(options);
     assertSignal(options?.signal);
     if (options?.weight !== undefined) assertInteger(options.weight, 'weight', { min: 1 });
-    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs');
+    if (options?.timeoutMs !== undefined) assertDuration(options.timeoutMs, 'timeoutMs', TIMEOUT_RANGE);
     if (options?.priority !== undefined) assertPriority(options.priority);
     return this.#run(task, options);
   }
@@ -348,7 +358,7 @@ export class Semaphore {
   async #run<T>(task: Task<T>, options: SemaphoreRunOptions | undefined): Promise<T> {
     const signal = options?.signal;
     const timeoutMs = options?.timeoutMs;
-    if (timeoutMs === undefined) {
+    if (timeoutMs === undefined || timeoutMs === Infinity) {
       const permit = await this.acquire(options);
       const taskSignal = signal ?? neverAbortedSignal();
       return runHeld(task, taskSignal, signal !== undefined, 'Semaphore.run', options, () => permit.release());
@@ -356,12 +366,12 @@ export class Semaphore {
     // One controller carries both the caller's signal and the deadline, through the wait and the run.
     const controller = new AbortController();
     const link = linkSignal(controller, signal);
-    const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), timeoutMs);
+    const cancelTimer = armTimer(timeoutMs, () => controller.abort(timedOut(timeoutMs)));
     try {
       const permit = await this.acquire({ signal: controller.signal, weight: options?.weight ?? 1, priority: options?.priority ?? 0 });
       return await runHeld(task, controller.signal, true, 'Semaphore.run', options, () => permit.release());
     } finally {
-      clearTimeout(timer);
+      cancelTimer();
       link.unlink();
     }
   }

@@ -681,6 +681,21 @@ describe('TaskQueue events', () => {
     expect(() => queue.on('idle', 'no' as never)).toThrow(/listener must be a function/);
   });
 
+  it('returns the same Subscription as every skein event: dispose() and using unsubscribe too', async () => {
+    const queue = new TaskQueue();
+    const byDispose = vi.fn();
+    const byUsing = vi.fn();
+    const subscription = queue.on('completed', byDispose);
+    {
+      using _subscription = queue.on('completed', byUsing);
+      await queue.add(() => 1);
+    }
+    subscription.dispose();
+    await queue.add(() => 2);
+    expect(byDispose).toHaveBeenCalledTimes(1);
+    expect(byUsing).toHaveBeenCalledTimes(1);
+  });
+
   it('onPendingZero resolves once nothing runs, even with tasks waiting, and is abortable', async () => {
     const queue = new TaskQueue({ concurrency: 2 });
     await queue.onPendingZero(); // nothing runs: at once

@@ -5,6 +5,7 @@
  */
 import { CancelledError } from '../core/errors.js';
 import { FailFast, validateGrace, type GraceOptions } from '../core/grace.js';
+import { ListenerList, type Subscription } from '../core/event.js';
 import { AbortFanout, neverAbortedSignal } from '../core/signal.js';
 import { isThenable, type Task } from '../core/task.js';
 import { assertFunction, assertInteger, assertKnownOptions, assertOptions, assertPriority, assertSignal, describe } from '../core/validate.js';
@@ -108,8 +109,6 @@ export interface TaskQueueListenerOptions {
   /** Aborting it removes the listener. */
   readonly signal?: AbortSignal;
 }
-
-type AnyListener = (...args: never[]) => void;
 
 const EVENT_NAMES: readonly TaskQueueEventName[] = ['add', 'active', 'completed', 'error', 'next', 'empty', 'pendingZero', 'idle'];
 
@@ -266,7 +265,7 @@ export class TaskQueue {
   /** Waiting tasks that have an id, by id (for `setPriority`). */
   readonly #byId = new Map<string, Entry>();
   /** The listeners by event; undefined while nobody listens, so that an unobserved queue pays one check. */
-  #events: Map<TaskQueueEventName, readonly AnyListener[]> | undefined;
+  #events: Map<TaskQueueEventName, ListenerList<never[]>> | undefined;
   /** The state the last `empty`/`pendingZero`/`idle` check saw, so that each fires on the change. */
   #wasEmpty = true;
   #wasZero = true;
@@ -569,9 +568,10 @@ export class TaskQueue {
   }
 
   /**
-   * Calls `listener` on every `name` event (see {@link TaskQueueEvents}) until the returned function
-   * is called or `signal` aborts. A listener that throws is reported as a process warning and
-   * changes nothing in the queue. Listening costs nothing per task while nobody listens.
+   * Calls `listener` on every `name` event (see {@link TaskQueueEvents}) until the returned
+   * {@link Subscription} is called (or disposed, or ended by `using`) or `signal` aborts. A listener
+   * that throws changes nothing in the queue: it is reported as skein's every event reports one (a
+   * process warning, see `Emitter`). Listening costs nothing per task while nobody listens.
    *
    * @example
    * ```ts
@@ -582,20 +582,14 @@ export class TaskQueue {
    * queue.on('idle', () => seen.push('idle'));
    * await Promise.all([queue.add(async () => 1, { id: 'one' }), queue.add(async () => 2, { id: 'two' })]);
    * await queue.onIdle();
-   * off();
+   * off(); // or off.dispose(), or `using off = queue.on(...)`
    * console.log(seen); // ['one: 1', 'two: 2', 'idle']
    * ```
    */
-  on<K extends TaskQueueEventName>(name: K, listener: (...args: TaskQueueEvents[K]) => void, options?: TaskQueueListenerOptions): () => void {
+  on<K extends TaskQueueEventName>(name: K, listener: (...args: TaskQueueEvents[K]) => void, options?: TaskQueueListenerOptions): Subscription {
     if (!EVENT_NAMES.includes(name)) {
       throw new TypeError(`TaskQueue has no event ${describe(name)}; its events are ${EVENT_NAMES.join(', ')}`);
     }
-    assertFunction(listener, 'listener');
-    assertOptions(options);
-    assertKnownOptions(options, LISTENER_OPTIONS, 'TaskQueue.on');
-    const signal = options?.signal;
-    assertSignal(signal);
-    if (signal?.aborted) return noop;
     if (this.#events === undefined) {
       this.#events = new Map();
       // Listening starts from the present state: only changes after it fire.
@@ -603,25 +597,24 @@ export class TaskQueue {
       this.#wasZero = this.#running === 0;
       this.#wasIdle = this.#wasEmpty && this.#wasZero;
     }
-    this.#events.set(name, [...(this.#events.get(name) ?? []), listener as AnyListener]);
-    let subscribed = true;
-    let removeAbort = noop;
-    const off = (): void => {
-      if (!subscribed) return;
-      subscribed = false;
-      removeAbort();
-      const events = this.#events;
-      const listeners = events?.get(name);
-      if (events === undefined || listeners === undefined) return;
-      const index = listeners.indexOf(listener as AnyListener);
-      if (index === -1) return;
-      const rest = listeners.filter((_, i) => i !== index);
-      if (rest.length > 0) events.set(name, rest);
-      else events.delete(name);
-      if (events.size === 0) this.#events = undefined;
-    };
-    if (signal !== undefined) removeAbort = this.#fanout.add(signal, off);
-    return off;
+    const events = this.#events;
+    let listeners = events.get(name) as ListenerList<TaskQueueEvents[K]> | undefined;
+    if (listeners === undefined) {
+      const list: ListenerList<TaskQueueEvents[K]> = new ListenerList({
+        name: `a TaskQueue '${name}'`,
+        method: 'TaskQueue.on',
+        fanout: this.#fanout,
+        onEmpty: () => {
+          if ((events.get(name) as unknown) === list) events.delete(name);
+          if (events.size === 0 && this.#events === events) this.#events = undefined;
+        },
+      });
+      listeners = list;
+    }
+    const subscription = listeners.add(listener, options);
+    if (listeners.size > 0) events.set(name, listeners as unknown as ListenerList<never[]>);
+    else if (events.size === 0) this.#events = undefined;
+    return subscription;
   }
 
   /**
@@ -769,19 +762,9 @@ export class TaskQueue {
 
   /** Calls the listeners of `name`; one that throws is reported and the others still run. */
   #emit<K extends TaskQueueEventName>(name: K, ...args: TaskQueueEvents[K]): void {
-    const listeners = this.#events?.get(name);
-    if (listeners === undefined) return;
-    for (const listener of listeners) {
-      try {
-        (listener as (...args: TaskQueueEvents[K]) => void)(...args);
-      } catch (error) {
-        globalThis.process?.emitWarning?.(`skein: a TaskQueue '${name}' listener threw: ${String(error)}`, {
-          type: 'SkeinListenerWarning',
-          code: 'SKEIN_LISTENER_FAILED',
-        });
-      }
-    }
+    (this.#events?.get(name) as unknown as ListenerList<TaskQueueEvents[K]> | undefined)?.emit(...args);
   }
+
 
   /** Fires `empty`, `pendingZero` and `idle` for the states reached since the last check. */
   #notify(): void {
@@ -1052,7 +1035,6 @@ export class TaskQueue {
   }
 }
 
-const LISTENER_OPTIONS = ['signal'] as const;
 
 function infoOf(entry: Entry): TaskInfo {
   return { id: entry.id ?? String(entry.seq), priority: entry.priority };

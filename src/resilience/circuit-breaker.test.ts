@@ -392,3 +392,32 @@ describe('CircuitBreaker half-open sampling and saved state', () => {
     expect(() => new CircuitBreaker({ policy, halfOpenSuccesses: 0 })).toThrow(/halfOpenSuccesses/);
   });
 });
+
+describe('CircuitBreaker events', () => {
+  it('take a signal that ends the subscription, as every skein event does', async () => {
+    const breaker = new CircuitBreaker({ policy: consecutive(5) });
+    const controller = new AbortController();
+    const failures: unknown[] = [];
+    breaker.onFailure((error) => failures.push(error), { signal: controller.signal });
+    await breaker.execute(() => Promise.reject(new Error('first'))).catch(() => {});
+    controller.abort();
+    await breaker.execute(() => Promise.reject(new Error('second'))).catch(() => {});
+    expect(failures.map((error) => (error as Error).message)).toEqual(['first']);
+  });
+
+  it('report a listener that throws as a warning, and the call still settles as it would', async () => {
+    const warnings: string[] = [];
+    const emitWarning = vi.spyOn(process, 'emitWarning').mockImplementation((warning: string | Error) => void warnings.push(String(warning)));
+    try {
+      const breaker = new CircuitBreaker({ policy: consecutive(5) });
+      const off = breaker.onSuccess(() => {
+        throw new Error('listener bug');
+      });
+      expect(await breaker.execute(async () => 'value')).toBe('value');
+      off();
+      expect(warnings).toEqual(['skein: a CircuitBreaker onSuccess listener threw: Error: listener bug']);
+    } finally {
+      emitWarning.mockRestore();
+    }
+  });
+});

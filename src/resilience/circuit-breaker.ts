@@ -223,10 +223,10 @@ export class CircuitBreaker implements Policy {
   #rejections = 0;
   #openings = 0;
 
-  readonly #stateChange = new EventEmitter<StateChange>();
-  readonly #reject = new EventEmitter<BrokenCircuitError>();
-  readonly #success = new EventEmitter<void>();
-  readonly #failure = new EventEmitter<unknown>();
+  readonly #stateChange = new EventEmitter<StateChange>('a CircuitBreaker onStateChange');
+  readonly #reject = new EventEmitter<BrokenCircuitError>('a CircuitBreaker onReject');
+  readonly #success = new EventEmitter<void>('a CircuitBreaker onSuccess');
+  readonly #failure = new EventEmitter<unknown>('a CircuitBreaker onFailure');
 
   /** Fires on every transition, with the states before and after. */
   readonly onStateChange: Event<StateChange> = this.#stateChange.event;

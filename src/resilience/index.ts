@@ -6,7 +6,7 @@ export { type Backoff, constant, firstDelays } from './backoff.js';
 export { exponential, type ExponentialOptions, type Jitter } from './exponential.js';
 import { EventEmitter as Emitter } from './event.js';
 export { Emitter };
-export type { Event, Listener, Subscription } from './event.js';
+export type { Event, EventOptions, Listener, Subscription } from './event.js';
 /**
  * The former name of {@link Emitter}.
  *
