@@ -33,6 +33,28 @@ describe('the event stream', () => {
     for (const event of all) expect(typeof event.at).toBe('number');
   });
 
+  it('dates published and scheduled at the board clock of the unit that stored them (the run\'s enqueuedAt), and events in order of time', async () => {
+    const board = new Board();
+    board.agent('worker').consumes(Job).publishes(Done).handle(([job]) => ({ n: job.payload.n }));
+    board.agent('archive').consumes(Done).handle(() => {});
+    const events = board.events();
+    const before = Date.now();
+    await board.publish(Job, { n: 1 });
+    await board.runUntilIdle();
+    const after = Date.now();
+    await board.shutdown();
+    const all = await drain(events);
+    expect(all.map((e) => e.kind)).toEqual(['published', 'scheduled', 'started', 'published', 'scheduled', 'finished', 'started', 'finished', 'idle']);
+    for (const event of all) {
+      expect(event.at).toBeGreaterThanOrEqual(before);
+      expect(event.at).toBeLessThanOrEqual(after);
+    }
+    for (let i = 1; i < all.length; i++) expect(all[i]!.at).toBeGreaterThanOrEqual(all[i - 1]!.at);
+    // each published event is dated like the run its unit queued
+    expect(all[0]!.at).toBe(all[1]!.at);
+    expect(all[3]!.at).toBe(all[4]!.at);
+  });
+
   it('gives every subscriber every event, and a slow one a lagged event instead of unbounded memory', async () => {
     const board = new Board();
     board.agent('worker').consumes(Job).handle(() => {});

@@ -55,6 +55,54 @@ describe('serve: starting', () => {
     }
   });
 
+  it('refuses an unknown option with a TypeError naming the known ones, and starts nothing', async () => {
+    const b = new Board();
+    try {
+      const refusal = serve(b, { auth: false, hearbeatMs: 5 } as ServeOptions);
+      await expect(refusal).rejects.toThrow(TypeError);
+      await expect(refusal).rejects.toThrow(/serve has no option "hearbeatMs"; its options are host, port, token, auth, .*heartbeatMs/);
+      await expect(serve(b, { auth: false, cors: { origin: ['https://a.example'] } } as never)).rejects.toThrow(/cors has no option "origin"; its options are origins/);
+      await expect(serve(b, { auth: false, rateLimit: { limit: 5, interval: 1000 } } as never)).rejects.toThrow(/rateLimit has no option "interval"/);
+      await expect(serve(b, { token: TOKEN, webhooks: { secret: 'a'.repeat(16), retries: 3 } } as never)).rejects.toThrow(/webhooks has no option "retries"; its options are secret, subscriptions, maxAttempts/);
+    } finally {
+      await b.shutdown();
+    }
+  });
+
+  it('refuses a wrong option value up front, naming the option (not at the first request or delivery that reads it)', async () => {
+    const b = new Board();
+    const refused: [ServeOptions, RegExp, ErrorConstructor][] = [
+      [null as never, /serve options must be an object, got null/, TypeError],
+      [{ auth: false, host: '' }, /host must be a non-empty string/, TypeError],
+      [{ auth: false, port: 70_000 }, /port must be an integer from 0 to 65535, got 70000/, RangeError],
+      [{ auth: 'no' as never }, /auth must be a boolean, got "no"/, TypeError],
+      [{ auth: false, dashboard: 0 as never }, /dashboard must be a boolean/, TypeError],
+      [{ auth: false, bodyLimit: 0 }, /bodyLimit must be an integer >= 1, got 0/, RangeError],
+      [{ auth: false, eventBuffer: 1.5 }, /eventBuffer must be an integer >= 1/, RangeError],
+      [{ auth: false, heartbeatMs: -1 }, /heartbeatMs must be an integer/, RangeError],
+      [{ auth: false, cors: { origins: 'https://a.example' as never } }, /cors.origins must be an array of non-empty strings/, TypeError],
+      [{ auth: false, rateLimit: { limit: 0, intervalMs: 1_000 } }, /rateLimit.limit must be an integer >= 1, got 0/, RangeError],
+      [{ auth: false, rateLimit: { limit: 5, intervalMs: 0 } }, /rateLimit.intervalMs must be > 0/, RangeError],
+      [{ auth: false, rateLimit: true as never }, /rateLimit must be \{ limit, intervalMs, burst\? \} or false/, TypeError],
+      [{ auth: false, allowedHosts: ['localhost', 7 as never] }, /allowedHosts must be an array of non-empty strings/, TypeError],
+      [{ auth: false, identify: 'x-user' as never }, /identify must be a function/, TypeError],
+      [{ auth: false, types: [{ name: 'Order' }] as never }, /types must be an array of artifact types/, TypeError],
+      [{ auth: false, signal: {} as never }, /signal must be an AbortSignal/, TypeError],
+      [{ token: TOKEN, webhooks: { secret: 'a'.repeat(16), maxAttempts: 0 } }, /webhooks.maxAttempts must be an integer >= 1, got 0/, RangeError],
+      [{ token: TOKEN, webhooks: { secret: 'a'.repeat(16), initialBackoffMs: 5_000, maxBackoffMs: 1_000 } }, /webhooks.maxBackoffMs must be >= webhooks.initialBackoffMs/, RangeError],
+      [{ token: TOKEN, webhooks: { secret: 'a'.repeat(16), timeoutMs: 0 } }, /webhooks.timeoutMs must be an integer from 1/, RangeError],
+    ];
+    try {
+      for (const [options, message, type] of refused) {
+        const refusal = serve(b, options);
+        await expect(refusal, message.source).rejects.toThrow(message);
+        await expect(refusal, message.source).rejects.toThrow(type);
+      }
+    } finally {
+      await b.shutdown();
+    }
+  });
+
   it('takes the token from SKEIN_SERVE_TOKEN', async () => {
     const saved = process.env.SKEIN_SERVE_TOKEN;
     process.env.SKEIN_SERVE_TOKEN = 'env-token-123456';

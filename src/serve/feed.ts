@@ -18,6 +18,7 @@
 import type { Artifact } from '../board/artifact.js';
 import type { BoardEvent } from '../board/events.js';
 import type { BoardStore, DeadLetter, RunRecord } from '../board/store/contract.js';
+import { NoticePoller } from '../board/store/notice-poller.js';
 
 /** A bounded set of ids: the oldest forgotten first. */
 export class RecentIds {
@@ -77,11 +78,8 @@ export class StoreFeed {
   readonly #startIso: string;
   #cursor: string | undefined;
   #first = true;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #polling: Promise<void> | undefined;
-  #again = false;
   #stopped = false;
-  #unsubscribe: Promise<(() => void) | undefined> | undefined;
+  readonly #poller: NoticePoller;
 
   constructor(store: BoardStore, settings: FollowSettings, emit: (event: BoardEvent, artifact?: Artifact) => void, onError: (error: unknown) => void) {
     this.#store = store;
@@ -89,6 +87,12 @@ export class StoreFeed {
     this.#emit = emit;
     this.#onError = onError;
     this.#startIso = new Date().toISOString();
+    this.#poller = new NoticePoller(store, {
+      poll: () => this.#pollOnce(),
+      intervalMs: settings.pollMs,
+      onNotice: () => this.#poller.soon(),
+      onError: (_operation, error) => this.#onError(error),
+    });
   }
 
   /**
@@ -110,67 +114,18 @@ export class StoreFeed {
   }
 
   start(): void {
-    const store = this.#store;
-    if (typeof store.onNotice === 'function') {
-      this.#unsubscribe = (async () => {
-        try {
-          return await store.onNotice!(() => this.#soon());
-        } catch (error) {
-          this.#onError(error);
-          return undefined;
-        }
-      })();
-    }
-    this.#schedule(0);
+    this.#poller.start();
   }
 
   /** Stops polling; resolves once a poll in flight has ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const unsubscribe = await this.#unsubscribe;
-    unsubscribe?.();
-    await this.#polling;
+    await this.#poller.stop();
   }
 
-  /** Polls now (tests, and the notices). */
+  /** Polls now (tests). */
   poll(): Promise<void> {
-    if (this.#polling !== undefined) {
-      this.#again = true;
-      return this.#polling;
-    }
-    this.#polling = (async () => {
-      try {
-        do {
-          this.#again = false;
-          await this.#pollOnce();
-        } while (this.#again && !this.#stopped);
-      } catch (error) {
-        if (!this.#stopped) this.#onError(error);
-      } finally {
-        this.#polling = undefined;
-        this.#schedule(this.#settings.pollMs);
-      }
-    })();
-    return this.#polling;
-  }
-
-  #soon(): void {
-    if (this.#stopped) return;
-    if (this.#polling !== undefined) this.#again = true;
-    else this.#schedule(20);
-  }
-
-  #schedule(delay: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.poll();
-    }, delay);
-    // A server's feed never keeps the process alive by itself.
-    this.#timer.unref?.();
+    return this.#poller.poll();
   }
 
   async #pollOnce(): Promise<void> {

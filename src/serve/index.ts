@@ -4,7 +4,8 @@
  *
  * @packageDocumentation
  */
-export { serve, type ServeOptions, type ServeHandle, type Identity } from './server.js';
+export { serve, type ServeHandle } from './server.js';
+export type { ServeOptions, Identity } from './options.js';
 export type { RunView } from './runs.js';
 export {
   signWebhook,

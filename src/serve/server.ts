@@ -18,85 +18,10 @@ import { isVisibleTo, type Viewer } from '../board/visibility.js';
 import { dashboardHtml } from './dashboard.js';
 import { expectObject, HttpError, isLoopback, readJson, safeEqual, sendError, sendJson } from './http.js';
 import { RunHistory } from './runs.js';
-import { StoreFeed, type FollowSettings } from './feed.js';
+import { StoreFeed } from './feed.js';
+import { checkFollow, checkServeOptions, type Identity, type ServeOptions } from './options.js';
 import { EventLog } from './sse.js';
-import { checkSubscription, Webhooks, type WebhookOptions } from './webhooks.js';
-
-/**
- * Who a caller is, for the board's visibility rules: reads show only what an agent with this name,
- * these labels and this tenant may see.
- *
- * @example
- * ```ts
- * import type { Identity } from 'skein/serve';
- * const auditor: Identity = { name: 'auditor', tenant: 'acme', labels: ['internal'] };
- * ```
- */
-export interface Identity {
-  readonly name?: string;
-  readonly tenant?: string;
-  readonly labels?: readonly string[];
-}
-
-/**
- * Options of {@link serve}.
- *
- * @example
- * ```ts
- * import type { ServeOptions } from 'skein/serve';
- * const options: ServeOptions = { host: '127.0.0.1', port: 0, token: 'a long random token', cors: { origins: ['https://ops.example.com'] } };
- * ```
- */
-export interface ServeOptions {
-  /** The address to bind (default `127.0.0.1`). Anything else needs a token. */
-  readonly host?: string;
-  /** The port (default 0: a free one; read it from `handle.url`). */
-  readonly port?: number;
-  /** The bearer token writes need (default: env `SKEIN_SERVE_TOKEN`). */
-  readonly token?: string;
-  /** `false` serves without a token; allowed only on a loopback address. */
-  readonly auth?: boolean;
-  /** Reads need the token too (default: true unless bound to loopback). */
-  readonly protectReads?: boolean;
-  /** The largest request body in bytes (default 1 MiB). */
-  readonly bodyLimit?: number;
-  /** Origins allowed to call the API from a browser (default: none, no CORS headers at all). */
-  readonly cors?: { readonly origins: readonly string[] };
-  /** Requests per client address: a token bucket (default 50 per second, bursts of 200); `false` for none. */
-  readonly rateLimit?: { readonly limit: number; readonly intervalMs: number; readonly burst?: number } | false;
-  /** Host headers accepted (default on loopback: `localhost`, `127.0.0.1`, `[::1]`, against DNS rebinding; elsewhere any). */
-  readonly allowedHosts?: readonly string[];
-  /**
-   * Who a request comes from (default: the `X-Skein-Viewer`, `X-Skein-Tenant` and `X-Skein-Labels`
-   * headers, comma-separated labels; none of them: no identity, the board's own view).
-   */
-  readonly identify?: (req: IncomingMessage) => Identity | undefined;
-  /** Refuse reads without an identity (401). */
-  readonly requireIdentity?: boolean;
-  /** Types that may be published though no agent declares them. */
-  readonly types?: readonly AnyArtifactType[];
-  /** Recent events kept for `Last-Event-ID` resumption (default 1,024). */
-  readonly eventBuffer?: number;
-  /** Events one SSE client may be behind before it is skipped ahead to the newest ones with a `lagged` event (default 256). */
-  readonly clientBacklog?: number;
-  /** The SSE heartbeat interval (default 15,000 ms). */
-  readonly heartbeatMs?: number;
-  /** Runs remembered for the runs views, about (default 10,000): the server keeps their last `4 × runHistory` run events. */
-  readonly runHistory?: number;
-  /** Webhook deliveries (off unless given). */
-  readonly webhooks?: WebhookOptions;
-  /**
-   * Follow the store: report what other boards sharing it do (their artifacts, the runs they run,
-   * their dead letters) as events, polled every `pollMs` (default 1,000) and sooner on the store's
-   * notices, re-reading `lookbackMs` (default 2,000) of artifacts for transactions that commit late.
-   * Default: on for a `shared` board, off otherwise.
-   */
-  readonly follow?: boolean | { readonly pollMs?: number; readonly lookbackMs?: number };
-  /** Serve the dashboard at `/` (default true). */
-  readonly dashboard?: boolean;
-  /** Closes the server when it aborts. */
-  readonly signal?: AbortSignal;
-}
+import { checkSubscription, Webhooks } from './webhooks.js';
 
 /**
  * A running server, from {@link serve}. `close()` (or `await using`) ends the event streams, stops
@@ -129,11 +54,6 @@ const KIND_NAMES: Record<BoardEvent['kind'], true> = {
   progress: true, usage: true, skipped: true, blocked: true, idle: true, lagged: true, error: true,
 };
 const EVENT_KINDS: ReadonlySet<string> = new Set(Object.keys(KIND_NAMES));
-
-function positiveInteger(value: unknown, name: string, min = 1): number {
-  if (!Number.isInteger(value) || (value as number) < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
-  return value as number;
-}
 
 function headerIdentity(req: IncomingMessage): Identity | undefined {
   const header = (name: string): string | undefined => {
@@ -229,9 +149,8 @@ interface Route {
  * ```
  */
 export async function serve(board: Board, options: ServeOptions = {}): Promise<ServeHandle> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('serve options must be an object');
+  checkServeOptions(options);
   const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') throw new TypeError('host must be a non-empty string');
   const loopback = isLoopback(host);
   const token = options.token ?? process.env.SKEIN_SERVE_TOKEN;
   if (token !== undefined && (typeof token !== 'string' || token.length < 8)) throw new TypeError('token must be a string of at least 8 characters');
@@ -241,12 +160,12 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
   }
   const protectReads = options.protectReads ?? !loopback;
   if (protectReads && token === undefined) throw new Error('protectReads needs a token');
-  const bodyLimit = options.bodyLimit === undefined ? 1024 * 1024 : positiveInteger(options.bodyLimit, 'bodyLimit');
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   const origins = new Set(options.cors?.origins ?? []);
   const identify = options.identify ?? headerIdentity;
   const allowedHosts = options.allowedHosts ?? (loopback ? ['localhost', '127.0.0.1', '[::1]'] : undefined);
   const rate = options.rateLimit === undefined ? { limit: 50, intervalMs: 1_000, burst: 200 } : options.rateLimit;
-  const heartbeatMs = options.heartbeatMs === undefined ? 15_000 : positiveInteger(options.heartbeatMs, 'heartbeatMs');
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
   const extraTypes = new Map((options.types ?? []).map((t) => [t.name, t]));
   let webhooks: Webhooks | undefined;
   if (options.webhooks !== undefined) {
@@ -259,8 +178,8 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
   if (options.signal?.aborted) throw options.signal.reason;
 
   const controller = new AbortController();
-  const log = new EventLog(positiveInteger(options.eventBuffer ?? 1_024, 'eventBuffer'), positiveInteger(options.clientBacklog ?? 256, 'clientBacklog'), randomBytes(4).toString('hex'));
-  const runs = new RunHistory(4 * positiveInteger(options.runHistory ?? 10_000, 'runHistory'));
+  const log = new EventLog(options.eventBuffer ?? 1_024, options.clientBacklog ?? 256, randomBytes(4).toString('hex'));
+  const runs = new RunHistory(4 * (options.runHistory ?? 10_000));
   const limiters = new Map<string, RateLimiter>();
   const streams = new Set<() => void>();
 
@@ -675,14 +594,6 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function checkFollow(follow: ServeOptions['follow']): FollowSettings | undefined {
-  if (follow === false) return undefined;
-  if (follow === true) return { pollMs: 1_000, lookbackMs: 2_000 };
-  if (typeof follow !== 'object' || follow === null) throw new TypeError(`follow must be a boolean or { pollMs, lookbackMs }, got ${String(follow)}`);
-  for (const key of Object.keys(follow)) if (key !== 'pollMs' && key !== 'lookbackMs') throw new TypeError(`unknown follow option '${key}' (known: pollMs, lookbackMs)`);
-  return { pollMs: positiveInteger(follow.pollMs ?? 1_000, 'follow.pollMs'), lookbackMs: positiveInteger(follow.lookbackMs ?? 2_000, 'follow.lookbackMs', 0) };
 }
 
 function toHttpError(error: unknown): HttpError {

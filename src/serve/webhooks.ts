@@ -8,6 +8,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { CancelledError } from '../core/errors.js';
+import { assertDuration, assertInteger, assertKnownOptions, describe, MAX_TIMER_MS } from '../core/validate.js';
 import { TaskQueue } from '../flow/task-queue.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { consecutive } from '../resilience/consecutive.js';
@@ -173,6 +174,32 @@ interface Delivery {
 type StoredFailure = WebhookFailure & { readonly deliveryId: string };
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
+// Every option of WebhookOptions, checked by the compiler: a new option must be named here to be accepted.
+const WEBHOOK_OPTION_NAMES: Record<keyof WebhookOptions, true> = {
+  secret: true, subscriptions: true, maxAttempts: true, initialBackoffMs: true, maxBackoffMs: true, timeoutMs: true, concurrency: true,
+  maxQueued: true, breakerFailures: true, breakerOpenMs: true, maxFailures: true, persist: true,
+};
+
+/** Checks `serve({ webhooks })` before the server starts (the secret, which may come from the environment, where it is read). */
+export function checkWebhookOptions(value: unknown): asserts value is WebhookOptions {
+  if (!isRecord(value) || Array.isArray(value)) throw new TypeError(`webhooks must be an object, got ${describe(value)}`);
+  assertKnownOptions(value, Object.keys(WEBHOOK_OPTION_NAMES), 'webhooks');
+  const o = value as WebhookOptions;
+  if (o.secret !== undefined && typeof o.secret !== 'string') throw new TypeError(`webhooks.secret must be a string, got ${describe(o.secret)}`);
+  if (o.subscriptions !== undefined) {
+    if (!Array.isArray(o.subscriptions)) throw new TypeError(`webhooks.subscriptions must be an array, got ${describe(o.subscriptions)}`);
+    for (const subscription of o.subscriptions) checkSubscription(subscription);
+  }
+  for (const name of ['maxAttempts', 'concurrency', 'breakerFailures', 'maxFailures'] as const) if (o[name] !== undefined) assertInteger(o[name], `webhooks.${name}`, { min: 1 });
+  if (o.maxQueued !== undefined) assertInteger(o.maxQueued, 'webhooks.maxQueued', { min: 0 });
+  for (const name of ['initialBackoffMs', 'maxBackoffMs', 'breakerOpenMs'] as const) if (o[name] !== undefined) assertDuration(o[name], `webhooks.${name}`);
+  if (o.timeoutMs !== undefined) assertInteger(o.timeoutMs, 'webhooks.timeoutMs', { min: 1, max: MAX_TIMER_MS });
+  const initialMs = o.initialBackoffMs ?? 500;
+  const maxMs = o.maxBackoffMs ?? 30_000;
+  if (maxMs < initialMs) throw new RangeError(`webhooks.maxBackoffMs must be >= webhooks.initialBackoffMs (${initialMs}), got ${maxMs}`);
+  if (o.persist !== undefined && typeof o.persist !== 'boolean') throw new TypeError(`webhooks.persist must be a boolean, got ${describe(o.persist)}`);
+}
 
 /** Checks a subscription given by a user; throws a TypeError saying what is wrong. */
 export function checkSubscription(value: unknown): WebhookSubscription {

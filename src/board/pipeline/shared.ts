@@ -10,6 +10,7 @@ import { CancelledError } from '../../core/errors.js';
 import { isThenable } from '../../core/task.js';
 import type { ClaimedRun, StoreNotice, WorkflowState } from '../store/contract.js';
 import { linkSignal, type SignalLink } from '../../core/signal.js';
+import { NoticePoller } from '../store/notice-poller.js';
 import { leaseControllers, type LiveWorkflow } from './live.js';
 import type { Pipeline } from './pipeline.js';
 
@@ -32,12 +33,9 @@ export class Shared {
   readonly pollMs: number;
   readonly #held = new Map<string, Held>();
   readonly #byWorkflow = new Map<LiveWorkflow, HeldOfWorkflow>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ticking = false;
-  #stopped = false;
+  #poller: NoticePoller | undefined;
   #lastRenew = 0;
   #lastRequeue = 0;
-  #unsubscribe: Promise<(() => void) | undefined> | undefined;
   /** Workflow states this board last saw in the store (those not active). */
   #known = new Map<string, WorkflowState>();
 
@@ -48,28 +46,24 @@ export class Shared {
 
   /** Starts polling and listening (the board's constructor). */
   start(): void {
-    const store = this.#ctx.store;
-    if (typeof store.onNotice === 'function') {
-      this.#unsubscribe = (async () => {
-        try {
-          return await store.onNotice!((notice) => this.#notice(notice));
-        } catch (error) {
-          // Polling covers it: notices only make wake-ups sooner.
-          this.#ctx.internalError('listening for store notices', undefined, error);
-          return undefined;
-        }
-      })();
-    }
-    this.#schedule(0);
+    const ctx = this.#ctx;
+    this.#poller = new NoticePoller(ctx.store, {
+      poll: () => this.#tick(),
+      intervalMs: Math.min(this.pollMs, ctx.leaseMs / 3),
+      onNotice: (notice) => this.#notice(notice),
+      // Polling covers a failed subscription: notices only make wake-ups sooner.
+      onError: (operation, error) => {
+        if (!ctx.closed) ctx.internalError(operation, undefined, error);
+      },
+      // The timer keeps the process alive only while this board holds runs or someone waits on it.
+      keepsAlive: () => this.#held.size > 0 || ctx.idle.waiting || ctx.workflows.waiting || ctx.storeWatchers.size > 0,
+    });
+    this.#poller.start();
   }
 
-  /** Stops the timer and the listener (shutdown). */
+  /** Stops the timer and the listener (shutdown); resolves once a poll in flight has ended. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const unsubscribe = await this.#unsubscribe;
-    unsubscribe?.();
+    await this.#poller?.stop();
   }
 
   /** A run this board claimed: its lease is renewed until `release`; its signal aborts if the lease is lost. */
@@ -92,7 +86,7 @@ export class Shared {
     }
     group.runs.add(held);
     if (wf.controller?.signal.aborted) controller.abort(wf.controller.signal.reason);
-    if (this.#held.size === 1) this.#refresh();
+    if (this.#held.size === 1) this.#poller?.refresh();
   }
 
   release(run: ClaimedRun): void {
@@ -109,57 +103,33 @@ export class Shared {
 
   /** Something waits (idle, a workflow): keep the process alive and look soon. */
   waiting(): void {
-    this.#refresh();
-  }
-
-  #schedule(delay: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#ctx.spawn(() => this.#tick());
-    }, delay);
-    this.#refresh();
-  }
-
-  /** The timer keeps the process alive only while this board holds runs or someone waits on it. */
-  #refresh(): void {
-    const timer = this.#timer;
-    if (timer === undefined || typeof timer !== 'object') return;
-    if (this.#held.size > 0 || this.#ctx.idle.waiting || this.#ctx.workflows.waiting || this.#ctx.storeWatchers.size > 0) timer.ref();
-    else timer.unref();
+    this.#poller?.refresh();
   }
 
   async #tick(): Promise<void> {
-    if (this.#ticking || this.#stopped || this.#ctx.closed) return;
-    this.#ticking = true;
     const ctx = this.#ctx;
-    try {
-      const now = Date.now();
-      const leaseMs = ctx.leaseMs;
-      if (this.#held.size > 0 && now - this.#lastRenew >= leaseMs / 3) {
-        this.#lastRenew = now;
-        await this.#step('renewing leases', () => this.#renew(now));
-      }
-      if (now - this.#lastRequeue >= Math.min(leaseMs / 4, 5 * this.pollMs)) {
-        this.#lastRequeue = now;
-        await this.#step('requeueing expired leases', async () => {
-          const requeued = ctx.store.requeueExpired(now);
-          const runs = isThenable(requeued) ? await requeued : requeued;
-          if (runs.length > 0) ctx.dispatcher.wakeAll();
-        });
-      }
-      await this.#step('reading workflow states', () => this.#syncWorkflows());
-      await this.#step('gate deadlines', () => ctx.deadlines.rearm());
-      await this.#step('timers', () => ctx.timers.rearm());
-      ctx.dispatcher.wakeAll();
-      ctx.idle.check();
-      for (const wf of [...ctx.workflows.all()]) if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) ctx.workflows.settled(wf);
-      this.#storeChanged();
-    } finally {
-      this.#ticking = false;
-      this.#schedule(Math.min(this.pollMs, ctx.leaseMs / 3));
+    if (ctx.closed) return;
+    const now = Date.now();
+    const leaseMs = ctx.leaseMs;
+    if (this.#held.size > 0 && now - this.#lastRenew >= leaseMs / 3) {
+      this.#lastRenew = now;
+      await this.#step('renewing leases', () => this.#renew(now));
     }
+    if (now - this.#lastRequeue >= Math.min(leaseMs / 4, 5 * this.pollMs)) {
+      this.#lastRequeue = now;
+      await this.#step('requeueing expired leases', async () => {
+        const requeued = ctx.store.requeueExpired(now);
+        const runs = isThenable(requeued) ? await requeued : requeued;
+        if (runs.length > 0) ctx.dispatcher.wakeAll();
+      });
+    }
+    await this.#step('reading workflow states', () => this.#syncWorkflows());
+    await this.#step('gate deadlines', () => ctx.deadlines.rearm());
+    await this.#step('timers', () => ctx.timers.rearm());
+    ctx.dispatcher.wakeAll();
+    ctx.idle.check();
+    for (const wf of [...ctx.workflows.all()]) if (wf.doneWaiters !== undefined && wf.doneWaiters.size > 0) ctx.workflows.settled(wf);
+    this.#storeChanged();
   }
 
   async #step(operation: string, step: () => Promise<void>): Promise<void> {

@@ -72,9 +72,13 @@ export class Units {
   applied(result: UnitResult, artifacts: readonly Artifact[], deposited = false): void {
     const ctx = this.#ctx;
     ctx.counters.artifactsStored(artifacts.length);
-    if (ctx.events.listening) {
+    if (ctx.events.listening && artifacts.length > 0) {
+      // The clock is read once per unit, and not at all when the unit queued runs: they carry its time
+      // (`enqueuedAt`, the board's clock when the store applied it). Reading the clock is a system call
+      // on some machines, and the board would otherwise read it again for each event.
+      const at = result.runs.length > 0 ? result.runs[0]!.enqueuedAt : Date.now();
       for (const artifact of artifacts) {
-        ctx.events.emit({ kind: 'published', at: Date.now(), artifactId: artifact.id, type: artifact.type, producedBy: artifact.producedBy, correlationId: artifact.correlationId });
+        ctx.events.emit({ kind: 'published', at, artifactId: artifact.id, type: artifact.type, producedBy: artifact.producedBy, correlationId: artifact.correlationId });
       }
     }
     for (const run of result.runs) {
@@ -83,7 +87,7 @@ export class Units {
       ctx.counters.runQueued(agent, ctx.workflows.ensure(run.correlationId));
       ctx.dispatcher.remember(run.id, new AsyncResource('skein.board.run'));
       if (ctx.events.listening) {
-        ctx.events.emit({ kind: 'scheduled', at: Date.now(), runId: run.id, agent: run.agent, correlationId: run.correlationId, inputIds: run.inputIds });
+        ctx.events.emit({ kind: 'scheduled', at: run.enqueuedAt, runId: run.id, agent: run.agent, correlationId: run.correlationId, inputIds: run.inputIds });
       }
       ctx.dispatcher.wake(agent);
     }
