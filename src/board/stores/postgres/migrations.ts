@@ -114,6 +114,12 @@ const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    // Claims ask for one agent's oldest queued runs: an index by (agent, queue_pos) stops at the first
+    // runs of that agent, where runs_queued made every claim read and sort all queued runs.
+    version: 4,
+    statements: [`create index runs_claimable on :schema.runs (agent, queue_pos) where state = 'queued'`, `drop index :schema.runs_queued`],
+  },
 ];
 
 /**

@@ -193,7 +193,9 @@ export class PostgresStore implements BoardStore {
     if (request.agents.length === 0) return [];
     const client = await this.#pool.connect();
     try {
-      const { rows } = await client.query(this.#sql.claimRuns([...request.agents], request.limit, request.owner, request.now + request.leaseMs));
+      const agents = request.agents.length === 1 ? request.agents[0] : [...request.agents];
+      const claim = request.agents.length === 1 ? this.#sql.claimRuns : this.#sql.claimRunsOfAgents;
+      const { rows } = await client.query(claim(agents, request.limit, request.owner, request.now + request.leaseMs));
       for (const row of rows as { inputs: Artifact[] | null }[]) for (const input of row.inputs ?? []) this.#inputs.keep(input);
       return (rows as RunRow[]).sort(byQueuePosition).map((row) => runFromRow(row) as ClaimedRun);
     } finally {

@@ -33,15 +33,21 @@ export const applyUnit = (s: string) => `
   select exists (select 1 from cancelled) as cancelled, (select count(*) from woken) as woken`;
 
 /**
- * The claim: the oldest queued runs of the agents asked whose workflow is active, locked with SKIP
- * LOCKED so that concurrent claims never wait for each other nor take the same run, stamped with the
- * owner, the next attempt and a lease; each with the bodies of its input artifacts (`inputs`), which
- * the worker reads next, so that starting a run costs no round trip of its own.
+ * The claim: the oldest queued runs of agent $1 whose workflow is active, read in order from the
+ * (agent, queue_pos) index and locked with SKIP LOCKED, so that concurrent claims never wait for each
+ * other nor take the same run, stamped with the owner, the next attempt and a lease; each with the
+ * bodies of its input artifacts (`inputs`, read by id from the unique index), which the worker reads
+ * next, so that starting a run costs no round trip of its own.
  */
-export const claimRuns = (s: string) => `
+export const claimRuns = (s: string) => claim(s, 'r.agent = $1::text');
+
+/** The claim for several agents ($1, an array): their oldest queued runs together. */
+export const claimRunsOfAgents = (s: string) => claim(s, 'r.agent = any($1::text[])');
+
+const claim = (s: string, agents: string) => `
   with picked as (
     select r.id from ${s}.runs r
-    where r.state = 'queued' and r.agent = any($1::text[])
+    where r.state = 'queued' and ${agents}
       and not exists (select 1 from ${s}.workflows w where w.correlation_id = r.correlation_id and w.state <> 'active')
     order by r.queue_pos
     limit $2
@@ -51,7 +57,7 @@ export const claimRuns = (s: string) => `
     from picked where r.id = picked.id
     returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
   )
-  select c.*, (select json_agg(a.body) from ${s}.artifacts a where a.id in (select jsonb_array_elements_text(c.input_ids))) as inputs
+  select c.*, (select json_agg(a.body) from ${s}.artifacts a where a.id = any (array(select jsonb_array_elements_text(c.input_ids)))) as inputs
   from claimed c`;
 
 /**
