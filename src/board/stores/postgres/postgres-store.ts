@@ -219,10 +219,10 @@ export class PostgresStore implements BoardStore {
   async complete(claim: ClaimRef, completion: Completion, now: number): Promise<UnitResult> {
     checkWrites(writesOf(completion));
     return this.#unit(async (client) => {
-      const result = await this.#completeIn(client, claim, completion, now);
+      const [result] = await this.#completeAll(client, [{ claim, completion }], now);
       // A lost claim changes nothing: roll back (the claim check took a lock, nothing else).
-      if (result.status === 'lost') throw new Rollback(result);
-      return result;
+      if (result!.status === 'lost') throw new Rollback(result);
+      return result!;
     });
   }
 
@@ -282,23 +282,26 @@ export class PostgresStore implements BoardStore {
     const own = new Set([...held.values()].map((run) => run.correlationId));
     const others = new Set<string>();
     const outputRuns: string[] = [];
-    const outputIndexes: number[] = [];
     const workflows = new Set(own);
     for (const { claim, completion } of items) {
       if (!held.has(claim.runId)) continue;
       for (const write of writesOf(completion)) if (!own.has(write.artifact.correlationId)) others.add(write.artifact.correlationId);
-      if (completion.outcome !== 'finished') continue;
-      for (const output of completion.outputs) {
-        outputRuns.push(claim.runId);
-        outputIndexes.push(output.index);
-        workflows.add(output.artifact.correlationId);
-      }
+      if (completion.outcome !== 'finished' || completion.outputs.length === 0) continue;
+      outputRuns.push(claim.runId);
+      for (const output of completion.outputs) workflows.add(output.artifact.correlationId);
     }
     if (others.size > 0) await client.query(this.#sql.shareWorkflows([...others].sort(), this.schema));
-    const { rows } = await client.query(this.#sql.recordOutputsMany(outputRuns, outputIndexes, [...workflows]));
-    const recordedRow = rows[0] as { cancelled: string[]; recorded: [string, number][] };
-    const cancelled = new Set(recordedRow.cancelled);
-    const recorded = new Set(recordedRow.recorded.map(([runId, index]) => `${runId}\u0000${index}`));
+    const { rows } = await client.query(this.#sql.appliedOutputs(outputRuns, [...workflows]));
+    const appliedRow = rows[0] as { cancelled: string[]; applied: [string, number][] };
+    const cancelled = new Set(appliedRow.cancelled);
+    // An output is fresh unless applied already (or named twice by its completion).
+    const applied = new Set(appliedRow.applied.map(([runId, index]) => `${runId}\u0000${index}`));
+    const fresh = (runId: string, index: number): boolean => {
+      const key = `${runId}\u0000${index}`;
+      if (applied.has(key)) return false;
+      applied.add(key);
+      return true;
+    };
     const writer = new UnitWriter(client, this.#sql, this.#channel, now);
     const plans: ({ run: RunRecord; completion: Completion; log: UnitLog; writes: readonly ArtifactWrite[]; cancelled: boolean } | undefined)[] = [];
     const ended: string[] = [];
@@ -314,7 +317,7 @@ export class PostgresStore implements BoardStore {
       let writes: readonly ArtifactWrite[] = [];
       if (!isCancelled && completion.outcome === 'failed') writes = [completion.fact];
       else if (!isCancelled) {
-        writes = outputs.filter((output) => recorded.delete(`${run.id}\u0000${output.index}`));
+        writes = outputs.filter((output) => fresh(run.id, output.index));
         log.duplicates = outputs.length - writes.length;
       }
       plans.push({ run, completion, log, writes, cancelled: isCancelled });

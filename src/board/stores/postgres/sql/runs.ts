@@ -83,20 +83,14 @@ export const heldRuns = (s: string) => `
   for update of r`;
 
 /**
- * The batch form of recordOutputs: records the outputs ($1: run ids, $2: indexes, pairwise) as
- * applied; answers the workflows among $3 that are cancelled and the pairs not applied before. The
- * outputs of a run whose workflow is cancelled are recorded too, and forgotten with the run's end in
- * the same transaction.
+ * What a batch of completions needs to know before it writes: the outputs that the runs $1 applied
+ * already (by `emit`, in this attempt or an earlier one), and the workflows among $2 that are
+ * cancelled. A read, not an insert: the runs are locked by the batch's guard, so no other unit
+ * records outputs for them meanwhile, and the batch ends them, which forgets their outputs.
  */
-export const recordOutputsMany = (s: string) => `
-  with recorded as (
-    insert into ${s}.outputs (run_id, index)
-    select * from unnest($1::text[], $2::int[])
-    on conflict do nothing
-    returning run_id, index
-  )
-  select coalesce((select array_agg(correlation_id) from ${s}.workflows where correlation_id = any($3::text[]) and state = 'cancelled'), '{}') as cancelled,
-    coalesce((select json_agg(json_build_array(run_id, index)) from recorded), '[]') as recorded`;
+export const appliedOutputs = (s: string) => `
+  select coalesce((select array_agg(correlation_id) from ${s}.workflows where correlation_id = any($2::text[]) and state = 'cancelled'), '{}') as cancelled,
+    coalesce((select json_agg(json_build_array(run_id, index)) from ${s}.outputs where run_id = any($1::text[])), '[]') as applied`;
 
 /**
  * Records output indexes ($2) of run $1 as applied, unless a workflow among $3 is cancelled; answers
