@@ -36,6 +36,7 @@ import type {
   StoredValue,
 } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
+import { checkWrites } from '../../store/check-writes.js';
 import { checkValueKey, valueText } from '../../store/values.js';
 import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import { poolFor, type PostgresClient, type PostgresPool } from './connection.js';
@@ -644,23 +645,4 @@ class RecentArtifacts {
 
 function byQueuePosition(a: RunRow, b: RunRow): number {
   return Number(a.queue_pos) - Number(b.queue_pos);
-}
-
-/** Everything that could make a unit fail in process, checked before its transaction starts. */
-function checkWrites(writes: readonly ArtifactWrite[]): void {
-  const ids = new Set<string>();
-  for (const write of writes) {
-    const id = write.artifact.id;
-    if (ids.has(id)) throw new Error(`an artifact with id ${id} is already stored`);
-    ids.add(id);
-    for (const deposit of write.deposits) {
-      const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
-      if (deposit.positions.length === 0 || deposit.positions.some((p) => !Number.isInteger(p) || p < 0 || p >= width)) {
-        throw new RangeError(`deposit into gate ${deposit.key} names positions ${deposit.positions.join(', ')} of ${width}`);
-      }
-      if (deposit.kind === 'batch' && (deposit.batchSize === undefined || deposit.batchSize < 1)) {
-        throw new RangeError(`batch deposit into gate ${deposit.key} needs a batchSize >= 1`);
-      }
-    }
-  }
 }
