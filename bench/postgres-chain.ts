@@ -3,8 +3,10 @@
  * and, run as a script, one worker process (`BENCH_SCHEMA`, `BENCH_URL`): a real
  * `Board({ store: PostgresStore, shared: true })` that works until SIGTERM. It prints `ready` once
  * its agents are declared, and `start <epoch ms with fraction>` when a run of agent `a` starts (for
- * the wake-up latency), if `BENCH_REPORT_STARTS` is set.
+ * the wake-up latency), if `BENCH_REPORT_STARTS` is set; at SIGTERM, `stats {statements, cpuUs}`: the
+ * statements it sent and the CPU it used since `ready`.
  */
+import pg from 'pg';
 import { z } from 'zod';
 import { Board, artifactType } from '../src/board/index.js';
 import { PostgresStore } from '../src/board/stores/postgres/index.js';
@@ -27,12 +29,22 @@ export function declareChain(board: Board, onStart?: () => void): void {
 }
 
 if (process.env.BENCH_SCHEMA !== undefined && process.argv[1]?.endsWith('postgres-chain.ts')) {
+  // The statements this worker sends (every round trip to PostgreSQL), counted on the driver's client.
+  let statements = 0;
+  const query = Reflect.get(pg.Client.prototype, 'query') as (...args: unknown[]) => unknown;
+  Reflect.set(pg.Client.prototype, 'query', function (this: pg.Client, ...args: unknown[]) {
+    statements++;
+    return query.apply(this, args);
+  });
   const store = await PostgresStore.open({ connectionString: process.env.BENCH_URL!, schema: process.env.BENCH_SCHEMA, poolSize: 4, skipMigrations: true });
   const board = new Board({ store, shared: { pollMs: 200 } });
   const report = process.env.BENCH_REPORT_STARTS !== undefined;
   declareChain(board, report ? () => process.stdout.write(`start ${performance.timeOrigin + performance.now()}\n`) : undefined);
+  const cpuAtReady = process.cpuUsage();
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  const cpu = process.cpuUsage(cpuAtReady);
+  process.stdout.write(`stats ${JSON.stringify({ statements, cpuUs: cpu.user + cpu.system })}\n`);
   await board.shutdown();
   process.exit(0);
 }

@@ -53,7 +53,7 @@ const WORKFLOWS = 10;
  * published first, into paused workflows, by a `work: false` board; the clock runs from the resume
  * (every worker ready) until the store has nothing queued or running.
  */
-async function chainRunsPerSecond(workers: number): Promise<number> {
+async function chainRunsPerSecond(workers: number): Promise<{ runsPerSecond: number; statementsPerRun: number; cpuUsPerRun: number }> {
   const schema = `skein_bench_${process.pid}_${workers}`;
   const store = await PostgresStore.open({ connectionString: URL_!, schema, poolSize: 4 });
   const publisher = new Board({ store, shared: true, work: false });
@@ -63,7 +63,17 @@ async function chainRunsPerSecond(workers: number): Promise<number> {
     for (let w = 0; w < WORKFLOWS; w++) await publisher.workflow(`wf${w}`).pause();
     for (let i = 0; i < INPUTS; i++) await publisher.publish(A, { j: i }, { correlationId: `wf${i % WORKFLOWS}` });
     children = spawnWorkers(workers, schema);
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()))));
+    const stats = children.map((child) => {
+      const lines = createInterface({ input: child.stdout! });
+      const ready = new Promise<void>((resolve) => lines.once('line', () => resolve()));
+      const reported = new Promise<{ statements: number; cpuUs: number }>((resolve) =>
+        lines.on('line', (line) => {
+          if (line.startsWith('stats ')) resolve(JSON.parse(line.slice(6)) as { statements: number; cpuUs: number });
+        }),
+      );
+      return { ready, reported };
+    });
+    await Promise.all(stats.map((each) => each.ready));
     const started = performance.now();
     for (let w = 0; w < WORKFLOWS; w++) await publisher.workflow(`wf${w}`).resume();
     for (;;) {
@@ -71,7 +81,11 @@ async function chainRunsPerSecond(workers: number): Promise<number> {
       if (pending.queued + pending.paused + pending.running === 0) break;
       await sleep(10);
     }
-    return (3 * INPUTS) / ((performance.now() - started) / 1000);
+    const runsPerSecond = (3 * INPUTS) / ((performance.now() - started) / 1000);
+    await stopWorkers(children);
+    const reported = await Promise.all(stats.map((each) => each.reported));
+    const sum = (key: 'statements' | 'cpuUs') => reported.reduce((total, each) => total + each[key], 0);
+    return { runsPerSecond, statementsPerRun: sum('statements') / (3 * INPUTS), cpuUsPerRun: sum('cpuUs') / (3 * INPUTS) };
   } finally {
     await stopWorkers(children);
     await publisher.shutdown(); // closes its store
@@ -79,8 +93,14 @@ async function chainRunsPerSecond(workers: number): Promise<number> {
   }
 }
 
-/** The ceiling: the same transactions on bare tables, `lanes` connections in parallel, no store. */
-async function rawRunsPerSecond(lanes: number): Promise<number> {
+/**
+ * The ceiling: the same transactions on bare tables, `lanes` connections in parallel, no store. Each
+ * lane claims up to 16 runs in one statement, then either ends each run in a transaction of its own
+ * (`begin`, guard, insert-and-delete, `commit`: the unbatched ceiling) or, with `batched`, all the runs
+ * of its claim in one such transaction, the statements set-based (what the board's grouped
+ * completions do).
+ */
+async function rawRunsPerSecond(lanes: number, batched: boolean): Promise<number> {
   const schema = `skein_bench_raw_${process.pid}`;
   const pool = new pg.Pool({ connectionString: URL_, max: lanes + 1 });
   const s = `"${schema}"`;
@@ -97,12 +117,13 @@ async function rawRunsPerSecond(lanes: number): Promise<number> {
     await Promise.all(
       Array.from({ length: lanes }, async (_, lane) => {
         const client = await pool.connect();
+        const owner = `raw${lane}`;
         try {
           for (;;) {
             const { rows } = await client.query(
               `with picked as (select id from ${s}.runs where state = 'queued' order by pos limit 16 for update skip locked)
                update ${s}.runs r set state = 'running', owner = $1, attempt = attempt + 1, lease = $2 from picked where r.id = picked.id returning r.id, r.agent, r.input, r.attempt`,
-              [`raw${lane}`, Date.now() + 2000],
+              [owner, Date.now() + 2000],
             );
             if (rows.length === 0) {
               const { rows: left } = await client.query(`select count(*)::int as n from ${s}.runs`);
@@ -110,15 +131,20 @@ async function rawRunsPerSecond(lanes: number): Promise<number> {
               await sleep(5);
               continue;
             }
-            for (const run of rows as { id: string; agent: string; input: string; attempt: number }[]) {
-              const out = `${run.id}:o0`;
+            const runs = rows as { id: string; agent: string; input: string; attempt: number }[];
+            for (const group of batched ? [runs] : runs.map((run) => [run])) {
               await client.query('begin');
-              await client.query(`select 1 from ${s}.runs where id = $1 and owner = $2 and attempt = $3 for update`, [run.id, `raw${lane}`, run.attempt]);
-              const agent = next[run.agent];
+              await client.query(`select r.id from ${s}.runs r join unnest($1::text[], $2::int[]) as c(id, attempt) on r.id = c.id and r.attempt = c.attempt where r.owner = $3 order by r.id for update of r`, [
+                group.map((run) => run.id),
+                group.map((run) => run.attempt),
+                owner,
+              ]);
+              const outs = group.map((run) => `${run.id}:o0`);
               await client.query(
-                `with a as (insert into ${s}.artifacts (id, body) values ($1, '{}')), r as (insert into ${s}.runs (id, agent, input) select 'r' || $1, $2, $1 where $2::text is not null)
-                 delete from ${s}.runs where id = $3`,
-                [out, agent ?? null, run.id],
+                `with a as (insert into ${s}.artifacts (id, body) select id, '{}' from unnest($1::text[]) id),
+                      r as (insert into ${s}.runs (id, agent, input) select 'r' || o, n, o from unnest($1::text[], $2::text[]) as t(o, n) where n is not null)
+                 delete from ${s}.runs where id = any($3::text[])`,
+                [outs, group.map((run) => next[run.agent] ?? null), group.map((run) => run.id)],
               );
               await client.query('commit');
             }
@@ -175,12 +201,19 @@ async function wakeUpLatencies(samples: number): Promise<number[]> {
 export default [
   customSuite({
     name: 'PostgreSQL: three-agent chain across worker processes (boards in shared mode)',
-    description: `${INPUTS} inputs through a -> b -> c (${3 * INPUTS} runs), each worker process a Board({ shared: true }) with ${CONCURRENCY} runs per agent at once (claims batched up to that); the raw ceiling runs the same claim + insert + complete transactions on bare tables over 4 connections, no board; wake-up: publish on one board to run start on an idle worker`,
+    description: `${INPUTS} inputs through a -> b -> c (${3 * INPUTS} runs), each worker process a Board({ shared: true }) with ${CONCURRENCY} runs per agent at once (claims batched up to that); the raw ceilings run the same claim + insert + complete transactions on bare tables over 4 connections, no board, one run per transaction and a claim of 16 per transaction (the board's batching); wake-up: publish on one board to run start on an idle worker`,
     async run(): Promise<Figure[]> {
       if (URL_ === undefined) return [];
       const figures: Figure[] = [];
-      for (const workers of [1, 2, 4]) figures.push({ name: `skein, ${workers} worker process${workers > 1 ? 'es' : ''}`, value: await chainRunsPerSecond(workers), unit: 'runs/s' });
-      figures.push({ name: 'raw SQL ceiling, 4 connections', value: await rawRunsPerSecond(4), unit: 'runs/s' });
+      for (const workers of [1, 2, 4]) {
+        const name = `skein, ${workers} worker process${workers > 1 ? 'es' : ''}`;
+        const chain = await chainRunsPerSecond(workers);
+        figures.push({ name, value: chain.runsPerSecond, unit: 'runs/s' });
+        figures.push({ name: `${name}: statements per run`, value: chain.statementsPerRun, unit: 'statements' });
+        figures.push({ name: `${name}: worker CPU per run`, value: chain.cpuUsPerRun, unit: 'us' });
+      }
+      figures.push({ name: 'raw SQL ceiling, 4 connections, one run per transaction', value: await rawRunsPerSecond(4, false), unit: 'runs/s' });
+      figures.push({ name: 'raw SQL ceiling, 4 connections, a claim of 16 ended in one transaction', value: await rawRunsPerSecond(4, true), unit: 'runs/s' });
       const wake = await wakeUpLatencies(100);
       figures.push({ name: 'NOTIFY wake-up p50 (publish to run start)', value: wake[Math.floor(wake.length * 0.5)]!, unit: 'ms' });
       figures.push({ name: 'NOTIFY wake-up p99 (publish to run start)', value: wake[Math.floor(wake.length * 0.99)]!, unit: 'ms' });

@@ -62,6 +62,35 @@ describe.skipIf(POSTGRES_URL === undefined)('PostgresStore under concurrency', (
     }
   });
 
+  it('brings a schema of version 4 with queued and running runs to version 5, whose claims keep the queue order of each agent', async () => {
+    const [old] = await workers(1);
+    const schema = old!.schema;
+    await old!.publish({ writes: Array.from({ length: 6 }, (_, i) => scheduled(`m${i}`, i % 2 === 0 ? 'even' : 'odd')), now: T0 });
+    const running = (await old!.claim({ owner: 'before', agents: ['even'], limit: 1, leaseMs: 60_000, now: T0 }))[0]!;
+    // The schema as version 4 left it: its claim index, its index of running runs by owner.
+    const pg = (await import('pg')).default;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query(`drop index "${schema}".runs_claimable`);
+      await admin.query(`create index runs_queued on "${schema}".runs (queue_pos) where state = 'queued'`);
+      await admin.query(`create index runs_owner_idx on "${schema}".runs (owner) where state = 'running'`);
+      await admin.query(`delete from "${schema}".migrations where version = 5`);
+      const upgraded = await PostgresStore.open({ connectionString: POSTGRES_URL!, schema, poolSize: 2 });
+      opened.push(upgraded);
+      const { rows } = await admin.query(`select indexname from pg_indexes where schemaname = $1 and tablename = 'runs' order by indexname`, [schema]);
+      expect(rows.map((row: { indexname: string }) => row.indexname)).toContain('runs_claimable');
+      expect(rows.map((row: { indexname: string }) => row.indexname)).not.toContain('runs_queued');
+      const claim = async (agents: string[], limit: number) =>
+        (await upgraded.claim({ owner: 'after', agents, limit, leaseMs: 60_000, now: T0 })).map((run) => run.id);
+      expect(await claim(['odd'], 2)).toEqual(['run-m1', 'run-m3']);
+      expect(await claim(['even', 'odd'], 5)).toEqual(['run-m2', 'run-m4', 'run-m5']);
+      expect((await upgraded.requeueExpired(T0 + 120_000, {})).map((run) => run.id)).toContain(running.id);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('never hands the same run to two concurrent claims', async () => {
     const stores = await workers(4);
     const writes = Array.from({ length: 300 }, (_, i) => scheduled(`a${i}`));

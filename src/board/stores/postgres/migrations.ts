@@ -125,6 +125,18 @@ const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    // Claims ask for one agent's oldest queued runs: an index by (agent, queue_pos) stops at the first
+    // runs of that agent, where runs_queued made every claim read and sort all queued runs. The index
+    // of running runs by owner goes: every claim paid an entry in it, for a requeue at shutdown that
+    // finds a worker's runs among the running ones (runs_leases) as well.
+    version: 5,
+    statements: [
+      `create index runs_claimable on :schema.runs (agent, queue_pos) where state = 'queued'`,
+      `drop index :schema.runs_queued`,
+      `drop index :schema.runs_owner_idx`,
+    ],
+  },
 ];
 
 /**

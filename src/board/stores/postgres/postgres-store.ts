@@ -38,6 +38,7 @@ import type {
   StoredValue,
 } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
+import { checkWrites } from '../../store/check-writes.js';
 import { checkValueKey, valueText } from '../../store/values.js';
 import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import { poolFor, type PostgresClient, type PostgresPool } from './connection.js';
@@ -198,7 +199,9 @@ export class PostgresStore implements BoardStore {
     if (request.agents.length === 0) return [];
     const client = await this.#pool.connect();
     try {
-      const { rows } = await client.query(this.#sql.claimRuns([...request.agents], request.limit, request.owner, request.now + request.leaseMs));
+      const agents = request.agents.length === 1 ? request.agents[0] : [...request.agents];
+      const claim = request.agents.length === 1 ? this.#sql.claimRuns : this.#sql.claimRunsOfAgents;
+      const { rows } = await client.query(claim(agents, request.limit, request.owner, request.now + request.leaseMs));
       for (const row of rows as { inputs: Artifact[] | null }[]) for (const input of row.inputs ?? []) this.#inputs.keep(input);
       return (rows as RunRow[]).sort(byQueuePosition).map((row) => runFromRow(row) as ClaimedRun);
     } finally {
@@ -222,10 +225,10 @@ export class PostgresStore implements BoardStore {
   async complete(claim: ClaimRef, completion: Completion, now: number): Promise<UnitResult> {
     checkWrites(writesOf(completion));
     return this.#unit(async (client) => {
-      const result = await this.#completeIn(client, claim, completion, now);
+      const [result] = await this.#completeAll(client, [{ claim, completion }], now);
       // A lost claim changes nothing: roll back (the claim check took a lock, nothing else).
-      if (result.status === 'lost') throw new Rollback(result);
-      return result;
+      if (result!.status === 'lost') throw new Rollback(result);
+      return result!;
     });
   }
 
@@ -285,23 +288,26 @@ export class PostgresStore implements BoardStore {
     const own = new Set([...held.values()].map((run) => run.correlationId));
     const others = new Set<string>();
     const outputRuns: string[] = [];
-    const outputIndexes: number[] = [];
     const workflows = new Set(own);
     for (const { claim, completion } of items) {
       if (!held.has(claim.runId)) continue;
       for (const write of writesOf(completion)) if (!own.has(write.artifact.correlationId)) others.add(write.artifact.correlationId);
-      if (completion.outcome !== 'finished') continue;
-      for (const output of completion.outputs) {
-        outputRuns.push(claim.runId);
-        outputIndexes.push(output.index);
-        workflows.add(output.artifact.correlationId);
-      }
+      if (completion.outcome !== 'finished' || completion.outputs.length === 0) continue;
+      outputRuns.push(claim.runId);
+      for (const output of completion.outputs) workflows.add(output.artifact.correlationId);
     }
     if (others.size > 0) await client.query(this.#sql.shareWorkflows([...others].sort(), this.schema));
-    const { rows } = await client.query(this.#sql.recordOutputsMany(outputRuns, outputIndexes, [...workflows]));
-    const recordedRow = rows[0] as { cancelled: string[]; recorded: [string, number][] };
-    const cancelled = new Set(recordedRow.cancelled);
-    const recorded = new Set(recordedRow.recorded.map(([runId, index]) => `${runId}\u0000${index}`));
+    const { rows } = await client.query(this.#sql.appliedOutputs(outputRuns, [...workflows]));
+    const appliedRow = rows[0] as { cancelled: string[]; applied: [string, number][] };
+    const cancelled = new Set(appliedRow.cancelled);
+    // An output is fresh unless applied already (or named twice by its completion).
+    const applied = new Set(appliedRow.applied.map(([runId, index]) => `${runId}\u0000${index}`));
+    const fresh = (runId: string, index: number): boolean => {
+      const key = `${runId}\u0000${index}`;
+      if (applied.has(key)) return false;
+      applied.add(key);
+      return true;
+    };
     const writer = new UnitWriter(client, this.#sql, this.#channel, now);
     const plans: ({ run: RunRecord; completion: Completion; log: UnitLog; writes: readonly ArtifactWrite[]; cancelled: boolean } | undefined)[] = [];
     const ended: string[] = [];
@@ -317,7 +323,7 @@ export class PostgresStore implements BoardStore {
       let writes: readonly ArtifactWrite[] = [];
       if (!isCancelled && completion.outcome === 'failed') writes = [completion.fact];
       else if (!isCancelled) {
-        writes = outputs.filter((output) => recorded.delete(`${run.id}\u0000${output.index}`));
+        writes = outputs.filter((output) => fresh(run.id, output.index));
         log.duplicates = outputs.length - writes.length;
       }
       plans.push({ run, completion, log, writes, cancelled: isCancelled });
@@ -658,23 +664,4 @@ class RecentArtifacts {
 
 function byQueuePosition(a: RunRow, b: RunRow): number {
   return Number(a.queue_pos) - Number(b.queue_pos);
-}
-
-/** Everything that could make a unit fail in process, checked before its transaction starts. */
-function checkWrites(writes: readonly ArtifactWrite[]): void {
-  const ids = new Set<string>();
-  for (const write of writes) {
-    const id = write.artifact.id;
-    if (ids.has(id)) throw new Error(`an artifact with id ${id} is already stored`);
-    ids.add(id);
-    for (const deposit of write.deposits) {
-      const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
-      if (deposit.positions.length === 0 || deposit.positions.some((p) => !Number.isInteger(p) || p < 0 || p >= width)) {
-        throw new RangeError(`deposit into gate ${deposit.key} names positions ${deposit.positions.join(', ')} of ${width}`);
-      }
-      if (deposit.kind === 'batch' && (deposit.batchSize === undefined || deposit.batchSize < 1)) {
-        throw new RangeError(`batch deposit into gate ${deposit.key} needs a batchSize >= 1`);
-      }
-    }
-  }
 }

@@ -46,6 +46,7 @@ import type {
   StoredValue,
 } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
+import { checkWrites } from '../../store/check-writes.js';
 import { checkValueKey, valueText } from '../../store/values.js';
 import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import type { SqlRow, SqliteDriver } from './driver.js';
@@ -107,25 +108,6 @@ function workflowsIn(gate: GateState): ReadonlySet<string> {
   const found = new Set<string>();
   for (let i = 0; i < gate.slots.length; i++) for (const entry of entriesAt(gate, i)) found.add(entry.correlationId);
   return found;
-}
-
-/** Everything that could make a unit fail that can be checked before the transaction starts. */
-function checkWrites(writes: readonly ArtifactWrite[]): void {
-  const ids = writes.length > 1 ? new Set<string>() : undefined;
-  for (const write of writes) {
-    const id = write.artifact.id;
-    if (ids?.has(id) === true) throw new Error(`an artifact with id ${id} is already stored`);
-    ids?.add(id);
-    for (const deposit of write.deposits) {
-      const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
-      if (deposit.positions.length === 0 || deposit.positions.some((p) => !Number.isInteger(p) || p < 0 || p >= width)) {
-        throw new RangeError(`deposit into gate ${deposit.key} names positions ${deposit.positions.join(', ')} of ${width}`);
-      }
-      if (deposit.kind === 'batch' && (deposit.batchSize === undefined || deposit.batchSize < 1)) {
-        throw new RangeError(`batch deposit into gate ${deposit.key} needs a batchSize >= 1`);
-      }
-    }
-  }
 }
 
 /** Checks a completion's writes before its transaction starts. */

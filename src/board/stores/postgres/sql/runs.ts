@@ -33,15 +33,21 @@ export const applyUnit = (s: string) => `
   select exists (select 1 from cancelled) as cancelled, (select count(*) from woken) as woken`;
 
 /**
- * The claim: the oldest queued runs of the agents asked whose workflow is active, locked with SKIP
- * LOCKED so that concurrent claims never wait for each other nor take the same run, stamped with the
- * owner, the next attempt and a lease; each with the bodies of its input artifacts (`inputs`), which
- * the worker reads next, so that starting a run costs no round trip of its own.
+ * The claim: the oldest queued runs of agent $1 whose workflow is active, read in order from the
+ * (agent, queue_pos) index and locked with SKIP LOCKED, so that concurrent claims never wait for each
+ * other nor take the same run, stamped with the owner, the next attempt and a lease; each with the
+ * bodies of its input artifacts (`inputs`, read by id from the unique index), which the worker reads
+ * next, so that starting a run costs no round trip of its own.
  */
-export const claimRuns = (s: string) => `
+export const claimRuns = (s: string) => claim(s, 'r.agent = $1::text');
+
+/** The claim for several agents ($1, an array): their oldest queued runs together. */
+export const claimRunsOfAgents = (s: string) => claim(s, 'r.agent = any($1::text[])');
+
+const claim = (s: string, agents: string) => `
   with picked as (
     select r.id from ${s}.runs r
-    where r.state = 'queued' and r.agent = any($1::text[])
+    where r.state = 'queued' and ${agents}
       and not exists (select 1 from ${s}.workflows w where w.correlation_id = r.correlation_id and w.state <> 'active')
     order by r.queue_pos
     limit $2
@@ -51,7 +57,7 @@ export const claimRuns = (s: string) => `
     from picked where r.id = picked.id
     returning ${RUN_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
   )
-  select c.*, (select json_agg(a.body) from ${s}.artifacts a where a.id in (select jsonb_array_elements_text(c.input_ids))) as inputs
+  select c.*, (select json_agg(a.body) from ${s}.artifacts a where a.id = any (array(select jsonb_array_elements_text(c.input_ids)))) as inputs
   from claimed c`;
 
 /**
@@ -77,20 +83,14 @@ export const heldRuns = (s: string) => `
   for update of r`;
 
 /**
- * The batch form of recordOutputs: records the outputs ($1: run ids, $2: indexes, pairwise) as
- * applied; answers the workflows among $3 that are cancelled and the pairs not applied before. The
- * outputs of a run whose workflow is cancelled are recorded too, and forgotten with the run's end in
- * the same transaction.
+ * What a batch of completions needs to know before it writes: the outputs that the runs $1 applied
+ * already (by `emit`, in this attempt or an earlier one), and the workflows among $2 that are
+ * cancelled. A read, not an insert: the runs are locked by the batch's guard, so no other unit
+ * records outputs for them meanwhile, and the batch ends them, which forgets their outputs.
  */
-export const recordOutputsMany = (s: string) => `
-  with recorded as (
-    insert into ${s}.outputs (run_id, index)
-    select * from unnest($1::text[], $2::int[])
-    on conflict do nothing
-    returning run_id, index
-  )
-  select coalesce((select array_agg(correlation_id) from ${s}.workflows where correlation_id = any($3::text[]) and state = 'cancelled'), '{}') as cancelled,
-    coalesce((select json_agg(json_build_array(run_id, index)) from recorded), '[]') as recorded`;
+export const appliedOutputs = (s: string) => `
+  select coalesce((select array_agg(correlation_id) from ${s}.workflows where correlation_id = any($2::text[]) and state = 'cancelled'), '{}') as cancelled,
+    coalesce((select json_agg(json_build_array(run_id, index)) from ${s}.outputs where run_id = any($1::text[])), '[]') as applied`;
 
 /**
  * Records output indexes ($2) of run $1 as applied, unless a workflow among $3 is cancelled; answers
