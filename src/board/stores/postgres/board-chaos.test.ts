@@ -168,6 +168,17 @@ function random(seed: number): () => number {
   };
 }
 
+/** The lines of `a` not in `b`, counting repeats. */
+function difference(a: readonly string[], b: readonly string[]): string[] {
+  const left = new Map<string, number>();
+  for (const line of b) left.set(line, (left.get(line) ?? 0) + 1);
+  return a.filter((line) => {
+    const count = left.get(line) ?? 0;
+    if (count > 0) left.set(line, count - 1);
+    return count === 0;
+  });
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(POSTGRES_URL === undefined)('boards on PostgreSQL under crashing workers', () => {
@@ -258,7 +269,8 @@ describe.skipIf(POSTGRES_URL === undefined)('boards on PostgreSQL under crashing
         expect(interrupted, `seed ${seed}`).toBeGreaterThanOrEqual(kills / 2);
         expect(unitsAtLastKill).toBeLessThan(runs);
         expect(progress.reruns).toBeGreaterThan(0);
-        expect(actual.length, `seed ${seed}`).toBe(expected.length);
+        // What differs, line by line (a lost output is missing, one applied twice is extra), then the whole.
+        expect({ missing: difference(expected, actual), extra: difference(actual, expected) }, `seed ${seed}`).toEqual({ missing: [], extra: [] });
         expect(actual, `seed ${seed}`).toEqual(expected);
       } finally {
         clearInterval(watchdog);
