@@ -90,8 +90,9 @@ class Worker {
   }
 }
 
-// Opt-in (SKEIN_CHAOS=1, or `npm run chaos:postgres`): it takes two minutes per run and drives the
-// store through a test worker, not yet through the board itself.
+// Opt-in (SKEIN_CHAOS=1, or `npm run chaos:postgres`): the suite's chaos test is the board's
+// (board-chaos.test.ts), which proves the same through the board; this one drives the store alone
+// through a test worker, to tell a store bug from a board bug when that one fails.
 describe.skipIf(POSTGRES_URL === undefined || process.env.SKEIN_CHAOS !== '1')('the PostgreSQL store under crashing workers', () => {
   it(
     `loses and duplicates nothing when ${WORKERS} workers are SIGKILLed ${KILLS} times during a run of over 5,000 runs`,
