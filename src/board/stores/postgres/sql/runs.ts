@@ -142,10 +142,17 @@ export const requeueExpired = (s: string) => requeue(s, 'lease_until < $1');
 /** Every run of owner $1 goes back to the head of its queue. */
 export const requeueOwner = (s: string) => requeue(s, 'owner = $1');
 
+/** Extends owner $1's live leases; locks the rows in id order, as a completion does, so the two never deadlock. */
 export const renewLeases = (s: string) => `
-  update ${s}.runs set lease_until = $3
-  where owner = $1 and id = any($2::text[]) and state = 'running'
-  returning id`;
+  update ${s}.runs r set lease_until = $3
+  from (
+    select id from ${s}.runs
+    where owner = $1 and id = any($2::text[]) and state = 'running'
+    order by id
+    for update
+  ) held
+  where r.id = held.id
+  returning r.id`;
 
 /** Queued (in queue order), then running; a null parameter is no filter. */
 export const listRuns = (s: string) => `
