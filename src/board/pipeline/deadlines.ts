@@ -141,7 +141,8 @@ export class Deadlines {
         };
       }
     } else {
-      facts = await this.#expiryFacts(gate, taken, subscription?.join?.withinMs ?? gate.windowMs ?? 0);
+      const join = subscription?.join;
+      facts = await this.#expiryFacts(gate, taken, { withinMs: join?.withinMs ?? gate.windowMs, withinLast: join?.withinLast ?? gate.maxWaiting });
       writes = facts.map((fact) => ctx.router.route(fact));
     }
     const wfs = facts.map((fact) => ctx.workflows.ensure(fact.correlationId));
@@ -159,7 +160,11 @@ export class Deadlines {
   }
 
   /** One `JoinExpired` fact per workflow whose artifacts the expiry took. */
-  async #expiryFacts(gate: GateState, taken: readonly (readonly GateEntry[])[], withinMs: number): Promise<Artifact[]> {
+  async #expiryFacts(
+    gate: GateState,
+    taken: readonly (readonly GateEntry[])[],
+    windows: { readonly withinMs: number | undefined; readonly withinLast: number | undefined },
+  ): Promise<Artifact[]> {
     const ctx = this.#ctx;
     const byWorkflow = new Map<string, { id: string; type: string; position: number }[]>();
     taken.forEach((entries, position) => {
@@ -174,7 +179,14 @@ export class Deadlines {
       const positions = new Set(received.map((r) => r.position));
       const missing = gate.typeNames.filter((_, i) => !positions.has(i));
       const ids = received.map((r) => r.id);
-      const payload = { agent: gate.agent, key: gate.joinKey ?? correlationId, withinMs, received: received.map(({ id, type }) => ({ id, type })), missing };
+      const payload = {
+        agent: gate.agent,
+        key: gate.joinKey ?? correlationId,
+        ...(windows.withinMs === undefined ? {} : { withinMs: windows.withinMs }),
+        ...(windows.withinLast === undefined ? {} : { withinLast: windows.withinLast }),
+        received: received.map(({ id, type }) => ({ id, type })),
+        missing,
+      };
       const visibility = await ctx.units.factVisibility(ids);
       const fact = await ctx.intake.prepare(JoinExpired, payload, {
         producedBy: BOARD,

@@ -117,6 +117,7 @@ export class Router {
     if (artifact.producedBy === spec.name && !spec.allowSelfTrigger) return false;
     if (subscription.from !== undefined && !subscription.from.has(artifact.producedBy)) return false;
     for (const tag of subscription.tags) if (!artifact.tags.includes(tag)) return false;
+    if (subscription.anyTags !== undefined && !subscription.anyTags.some((tag) => artifact.tags.includes(tag))) return false;
     if (!isVisibleTo(artifact.visibility, artifact.producedBy, agent.viewer)) return false;
     if (subscription.where !== undefined) {
       try {
@@ -165,6 +166,7 @@ export class Router {
       positions,
       batchSize: batch === undefined ? undefined : Math.min(batch.size, Number.MAX_SAFE_INTEGER),
       windowMs: batch !== undefined ? batch.timeoutMs : subscription.join?.withinMs,
+      maxWaiting: subscription.join?.withinLast,
       joinKey,
       artifactId: artifact.id,
       correlationId: artifact.correlationId,

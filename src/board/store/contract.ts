@@ -133,6 +133,8 @@ export interface GateDeposit {
   readonly batchSize?: number | undefined;
   /** A batch's timeout or a join's window, counted from the gate's opening; none when undefined. */
   readonly windowMs?: number | undefined;
+  /** A join's count window: at most this many entries wait per position, the oldest pushed out beyond it; none when undefined. */
+  readonly maxWaiting?: number | undefined;
   /** The join key, for joins. */
   readonly joinKey?: string | undefined;
   readonly artifactId: string;
