@@ -20,7 +20,7 @@ import { sortByPriority, type AgentHooks } from './hooks.js';
 import type { Policy } from '../resilience/policy.js';
 import { retryPolicy } from '../resilience/retry-policy.js';
 import type { RetryPolicyOptions } from '../resilience/retry.js';
-import type { Visibility } from './visibility.js';
+import { embargoEnd, type Visibility } from './visibility.js';
 import { Schedule, type ScheduleOptions } from './schedule.js';
 import type { TimerTickPayload } from './builtins.js';
 
@@ -142,6 +142,22 @@ export interface PublishOptions {
   readonly fanOut?: number;
   /** Tags added to every artifact of this type it publishes. */
   readonly tags?: readonly string[];
+  /**
+   * An embargo on every artifact of this type it publishes: each becomes visible (to agents and
+   * readers) this many milliseconds after it is published. A draft's own `visibleAt` or
+   * `visibleAfterMs` replaces it.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Order = artifactType('Order', z.object({ id: z.string() }));
+   * const Reminder = artifactType('Reminder', z.object({ id: z.string() }));
+   * await using board = new Board();
+   * board.agent('remind').consumes(Order).publishes(Reminder, { visibleAfterMs: 3_600_000 }).handle(([o]) => ({ id: o.payload.id }));
+   * ```
+   */
+  readonly visibleAfterMs?: number;
 }
 
 /**
@@ -252,6 +268,8 @@ export interface PublishSpec {
   readonly visibility: Visibility;
   readonly fanOut: number | undefined;
   readonly tags: readonly string[];
+  /** The embargo on what it publishes of this type; undefined: visible at once. */
+  readonly visibleAfterMs: number | undefined;
 }
 
 export type Stage = (input: unknown, ctx: AgentContext) => unknown;
@@ -434,11 +452,13 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     assertArtifactType(type, `agent '${this.#name}': publishes type`);
     assertOptions(options, 'publishes options');
     if (options?.fanOut !== undefined) assertInteger(options.fanOut, 'fanOut', { min: 1, allowInfinity: true });
+    embargoEnd({ visibleAfterMs: options?.visibleAfterMs }, 0); // checks it
     this.#publishes.set(type.name, {
       type,
       visibility: checkVisibility(options?.visibility, 'publishes visibility'),
       fanOut: options?.fanOut,
       tags: checkTags(options?.tags, 'publishes tags'),
+      visibleAfterMs: options?.visibleAfterMs,
     });
     return this;
   }

@@ -1,8 +1,10 @@
 /**
- * Deadlines: batches that time out and joins that expire. One timer, armed for the earliest gate
- * deadline the store reported; when it fires, the due gates are read from the store and each is
- * closed in a publish unit guarded by the gate's version (a batch's run, or a `JoinExpired` fact with
- * its own runs), so that any number of processes may flush the same store and each gate closes once.
+ * Deadlines: batches that time out, joins that expire, embargoes that end. One timer, armed for the
+ * earliest deadline the store reported; when it fires, the due gates are read from the store and each
+ * is closed in a publish unit guarded by the gate's version (a batch's run, or a `JoinExpired` fact
+ * with its own runs), and each held artifact whose embargo ended is released in a publish unit
+ * guarded by its being still held (it is stored, routed now, and scheduled), so that any number of
+ * processes may flush the same store and each gate closes once, each artifact is released once.
  */
 import { isThenable } from '../../core/task.js';
 import type { Artifact } from '../artifact.js';
@@ -10,6 +12,7 @@ import { BOARD, JoinExpired } from '../builtins.js';
 import type { ArtifactWrite, GateClose, NewRun } from '../store/contract.js';
 import { expireGate, type GateEntry, type GateState } from '../store/gate-state.js';
 import type { Pipeline } from './pipeline.js';
+import { MAX_TIMER_MS } from '../../core/validate.js';
 
 const FLUSH_BATCH = 64;
 /** When every due gate belongs to agents this board lacks, look again this much later. */
@@ -46,7 +49,7 @@ export class Deadlines {
       this.#at = undefined;
       this.#flushing = true;
       this.#ctx.spawn(() => this.#flush());
-    }, Math.max(0, deadline - Date.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()))); // a later deadline (an embargo next month) is armed again when this fires
   }
 
   /** Asks the store for the next deadline and arms it (after a resume, a cancel, a flush). */
@@ -107,6 +110,7 @@ export class Deadlines {
         closed += progress;
         if (due.length < FLUSH_BATCH || progress === 0) break;
       }
+      closed += await this.#releaseEmbargoes();
       const next = ctx.store.nextDeadline();
       const at = isThenable(next) ? await next : next;
       if (at !== undefined) this.arm(closed === 0 && at <= Date.now() ? Date.now() + FOREIGN_RETRY_MS : at);
@@ -115,6 +119,44 @@ export class Deadlines {
     } finally {
       this.#flushing = false;
       ctx.idle.check();
+    }
+  }
+
+  /** Releases the held artifacts whose embargo ended, each in a unit of its own; answers how many this process released. */
+  async #releaseEmbargoes(): Promise<number> {
+    const ctx = this.#ctx;
+    let released = 0;
+    for (;;) {
+      if (ctx.closed) return released;
+      const now = Date.now();
+      const found = ctx.store.dueEmbargoes(now, FLUSH_BATCH);
+      const due = isThenable(found) ? await found : found;
+      let progress = 0;
+      for (const artifact of due) {
+        try {
+          if (await this.#release(artifact, now)) progress++;
+        } catch (error) {
+          if (!ctx.closed) ctx.internalError('releasing an embargoed artifact', undefined, error);
+        }
+      }
+      released += progress;
+      if (due.length < FLUSH_BATCH || progress === 0) return released;
+    }
+  }
+
+  /** Releases one held artifact: stored and routed now (its embargo ended); false when another process released it first. */
+  async #release(artifact: Artifact, now: number): Promise<boolean> {
+    const ctx = this.#ctx;
+    const wf = ctx.workflows.ensure(artifact.correlationId);
+    ctx.counters.publishStarted(wf);
+    try {
+      const stored = ctx.store.publish({ writes: [ctx.router.route(artifact)], releases: [artifact.id], now });
+      const result = isThenable(stored) ? await stored : stored;
+      if (result.status !== 'applied') return false;
+      ctx.units.applied(result, [artifact]);
+      return true;
+    } finally {
+      ctx.counters.publishEnded(wf);
     }
   }
 

@@ -81,6 +81,14 @@ export class Router {
   }
 
   #route(artifact: Artifact, index: number | undefined): ArtifactWrite {
+    if (artifact.visibleAt !== undefined) {
+      // Under an embargo nobody may see it, so it schedules nobody yet: the store holds it until it is released and routed again.
+      const until = Date.parse(artifact.visibleAt);
+      if (until > Date.now()) {
+        const held: ArtifactWrite = { artifact, runs: NO_RUNS, deposits: NO_DEPOSITS, embargoUntil: until };
+        return index === undefined ? held : ({ ...held, index } as OutputWrite);
+      }
+    }
     const routes = this.#ctx.routes.get(artifact.type);
     if (routes === undefined) return written(artifact, NO_RUNS, NO_DEPOSITS, index);
     let runs: NewRun[] | undefined;

@@ -17,6 +17,11 @@ import type { Pipeline } from './pipeline.js';
 const PUBLIC: Visibility = Object.freeze({ kind: 'public' });
 const BOARD_PUBLISHER = Object.freeze({ kind: 'board' as const });
 
+/** Whether `artifact` is under an embargo now (held by the store, not yet released). */
+function isHeld(artifact: Artifact): boolean {
+  return artifact.visibleAt !== undefined && Date.parse(artifact.visibleAt) > Date.now();
+}
+
 export class Units {
   readonly #ctx: Pipeline;
 
@@ -71,9 +76,11 @@ export class Units {
    */
   applied(result: UnitResult, artifacts: readonly Artifact[], deposited = false): void {
     const ctx = this.#ctx;
-    ctx.counters.artifactsStored(artifacts.length);
+    // An artifact held under an embargo is stored (and announced) when it is released, not now.
+    const stored = artifacts.some(isHeld) ? artifacts.filter((artifact) => !isHeld(artifact)) : artifacts;
+    ctx.counters.artifactsStored(stored.length);
     if (ctx.events.listening) {
-      for (const artifact of artifacts) {
+      for (const artifact of stored) {
         ctx.events.emit({ kind: 'published', at: Date.now(), artifactId: artifact.id, type: artifact.type, producedBy: artifact.producedBy, correlationId: artifact.correlationId });
       }
     }

@@ -34,6 +34,7 @@ export type {
   WorkflowChange,
   WorkflowState,
 } from './contract.js';
+export { checkEmbargoWrite } from './contract.js';
 export {
   depositIntoGate,
   cloneGate,

@@ -12,6 +12,7 @@ import { Deque } from '../../flow/deque.js';
 import type { Artifact, ArtifactTypeOf } from '../artifact.js';
 import { assertInteger, assertOptions } from '../../core/validate.js';
 import { checkArtifactQuery } from '../query.js';
+import { checkEmbargoWrite } from '../store/contract.js';
 import type {
   ArtifactQuery,
   ArtifactWrite,
@@ -121,6 +122,14 @@ function nothing(status: UnitResult['status']): UnitResult {
   return { status, runs: NO_RUNS, limited: NO_LIMITS, duplicates: 0, nextDeadline: undefined };
 }
 
+/** An artifact held apart until its embargo ends. */
+interface Embargoed {
+  readonly artifact: Artifact;
+  readonly until: number;
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+
 /** The entries of `gate` that belong to workflow `correlationId`. */
 function holding(gate: GateState, correlationId: string): GateEntry[] {
   const found: GateEntry[] = [];
@@ -164,6 +173,8 @@ export class MemoryStore implements BoardStore {
   readonly #loops = new Map<string, Map<string, LoopCounter>>();
   readonly #gates = new Map<string, GateState>();
   readonly #timed = new Set<GateState>();
+  /** Artifacts held apart until their embargo ends, by id. */
+  readonly #embargoed = new Map<string, Embargoed>();
   readonly #deadLetters = new Map<string, DeadLetter>();
   readonly #timers = new Map<string, TimerRecord>();
   /** The key/value space: namespace, then key; values as JSON text, so that a caller's object is never shared. */
@@ -179,10 +190,14 @@ export class MemoryStore implements BoardStore {
   // Units
 
   publish(unit: PublishUnit): UnitResult {
-    this.#checkWrites(unit.writes);
+    const releases = unit.releases ?? NO_IDS;
+    // A release already done is a conflict, not a repeated id: checked before the writes.
+    for (const id of releases) if (!this.#embargoed.has(id)) return nothing('conflict');
+    this.#checkWrites(unit.writes, releases);
     for (const write of unit.writes) if (this.#states.get(write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
     for (const run of unit.runs ?? NO_NEW_RUNS) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
     for (const close of unit.closeGates ?? NO_CLOSES) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
+    for (const id of releases) this.#embargoed.delete(id);
     const log = new UnitLog();
     for (const close of unit.closeGates ?? NO_CLOSES) this.#closeGate(close, unit.now, log);
     for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
@@ -300,7 +315,15 @@ export class MemoryStore implements BoardStore {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const gate of this.#timed) if (next === undefined || gate.deadline! < next) next = gate.deadline;
+    for (const { until } of this.#embargoed.values()) if (next === undefined || until < next) next = until;
     return next;
+  }
+
+  dueEmbargoes(now: number, limit: number): Artifact[] {
+    const due: Embargoed[] = [];
+    for (const held of this.#embargoed.values()) if (held.until <= now) due.push(held);
+    due.sort((a, b) => a.until - b.until);
+    return due.slice(0, limit).map((held) => held.artifact);
   }
 
   setWorkflowState(correlationId: string, state: WorkflowState): WorkflowChange {
@@ -320,6 +343,7 @@ export class MemoryStore implements BoardStore {
       });
     }
     for (const run of dropped) this.#endRun(run);
+    for (const [id, held] of this.#embargoed) if (held.artifact.correlationId === correlationId) this.#embargoed.delete(id);
     for (const gate of [...this.#gates.values()]) {
       const removed = holding(gate, correlationId);
       if (removed.length === 0) continue;
@@ -345,11 +369,12 @@ export class MemoryStore implements BoardStore {
       const paused = this.#states.get(id) === 'paused';
       let timedGates = 0;
       for (const gate of this.#timed) if (holding(gate, id).length > 0) timedGates++;
+      for (const held of this.#embargoed.values()) if (held.artifact.correlationId === id) timedGates++;
       return { queued: paused ? 0 : queued, paused: paused ? queued : 0, running: counts?.running ?? 0, timedGates };
     }
     let paused = 0;
     for (const [correlationId, state] of this.#states) if (state === 'paused') paused += this.#counts.get(correlationId)?.queued ?? 0;
-    return { queued: this.#queued - paused, paused, running: this.#running.size, timedGates: this.#timed.size };
+    return { queued: this.#queued - paused, paused, running: this.#running.size, timedGates: this.#timed.size + this.#embargoed.size };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -500,11 +525,13 @@ export class MemoryStore implements BoardStore {
   // Applying writes
 
   /** Everything that could make a unit fail, checked before anything changes. */
-  #checkWrites(writes: readonly ArtifactWrite[]): void {
+  #checkWrites(writes: readonly ArtifactWrite[], releases: readonly string[] = NO_IDS): void {
     const ids = writes.length > 1 ? new Set<string>() : undefined;
     for (const write of writes) {
       const id = write.artifact.id;
       if (this.#byId.has(id) || ids?.has(id) === true) throw new Error(`an artifact with id ${id} is already stored`);
+      if (this.#embargoed.has(id) && !releases.includes(id)) throw new Error(`an artifact with id ${id} is already stored (held under an embargo)`);
+      checkEmbargoWrite(write);
       ids?.add(id);
       for (const deposit of write.deposits) {
         const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
@@ -539,6 +566,11 @@ export class MemoryStore implements BoardStore {
   }
 
   #applyWrite(write: ArtifactWrite, now: number, log: UnitLog): void {
+    if (write.embargoUntil !== undefined) {
+      this.#embargoed.set(write.artifact.id, { artifact: write.artifact, until: write.embargoUntil });
+      if (log.nextDeadline === undefined || write.embargoUntil < log.nextDeadline) log.nextDeadline = write.embargoUntil;
+      return;
+    }
     this.#storeArtifact(write.artifact);
     for (const run of write.runs) this.#createRun(run, now, log);
     for (const deposit of write.deposits) this.#deposit(deposit, now, log);

@@ -35,6 +35,7 @@ import type {
   WorkflowState,
   StoredValue,
 } from '../../store/contract.js';
+import { checkEmbargoWrite } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
 import { checkValueKey, valueText } from '../../store/values.js';
 import { removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
@@ -177,6 +178,11 @@ export class PostgresStore implements BoardStore {
       // close's version check must not answer `conflict` for a cancelled workflow, so it checks first.
       const guarded = closes.length === 0 ? await this.#shareWorkflows(client, correlationIds) : [];
       if (closes.length > 0 && (await this.#anyCancelled(client, correlationIds))) throw new Rollback(nothing('cancelled'));
+      const releases = unit.releases ?? [];
+      if (releases.length > 0) {
+        const released = await client.query(this.#sql.releaseArtifacts([...releases]));
+        if (released.rows.length !== new Set(releases).size) throw new Rollback(nothing('conflict'));
+      }
       const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       if (closes.length > 0) {
         const gates = await writer.lockGates(closes.map((close) => close.key));
@@ -369,6 +375,11 @@ export class PostgresStore implements BoardStore {
     return toNumber((rows[0] as { deadline: unknown }).deadline);
   }
 
+  async dueEmbargoes(now: number, limit: number): Promise<Artifact[]> {
+    const { rows } = await this.#query(this.#sql.dueEmbargoes(now, limit));
+    return (rows as { body: Artifact }[]).map((row) => row.body);
+  }
+
   async setWorkflowState(correlationId: string, state: WorkflowState): Promise<WorkflowChange> {
     return this.#unit(async (client) => {
       await client.query(this.#sql.lockWorkflow(correlationId, this.schema));
@@ -378,6 +389,7 @@ export class PostgresStore implements BoardStore {
       await client.query(this.#sql.notify(this.#channel, `workflow:${state}:${correlationId}`));
       if (state !== 'cancelled') return { previous, dropped: [] };
       const { rows } = await client.query(this.#sql.dropQueuedRuns(correlationId));
+      await client.query(this.#sql.dropEmbargoesOf(correlationId));
       const gates = await client.query(this.#sql.lockGatesOfWorkflow(holdingWorkflow(correlationId)));
       const writer = new UnitWriter(client, this.#sql, this.#channel, 0);
       for (const row of gates.rows as { key: string; state: GateState }[]) {
@@ -647,6 +659,7 @@ function checkWrites(writes: readonly ArtifactWrite[]): void {
   for (const write of writes) {
     const id = write.artifact.id;
     if (ids.has(id)) throw new Error(`an artifact with id ${id} is already stored`);
+    checkEmbargoWrite(write);
     ids.add(id);
     for (const deposit of write.deposits) {
       const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;

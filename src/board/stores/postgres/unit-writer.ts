@@ -53,6 +53,8 @@ export class UnitWriter {
   readonly #channel: string;
   readonly #now: number;
   readonly #artifacts: Artifact[] = [];
+  /** Artifacts held apart under an embargo, with its end. */
+  readonly #held: [Artifact, number][] = [];
   /** The runs to create, each with the log of the unit (or batch item) that schedules it. */
   readonly #candidates: [NewRun, UnitLog][] = [];
   readonly #gates = new Map<string, GateState | undefined>();
@@ -87,6 +89,11 @@ export class UnitWriter {
       if (close.run !== undefined) this.#candidates.push([close.run, log]);
     }
     for (const write of writes) {
+      if (write.embargoUntil !== undefined) {
+        this.#held.push([write.artifact, write.embargoUntil]);
+        if (log.nextDeadline === undefined || write.embargoUntil < log.nextDeadline) log.nextDeadline = write.embargoUntil;
+        continue;
+      }
       this.#artifacts.push(write.artifact);
       for (const run of write.runs) this.#candidates.push([run, log]);
       for (const deposit of write.deposits) {
@@ -118,6 +125,7 @@ export class UnitWriter {
     const queued = await this.#withinLimits(this.#candidates);
     const runs = queued.map(([run]) => run);
     await this.#writeGates();
+    await this.#hold();
     const a = this.#artifacts;
     if (a.length > 0 || runs.length > 0 || endRunIds.length > 0 || guarded.length > 0) {
       const { rows } = await this.#client.query(
@@ -144,6 +152,20 @@ export class UnitWriter {
     }
     for (const [run, log] of queued) log.runs.push(queuedRun(run, this.#now));
     return this.log.result();
+  }
+
+  /** Stores the held artifacts apart (rolled back with the unit if a workflow turns out cancelled). */
+  async #hold(): Promise<void> {
+    const h = this.#held;
+    if (h.length === 0) return;
+    await this.#client.query(
+      this.#sql.holdArtifacts(
+        h.map(([x]) => x.id),
+        h.map(([x]) => x.correlationId),
+        h.map(([, until]) => until),
+        h.map(([x]) => JSON.stringify(x)),
+      ),
+    );
   }
 
   #setGate(key: string, state: GateState | undefined, log: UnitLog): void {
