@@ -114,7 +114,10 @@ export interface ConsumeOptions<A = Artifact> {
   readonly from?: string | readonly string[];
   /** Only artifacts carrying every one of these tags (an array), or `{ all, any }`: every tag of `all` and at least one of `any`. */
   readonly tags?: TagFilter;
-  /** Receive artifacts in batches (one type only). */
+  /**
+   * Receive artifacts in batches: of one type, or, with `join`, batches of joined groups (the body
+   * receives an array of tuples, each in declared order).
+   */
   readonly batch?: BatchOptions;
   /** Join several types by key within a window. */
   readonly join?: JoinOptions<A>;
@@ -302,7 +305,9 @@ export interface AgentSpec {
 type InputsOf<T, O> = O extends { readonly batch: object }
   ? T extends AnyArtifactType
     ? Artifact<PayloadOf<T>>[]
-    : never
+    : T extends readonly AnyArtifactType[]
+      ? { -readonly [K in keyof T]: Artifact<PayloadOf<T[K]>> }[]
+      : never
   : T extends readonly AnyArtifactType[]
     ? { -readonly [K in keyof T]: Artifact<PayloadOf<T[K]>> }
     : [Artifact<PayloadOf<T>>];
@@ -408,7 +413,9 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     let batch: Subscription['batch'];
     if (o.batch !== undefined) {
       assertOptions(o.batch, 'consumes batch');
-      if (list.length !== 1) throw new TypeError(`agent '${this.#name}': batch consumes exactly one type, got ${list.length}`);
+      if (list.length !== 1 && o.join === undefined) {
+        throw new TypeError(`agent '${this.#name}': batch consumes exactly one type, or joins several (join and batch together), got ${list.length}`);
+      }
       if (o.batch.size === undefined && o.batch.timeoutMs === undefined) {
         throw new TypeError('consumes batch needs a size, a timeoutMs, or both');
       }
@@ -419,7 +426,6 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     let join: Subscription['join'];
     if (o.join !== undefined) {
       assertOptions(o.join, 'consumes join');
-      if (batch !== undefined) throw new TypeError(`agent '${this.#name}': one consumes cannot both batch and join`);
       if (list.length < 2) throw new TypeError(`agent '${this.#name}': a join needs at least two types`);
       for (const key of Object.keys(o.join)) {
         if (!JOIN_KEYS.has(key)) throw new TypeError(`agent '${this.#name}': unknown join option '${key}' (allowed: ${[...JOIN_KEYS].join(', ')})`);
@@ -699,4 +705,18 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
       }),
     );
   }
+}
+
+/**
+ * What an agent's first stage receives for a run of `subscription`: its inputs as they are, or, for a
+ * join feeding a batch, grouped into the joined tuples (each in declared order). Typed as the flat
+ * list because stages take their input as unknown.
+ */
+export function bodyInputs(spec: AgentSpec, subscription: number, inputs: readonly Artifact[]): readonly Artifact[] {
+  const declared = spec.subscriptions[subscription];
+  if (declared?.batch === undefined || declared.join === undefined) return inputs;
+  const width = declared.types.length;
+  const groups: Artifact[][] = [];
+  for (let i = 0; i < inputs.length; i += width) groups.push(inputs.slice(i, i + width));
+  return groups as unknown as readonly Artifact[];
 }

@@ -158,3 +158,83 @@ describe('joins by count window', () => {
     expect(() => board.agent('d').consumes([Bid, Ask], { join: { within: 3 } as never })).toThrow(/unknown join option 'within'/);
   });
 });
+
+describe('a join feeding a batch', () => {
+  it('batches joined pairs: the body receives tuples in declared order, flushed at the batch size', async () => {
+    await using board = new Board();
+    const batches: string[][] = [];
+    board
+      .agent('settle')
+      .consumes([Bid, Ask], { join: { by: (x) => x.payload.item, withinMs: 60_000 }, batch: { size: 2 } })
+      .handle((pairs) => {
+        batches.push(pairs.map(([bid, ask]) => `${bid.type}:${bid.payload.item}/${ask.type}:${ask.payload.n}`));
+      });
+    await board.publish(Ask, { item: 'lamp', n: 1 }, { correlationId: 'a' });
+    await board.publish(Bid, { item: 'lamp', n: 1 }, { correlationId: 'b' });
+    await board.publish(Bid, { item: 'chair', n: 2 }, { correlationId: 'c' });
+    await board.publish(Bid, { item: 'desk', n: 3 }, { correlationId: 'd' });
+    // The desk bid waits for its ask (its join window is long): no idle to wait for, so watch the batches.
+    await board.publish(Ask, { item: 'chair', n: 2 }, { correlationId: 'e' });
+    // Two pairs from different workflows (a join by key batches across them): one batch.
+    await vi.waitFor(() => expect(batches).toEqual([['Bid:lamp/Ask:1', 'Bid:chair/Ask:2']]));
+  });
+
+  it('flushes a partial batch of pairs when its timeout passes, and reports an unmatched artifact as before', async () => {
+    vi.useFakeTimers({ now: 0 });
+    await using board = new Board();
+    const batches: number[][] = [];
+    board
+      .agent('settle')
+      .consumes([Bid, Ask], { join: { by: (x) => x.payload.item, withinMs: 500 }, batch: { size: 10, timeoutMs: 100 } })
+      .handle((pairs) => {
+        batches.push(pairs.map(([bid]) => bid.payload.n));
+      });
+    const facts: Artifact[] = [];
+    board.agent('watchdog').consumes(JoinExpired).handle(([e]) => void facts.push(e));
+    await board.publish(Bid, { item: 'lamp', n: 1 });
+    await board.publish(Ask, { item: 'lamp', n: 1 });
+    await board.publish(Bid, { item: 'lonely', n: 9 });
+    await vi.advanceTimersByTimeAsync(99);
+    expect(batches).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches).toEqual([[1]]);
+    await vi.advanceTimersByTimeAsync(400);
+    await board.runUntilIdle();
+    expect(facts.map((f) => (f.payload as { key: string }).key)).toEqual(['lonely']);
+  });
+
+  it('batches per workflow when the join has no key', async () => {
+    await using board = new Board();
+    const batches: string[][] = [];
+    board
+      .agent('settle')
+      .consumes([Bid, Ask], { join: { withinLast: 5 }, batch: { size: 2 } })
+      .handle((pairs) => void batches.push(pairs.map(([bid, ask]) => `${bid.correlationId}:${bid.payload.n}${ask.payload.n}`)));
+    for (const wf of ['x', 'y']) {
+      await board.publish(Bid, { item: 'i', n: 1 }, { correlationId: wf });
+      await board.publish(Ask, { item: 'i', n: 2 }, { correlationId: wf });
+    }
+    await board.publish(Bid, { item: 'i', n: 3 }, { correlationId: 'x' });
+    await board.publish(Ask, { item: 'i', n: 4 }, { correlationId: 'x' });
+    await board.runUntilIdle();
+    expect(batches).toEqual([['x:12', 'x:34']]); // y's one pair waits for a second (no timeout asked)
+  });
+
+  it('drops a waiting pair with the workflow of its run when that workflow is cancelled', async () => {
+    await using board = new Board();
+    board
+      .agent('settle')
+      .consumes([Bid, Ask], { join: { by: (x) => x.payload.item, withinMs: 60_000 }, batch: { size: 5 } })
+      .handle(() => {});
+    await board.publish(Bid, { item: 'lamp', n: 1 }, { correlationId: 'doomed' });
+    await board.publish(Ask, { item: 'lamp', n: 1 }, { correlationId: 'other' });
+    expect((await board.store.listGates()).map((gate) => gate.slots[0]!.map((entry) => entry.artifactIds?.length))).toEqual([[2]]);
+    await board.workflow('doomed').cancel();
+    expect(await board.store.listGates()).toEqual([]);
+  });
+
+  it('still refuses a batch of several types without a join', async () => {
+    await using board = new Board();
+    expect(() => board.agent('a').consumes([Bid, Ask], { batch: { size: 2 } })).toThrow(/batch consumes exactly one type, or joins several/);
+  });
+});

@@ -10,7 +10,7 @@ import { isThenable } from '../../core/task.js';
 import type { Artifact } from '../artifact.js';
 import { BOARD, JoinExpired } from '../builtins.js';
 import type { ArtifactWrite, GateClose, NewRun } from '../store/contract.js';
-import { expireGate, type GateEntry, type GateState } from '../store/gate-state.js';
+import { entryIds, expireGate, type GateEntry, type GateState } from '../store/gate-state.js';
 import type { Pipeline } from './pipeline.js';
 import { MAX_TIMER_MS } from '../../core/validate.js';
 
@@ -177,7 +177,7 @@ export class Deadlines {
           id: ctx.ids.next(),
           agent: gate.agent,
           subscription: gate.subscription,
-          inputIds: entries.map((entry) => entry.artifactId),
+          inputIds: entries.flatMap(entryIds),
           correlationId: entries[0]!.correlationId,
           runLimit: agent.spec.maxRunsPerWorkflow === Infinity ? undefined : agent.spec.maxRunsPerWorkflow,
         };

@@ -161,7 +161,10 @@ export class Router {
         return undefined;
       }
     }
-    const batch = subscription.batch;
+    const join = subscription.join;
+    // A join feeding a batch deposits into the join; the groups it lets out go on into the batch.
+    const batch = join === undefined ? subscription.batch : undefined;
+    const thenBatch = join === undefined || subscription.batch === undefined ? undefined : subscription.batch;
     const positions: number[] = [];
     if (batch !== undefined) positions.push(0);
     else subscription.types.forEach((type, i) => type.name === artifact.type && positions.push(i));
@@ -169,12 +172,21 @@ export class Router {
       key: gateKey(name, subscription.index, joinKey === undefined ? { correlationId: artifact.correlationId } : { joinKey }),
       agent: name,
       subscription: subscription.index,
-      kind: batch !== undefined ? 'batch' : subscription.join !== undefined ? 'join' : 'and',
+      kind: batch !== undefined ? 'batch' : join !== undefined ? 'join' : 'and',
       typeNames: batch !== undefined ? [subscription.types[0]!.name] : subscription.types.map((type) => type.name),
       positions,
       batchSize: batch === undefined ? undefined : Math.min(batch.size, Number.MAX_SAFE_INTEGER),
-      windowMs: batch !== undefined ? batch.timeoutMs : subscription.join?.withinMs,
-      maxWaiting: subscription.join?.withinLast,
+      windowMs: batch !== undefined ? batch.timeoutMs : join?.withinMs,
+      maxWaiting: join?.withinLast,
+      // Joined groups are batched where the join collects: across workflows for a join by key, else per workflow.
+      thenBatch:
+        thenBatch === undefined
+          ? undefined
+          : {
+              key: `${gateKey(name, subscription.index, joinKey === undefined ? { correlationId: artifact.correlationId } : 'board')}/batch`,
+              batchSize: Math.min(thenBatch.size, Number.MAX_SAFE_INTEGER),
+              windowMs: thenBatch.timeoutMs,
+            },
       joinKey,
       artifactId: artifact.id,
       correlationId: artifact.correlationId,

@@ -140,7 +140,14 @@ export interface GateDeposit {
   /** The join key, for joins. */
   readonly joinKey?: string | undefined;
   readonly artifactId: string;
+  /** A joined group entering the batch its join feeds: the group's artifacts in declared order (`artifactId` is the first). */
+  readonly artifactIds?: readonly string[] | undefined;
   readonly correlationId: string;
+  /**
+   * A join feeding a batch: a group this deposit completes is not a run but enters this batch gate
+   * (`batchDepositOf` of `gate-state.ts`) in the same unit; the batch's run has the groups' artifacts, flattened.
+   */
+  readonly thenBatch?: { readonly key: string; readonly batchSize: number; readonly windowMs: number | undefined } | undefined;
   /** The id of the run created if this deposit completes a group. */
   readonly runId: string;
   readonly runLimit?: number | undefined;

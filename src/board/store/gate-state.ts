@@ -23,11 +23,60 @@ import type { GateDeposit, NewRun, RunRecord } from './contract.js';
 /** What a gate collects: one artifact per declared type (`and`), up to a batch size of one type (`batch`), or an AND group per join key within a window (`join`). */
 export type GateKind = 'and' | 'batch' | 'join';
 
-/** An artifact waiting in a gate, with its workflow and arrival time (epoch ms). */
+/**
+ * An artifact waiting in a gate, with its workflow and arrival time (epoch ms). In the batch of a
+ * join feeding a batch, an entry is one joined group: `artifactIds` holds its artifacts in declared
+ * order (`artifactId` is the first), and `correlationId` is the workflow its run would belong to.
+ */
 export interface GateEntry {
   readonly artifactId: string;
   readonly correlationId: string;
   readonly at: number;
+  /** A joined group's artifacts, in declared order; absent for an entry of one artifact. */
+  readonly artifactIds?: readonly string[] | undefined;
+}
+
+/**
+ * The artifacts an entry holds: its group's, or its one artifact.
+ *
+ * @example
+ * ```ts
+ * import { entryIds } from 'skein/board/store';
+ * entryIds({ artifactId: 'a1', correlationId: 'wf', at: 0, artifactIds: ['a1', 'b1'] }); // ['a1', 'b1']
+ * ```
+ */
+export function entryIds(entry: GateEntry): readonly string[] {
+  return entry.artifactIds ?? [entry.artifactId];
+}
+
+/**
+ * The deposit that a group let out of a join makes into the batch the join feeds
+ * (`deposit.thenBatch`): one entry holding the whole group, in the group's first workflow.
+ *
+ * @example
+ * ```ts no-run
+ * for (const group of depositIntoGate(join, deposit, now).groups) {
+ *   if (deposit.thenBatch !== undefined) deposit(batchDepositOf(deposit, group)); else createRun(groupRun(deposit, group));
+ * }
+ * ```
+ */
+export function batchDepositOf(deposit: GateDeposit, group: readonly GateEntry[]): GateDeposit {
+  const then = deposit.thenBatch!;
+  return {
+    key: then.key,
+    agent: deposit.agent,
+    subscription: deposit.subscription,
+    kind: 'batch',
+    typeNames: deposit.typeNames,
+    positions: [0],
+    batchSize: then.batchSize,
+    windowMs: then.windowMs,
+    artifactId: group[0]!.artifactId,
+    artifactIds: group.flatMap(entryIds),
+    correlationId: group[0]!.correlationId,
+    runId: deposit.runId,
+    runLimit: deposit.runLimit,
+  };
 }
 
 /**
@@ -188,7 +237,11 @@ export function depositIntoGate(state: GateState | undefined, deposit: GateDepos
     if (position === -1 || matchableAt(gate, candidate) < matchableAt(gate, position)) position = candidate;
   }
   if (position === -1) throw new RangeError(`a deposit into gate ${gate.key} names no position`);
-  gate.slots[position]!.push({ artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now });
+  gate.slots[position]!.push(
+    deposit.artifactIds === undefined
+      ? { artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now }
+      : { artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now, artifactIds: deposit.artifactIds },
+  );
   gate.version++;
   const groups: GateEntry[][] = [];
   if (gate.kind === 'batch') {
@@ -215,7 +268,7 @@ export function groupRun(deposit: GateDeposit, group: readonly GateEntry[]): New
     id: deposit.runId,
     agent: deposit.agent,
     subscription: deposit.subscription,
-    inputIds: group.map((entry) => entry.artifactId),
+    inputIds: group.flatMap(entryIds),
     correlationId: group[0]!.correlationId,
     runLimit: deposit.runLimit,
   };
@@ -304,7 +357,7 @@ export function removeWorkflowFromGate(state: GateState, correlationId: string):
 /** Every artifact id waiting in `state`. */
 export function waitingIds(state: GateState): string[] {
   const ids: string[] = [];
-  for (let i = 0; i < state.slots.length; i++) for (const entry of entriesAt(state, i)) ids.push(entry.artifactId);
+  for (let i = 0; i < state.slots.length; i++) for (const entry of entriesAt(state, i)) ids.push(...entryIds(entry));
   return ids;
 }
 

@@ -36,6 +36,8 @@ export type {
 } from './contract.js';
 export { checkEmbargoWrite } from './contract.js';
 export {
+  batchDepositOf,
+  entryIds,
   depositIntoGate,
   cloneGate,
   entriesAt,

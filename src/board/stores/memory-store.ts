@@ -42,7 +42,7 @@ import type {
   WorkflowState,
 } from '../store/contract.js';
 import { checkValueKey, valueText } from '../store/values.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
+import { batchDepositOf, cloneGate, depositIntoGate, entriesAt, entryIds, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
 
 /**
  * Options of `new MemoryStore()`.
@@ -348,7 +348,7 @@ export class MemoryStore implements BoardStore {
       const removed = holding(gate, correlationId);
       if (removed.length === 0) continue;
       this.#storeGate(gate.key, removeWorkflowFromGate(gate, correlationId).state);
-      for (const entry of removed) this.#unpin(entry.artifactId);
+      for (const entry of removed) for (const id of entryIds(entry)) this.#unpin(id);
     }
     return { previous, dropped: dropped.map(snapshot) };
   }
@@ -587,15 +587,13 @@ export class MemoryStore implements BoardStore {
 
   #deposit(deposit: GateDeposit, now: number, log: UnitLog): void {
     const transition = depositIntoGate(this.#gates.get(deposit.key), deposit, now);
-    this.#pin(deposit.artifactId);
+    for (const id of deposit.artifactIds ?? [deposit.artifactId]) this.#pin(id);
     this.#storeGate(deposit.key, transition.state, log);
     for (const group of transition.groups) {
-      this.#createRun(
-        groupRun(deposit, group),
-        now,
-        log,
-      );
-      for (const entry of group) this.#unpin(entry.artifactId);
+      // A join feeding a batch: the group enters the batch (pinning its artifacts again) instead of making a run.
+      if (deposit.thenBatch !== undefined) this.#deposit(batchDepositOf(deposit, group), now, log);
+      else this.#createRun(groupRun(deposit, group), now, log);
+      for (const entry of group) for (const id of entryIds(entry)) this.#unpin(id);
     }
   }
 
@@ -604,7 +602,7 @@ export class MemoryStore implements BoardStore {
     const { state, taken } = expireGate(gate, now);
     this.#storeGate(close.key, state, log);
     if (close.run !== undefined) this.#createRun(close.run, now, log);
-    for (const entries of taken) for (const entry of entries) this.#unpin(entry.artifactId);
+    for (const entries of taken) for (const entry of entries) for (const id of entryIds(entry)) this.#unpin(id);
   }
 
   #storeGate(key: string, state: GateState | undefined, log?: UnitLog): void {

@@ -74,3 +74,58 @@ export function describeWindowContract(withStore: WithStore): void {
     );
   });
 }
+
+const joinedBatch = (batchSize: number, windowMs?: number) =>
+  ({
+    key: gateKey('settle', 0, { joinKey: 'k' }),
+    agent: 'settle',
+    subscription: 0,
+    kind: 'join',
+    typeNames: ['Bid', 'Ask'],
+    joinKey: 'k',
+    windowMs: 60_000,
+    thenBatch: { key: `${gateKey('settle', 0, 'board')}/batch`, batchSize, windowMs },
+  }) as const;
+
+/** The tests of a join feeding a batch, with the suite's `withStore`. */
+export function describeJoinedBatchContract(withStore: WithStore): void {
+  describe('a join feeding a batch', () => {
+    it(
+      'puts each joined group into the batch in the same unit, and runs the batch with the groups flattened when it is full',
+      withStore(async (store, f) => {
+        const pair = () => [f.artifact({ type: 'Bid', correlationId: 'wf-a' }), f.artifact({ type: 'Ask', correlationId: 'wf-b' })] as const;
+        const pairs = [pair(), pair()] as const;
+        await store.publish({ writes: [f.deposit(pairs[0][0], { ...joinedBatch(2, 100), positions: [0] })], now: T0 });
+        const first = await store.publish({ writes: [f.deposit(pairs[0][1], { ...joinedBatch(2, 100), positions: [1] })], now: T0 + 1 });
+        expect(first.runs).toEqual([]);
+        expect(first.nextDeadline).toBe(T0 + 101);
+        const gates = await store.listGates();
+        const batch = gates.find((gate) => gate.kind === 'batch');
+        expect(batch?.slots[0]?.map((entry) => [entry.artifactIds, entry.correlationId])).toEqual([[[pairs[0][0].id, pairs[0][1].id], 'wf-a']]);
+        expect((await store.listGates({ correlationId: 'wf-a' })).map((gate) => gate.kind)).toEqual(['batch']);
+        await store.publish({ writes: [f.deposit(pairs[1][1], { ...joinedBatch(2, 100), positions: [1] })], now: T0 + 2 });
+        const second = await store.publish({ writes: [f.deposit(pairs[1][0], { ...joinedBatch(2, 100), positions: [0] })], now: T0 + 3 });
+        expect(second.runs.map((run) => [run.agent, run.inputIds, run.correlationId])).toEqual([
+          ['settle', [pairs[0][0].id, pairs[0][1].id, pairs[1][0].id, pairs[1][1].id], 'wf-a'],
+        ]);
+        expect(await store.listGates()).toEqual([]);
+        expect(await store.nextDeadline()).toBeUndefined();
+      }),
+    );
+
+    it(
+      'hands out a batch of groups due at its timeout, and a cancel of the workflow of a group removes it',
+      withStore(async (store, f) => {
+        const bid = f.artifact({ type: 'Bid', correlationId: 'doomed' });
+        const ask = f.artifact({ type: 'Ask', correlationId: 'other' });
+        await store.publish({ writes: [f.deposit(bid, { ...joinedBatch(5, 100), positions: [0] }), f.deposit(ask, { ...joinedBatch(5, 100), positions: [1] })], now: T0 });
+        const [due] = await store.dueGates(T0 + 100, 10);
+        expect(due?.kind).toBe('batch');
+        expect(due?.slots[0]?.[0]?.artifactIds).toEqual([bid.id, ask.id]);
+        await store.setWorkflowState('doomed', 'cancelled');
+        expect(await store.listGates()).toEqual([]);
+        expect(await store.dueGates(T0 + 100, 10)).toEqual([]);
+      }),
+    );
+  });
+}

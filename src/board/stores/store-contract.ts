@@ -16,7 +16,7 @@ import { gateKey } from '../store/gate-state.js';
 
 import { T0, Fixtures } from './store-contract-fixtures.js';
 import { describeOptionalContract } from './store-contract-optional.js';
-import { describeWindowContract } from './store-contract-windows.js';
+import { describeJoinedBatchContract, describeWindowContract } from './store-contract-windows.js';
 import { describeEmbargoContract } from './store-contract-embargoes.js';
 
 const ref = (run: ClaimedRun) => ({ runId: run.id, owner: run.owner, attempt: run.attempt });
@@ -562,6 +562,7 @@ export function describeStoreContract(name: string, makeStore: () => BoardStore 
 
     describeOptionalContract(withStore);
     describeWindowContract(withStore);
+    describeJoinedBatchContract(withStore);
     describeEmbargoContract(withStore);
   });
 }

@@ -44,7 +44,7 @@ import { migrate, quoteSchema } from './migrations.js';
 import { holdingWorkflow, runFromRow, toNumber, type RunRow } from './rows.js';
 import { compileStatements, type Statements } from './statements.js';
 import { inTransaction, Rollback } from './transaction.js';
-import { nothing, UnitLog, UnitWriter } from './unit-writer.js';
+import { gateKeysOf, nothing, UnitLog, UnitWriter } from './unit-writer.js';
 import { WakeListener, type StoreNotice } from './wake-listener.js';
 
 /**
@@ -324,7 +324,7 @@ export class PostgresStore implements BoardStore {
       plans.push({ run, completion, log, writes, cancelled: isCancelled });
       ended.push(run.id);
     }
-    await writer.lockGates(plans.flatMap((plan) => plan?.writes.flatMap((write) => write.deposits.map((deposit) => deposit.key)) ?? []));
+    await writer.lockGates(plans.flatMap((plan) => (plan === undefined ? [] : gateKeysOf(plan.writes))));
     for (const plan of plans) if (plan !== undefined) await writer.apply(plan.writes, undefined, plan.log);
     const letters = plans.flatMap((plan) => (plan?.completion.outcome === 'failed' ? [plan.completion.deadLetter] : []));
     if (letters.length > 0) {

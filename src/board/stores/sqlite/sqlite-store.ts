@@ -46,7 +46,7 @@ import type {
 import { checkEmbargoWrite } from '../../store/contract.js';
 import { completeBatch } from '../../store/batch-completion.js';
 import { checkValueKey, valueText } from '../../store/values.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
+import { batchDepositOf, cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import type { SqlRow, SqliteDriver } from './driver.js';
 import { currentProcess, mayBeAlive, type ProcessIdentity } from './liveness.js';
 import { migrate } from './migrations.js';
@@ -627,11 +627,9 @@ export class SqliteStore implements BoardStore {
     const transition = depositIntoGate(gate, deposit, now);
     this.#storeGate(gate, transition.state !== undefined, before, log);
     for (const group of transition.groups) {
-      this.#createRun(
-        groupRun(deposit, group),
-        now,
-        log,
-      );
+      // A join feeding a batch: the group enters the batch instead of making a run.
+      if (deposit.thenBatch !== undefined) this.#deposit(batchDepositOf(deposit, group), now, log);
+      else this.#createRun(groupRun(deposit, group), now, log);
     }
   }
 
