@@ -26,11 +26,18 @@ function written(artifact: Artifact, runs: readonly NewRun[], deposits: readonly
 
 export class Router {
   readonly #ctx: Pipeline;
+  /** Artifacts the router held under an embargo (until it routes them again at their release). */
+  readonly #held = new WeakSet<Artifact>();
   /** For each agent, the agents its outputs can reach (transitively); rebuilt after an agent is declared. */
   #reach: Map<string, Set<string>> | undefined;
 
   constructor(ctx: Pipeline) {
     this.#ctx = ctx;
+  }
+
+  /** Whether the last routing of `artifact` held it under its embargo (it is stored, and announced, when released). */
+  isHeld(artifact: Artifact): boolean {
+    return this.#held.has(artifact);
   }
 
   /** Forgets the agent graph: an agent was declared. */
@@ -85,9 +92,11 @@ export class Router {
       // Under an embargo nobody may see it, so it schedules nobody yet: the store holds it until it is released and routed again.
       const until = Date.parse(artifact.visibleAt);
       if (until > Date.now()) {
+        this.#held.add(artifact);
         const held: ArtifactWrite = { artifact, runs: NO_RUNS, deposits: NO_DEPOSITS, embargoUntil: until };
         return index === undefined ? held : ({ ...held, index } as OutputWrite);
       }
+      this.#held.delete(artifact);
     }
     const routes = this.#ctx.routes.get(artifact.type);
     if (routes === undefined) return written(artifact, NO_RUNS, NO_DEPOSITS, index);

@@ -17,11 +17,6 @@ import type { Pipeline } from './pipeline.js';
 const PUBLIC: Visibility = Object.freeze({ kind: 'public' });
 const BOARD_PUBLISHER = Object.freeze({ kind: 'board' as const });
 
-/** Whether `artifact` is under an embargo now (held by the store, not yet released). */
-function isHeld(artifact: Artifact): boolean {
-  return artifact.visibleAt !== undefined && Date.parse(artifact.visibleAt) > Date.now();
-}
-
 export class Units {
   readonly #ctx: Pipeline;
 
@@ -77,7 +72,8 @@ export class Units {
   applied(result: UnitResult, artifacts: readonly Artifact[], deposited = false): void {
     const ctx = this.#ctx;
     // An artifact held under an embargo is stored (and announced) when it is released, not now.
-    const stored = artifacts.some(isHeld) ? artifacts.filter((artifact) => !isHeld(artifact)) : artifacts;
+    const router = ctx.router;
+    const stored = artifacts.some((artifact) => router.isHeld(artifact)) ? artifacts.filter((artifact) => !router.isHeld(artifact)) : artifacts;
     ctx.counters.artifactsStored(stored.length);
     if (ctx.events.listening) {
       for (const artifact of stored) {
