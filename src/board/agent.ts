@@ -20,7 +20,7 @@ import { sortByPriority, type AgentHooks } from './hooks.js';
 import type { Policy } from '../resilience/policy.js';
 import { retryPolicy } from '../resilience/retry-policy.js';
 import type { RetryPolicyOptions } from '../resilience/retry.js';
-import type { Visibility } from './visibility.js';
+import { embargoEnd, type Visibility } from './visibility.js';
 import { Schedule, type ScheduleOptions } from './schedule.js';
 import type { TimerTickPayload } from './builtins.js';
 
@@ -44,7 +44,10 @@ export interface BatchOptions {
 }
 
 /**
- * Joining: artifacts of every listed type with the same key (default: the correlation id), within `withinMs` of the first.
+ * Joining: artifacts of every listed type with the same key (default: the correlation id), within a
+ * time window (`withinMs` of the first), a count window (`withinLast`: only the last N waiting of each
+ * type per key), or both (an artifact leaves when either window passes it). An artifact that leaves a
+ * window unmatched is reported in a `JoinExpired` fact, never dropped in silence.
  *
  * @example
  * ```ts
@@ -58,8 +61,39 @@ export interface BatchOptions {
  */
 export interface JoinOptions<A = Artifact> {
   readonly by?: (artifact: A) => string;
-  readonly withinMs: number;
+  /** The time window: an artifact waits at most this long for its partners. */
+  readonly withinMs?: number;
+  /**
+   * The count window: at most this many artifacts of each type wait per key; the next one pushes the
+   * oldest out (reported in a `JoinExpired` fact). An integer >= 1.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Bid = artifactType('Bid', z.object({ item: z.string() }));
+   * const Ask = artifactType('Ask', z.object({ item: z.string() }));
+   * await using board = new Board();
+   * board.agent('match').consumes([Bid, Ask], { join: { by: (x) => x.payload.item, withinLast: 3 } }).handle(([bid, ask]) => {});
+   * ```
+   */
+  readonly withinLast?: number;
 }
+
+/**
+ * Which tags a subscription asks for: an array (every one of them), or `{ all, any }` (every tag of
+ * `all` and at least one of `any`).
+ *
+ * @example
+ * ```ts
+ * import { Board, artifactType } from 'skein/board';
+ * import { z } from 'zod';
+ * const Ticket = artifactType('Ticket', z.string());
+ * await using board = new Board();
+ * board.agent('urgent').consumes(Ticket, { tags: { any: ['p0', 'p1'] } }).handle(() => {});
+ * ```
+ */
+export type TagFilter = readonly string[] | { readonly all?: readonly string[]; readonly any?: readonly string[] };
 
 /**
  * How an agent filters and groups what it consumes.
@@ -78,9 +112,12 @@ export interface ConsumeOptions<A = Artifact> {
   readonly where?: (artifact: A) => boolean;
   /** Only artifacts produced by these agents (`'external'` for `board.publish`). */
   readonly from?: string | readonly string[];
-  /** Only artifacts carrying every one of these tags. */
-  readonly tags?: readonly string[];
-  /** Receive artifacts in batches (one type only). */
+  /** Only artifacts carrying every one of these tags (an array), or `{ all, any }`: every tag of `all` and at least one of `any`. */
+  readonly tags?: TagFilter;
+  /**
+   * Receive artifacts in batches: of one type, or, with `join`, batches of joined groups (the body
+   * receives an array of tuples, each in declared order).
+   */
   readonly batch?: BatchOptions;
   /** Join several types by key within a window. */
   readonly join?: JoinOptions<A>;
@@ -108,6 +145,22 @@ export interface PublishOptions {
   readonly fanOut?: number;
   /** Tags added to every artifact of this type it publishes. */
   readonly tags?: readonly string[];
+  /**
+   * An embargo on every artifact of this type it publishes: each becomes visible (to agents and
+   * readers) this many milliseconds after it is published. A draft's own `visibleAt` or
+   * `visibleAfterMs` replaces it.
+   *
+   * @example
+   * ```ts
+   * import { Board, artifactType } from 'skein/board';
+   * import { z } from 'zod';
+   * const Order = artifactType('Order', z.object({ id: z.string() }));
+   * const Reminder = artifactType('Reminder', z.object({ id: z.string() }));
+   * await using board = new Board();
+   * board.agent('remind').consumes(Order).publishes(Reminder, { visibleAfterMs: 3_600_000 }).handle(([o]) => ({ id: o.payload.id }));
+   * ```
+   */
+  readonly visibleAfterMs?: number;
 }
 
 /**
@@ -203,9 +256,14 @@ export interface Subscription {
   readonly types: readonly AnyArtifactType[];
   readonly where: ((artifact: Artifact) => boolean) | undefined;
   readonly from: ReadonlySet<string> | undefined;
+  /** Tags an artifact must all carry. */
   readonly tags: readonly string[];
+  /** Tags of which an artifact must carry at least one; undefined: no such condition. */
+  readonly anyTags: readonly string[] | undefined;
   readonly batch: { readonly size: number; readonly timeoutMs: number | undefined } | undefined;
-  readonly join: { readonly by: ((artifact: Artifact) => string) | undefined; readonly withinMs: number } | undefined;
+  readonly join:
+    | { readonly by: ((artifact: Artifact) => string) | undefined; readonly withinMs: number | undefined; readonly withinLast: number | undefined }
+    | undefined;
 }
 
 export interface PublishSpec {
@@ -213,6 +271,8 @@ export interface PublishSpec {
   readonly visibility: Visibility;
   readonly fanOut: number | undefined;
   readonly tags: readonly string[];
+  /** The embargo on what it publishes of this type; undefined: visible at once. */
+  readonly visibleAfterMs: number | undefined;
 }
 
 export type Stage = (input: unknown, ctx: AgentContext) => unknown;
@@ -245,7 +305,9 @@ export interface AgentSpec {
 type InputsOf<T, O> = O extends { readonly batch: object }
   ? T extends AnyArtifactType
     ? Artifact<PayloadOf<T>>[]
-    : never
+    : T extends readonly AnyArtifactType[]
+      ? { -readonly [K in keyof T]: Artifact<PayloadOf<T[K]>> }[]
+      : never
   : T extends readonly AnyArtifactType[]
     ? { -readonly [K in keyof T]: Artifact<PayloadOf<T[K]>> }
     : [Artifact<PayloadOf<T>>];
@@ -253,6 +315,23 @@ type InputsOf<T, O> = O extends { readonly batch: object }
 type ArtifactOf<T> = T extends readonly AnyArtifactType[] ? Artifact<PayloadOf<T[number]>> : Artifact<PayloadOf<T>>;
 
 const CONSUME_KEYS = new Set(['where', 'from', 'tags', 'batch', 'join']);
+const JOIN_KEYS = new Set(['by', 'withinMs', 'withinLast']);
+const TAG_FILTER_KEYS = new Set(['all', 'any']);
+
+/** A subscription's tag conditions from `consumes`' `tags` option, checked. */
+function tagFilter(value: unknown): { tags: readonly string[]; anyTags: readonly string[] | undefined } {
+  if (value === undefined || Array.isArray(value)) return { tags: checkTags(value, 'consumes tags'), anyTags: undefined };
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`consumes tags must be an array of strings or { all, any }, got ${describe(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!TAG_FILTER_KEYS.has(key)) throw new TypeError(`unknown consumes tags option '${key}' (allowed: all, any)`);
+  }
+  const filter = value as { all?: unknown; any?: unknown };
+  const anyTags = filter.any === undefined ? undefined : checkTags(filter.any, 'consumes tags.any');
+  if (anyTags !== undefined && anyTags.length === 0) throw new RangeError('consumes tags.any must name at least one tag (an empty set matches nothing)');
+  return { tags: checkTags(filter.all, 'consumes tags.all'), anyTags };
+}
 
 /**
  * Declares an agent, fluently. Made by `board.agent(name)`; `handle(fn)` registers it.
@@ -334,7 +413,9 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     let batch: Subscription['batch'];
     if (o.batch !== undefined) {
       assertOptions(o.batch, 'consumes batch');
-      if (list.length !== 1) throw new TypeError(`agent '${this.#name}': batch consumes exactly one type, got ${list.length}`);
+      if (list.length !== 1 && o.join === undefined) {
+        throw new TypeError(`agent '${this.#name}': batch consumes exactly one type, or joins several (join and batch together), got ${list.length}`);
+      }
       if (o.batch.size === undefined && o.batch.timeoutMs === undefined) {
         throw new TypeError('consumes batch needs a size, a timeoutMs, or both');
       }
@@ -345,11 +426,17 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     let join: Subscription['join'];
     if (o.join !== undefined) {
       assertOptions(o.join, 'consumes join');
-      if (batch !== undefined) throw new TypeError(`agent '${this.#name}': one consumes cannot both batch and join`);
       if (list.length < 2) throw new TypeError(`agent '${this.#name}': a join needs at least two types`);
+      for (const key of Object.keys(o.join)) {
+        if (!JOIN_KEYS.has(key)) throw new TypeError(`agent '${this.#name}': unknown join option '${key}' (allowed: ${[...JOIN_KEYS].join(', ')})`);
+      }
       if (o.join.by !== undefined) assertFunction(o.join.by, 'join by');
-      assertDuration(o.join.withinMs, 'join withinMs');
-      join = { by: o.join.by, withinMs: o.join.withinMs };
+      if (o.join.withinMs === undefined && o.join.withinLast === undefined) {
+        throw new TypeError(`agent '${this.#name}': a join needs a window: withinMs (time), withinLast (count), or both`);
+      }
+      if (o.join.withinMs !== undefined) assertDuration(o.join.withinMs, 'join withinMs');
+      if (o.join.withinLast !== undefined) assertInteger(o.join.withinLast, 'join withinLast', { min: 1 });
+      join = { by: o.join.by, withinMs: o.join.withinMs, withinLast: o.join.withinLast };
     }
     this.#subscriptions.push(
       Object.freeze({
@@ -357,7 +444,7 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
         types: Object.freeze([...(list as AnyArtifactType[])]),
         where: o.where,
         from,
-        tags: checkTags(o.tags, 'consumes tags'),
+        ...tagFilter(o.tags),
         batch,
         join,
       }),
@@ -371,11 +458,13 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
     assertArtifactType(type, `agent '${this.#name}': publishes type`);
     assertOptions(options, 'publishes options');
     if (options?.fanOut !== undefined) assertInteger(options.fanOut, 'fanOut', { min: 1, allowInfinity: true });
+    embargoEnd({ visibleAfterMs: options?.visibleAfterMs }, 0); // checks it
     this.#publishes.set(type.name, {
       type,
       visibility: checkVisibility(options?.visibility, 'publishes visibility'),
       fanOut: options?.fanOut,
       tags: checkTags(options?.tags, 'publishes tags'),
+      visibleAfterMs: options?.visibleAfterMs,
     });
     return this;
   }
@@ -616,4 +705,18 @@ export class AgentBuilder<In = never, Cur = In, Out = never> {
       }),
     );
   }
+}
+
+/**
+ * What an agent's first stage receives for a run of `subscription`: its inputs as they are, or, for a
+ * join feeding a batch, grouped into the joined tuples (each in declared order). Typed as the flat
+ * list because stages take their input as unknown.
+ */
+export function bodyInputs(spec: AgentSpec, subscription: number, inputs: readonly Artifact[]): readonly Artifact[] {
+  const declared = spec.subscriptions[subscription];
+  if (declared?.batch === undefined || declared.join === undefined) return inputs;
+  const width = declared.types.length;
+  const groups: Artifact[][] = [];
+  for (let i = 0; i < inputs.length; i += width) groups.push(inputs.slice(i, i + width));
+  return groups as unknown as readonly Artifact[];
 }

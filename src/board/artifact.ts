@@ -48,6 +48,13 @@ export interface Artifact<T = unknown> {
    */
   readonly lineage?: readonly string[] | undefined;
   readonly trace?: TraceRef | undefined;
+  /**
+   * When it became visible (ISO 8601, UTC), for an artifact published under an embargo
+   * (`visibleAt`, `visibleAfterMs`); absent for one visible from its publication. Until then the
+   * store holds it apart: no agent is triggered by it, and no read (an agent's, `store.list`, the
+   * HTTP API) finds it.
+   */
+  readonly visibleAt?: string | undefined;
 }
 
 /**
@@ -65,6 +72,14 @@ export interface Artifact<T = unknown> {
 export interface DraftOptions {
   readonly tags?: readonly string[];
   readonly visibility?: Visibility;
+  /**
+   * An embargo: the artifact becomes visible at this instant (a `Date`, an ISO 8601 string, or epoch
+   * milliseconds), visible to no agent and no reader before. An instant not after the publication is
+   * no embargo. Not with `visibleAfterMs`.
+   */
+  readonly visibleAt?: Date | string | number;
+  /** An embargo: the artifact becomes visible this many milliseconds after its publication (0: at once). Not with `visibleAt`. */
+  readonly visibleAfterMs?: number;
 }
 
 const DRAFT = Symbol('skein.board.draft');

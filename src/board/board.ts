@@ -13,6 +13,7 @@ import { Deque } from '../flow/deque.js';
 import { Semaphore } from '../flow/semaphore.js';
 import { every } from '../runtime/every.js';
 import { AgentBuilder, type AgentSpec } from './agent.js';
+import { embargoEnd } from './visibility.js';
 import { assertArtifactType, checkTags, checkVisibility, EMPTY, validatePayload, type AnyArtifactType, type Artifact, type ArtifactType } from './artifact.js';
 import { BOARD, EXTERNAL } from './builtins.js';
 import { applyBoardDefaults } from './board-defaults.js';
@@ -340,6 +341,7 @@ export class Board implements WorkflowControl, AsyncDisposable {
       causedBy: EMPTY,
       publisher: EXTERNAL_PUBLISHER,
       id: artifactId,
+      visibleAt: embargoEnd(options, Date.now()),
     };
   }
 

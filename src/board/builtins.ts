@@ -31,7 +31,10 @@ export interface AgentFailedPayload {
 export interface JoinExpiredPayload {
   readonly agent: string;
   readonly key: string;
-  readonly withinMs: number;
+  /** The join's time window; absent when it has only a count window. */
+  readonly withinMs?: number;
+  /** The join's count window (`withinLast`); absent when it has none. An artifact pushed out by a newer one of its type is reported as soon as it leaves. */
+  readonly withinLast?: number;
   /** The artifacts that had arrived, by type. */
   readonly received: readonly { readonly id: string; readonly type: string }[];
   /** The types that never arrived. */

@@ -10,6 +10,7 @@ export {
   type ConsumeOptions,
   type BatchOptions,
   type JoinOptions,
+  type TagFilter,
   type PublishOptions,
   type Engine,
   type EngineLike,

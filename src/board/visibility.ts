@@ -2,6 +2,10 @@
  * Who may see an artifact. The board checks visibility twice: when it decides which agents an
  * artifact schedules, and when an agent reads the board through its context. An agent never sees,
  * and is never triggered by, an artifact it may not see.
+ *
+ * Visibility may also begin later (an embargo: `visibleAt`, `visibleAfterMs`): the store holds such
+ * an artifact apart until then, and releases it (stores it and schedules its agents) when the time
+ * comes, so that before that instant it is visible to nobody, agents and readers alike.
  */
 import { describe } from '../core/validate.js';
 
@@ -109,4 +113,26 @@ export function isVisibleTo(visible: Visibility, producedBy: string, viewer: Vie
     case 'tenant':
       return producedBy === viewer.name || visible.tenant === viewer.tenant;
   }
+}
+
+/**
+ * The instant (epoch ms) an artifact published at `now` with these options becomes visible, or
+ * undefined when it is visible at once (no embargo, or one not after `now`). Throws a TypeError or
+ * RangeError naming the option for a bad value, or both options at once.
+ */
+export function embargoEnd(options: { readonly visibleAt?: unknown; readonly visibleAfterMs?: unknown } | undefined, now: number): number | undefined {
+  const at = options?.visibleAt;
+  const afterMs = options?.visibleAfterMs;
+  if (at !== undefined && afterMs !== undefined) throw new TypeError('visibleAt and visibleAfterMs cannot be given together: give one');
+  let end: number | undefined;
+  if (afterMs !== undefined) {
+    if (typeof afterMs !== 'number' || !Number.isFinite(afterMs) || afterMs < 0) {
+      throw new RangeError(`visibleAfterMs must be a finite number of milliseconds >= 0, got ${describe(afterMs)}`);
+    }
+    end = now + afterMs;
+  } else if (at !== undefined) {
+    end = at instanceof Date ? at.getTime() : typeof at === 'string' ? Date.parse(at) : typeof at === 'number' ? at : NaN;
+    if (!Number.isFinite(end)) throw new TypeError(`visibleAt must be a valid Date, ISO 8601 string or epoch milliseconds, got ${describe(at)}`);
+  }
+  return end !== undefined && end > now ? end : undefined;
 }

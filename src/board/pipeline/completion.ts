@@ -8,6 +8,7 @@
  */
 import { CancelledError } from '../../core/errors.js';
 import { isThenable } from '../../core/task.js';
+import { embargoEnd } from '../visibility.js';
 import { checkTags, checkVisibility, EMPTY, type AnyArtifactType, type Artifact, type Draft } from '../artifact.js';
 import { AgentFailed, BOARD, summarizeError } from '../builtins.js';
 import { OutputError } from '../errors.js';
@@ -335,6 +336,7 @@ export class Completion {
       causedBy,
       lineage,
       publisher: agent.publisher,
+      visibleAt: embargoEnd(draft.options?.visibleAt !== undefined || draft.options?.visibleAfterMs !== undefined ? draft.options : declared, Date.now()),
     });
   }
 

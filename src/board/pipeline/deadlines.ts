@@ -1,15 +1,18 @@
 /**
- * Deadlines: batches that time out and joins that expire. One timer, armed for the earliest gate
- * deadline the store reported; when it fires, the due gates are read from the store and each is
- * closed in a publish unit guarded by the gate's version (a batch's run, or a `JoinExpired` fact with
- * its own runs), so that any number of processes may flush the same store and each gate closes once.
+ * Deadlines: batches that time out, joins that expire, embargoes that end. One timer, armed for the
+ * earliest deadline the store reported; when it fires, the due gates are read from the store and each
+ * is closed in a publish unit guarded by the gate's version (a batch's run, or a `JoinExpired` fact
+ * with its own runs), and each held artifact whose embargo ended is released in a publish unit
+ * guarded by its being still held (it is stored, routed now, and scheduled), so that any number of
+ * processes may flush the same store and each gate closes once, each artifact is released once.
  */
 import { isThenable } from '../../core/task.js';
 import type { Artifact } from '../artifact.js';
 import { BOARD, JoinExpired } from '../builtins.js';
 import type { ArtifactWrite, GateClose, NewRun } from '../store/contract.js';
-import { expireGate, type GateEntry, type GateState } from '../store/gate-state.js';
+import { entryIds, expireGate, type GateEntry, type GateState } from '../store/gate-state.js';
 import type { Pipeline } from './pipeline.js';
+import { MAX_TIMER_MS } from '../../core/validate.js';
 
 const FLUSH_BATCH = 64;
 /** When every due gate belongs to agents this board lacks, look again this much later. */
@@ -46,7 +49,7 @@ export class Deadlines {
       this.#at = undefined;
       this.#flushing = true;
       this.#ctx.spawn(() => this.#flush());
-    }, Math.max(0, deadline - Date.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, deadline - Date.now()))); // a later deadline (an embargo next month) is armed again when this fires
   }
 
   /** Asks the store for the next deadline and arms it (after a resume, a cancel, a flush). */
@@ -107,6 +110,7 @@ export class Deadlines {
         closed += progress;
         if (due.length < FLUSH_BATCH || progress === 0) break;
       }
+      closed += await this.#releaseEmbargoes();
       const next = ctx.store.nextDeadline();
       const at = isThenable(next) ? await next : next;
       if (at !== undefined) this.arm(closed === 0 && at <= Date.now() ? Date.now() + FOREIGN_RETRY_MS : at);
@@ -115,6 +119,44 @@ export class Deadlines {
     } finally {
       this.#flushing = false;
       ctx.idle.check();
+    }
+  }
+
+  /** Releases the held artifacts whose embargo ended, each in a unit of its own; answers how many this process released. */
+  async #releaseEmbargoes(): Promise<number> {
+    const ctx = this.#ctx;
+    let released = 0;
+    for (;;) {
+      if (ctx.closed) return released;
+      const now = Date.now();
+      const found = ctx.store.dueEmbargoes(now, FLUSH_BATCH);
+      const due = isThenable(found) ? await found : found;
+      let progress = 0;
+      for (const artifact of due) {
+        try {
+          if (await this.#release(artifact, now)) progress++;
+        } catch (error) {
+          if (!ctx.closed) ctx.internalError('releasing an embargoed artifact', undefined, error);
+        }
+      }
+      released += progress;
+      if (due.length < FLUSH_BATCH || progress === 0) return released;
+    }
+  }
+
+  /** Releases one held artifact: stored and routed now (its embargo ended); false when another process released it first. */
+  async #release(artifact: Artifact, now: number): Promise<boolean> {
+    const ctx = this.#ctx;
+    const wf = ctx.workflows.ensure(artifact.correlationId);
+    ctx.counters.publishStarted(wf);
+    try {
+      const stored = ctx.store.publish({ writes: [ctx.router.route(artifact)], releases: [artifact.id], now });
+      const result = isThenable(stored) ? await stored : stored;
+      if (result.status !== 'applied') return false;
+      ctx.units.applied(result, [artifact]);
+      return true;
+    } finally {
+      ctx.counters.publishEnded(wf);
     }
   }
 
@@ -135,13 +177,14 @@ export class Deadlines {
           id: ctx.ids.next(),
           agent: gate.agent,
           subscription: gate.subscription,
-          inputIds: entries.map((entry) => entry.artifactId),
+          inputIds: entries.flatMap(entryIds),
           correlationId: entries[0]!.correlationId,
           runLimit: agent.spec.maxRunsPerWorkflow === Infinity ? undefined : agent.spec.maxRunsPerWorkflow,
         };
       }
     } else {
-      facts = await this.#expiryFacts(gate, taken, subscription?.join?.withinMs ?? gate.windowMs ?? 0);
+      const join = subscription?.join;
+      facts = await this.#expiryFacts(gate, taken, { withinMs: join?.withinMs ?? gate.windowMs, withinLast: join?.withinLast ?? gate.maxWaiting });
       writes = facts.map((fact) => ctx.router.route(fact));
     }
     const wfs = facts.map((fact) => ctx.workflows.ensure(fact.correlationId));
@@ -159,7 +202,11 @@ export class Deadlines {
   }
 
   /** One `JoinExpired` fact per workflow whose artifacts the expiry took. */
-  async #expiryFacts(gate: GateState, taken: readonly (readonly GateEntry[])[], withinMs: number): Promise<Artifact[]> {
+  async #expiryFacts(
+    gate: GateState,
+    taken: readonly (readonly GateEntry[])[],
+    windows: { readonly withinMs: number | undefined; readonly withinLast: number | undefined },
+  ): Promise<Artifact[]> {
     const ctx = this.#ctx;
     const byWorkflow = new Map<string, { id: string; type: string; position: number }[]>();
     taken.forEach((entries, position) => {
@@ -174,7 +221,14 @@ export class Deadlines {
       const positions = new Set(received.map((r) => r.position));
       const missing = gate.typeNames.filter((_, i) => !positions.has(i));
       const ids = received.map((r) => r.id);
-      const payload = { agent: gate.agent, key: gate.joinKey ?? correlationId, withinMs, received: received.map(({ id, type }) => ({ id, type })), missing };
+      const payload = {
+        agent: gate.agent,
+        key: gate.joinKey ?? correlationId,
+        ...(windows.withinMs === undefined ? {} : { withinMs: windows.withinMs }),
+        ...(windows.withinLast === undefined ? {} : { withinLast: windows.withinLast }),
+        received: received.map(({ id, type }) => ({ id, type })),
+        missing,
+      };
       const visibility = await ctx.units.factVisibility(ids);
       const fact = await ctx.intake.prepare(JoinExpired, payload, {
         producedBy: BOARD,

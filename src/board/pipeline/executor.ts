@@ -9,6 +9,7 @@ import { timeout } from '../../core/timeout.js';
 import { isThenable } from '../../core/task.js';
 import type { Permit } from '../../flow/semaphore.js';
 import { isDraft, type Artifact, type Draft } from '../artifact.js';
+import { bodyInputs } from '../agent.js';
 import { summarizeError } from '../builtins.js';
 import type { AgentContext, BoardReader } from '../context.js';
 import { describe } from '../../core/validate.js';
@@ -256,8 +257,9 @@ export class Executor {
     const inputs = active.inputs;
     const ctx = new RunContext(active.host ?? this.host, active, attempt, inputs, signal);
     if (spec.hooks.length === 0) {
-      if (spec.bestOf !== undefined) return this.#bestOf(agent, inputs, ctx);
-      return this.#evaluate(agent, inputs, ctx, active);
+      const body = bodyInputs(spec, run.subscription, inputs);
+      if (spec.bestOf !== undefined) return this.#bestOf(agent, body, ctx);
+      return this.#evaluate(agent, body, ctx, active);
     }
     return this.#attemptWithHooks(active, inputs, ctx);
   }
@@ -270,7 +272,8 @@ export class Executor {
       const replaced = await hooks.preEvaluate(inputs, ctx);
       if (replaced !== undefined) inputs = replaced;
     }
-    const drafts = spec.bestOf !== undefined ? await this.#bestOf(agent, inputs, ctx) : await this.#evaluate(agent, inputs, ctx, active);
+    const body = bodyInputs(spec, active.run.subscription, inputs);
+    const drafts = spec.bestOf !== undefined ? await this.#bestOf(agent, body, ctx) : await this.#evaluate(agent, body, ctx, active);
     return this.#postEvaluate(agent, drafts, ctx);
   }
 

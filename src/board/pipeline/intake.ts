@@ -29,6 +29,8 @@ export interface Origin {
   readonly lineage?: readonly string[] | undefined;
   /** The artifact's id when the caller fixes it (a workflow started by id: the store refuses a second one); else a new one. */
   readonly id?: string | undefined;
+  /** The end of its embargo (epoch ms), when it is published under one. */
+  readonly visibleAt?: number | undefined;
 }
 
 const FACTS: ReadonlySet<AnyArtifactType> = new Set([AgentFailed, JoinExpired, LoopDetected, TimerTick] as AnyArtifactType[]);
@@ -83,7 +85,8 @@ export class Intake {
             causedBy: origin.causedBy,
             lineage: origin.lineage,
           };
-    return this.#ctx.publishComponents.length > 0 ? this.#applyComponents(type, artifact) : artifact;
+    const held = origin.visibleAt === undefined ? artifact : { ...artifact, visibleAt: new Date(origin.visibleAt).toISOString() };
+    return this.#ctx.publishComponents.length > 0 ? this.#applyComponents(type, held) : held;
   }
 
   /** The payload as frozen plain data; the board's facts are made by the board and trusted as they are. */

@@ -26,11 +26,18 @@ function written(artifact: Artifact, runs: readonly NewRun[], deposits: readonly
 
 export class Router {
   readonly #ctx: Pipeline;
+  /** Artifacts the router held under an embargo (until it routes them again at their release). */
+  readonly #held = new WeakSet<Artifact>();
   /** For each agent, the agents its outputs can reach (transitively); rebuilt after an agent is declared. */
   #reach: Map<string, Set<string>> | undefined;
 
   constructor(ctx: Pipeline) {
     this.#ctx = ctx;
+  }
+
+  /** Whether the last routing of `artifact` held it under its embargo (it is stored, and announced, when released). */
+  isHeld(artifact: Artifact): boolean {
+    return this.#held.has(artifact);
   }
 
   /** Forgets the agent graph: an agent was declared. */
@@ -81,6 +88,16 @@ export class Router {
   }
 
   #route(artifact: Artifact, index: number | undefined): ArtifactWrite {
+    if (artifact.visibleAt !== undefined) {
+      // Under an embargo nobody may see it, so it schedules nobody yet: the store holds it until it is released and routed again.
+      const until = Date.parse(artifact.visibleAt);
+      if (until > Date.now()) {
+        this.#held.add(artifact);
+        const held: ArtifactWrite = { artifact, runs: NO_RUNS, deposits: NO_DEPOSITS, embargoUntil: until };
+        return index === undefined ? held : ({ ...held, index } as OutputWrite);
+      }
+      this.#held.delete(artifact);
+    }
     const routes = this.#ctx.routes.get(artifact.type);
     if (routes === undefined) return written(artifact, NO_RUNS, NO_DEPOSITS, index);
     let runs: NewRun[] | undefined;
@@ -117,6 +134,7 @@ export class Router {
     if (artifact.producedBy === spec.name && !spec.allowSelfTrigger) return false;
     if (subscription.from !== undefined && !subscription.from.has(artifact.producedBy)) return false;
     for (const tag of subscription.tags) if (!artifact.tags.includes(tag)) return false;
+    if (subscription.anyTags !== undefined && !subscription.anyTags.some((tag) => artifact.tags.includes(tag))) return false;
     if (!isVisibleTo(artifact.visibility, artifact.producedBy, agent.viewer)) return false;
     if (subscription.where !== undefined) {
       try {
@@ -152,7 +170,10 @@ export class Router {
         return undefined;
       }
     }
-    const batch = subscription.batch;
+    const join = subscription.join;
+    // A join feeding a batch deposits into the join; the groups it lets out go on into the batch.
+    const batch = join === undefined ? subscription.batch : undefined;
+    const thenBatch = join === undefined || subscription.batch === undefined ? undefined : subscription.batch;
     const positions: number[] = [];
     if (batch !== undefined) positions.push(0);
     else subscription.types.forEach((type, i) => type.name === artifact.type && positions.push(i));
@@ -160,11 +181,21 @@ export class Router {
       key: gateKey(name, subscription.index, joinKey === undefined ? { correlationId: artifact.correlationId } : { joinKey }),
       agent: name,
       subscription: subscription.index,
-      kind: batch !== undefined ? 'batch' : subscription.join !== undefined ? 'join' : 'and',
+      kind: batch !== undefined ? 'batch' : join !== undefined ? 'join' : 'and',
       typeNames: batch !== undefined ? [subscription.types[0]!.name] : subscription.types.map((type) => type.name),
       positions,
       batchSize: batch === undefined ? undefined : Math.min(batch.size, Number.MAX_SAFE_INTEGER),
-      windowMs: batch !== undefined ? batch.timeoutMs : subscription.join?.withinMs,
+      windowMs: batch !== undefined ? batch.timeoutMs : join?.withinMs,
+      maxWaiting: join?.withinLast,
+      // Joined groups are batched where the join collects: across workflows for a join by key, else per workflow.
+      thenBatch:
+        thenBatch === undefined
+          ? undefined
+          : {
+              key: `${gateKey(name, subscription.index, joinKey === undefined ? { correlationId: artifact.correlationId } : 'board')}/batch`,
+              batchSize: Math.min(thenBatch.size, Number.MAX_SAFE_INTEGER),
+              windowMs: thenBatch.timeoutMs,
+            },
       joinKey,
       artifactId: artifact.id,
       correlationId: artifact.correlationId,

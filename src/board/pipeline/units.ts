@@ -71,13 +71,16 @@ export class Units {
    */
   applied(result: UnitResult, artifacts: readonly Artifact[], deposited = false): void {
     const ctx = this.#ctx;
-    ctx.counters.artifactsStored(artifacts.length);
-    if (ctx.events.listening && artifacts.length > 0) {
+    // An artifact held under an embargo is stored (and announced) when it is released, not now.
+    const router = ctx.router;
+    const stored = artifacts.some((artifact) => router.isHeld(artifact)) ? artifacts.filter((artifact) => !router.isHeld(artifact)) : artifacts;
+    ctx.counters.artifactsStored(stored.length);
+    if (ctx.events.listening && stored.length > 0) {
       // The clock is read once per unit, and not at all when the unit queued runs: they carry its time
       // (`enqueuedAt`, the board's clock when the store applied it). Reading the clock is a system call
       // on some machines, and the board would otherwise read it again for each event.
       const at = result.runs.length > 0 ? result.runs[0]!.enqueuedAt : Date.now();
-      for (const artifact of artifacts) {
+      for (const artifact of stored) {
         ctx.events.emit({ kind: 'published', at, artifactId: artifact.id, type: artifact.type, producedBy: artifact.producedBy, correlationId: artifact.correlationId });
       }
     }

@@ -3,7 +3,7 @@
  * could make the unit fail in process (an artifact id twice in one unit, a deposit naming positions
  * its gate does not have), so that a batch of completions rejects such an item alone, up front.
  */
-import type { ArtifactWrite } from './contract.js';
+import { checkEmbargoWrite, type ArtifactWrite } from './contract.js';
 
 /** Throws when `writes` could not be applied; a unit of one write (the common case) allocates nothing. */
 export function checkWrites(writes: readonly ArtifactWrite[]): void {
@@ -11,6 +11,7 @@ export function checkWrites(writes: readonly ArtifactWrite[]): void {
   for (const write of writes) {
     const id = write.artifact.id;
     if (ids?.has(id) === true) throw new Error(`an artifact with id ${id} is already stored`);
+    checkEmbargoWrite(write);
     ids?.add(id);
     for (const deposit of write.deposits) {
       const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;

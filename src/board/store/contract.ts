@@ -16,6 +16,8 @@
  * - {@link BoardStore.renewLeases}, {@link BoardStore.requeueExpired}: leases.
  * - {@link BoardStore.dueGates} + a publish unit with `closeGates`: batches that time out and joins
  *   that expire, from any process, exactly once (the close is guarded by the gate's version).
+ * - A write with `embargoUntil` holds its artifact apart; {@link BoardStore.dueEmbargoes} + a publish
+ *   unit with `releases`: embargoes that end, released (stored and scheduled) exactly once.
  * - {@link BoardStore.setWorkflowState}: pause, resume, cancel (cancel drops queued runs and gate
  *   entries of the workflow in the same unit).
  * - {@link BoardStore.pending}: the idle question, answered by the store.
@@ -133,10 +135,19 @@ export interface GateDeposit {
   readonly batchSize?: number | undefined;
   /** A batch's timeout or a join's window, counted from the gate's opening; none when undefined. */
   readonly windowMs?: number | undefined;
+  /** A join's count window: at most this many entries wait per position, the oldest pushed out beyond it; none when undefined. */
+  readonly maxWaiting?: number | undefined;
   /** The join key, for joins. */
   readonly joinKey?: string | undefined;
   readonly artifactId: string;
+  /** A joined group entering the batch its join feeds: the group's artifacts in declared order (`artifactId` is the first). */
+  readonly artifactIds?: readonly string[] | undefined;
   readonly correlationId: string;
+  /**
+   * A join feeding a batch: a group this deposit completes is not a run but enters this batch gate
+   * (`batchDepositOf` of `gate-state.ts`) in the same unit; the batch's run has the groups' artifacts, flattened.
+   */
+  readonly thenBatch?: { readonly key: string; readonly batchSize: number; readonly windowMs: number | undefined } | undefined;
   /** The id of the run created if this deposit completes a group. */
   readonly runId: string;
   readonly runLimit?: number | undefined;
@@ -148,6 +159,12 @@ export interface ArtifactWrite {
   /** Runs of single-type subscriptions it schedules directly. */
   readonly runs: readonly NewRun[];
   readonly deposits: readonly GateDeposit[];
+  /**
+   * An embargo's end (epoch ms): the store holds the artifact apart instead of storing it (no read
+   * finds it, `runs` and `deposits` must be empty) until a unit releases it ({@link PublishUnit.releases})
+   * after {@link BoardStore.dueEmbargoes} answered it. Undefined: stored at once.
+   */
+  readonly embargoUntil?: number | undefined;
 }
 
 /** An output of a claimed run: keyed by (run id, index), applied at most once. */
@@ -179,6 +196,13 @@ export interface PublishUnit {
   /** Runs of artifacts stored before (a replay, a run scheduled later), created in the same unit. */
   readonly runs?: readonly NewRun[] | undefined;
   readonly closeGates?: readonly GateClose[] | undefined;
+  /**
+   * Ids of held (embargoed) artifacts this unit releases: each is stored by a write of the same unit
+   * (with the runs and deposits it causes now), and leaves the held ones. The unit is a `conflict`
+   * (nothing applied) unless every one of them is still held, so that of several processes releasing
+   * the same artifact exactly one does.
+   */
+  readonly releases?: readonly string[] | undefined;
   /** The board's clock (epoch ms): `enqueuedAt`, gate openings and deadlines use it. */
   readonly now: number;
 }
@@ -282,7 +306,10 @@ export interface Pending {
   /** Queued runs of paused workflows (they wait for a resume, not for work). */
   readonly paused: number;
   readonly running: number;
-  /** Open gates with a deadline (a batch timeout, a join window): work that will happen by itself. */
+  /**
+   * Work that will happen by itself at a known time: open gates with a deadline (a batch timeout, a
+   * join window) and held (embargoed) artifacts waiting for their release.
+   */
   readonly timedGates: number;
 }
 
@@ -498,12 +525,19 @@ export interface BoardStore {
   /** Open gates whose deadline is at or before `now`, oldest deadline first, at most `limit`. Read only. */
   dueGates(now: number, limit: number): Awaitable<readonly GateState[]>;
 
-  /** The earliest deadline of an open gate (epoch ms), to arm a timer; undefined when none. */
+  /** The earliest deadline of an open gate or end of an embargo (epoch ms), to arm a timer; undefined when none. */
   nextDeadline(): Awaitable<number | undefined>;
 
   /**
-   * Sets a workflow's state. Cancelling drops its queued runs and removes its entries from open gates
-   * in the same unit; a cancelled workflow stays cancelled (answers `previous: 'cancelled'`).
+   * Held (embargoed) artifacts whose embargo ended at or before `now`, earliest end first, at most
+   * `limit`: what a board releases with a publish unit naming them in `releases`. Read only.
+   */
+  dueEmbargoes(now: number, limit: number): Awaitable<readonly Artifact[]>;
+
+  /**
+   * Sets a workflow's state. Cancelling drops its queued runs and held (embargoed) artifacts and
+   * removes its entries from open gates in the same unit; a cancelled workflow stays cancelled
+   * (answers `previous: 'cancelled'`).
    */
   setWorkflowState(correlationId: string, state: WorkflowState): Awaitable<WorkflowChange>;
   /** A workflow's state; `active` for a workflow the store never paused or cancelled. */
@@ -588,4 +622,25 @@ export interface BoardStore {
 
   /** Releases connections and files. */
   close?(): Awaitable<void>;
+}
+
+/**
+ * Refuses a held (embargoed) write that would schedule anything: what an artifact schedules is
+ * decided when it is released. Every store checks its writes with it.
+ *
+ * @example
+ * ```ts
+ * import { checkEmbargoWrite } from 'skein/board/store';
+ * const artifact = { id: 'a1', type: 'Note', payload: 1, producedBy: 'external', correlationId: 'wf', tags: [], visibility: { kind: 'public' as const }, createdAt: new Date().toISOString(), causedBy: [] };
+ * checkEmbargoWrite({ artifact, runs: [], deposits: [], embargoUntil: Date.now() + 1_000 }); // fine
+ * ```
+ */
+export function checkEmbargoWrite(write: ArtifactWrite): void {
+  if (write.embargoUntil === undefined) return;
+  if (typeof write.embargoUntil !== 'number' || !Number.isFinite(write.embargoUntil)) {
+    throw new TypeError(`embargoUntil of artifact ${write.artifact.id} must be epoch milliseconds, got ${String(write.embargoUntil)}`);
+  }
+  if (write.runs.length > 0 || write.deposits.length > 0) {
+    throw new TypeError(`artifact ${write.artifact.id} is held under an embargo: it schedules nothing until it is released (runs and deposits must be empty)`);
+  }
 }

@@ -10,17 +10,73 @@
  *
  * Windows count from the oldest waiting entry: a gate's deadline is the earliest `at + windowMs` of
  * the entries at the heads of its positions.
+ *
+ * A count window (`maxWaiting`, a join's `withinLast`) keeps at most that many matchable entries per
+ * position: a deposit beyond it pushes the oldest one out of the window. An entry pushed out stays in
+ * its slot, in a prefix of `evicted[i]` entries right after the head that matching skips, until the
+ * gate is closed: `evictedSince` makes the gate due at once, so the deadline path reports the entries
+ * in a `JoinExpired` fact (through the same guarded close as a time window) instead of dropping them.
+ * Kept in the slots, they stay findable by workflow (a cancel removes them, every store indexes them).
  */
 import type { GateDeposit, NewRun, RunRecord } from './contract.js';
 
 /** What a gate collects: one artifact per declared type (`and`), up to a batch size of one type (`batch`), or an AND group per join key within a window (`join`). */
 export type GateKind = 'and' | 'batch' | 'join';
 
-/** An artifact waiting in a gate, with its workflow and arrival time (epoch ms). */
+/**
+ * An artifact waiting in a gate, with its workflow and arrival time (epoch ms). In the batch of a
+ * join feeding a batch, an entry is one joined group: `artifactIds` holds its artifacts in declared
+ * order (`artifactId` is the first), and `correlationId` is the workflow its run would belong to.
+ */
 export interface GateEntry {
   readonly artifactId: string;
   readonly correlationId: string;
   readonly at: number;
+  /** A joined group's artifacts, in declared order; absent for an entry of one artifact. */
+  readonly artifactIds?: readonly string[] | undefined;
+}
+
+/**
+ * The artifacts an entry holds: its group's, or its one artifact.
+ *
+ * @example
+ * ```ts
+ * import { entryIds } from 'skein/board/store';
+ * entryIds({ artifactId: 'a1', correlationId: 'wf', at: 0, artifactIds: ['a1', 'b1'] }); // ['a1', 'b1']
+ * ```
+ */
+export function entryIds(entry: GateEntry): readonly string[] {
+  return entry.artifactIds ?? [entry.artifactId];
+}
+
+/**
+ * The deposit that a group let out of a join makes into the batch the join feeds
+ * (`deposit.thenBatch`): one entry holding the whole group, in the group's first workflow.
+ *
+ * @example
+ * ```ts no-run
+ * for (const group of depositIntoGate(join, deposit, now).groups) {
+ *   if (deposit.thenBatch !== undefined) deposit(batchDepositOf(deposit, group)); else createRun(groupRun(deposit, group));
+ * }
+ * ```
+ */
+export function batchDepositOf(deposit: GateDeposit, group: readonly GateEntry[]): GateDeposit {
+  const then = deposit.thenBatch!;
+  return {
+    key: then.key,
+    agent: deposit.agent,
+    subscription: deposit.subscription,
+    kind: 'batch',
+    typeNames: deposit.typeNames,
+    positions: [0],
+    batchSize: then.batchSize,
+    windowMs: then.windowMs,
+    artifactId: group[0]!.artifactId,
+    artifactIds: group.flatMap(entryIds),
+    correlationId: group[0]!.correlationId,
+    runId: deposit.runId,
+    runLimit: deposit.runLimit,
+  };
 }
 
 /**
@@ -41,9 +97,15 @@ export interface GateState {
   readonly joinKey?: string | undefined;
   readonly batchSize?: number | undefined;
   readonly windowMs?: number | undefined;
+  /** A count window: at most this many matchable entries wait per position; undefined: no limit. */
+  readonly maxWaiting?: number | undefined;
   /** One FIFO per position; the entries before `heads[i]` were taken already. */
   readonly slots: GateEntry[][];
   readonly heads: number[];
+  /** Per position, how many entries after the head left the count window (absent: none). */
+  evicted?: number[] | undefined;
+  /** Epoch ms when the oldest entry still waiting to be reported left the count window; undefined: none did. */
+  evictedSince?: number | undefined;
   /** Epoch ms of the earliest window end among waiting entries; undefined when the gate has no window. */
   deadline: number | undefined;
   /** Bumped by every change, so that closing a due gate can be guarded against a concurrent deposit. */
@@ -93,6 +155,7 @@ export function openGate(deposit: GateDeposit): GateState {
     joinKey: deposit.joinKey,
     batchSize: deposit.batchSize,
     windowMs: deposit.windowMs,
+    maxWaiting: deposit.maxWaiting,
     slots: Array.from({ length: width }, () => []),
     heads: Array.from({ length: width }, () => 0),
     deadline: undefined,
@@ -110,9 +173,43 @@ function firstVersion(): number {
   return Math.floor(Math.random() * 2 ** 30);
 }
 
-/** How many entries wait at `position`. */
+/** How many entries wait at `position` (those pushed out of a count window included, until they are reported). */
 export function waitingAt(state: GateState, position: number): number {
   return state.slots[position]!.length - state.heads[position]!;
+}
+
+/** How many entries pushed out of the count window wait at `position` to be reported. */
+function evictedAt(state: GateState, position: number): number {
+  return state.evicted?.[position] ?? 0;
+}
+
+/** How many entries at `position` a group may still take (inside the count window). */
+function matchableAt(state: GateState, position: number): number {
+  return waitingAt(state, position) - evictedAt(state, position);
+}
+
+/** Pushes the oldest matchable entry at `position` out of the count window. */
+function evictOldest(gate: GateState, position: number, now: number): void {
+  const evicted = (gate.evicted ??= gate.slots.map(() => 0));
+  evicted[position]!++;
+  gate.evictedSince ??= now;
+}
+
+/**
+ * Takes the oldest matchable entry at `position`. Entries pushed out of the count window sit between
+ * the head and it: it is swapped with the head first (their order does not matter, they are reported
+ * together), so that the take stays O(1).
+ */
+function takeMatchable(gate: GateState, position: number): GateEntry {
+  const skip = evictedAt(gate, position);
+  if (skip > 0) {
+    const slot = gate.slots[position]!;
+    const head = gate.heads[position]!;
+    const entry = slot[head + skip]!;
+    slot[head + skip] = slot[head]!;
+    slot[head] = entry;
+  }
+  return take(gate, position, 1)[0]!;
 }
 
 /** The entries waiting at `position`, oldest first. */
@@ -137,16 +234,22 @@ export function depositIntoGate(state: GateState | undefined, deposit: GateDepos
   let position = -1;
   for (const candidate of deposit.positions) {
     if (candidate < 0 || candidate >= gate.slots.length) throw new RangeError(`gate ${gate.key} has no position ${candidate}`);
-    if (position === -1 || waitingAt(gate, candidate) < waitingAt(gate, position)) position = candidate;
+    if (position === -1 || matchableAt(gate, candidate) < matchableAt(gate, position)) position = candidate;
   }
   if (position === -1) throw new RangeError(`a deposit into gate ${gate.key} names no position`);
-  gate.slots[position]!.push({ artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now });
+  gate.slots[position]!.push(
+    deposit.artifactIds === undefined
+      ? { artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now }
+      : { artifactId: deposit.artifactId, correlationId: deposit.correlationId, at: now, artifactIds: deposit.artifactIds },
+  );
   gate.version++;
   const groups: GateEntry[][] = [];
   if (gate.kind === 'batch') {
     if (waitingAt(gate, 0) >= deposit.batchSize!) groups.push(take(gate, 0, deposit.batchSize!));
-  } else if (gate.slots.every((_, i) => waitingAt(gate, i) > 0)) {
-    groups.push(gate.slots.map((_, i) => take(gate, i, 1)[0]!));
+  } else if (gate.slots.every((_, i) => matchableAt(gate, i) > 0)) {
+    groups.push(gate.slots.map((_, i) => takeMatchable(gate, i)));
+  } else if (gate.maxWaiting !== undefined && matchableAt(gate, position) > gate.maxWaiting) {
+    evictOldest(gate, position, now);
   }
   return settle(gate, groups);
 }
@@ -165,7 +268,7 @@ export function groupRun(deposit: GateDeposit, group: readonly GateEntry[]): New
     id: deposit.runId,
     agent: deposit.agent,
     subscription: deposit.subscription,
-    inputIds: group.map((entry) => entry.artifactId),
+    inputIds: group.flatMap(entryIds),
     correlationId: group[0]!.correlationId,
     runLimit: deposit.runLimit,
   };
@@ -205,7 +308,8 @@ export function queuedRun(run: NewRun, now: number): QueuedRun {
 
 /**
  * Closes what is due in `state` at `now`: a batch gives everything waiting (its timeout passed); a
- * join or an AND gate with a window gives, per position, the entries whose window passed.
+ * join or an AND gate with a window gives, per position, the entries whose window passed (pushed out
+ * of the count window, or waiting longer than `windowMs`).
  */
 export function expireGate(state: GateState, now: number): GateExpiry {
   const taken: GateEntry[][] = [];
@@ -215,11 +319,13 @@ export function expireGate(state: GateState, now: number): GateExpiry {
       taken.push(take(state, i, waitingAt(state, i)));
       continue;
     }
-    let count = 0;
+    let count = evictedAt(state, i);
     const slot = state.slots[i]!;
-    for (let j = state.heads[i]!; j < slot.length && slot[j]!.at + windowMs <= now; j++) count++;
+    for (let j = state.heads[i]! + count; j < slot.length && slot[j]!.at + windowMs <= now; j++) count++;
     taken.push(take(state, i, count));
   }
+  state.evicted = undefined;
+  state.evictedSince = undefined;
   state.version++;
   return { state: settle(state, []).state, taken };
 }
@@ -228,12 +334,21 @@ export function expireGate(state: GateState, now: number): GateExpiry {
 export function removeWorkflowFromGate(state: GateState, correlationId: string): GateTransition {
   let changed = false;
   for (let i = 0; i < state.slots.length; i++) {
-    const kept = entriesAt(state, i).filter((entry) => entry.correlationId !== correlationId);
-    if (kept.length !== waitingAt(state, i)) {
+    const waiting = entriesAt(state, i);
+    const kept = waiting.filter((entry) => entry.correlationId !== correlationId);
+    if (kept.length !== waiting.length) {
+      if (state.evicted !== undefined) {
+        const evicted = waiting.slice(0, state.evicted[i]);
+        state.evicted[i] = evicted.filter((entry) => entry.correlationId !== correlationId).length;
+      }
       state.slots[i] = kept;
       state.heads[i] = 0;
       changed = true;
     }
+  }
+  if (state.evicted?.every((count) => count === 0) === true) {
+    state.evicted = undefined;
+    state.evictedSince = undefined;
   }
   if (changed) state.version++;
   return settle(state, []);
@@ -242,7 +357,7 @@ export function removeWorkflowFromGate(state: GateState, correlationId: string):
 /** Every artifact id waiting in `state`. */
 export function waitingIds(state: GateState): string[] {
   const ids: string[] = [];
-  for (let i = 0; i < state.slots.length; i++) for (const entry of entriesAt(state, i)) ids.push(entry.artifactId);
+  for (let i = 0; i < state.slots.length; i++) for (const entry of entriesAt(state, i)) ids.push(...entryIds(entry));
   return ids;
 }
 
@@ -271,6 +386,7 @@ function settle(gate: GateState, groups: GateEntry[][]): GateTransition {
       if (head !== undefined && (deadline === undefined || head.at + gate.windowMs < deadline)) deadline = head.at + gate.windowMs;
     }
   }
+  if (gate.evictedSince !== undefined && (deadline === undefined || gate.evictedSince < deadline)) deadline = gate.evictedSince;
   gate.deadline = deadline;
   return { state: gate, groups };
 }
@@ -279,6 +395,7 @@ function settle(gate: GateState, groups: GateEntry[][]): GateTransition {
 export function cloneGate(state: GateState): GateState {
   return {
     ...state,
+    evicted: state.evicted?.slice(),
     slots: state.slots.map((_, i) => entriesAt(state, i)),
     heads: state.heads.map(() => 0),
   };

@@ -36,7 +36,10 @@ export type {
   WorkflowChange,
   WorkflowState,
 } from './contract.js';
+export { checkEmbargoWrite } from './contract.js';
 export {
+  batchDepositOf,
+  entryIds,
   depositIntoGate,
   cloneGate,
   entriesAt,

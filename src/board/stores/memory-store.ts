@@ -12,6 +12,7 @@ import { Deque } from '../../flow/deque.js';
 import type { Artifact, ArtifactTypeOf } from '../artifact.js';
 import { assertInteger, assertOptions } from '../../core/validate.js';
 import { checkArtifactQuery } from '../query.js';
+import { checkEmbargoWrite } from '../store/contract.js';
 import type {
   AdmissionAnswer,
   AdmissionRequest,
@@ -44,7 +45,7 @@ import type {
 } from '../store/contract.js';
 import { checkValueKey, valueText } from '../store/values.js';
 import { checkAdmission } from '../store/admission.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
+import { batchDepositOf, cloneGate, depositIntoGate, entriesAt, entryIds, expireGate, groupRun, queuedRun, removeWorkflowFromGate, type GateEntry, type GateState } from '../store/gate-state.js';
 
 /**
  * Options of `new MemoryStore()`.
@@ -124,6 +125,14 @@ function nothing(status: UnitResult['status']): UnitResult {
   return { status, runs: NO_RUNS, limited: NO_LIMITS, duplicates: 0, nextDeadline: undefined };
 }
 
+/** An artifact held apart until its embargo ends. */
+interface Embargoed {
+  readonly artifact: Artifact;
+  readonly until: number;
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+
 /** The entries of `gate` that belong to workflow `correlationId`. */
 function holding(gate: GateState, correlationId: string): GateEntry[] {
   const found: GateEntry[] = [];
@@ -167,6 +176,8 @@ export class MemoryStore implements BoardStore {
   readonly #loops = new Map<string, Map<string, LoopCounter>>();
   readonly #gates = new Map<string, GateState>();
   readonly #timed = new Set<GateState>();
+  /** Artifacts held apart until their embargo ends, by id. */
+  readonly #embargoed = new Map<string, Embargoed>();
   readonly #deadLetters = new Map<string, DeadLetter>();
   readonly #timers = new Map<string, TimerRecord>();
   /** The key/value space: namespace, then key; values as JSON text, so that a caller's object is never shared. */
@@ -184,10 +195,14 @@ export class MemoryStore implements BoardStore {
   // Units
 
   publish(unit: PublishUnit): UnitResult {
-    this.#checkWrites(unit.writes);
+    const releases = unit.releases ?? NO_IDS;
+    // A release already done is a conflict, not a repeated id: checked before the writes.
+    for (const id of releases) if (!this.#embargoed.has(id)) return nothing('conflict');
+    this.#checkWrites(unit.writes, releases);
     for (const write of unit.writes) if (this.#states.get(write.artifact.correlationId) === 'cancelled') return nothing('cancelled');
     for (const run of unit.runs ?? NO_NEW_RUNS) if (this.#states.get(run.correlationId) === 'cancelled') return nothing('cancelled');
     for (const close of unit.closeGates ?? NO_CLOSES) if (this.#gates.get(close.key)?.version !== close.version) return nothing('conflict');
+    for (const id of releases) this.#embargoed.delete(id);
     const log = new UnitLog();
     for (const close of unit.closeGates ?? NO_CLOSES) this.#closeGate(close, unit.now, log);
     for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
@@ -305,7 +320,15 @@ export class MemoryStore implements BoardStore {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const gate of this.#timed) if (next === undefined || gate.deadline! < next) next = gate.deadline;
+    for (const { until } of this.#embargoed.values()) if (next === undefined || until < next) next = until;
     return next;
+  }
+
+  dueEmbargoes(now: number, limit: number): Artifact[] {
+    const due: Embargoed[] = [];
+    for (const held of this.#embargoed.values()) if (held.until <= now) due.push(held);
+    due.sort((a, b) => a.until - b.until);
+    return due.slice(0, limit).map((held) => held.artifact);
   }
 
   setWorkflowState(correlationId: string, state: WorkflowState): WorkflowChange {
@@ -325,11 +348,12 @@ export class MemoryStore implements BoardStore {
       });
     }
     for (const run of dropped) this.#endRun(run);
+    for (const [id, held] of this.#embargoed) if (held.artifact.correlationId === correlationId) this.#embargoed.delete(id);
     for (const gate of [...this.#gates.values()]) {
       const removed = holding(gate, correlationId);
       if (removed.length === 0) continue;
       this.#storeGate(gate.key, removeWorkflowFromGate(gate, correlationId).state);
-      for (const entry of removed) this.#unpin(entry.artifactId);
+      for (const entry of removed) for (const id of entryIds(entry)) this.#unpin(id);
     }
     return { previous, dropped: dropped.map(snapshot) };
   }
@@ -350,11 +374,12 @@ export class MemoryStore implements BoardStore {
       const paused = this.#states.get(id) === 'paused';
       let timedGates = 0;
       for (const gate of this.#timed) if (holding(gate, id).length > 0) timedGates++;
+      for (const held of this.#embargoed.values()) if (held.artifact.correlationId === id) timedGates++;
       return { queued: paused ? 0 : queued, paused: paused ? queued : 0, running: counts?.running ?? 0, timedGates };
     }
     let paused = 0;
     for (const [correlationId, state] of this.#states) if (state === 'paused') paused += this.#counts.get(correlationId)?.queued ?? 0;
-    return { queued: this.#queued - paused, paused, running: this.#running.size, timedGates: this.#timed.size };
+    return { queued: this.#queued - paused, paused, running: this.#running.size, timedGates: this.#timed.size + this.#embargoed.size };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -547,11 +572,13 @@ export class MemoryStore implements BoardStore {
   // Applying writes
 
   /** Everything that could make a unit fail, checked before anything changes. */
-  #checkWrites(writes: readonly ArtifactWrite[]): void {
+  #checkWrites(writes: readonly ArtifactWrite[], releases: readonly string[] = NO_IDS): void {
     const ids = writes.length > 1 ? new Set<string>() : undefined;
     for (const write of writes) {
       const id = write.artifact.id;
       if (this.#byId.has(id) || ids?.has(id) === true) throw new Error(`an artifact with id ${id} is already stored`);
+      if (this.#embargoed.has(id) && !releases.includes(id)) throw new Error(`an artifact with id ${id} is already stored (held under an embargo)`);
+      checkEmbargoWrite(write);
       ids?.add(id);
       for (const deposit of write.deposits) {
         const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
@@ -586,6 +613,11 @@ export class MemoryStore implements BoardStore {
   }
 
   #applyWrite(write: ArtifactWrite, now: number, log: UnitLog): void {
+    if (write.embargoUntil !== undefined) {
+      this.#embargoed.set(write.artifact.id, { artifact: write.artifact, until: write.embargoUntil });
+      if (log.nextDeadline === undefined || write.embargoUntil < log.nextDeadline) log.nextDeadline = write.embargoUntil;
+      return;
+    }
     this.#storeArtifact(write.artifact);
     for (const run of write.runs) this.#createRun(run, now, log);
     for (const deposit of write.deposits) this.#deposit(deposit, now, log);
@@ -602,15 +634,13 @@ export class MemoryStore implements BoardStore {
 
   #deposit(deposit: GateDeposit, now: number, log: UnitLog): void {
     const transition = depositIntoGate(this.#gates.get(deposit.key), deposit, now);
-    this.#pin(deposit.artifactId);
+    for (const id of deposit.artifactIds ?? [deposit.artifactId]) this.#pin(id);
     this.#storeGate(deposit.key, transition.state, log);
     for (const group of transition.groups) {
-      this.#createRun(
-        groupRun(deposit, group),
-        now,
-        log,
-      );
-      for (const entry of group) this.#unpin(entry.artifactId);
+      // A join feeding a batch: the group enters the batch (pinning its artifacts again) instead of making a run.
+      if (deposit.thenBatch !== undefined) this.#deposit(batchDepositOf(deposit, group), now, log);
+      else this.#createRun(groupRun(deposit, group), now, log);
+      for (const entry of group) for (const id of entryIds(entry)) this.#unpin(id);
     }
   }
 
@@ -619,7 +649,7 @@ export class MemoryStore implements BoardStore {
     const { state, taken } = expireGate(gate, now);
     this.#storeGate(close.key, state, log);
     if (close.run !== undefined) this.#createRun(close.run, now, log);
-    for (const entries of taken) for (const entry of entries) this.#unpin(entry.artifactId);
+    for (const entries of taken) for (const entry of entries) for (const id of entryIds(entry)) this.#unpin(id);
   }
 
   #storeGate(key: string, state: GateState | undefined, log?: UnitLog): void {

@@ -17,6 +17,8 @@ import { gateKey } from '../store/gate-state.js';
 import { T0, Fixtures } from './store-contract-fixtures.js';
 import { describeOptionalContract } from './store-contract-optional.js';
 import { describeAdmissionContract } from './store-contract-admission.js';
+import { describeJoinedBatchContract, describeWindowContract } from './store-contract-windows.js';
+import { describeEmbargoContract } from './store-contract-embargoes.js';
 
 const ref = (run: ClaimedRun) => ({ runId: run.id, owner: run.owner, attempt: run.attempt });
 
@@ -561,6 +563,9 @@ export function describeStoreContract(name: string, makeStore: () => BoardStore 
 
     describeOptionalContract(withStore);
     describeAdmissionContract(withStore);
+    describeWindowContract(withStore);
+    describeJoinedBatchContract(withStore);
+    describeEmbargoContract(withStore);
   });
 }
 

@@ -75,7 +75,9 @@ describe.skipIf(POSTGRES_URL === undefined)('PostgresStore under concurrency', (
       await admin.query(`drop index "${schema}".runs_claimable`);
       await admin.query(`create index runs_queued on "${schema}".runs (queue_pos) where state = 'queued'`);
       await admin.query(`create index runs_owner_idx on "${schema}".runs (owner) where state = 'running'`);
-      await admin.query(`delete from "${schema}".migrations where version = 5`);
+      // Later migrations are undone too, so that opening applies 5 and what follows it.
+      await admin.query(`drop table "${schema}".embargoes`);
+      await admin.query(`delete from "${schema}".migrations where version >= 5`);
       const upgraded = await PostgresStore.open({ connectionString: POSTGRES_URL!, schema, poolSize: 2 });
       opened.push(upgraded);
       const { rows } = await admin.query(`select indexname from pg_indexes where schemaname = $1 and tablename = 'runs' order by indexname`, [schema]);

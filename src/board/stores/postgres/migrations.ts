@@ -137,6 +137,20 @@ const MIGRATIONS: readonly Migration[] = [
       `drop index :schema.runs_owner_idx`,
     ],
   },
+  {
+    // Artifacts held under an embargo until they become visible; a release deletes the row and stores the artifact in one unit.
+    version: 6,
+    statements: [
+      `create table :schema.embargoes (
+         id text primary key,
+         correlation_id text not null,
+         visible_at bigint not null,
+         body json not null
+       )`,
+      `create index embargoes_by_end on :schema.embargoes (visible_at)`,
+      `create index embargoes_by_workflow on :schema.embargoes (correlation_id)`,
+    ],
+  },
 ];
 
 /**

@@ -46,7 +46,7 @@ import { migrate, quoteSchema } from './migrations.js';
 import { holdingWorkflow, runFromRow, toNumber, type RunRow } from './rows.js';
 import { compileStatements, type Statements } from './statements.js';
 import { inTransaction, Rollback } from './transaction.js';
-import { nothing, UnitLog, UnitWriter } from './unit-writer.js';
+import { gateKeysOf, nothing, UnitLog, UnitWriter } from './unit-writer.js';
 import { WakeListener, type StoreNotice } from './wake-listener.js';
 import { admissionStatements, admitWorkflow, type AdmissionStatements } from './admission.js';
 
@@ -183,6 +183,11 @@ export class PostgresStore implements BoardStore {
       // close's version check must not answer `conflict` for a cancelled workflow, so it checks first.
       const guarded = closes.length === 0 ? await this.#shareWorkflows(client, correlationIds) : [];
       if (closes.length > 0 && (await this.#anyCancelled(client, correlationIds))) throw new Rollback(nothing('cancelled'));
+      const releases = unit.releases ?? [];
+      if (releases.length > 0) {
+        const released = await client.query(this.#sql.releaseArtifacts([...releases]));
+        if (released.rows.length !== new Set(releases).size) throw new Rollback(nothing('conflict'));
+      }
       const writer = new UnitWriter(client, this.#sql, this.#channel, unit.now);
       if (closes.length > 0) {
         const gates = await writer.lockGates(closes.map((close) => close.key));
@@ -329,7 +334,7 @@ export class PostgresStore implements BoardStore {
       plans.push({ run, completion, log, writes, cancelled: isCancelled });
       ended.push(run.id);
     }
-    await writer.lockGates(plans.flatMap((plan) => plan?.writes.flatMap((write) => write.deposits.map((deposit) => deposit.key)) ?? []));
+    await writer.lockGates(plans.flatMap((plan) => (plan === undefined ? [] : gateKeysOf(plan.writes))));
     for (const plan of plans) if (plan !== undefined) await writer.apply(plan.writes, undefined, plan.log);
     const letters = plans.flatMap((plan) => (plan?.completion.outcome === 'failed' ? [plan.completion.deadLetter] : []));
     if (letters.length > 0) {
@@ -380,6 +385,11 @@ export class PostgresStore implements BoardStore {
     return toNumber((rows[0] as { deadline: unknown }).deadline);
   }
 
+  async dueEmbargoes(now: number, limit: number): Promise<Artifact[]> {
+    const { rows } = await this.#query(this.#sql.dueEmbargoes(now, limit));
+    return (rows as { body: Artifact }[]).map((row) => row.body);
+  }
+
   async setWorkflowState(correlationId: string, state: WorkflowState): Promise<WorkflowChange> {
     return this.#unit(async (client) => {
       await client.query(this.#sql.lockWorkflow(correlationId, this.schema));
@@ -389,6 +399,7 @@ export class PostgresStore implements BoardStore {
       await client.query(this.#sql.notify(this.#channel, `workflow:${state}:${correlationId}`));
       if (state !== 'cancelled') return { previous, dropped: [] };
       const { rows } = await client.query(this.#sql.dropQueuedRuns(correlationId));
+      await client.query(this.#sql.dropEmbargoesOf(correlationId));
       const gates = await client.query(this.#sql.lockGatesOfWorkflow(holdingWorkflow(correlationId)));
       const writer = new UnitWriter(client, this.#sql, this.#channel, 0);
       for (const row of gates.rows as { key: string; state: GateState }[]) {

@@ -5,6 +5,7 @@
 import type { PostgresQuery } from './connection.js';
 import * as artifacts from './sql/artifacts.js';
 import * as deadLetters from './sql/dead-letters.js';
+import * as embargoes from './sql/embargoes.js';
 import * as gates from './sql/gates.js';
 import * as loopCounters from './sql/loop-counters.js';
 import * as runs from './sql/runs.js';
@@ -12,7 +13,7 @@ import * as timers from './sql/timers.js';
 import * as values from './sql/values.js';
 import * as workflows from './sql/workflows.js';
 
-const SOURCES = { ...artifacts, ...deadLetters, ...gates, ...loopCounters, ...runs, ...values, ...workflows, ...timers };
+const SOURCES = { ...artifacts, ...deadLetters, ...embargoes, ...gates, ...loopCounters, ...runs, ...values, ...workflows, ...timers };
 
 export type StatementName = keyof typeof SOURCES;
 

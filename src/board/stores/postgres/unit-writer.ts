@@ -12,8 +12,8 @@
  * statements of one unit.
  */
 import type { Artifact } from '../../artifact.js';
-import type { ArtifactWrite, GateClose, NewRun, RunLimitReached, RunRecord, UnitResult } from '../../store/contract.js';
-import { cloneGate, depositIntoGate, expireGate, groupRun, queuedRun, type GateState } from '../../store/gate-state.js';
+import type { ArtifactWrite, GateClose, GateDeposit, NewRun, RunLimitReached, RunRecord, UnitResult } from '../../store/contract.js';
+import { batchDepositOf, cloneGate, depositIntoGate, expireGate, groupRun, queuedRun, type GateState } from '../../store/gate-state.js';
 import type { PostgresClient } from './connection.js';
 import type { Statements } from './statements.js';
 import { Rollback } from './transaction.js';
@@ -45,6 +45,18 @@ interface Counter {
 
 const pairKey = (correlationId: string, agent: string) => `${correlationId}\u0000${agent}`;
 
+/** The keys of the gates `writes` deposit into: each deposit's gate, and the batch a join feeds. */
+export function gateKeysOf(writes: readonly ArtifactWrite[]): string[] {
+  const keys: string[] = [];
+  for (const write of writes) {
+    for (const deposit of write.deposits) {
+      keys.push(deposit.key);
+      if (deposit.thenBatch !== undefined) keys.push(deposit.thenBatch.key);
+    }
+  }
+  return keys;
+}
+
 /** Writes one unit; `apply` once, then `flush`. */
 export class UnitWriter {
   readonly log = new UnitLog();
@@ -53,6 +65,8 @@ export class UnitWriter {
   readonly #channel: string;
   readonly #now: number;
   readonly #artifacts: Artifact[] = [];
+  /** Artifacts held apart under an embargo, with its end. */
+  readonly #held: [Artifact, number][] = [];
   /** The runs to create, each with the log of the unit (or batch item) that schedules it. */
   readonly #candidates: [NewRun, UnitLog][] = [];
   readonly #gates = new Map<string, GateState | undefined>();
@@ -80,20 +94,31 @@ export class UnitWriter {
    * do goes to `log` (a batch keeps one per item; a later item sees an earlier one's deposits).
    */
   async apply(writes: readonly ArtifactWrite[], closes: readonly GateClose[] = NONE, log: UnitLog = this.log): Promise<void> {
-    await this.lockGates(writes.flatMap((write) => write.deposits.map((deposit) => deposit.key)));
+    await this.lockGates(gateKeysOf(writes));
     for (const close of closes) {
       const { state } = expireGate(this.#gates.get(close.key)!, this.#now);
       this.#setGate(close.key, state, log);
       if (close.run !== undefined) this.#candidates.push([close.run, log]);
     }
     for (const write of writes) {
+      if (write.embargoUntil !== undefined) {
+        this.#held.push([write.artifact, write.embargoUntil]);
+        if (log.nextDeadline === undefined || write.embargoUntil < log.nextDeadline) log.nextDeadline = write.embargoUntil;
+        continue;
+      }
       this.#artifacts.push(write.artifact);
       for (const run of write.runs) this.#candidates.push([run, log]);
-      for (const deposit of write.deposits) {
-        const { state, groups } = depositIntoGate(this.#gates.get(deposit.key), deposit, this.#now);
-        this.#setGate(deposit.key, state, log);
-        for (const group of groups) this.#candidates.push([groupRun(deposit, group), log]);
-      }
+      for (const deposit of write.deposits) this.#deposit(deposit, log);
+    }
+  }
+
+  /** One deposit into a locked gate; a group it completes is a run, or (a join feeding a batch) enters the batch, locked too. */
+  #deposit(deposit: GateDeposit, log: UnitLog): void {
+    const { state, groups } = depositIntoGate(this.#gates.get(deposit.key), deposit, this.#now);
+    this.#setGate(deposit.key, state, log);
+    for (const group of groups) {
+      if (deposit.thenBatch !== undefined) this.#deposit(batchDepositOf(deposit, group), log);
+      else this.#candidates.push([groupRun(deposit, group), log]);
     }
   }
 
@@ -118,6 +143,7 @@ export class UnitWriter {
     const queued = await this.#withinLimits(this.#candidates);
     const runs = queued.map(([run]) => run);
     await this.#writeGates();
+    await this.#hold();
     const a = this.#artifacts;
     if (a.length > 0 || runs.length > 0 || endRunIds.length > 0 || guarded.length > 0) {
       const { rows } = await this.#client.query(
@@ -144,6 +170,20 @@ export class UnitWriter {
     }
     for (const [run, log] of queued) log.runs.push(queuedRun(run, this.#now));
     return this.log.result();
+  }
+
+  /** Stores the held artifacts apart (rolled back with the unit if a workflow turns out cancelled). */
+  async #hold(): Promise<void> {
+    const h = this.#held;
+    if (h.length === 0) return;
+    await this.#client.query(
+      this.#sql.holdArtifacts(
+        h.map(([x]) => x.id),
+        h.map(([x]) => x.correlationId),
+        h.map(([, until]) => until),
+        h.map(([x]) => JSON.stringify(x)),
+      ),
+    );
   }
 
   #setGate(key: string, state: GateState | undefined, log: UnitLog): void {

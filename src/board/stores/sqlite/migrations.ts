@@ -27,6 +27,8 @@
  *   (null once done), its tick count and the version that guards firing it.
  * Migration 3: `kv_values`, the key/value space (`listValues`, `putValue`, `deleteValue`), in
  * namespaces, `seq` keeping the order entries were first put.
+ * Migration 4: `embargoes`, artifacts held apart until their embargo ends (`visible_at`, epoch ms),
+ * the artifact as JSON in `body`; a release deletes the row and stores the artifact in one unit.
  */
 import type { SqliteDriver } from './driver.js';
 
@@ -164,6 +166,20 @@ export const MIGRATIONS: readonly Migration[] = [
         input_id TEXT NOT NULL,
         reserved_until INTEGER NOT NULL
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 5,
+    description: 'artifacts held under an embargo until they become visible',
+    sql: `
+      CREATE TABLE embargoes (
+        id TEXT PRIMARY KEY,
+        correlation_id TEXT NOT NULL,
+        visible_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX embargoes_by_end ON embargoes (visible_at);
+      CREATE INDEX embargoes_by_workflow ON embargoes (correlation_id);
     `,
   },
 ];

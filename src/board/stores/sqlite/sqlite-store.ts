@@ -48,7 +48,7 @@ import type {
 import { completeBatch } from '../../store/batch-completion.js';
 import { checkWrites } from '../../store/check-writes.js';
 import { checkValueKey, valueText } from '../../store/values.js';
-import { cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
+import { batchDepositOf, cloneGate, depositIntoGate, entriesAt, expireGate, groupRun, openGate, queuedRun, removeWorkflowFromGate, type GateState } from '../../store/gate-state.js';
 import type { SqlRow, SqliteDriver } from './driver.js';
 import { currentProcess, mayBeAlive, type ProcessIdentity } from './liveness.js';
 import { migrate } from './migrations.js';
@@ -192,6 +192,8 @@ export class SqliteStore implements BoardStore {
         if (gate?.version !== close.version) return nothing('conflict');
         closing.push(gate);
       }
+      for (const id of unit.releases ?? []) if (this.#db.prepare(SQL.isHeld).get([id]) === undefined) return nothing('conflict');
+      for (const id of unit.releases ?? []) this.#db.prepare(SQL.releaseArtifact).run([id]);
       const log = new UnitLog();
       for (let i = 0; i < closing.length; i++) this.#closeGate(closing[i]!, unit.closeGates![i]!, unit.now, log);
       for (const write of unit.writes) this.#applyWrite(write, unit.now, log);
@@ -321,7 +323,14 @@ export class SqliteStore implements BoardStore {
   }
 
   nextDeadline(): number | undefined {
-    return (this.#db.prepare(SQL.nextDeadline).get()?.deadline as number | null) ?? undefined;
+    const row = this.#db.prepare(SQL.nextDeadline).get();
+    const gates = (row?.gates as number | null | undefined) ?? undefined;
+    const embargoes = (row?.embargoes as number | null | undefined) ?? undefined;
+    return gates === undefined ? embargoes : embargoes === undefined ? gates : Math.min(gates, embargoes);
+  }
+
+  dueEmbargoes(now: number, limit: number): Artifact[] {
+    return this.#db.prepare(SQL.dueEmbargoes).all([now, limit]).map((row) => JSON.parse(row.body as string) as Artifact);
   }
 
   setWorkflowState(correlationId: string, state: WorkflowState): WorkflowChange {
@@ -333,6 +342,7 @@ export class SqliteStore implements BoardStore {
       if (state !== 'cancelled') return { previous, dropped: NO_RUNS };
       const dropped = inQueueOrder(this.#db.prepare(SQL.dropQueuedRuns).all([correlationId]));
       for (const run of dropped) this.#db.prepare(SQL.forgetOutputs).run([run.id as string]);
+      this.#db.prepare(SQL.dropEmbargoesOf).run([correlationId]);
       for (const { key } of this.#db.prepare(SQL.gateKeysOf).all([correlationId])) {
         const gate = this.#loadGate(key as string)!;
         const before = workflowsIn(gate);
@@ -556,12 +566,25 @@ export class SqliteStore implements BoardStore {
   }
 
   #applyWrite(write: ArtifactWrite, now: number, log: UnitLog): void {
+    if (write.embargoUntil !== undefined) return this.#hold(write.artifact, write.embargoUntil, log);
     this.#storeArtifact(write.artifact);
     for (const run of write.runs) this.#createRun(run, now, log);
     for (const deposit of write.deposits) this.#deposit(deposit, now, log);
   }
 
-  #storeArtifact(artifact: Artifact): void {
+  /** Holds `artifact` apart until `until` (its embargo's end); an id stored or held already is an error. */
+  #hold(artifact: Artifact, until: number, log: UnitLog): void {
+    if (this.#db.prepare(SQL.artifactExists).get([artifact.id]) !== undefined) throw new Error(`an artifact with id ${artifact.id} is already stored`);
+    try {
+      this.#db.prepare(SQL.holdArtifact).run([artifact.id, artifact.correlationId, until, JSON.stringify(artifact)]);
+    } catch (error) {
+      if (this.#db.prepare(SQL.isHeld).get([artifact.id]) !== undefined) throw new Error(`an artifact with id ${artifact.id} is already stored (held under an embargo)`, { cause: error });
+      throw error;
+    }
+    log.deadlineSet(until);
+  }
+
+    #storeArtifact(artifact: Artifact): void {
     try {
       this.#db.prepare(SQL.insertArtifact).run([artifact.id, artifact.type, artifact.correlationId, artifact.producedBy, artifact.createdAt, JSON.stringify(artifact)]);
     } catch (error) {
@@ -599,11 +622,9 @@ export class SqliteStore implements BoardStore {
     const transition = depositIntoGate(gate, deposit, now);
     this.#storeGate(gate, transition.state !== undefined, before, log);
     for (const group of transition.groups) {
-      this.#createRun(
-        groupRun(deposit, group),
-        now,
-        log,
-      );
+      // A join feeding a batch: the group enters the batch instead of making a run.
+      if (deposit.thenBatch !== undefined) this.#deposit(batchDepositOf(deposit, group), now, log);
+      else this.#createRun(groupRun(deposit, group), now, log);
     }
   }
 

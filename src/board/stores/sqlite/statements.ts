@@ -91,13 +91,14 @@ export const SQL = {
       (SELECT count(*) FROM runs WHERE state = 'queued') AS queued,
       (SELECT count(*) FROM runs r JOIN workflows w ON w.correlation_id = r.correlation_id WHERE r.state = 'queued' AND w.state = 'paused') AS paused,
       (SELECT count(*) FROM runs WHERE state = 'running') AS running,
-      (SELECT count(*) FROM gates WHERE deadline IS NOT NULL) AS timed_gates`,
+      (SELECT count(*) FROM gates WHERE deadline IS NOT NULL) + (SELECT count(*) FROM embargoes) AS timed_gates`,
   /** correlation_id x 4 */
   pendingRunsOf: `SELECT
       (SELECT count(*) FROM runs WHERE correlation_id = ?1 AND state = 'queued') AS queued,
       (SELECT count(*) FROM runs WHERE correlation_id = ?1 AND state = 'running') AS running,
       (SELECT state FROM workflows WHERE correlation_id = ?1) AS workflow_state,
-      (SELECT count(*) FROM gate_workflows gw JOIN gates g ON g.key = gw.key WHERE gw.correlation_id = ?1 AND g.deadline IS NOT NULL) AS timed_gates`,
+      (SELECT count(*) FROM gate_workflows gw JOIN gates g ON g.key = gw.key WHERE gw.correlation_id = ?1 AND g.deadline IS NOT NULL)
+        + (SELECT count(*) FROM embargoes WHERE correlation_id = ?1) AS timed_gates`,
 
   // ----------------------------------------------------------------------------------------------
   // Gates
@@ -114,7 +115,22 @@ export const SQL = {
   gateKeysOf: 'SELECT g.key FROM gate_workflows gw JOIN gates g ON g.key = gw.key WHERE gw.correlation_id = ? ORDER BY g.seq',
   /** now, limit */
   dueGates: 'SELECT body FROM gates WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline LIMIT ?',
-  nextDeadline: 'SELECT min(deadline) AS deadline FROM gates WHERE deadline IS NOT NULL',
+  /** The earliest gate deadline and the earliest embargo end, apart (SQLite's two-argument `min` answers NULL when either is). */
+  nextDeadline: 'SELECT (SELECT min(deadline) FROM gates WHERE deadline IS NOT NULL) AS gates, (SELECT min(visible_at) FROM embargoes) AS embargoes',
+
+  // ----------------------------------------------------------------------------------------------
+  // Embargoes
+
+  /** id, correlation_id, visible_at, body */
+  holdArtifact: 'INSERT INTO embargoes (id, correlation_id, visible_at, body) VALUES (?, ?, ?, ?)',
+  /** id */
+  releaseArtifact: 'DELETE FROM embargoes WHERE id = ?',
+  /** id */
+  isHeld: 'SELECT 1 FROM embargoes WHERE id = ?',
+  /** now, limit */
+  dueEmbargoes: 'SELECT body FROM embargoes WHERE visible_at <= ? ORDER BY visible_at, id LIMIT ?',
+  /** correlation_id */
+  dropEmbargoesOf: 'DELETE FROM embargoes WHERE correlation_id = ?',
   listGates: 'SELECT body FROM gates WHERE open = 1 ORDER BY seq',
   /** correlation_id */
   listGatesOf: 'SELECT g.body FROM gate_workflows gw JOIN gates g ON g.key = gw.key WHERE gw.correlation_id = ? ORDER BY g.seq',

@@ -25,8 +25,9 @@ export const lockGatesOfWorkflow = (s: string) => `
 export const dueGates = (s: string) => `
   select state from ${s}.gates where deadline <= $1 order by deadline limit $2`;
 
+/** The earliest gate deadline or embargo end (least() ignores a null). */
 export const nextDeadline = (s: string) => `
-  select min(deadline) as deadline from ${s}.gates`;
+  select least((select min(deadline) from ${s}.gates), (select min(visible_at) from ${s}.embargoes)) as deadline`;
 
 /** Open gates in key order, optionally those holding an entry of a workflow ($1). */
 export const listGates = (s: string) => `

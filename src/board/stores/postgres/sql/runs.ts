@@ -168,7 +168,7 @@ export const pending = (s: string) => `
     count(*) filter (where r.state = 'queued' and w.state is null) as queued,
     count(*) filter (where r.state = 'queued' and w.state = 'paused') as paused,
     count(*) filter (where r.state = 'running') as running,
-    (select count(*) from ${s}.gates where deadline is not null) as timed_gates
+    (select count(*) from ${s}.gates where deadline is not null) + (select count(*) from ${s}.embargoes) as timed_gates
   from ${s}.runs r left join ${s}.workflows w on w.correlation_id = r.correlation_id and w.state <> 'active'`;
 
 /** The same for one workflow ($2: the JSON that its gate entries contain). */
@@ -177,6 +177,7 @@ export const pendingOfWorkflow = (s: string) => `
     count(*) filter (where r.state = 'queued' and w.state is null) as queued,
     count(*) filter (where r.state = 'queued' and w.state = 'paused') as paused,
     count(*) filter (where r.state = 'running') as running,
-    (select count(*) from ${s}.gates where deadline is not null and state->'slots' @> $2::jsonb) as timed_gates
+    (select count(*) from ${s}.gates where deadline is not null and state->'slots' @> $2::jsonb)
+      + (select count(*) from ${s}.embargoes where correlation_id = $1) as timed_gates
   from ${s}.runs r left join ${s}.workflows w on w.correlation_id = r.correlation_id and w.state <> 'active'
   where r.correlation_id = $1`;
