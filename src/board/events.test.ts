@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { constant } from 'skein';
 import { Board, MemoryStore, artifactType, type BoardEvent } from 'skein/board';
-import type { ClaimedRun, ClaimRequest } from 'skein/board/store';
+import type { ClaimedRun, ClaimRef, ClaimRequest, Completion, OutputWrite, UnitResult } from 'skein/board/store';
 
 const Job = artifactType('Job', z.object({ n: z.number() }));
+const Result = artifactType('Result', z.object({ n: z.number() }));
 const Done = artifactType('Done', z.object({ n: z.number() }));
 
 async function drain(events: AsyncIterable<BoardEvent>): Promise<BoardEvent[]> {
@@ -112,6 +113,64 @@ describe('the event stream', () => {
     await board.shutdown();
     const errors = (await drain(events)).filter((e) => e.kind === 'error');
     expect(errors).toMatchObject([{ operation: 'claiming a run', agent: 'worker', error: { message: 'disk full' } }]);
+  });
+
+  it('hands a run back to its queue when the store fails to record its completion: no dead letter, run again, outputs once', async () => {
+    // A store that throws instead of answering (a deadlock retried to the end, a lost connection):
+    // the unit did not apply, and the agent did nothing wrong.
+    class FailingStore extends MemoryStore {
+      failures = 1;
+      override complete(claim: ClaimRef, completion: Completion, now: number): UnitResult {
+        if (completion.outcome === 'finished' && this.failures-- > 0) throw new Error('deadlock detected');
+        return super.complete(claim, completion, now);
+      }
+    }
+    const store = new FailingStore();
+    const board = new Board({ store });
+    let runs = 0;
+    board.agent('times-ten').consumes(Job).publishes(Result).handle(([job]) => {
+      runs++;
+      return { n: job.payload.n * 10 };
+    });
+    const events = board.events();
+    const seen = drain(events);
+    await board.publish(Job, { n: 1 });
+    await board.runUntilIdle();
+    await board.shutdown();
+    // The run's completion failed once: it ran again, and its output exists once.
+    expect(runs).toBe(2);
+    expect(store.list({ type: Result }).map((result) => result.payload.n)).toEqual([10]);
+    expect(store.listDeadLetters()).toEqual([]);
+    expect(board.stats().agents['times-ten']).toMatchObject({ done: 1, failed: 0, cancelled: 0 });
+    const all = await seen;
+    expect(all.filter((e) => e.kind === 'started')).toHaveLength(2);
+    expect(all.filter((e) => e.kind === 'error')).toMatchObject([{ operation: 'recording a completion', agent: 'times-ten', error: { message: 'deadlock detected' } }]);
+    expect(all.filter((e) => e.kind === 'failed')).toEqual([]);
+  });
+
+  it('hands a streaming run back too when the store fails to apply one of its yields and the body lets the error through', async () => {
+    class FailingStore extends MemoryStore {
+      failures = 1;
+      override emit(claim: ClaimRef, outputs: readonly OutputWrite[], now: number): UnitResult {
+        if (outputs[0]!.index === 1 && this.failures-- > 0) throw new Error('connection lost');
+        return super.emit(claim, outputs, now);
+      }
+    }
+    const store = new FailingStore();
+    await using board = new Board({ store });
+    let runs = 0;
+    board.agent('stream').consumes(Job).publishes(Result).handle(async function* ([job]) {
+      runs++;
+      yield { n: job.payload.n };
+      yield { n: job.payload.n + 1 };
+    });
+    await board.publish(Job, { n: 1 });
+    await board.runUntilIdle();
+    // Run again from the start: the first yield was applied already (keyed by run and index), the second now.
+    expect(runs).toBe(2);
+    expect(store.list({ type: Result }).map((result) => result.payload.n)).toEqual([1, 2]);
+    expect(store.listDeadLetters()).toEqual([]);
+    expect(board.stats().agents.stream).toMatchObject({ done: 1, failed: 0 });
   });
 
   it('validates its options', async () => {

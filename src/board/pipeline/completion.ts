@@ -23,6 +23,17 @@ export class ClaimLostError extends Error {
   override readonly name = 'ClaimLostError';
 }
 
+/**
+ * The store failed to record a run's completion (it threw or rejected, as a lost connection or a
+ * deadlock retried to the end does; it did not answer `lost` or `cancelled`). Whether the unit
+ * applied is unknown, and the agent did nothing wrong: the run is handed back to its queue and run
+ * again, never failed into a dead letter. Its outputs are keyed by (run, index), so a unit that did
+ * apply is not applied twice.
+ */
+export class CompletionWriteError extends Error {
+  override readonly name = 'CompletionWriteError';
+}
+
 interface Queued {
   readonly item: CompletionItem;
   readonly resolve: (result: UnitResult) => void;
@@ -130,8 +141,14 @@ export class Completion {
     ctx.counters.publishStarted(active.wf);
     try {
       const [output] = await this.#outputs(active, [draft]);
-      const stored = ctx.store.emit(active.claim, [output!], Date.now());
-      const result = isThenable(stored) ? await stored : stored;
+      let result: UnitResult;
+      try {
+        const stored = ctx.store.emit(active.claim, [output!], Date.now());
+        result = isThenable(stored) ? await stored : stored;
+      } catch (error) {
+        // Not the agent's failure: a body that lets it through has its run handed back, not failed.
+        throw writeFailed(error);
+      }
       this.#check(result, active.run);
       ctx.units.applied(result, [output!.artifact], output!.deposits.length > 0);
       (active.streamed ??= []).push(output!.artifact);
@@ -152,8 +169,49 @@ export class Completion {
   }
 
   #complete(active: ActiveRun, outputs: OutputWrite[]): readonly Artifact[] | Promise<readonly Artifact[]> {
-    const stored = this.#writer.write(active.claim, { outcome: 'finished', outputs });
-    return isThenable(stored) ? Promise.resolve(stored).then((result) => this.#completed(active, outputs, result)) : this.#completed(active, outputs, stored);
+    let stored;
+    try {
+      stored = this.#writer.write(active.claim, { outcome: 'finished', outputs });
+    } catch (error) {
+      throw writeFailed(error);
+    }
+    return isThenable(stored)
+      ? Promise.resolve(stored).then(
+          (result) => this.#completed(active, outputs, result),
+          (error: unknown) => {
+            throw writeFailed(error);
+          },
+        )
+      : this.#completed(active, outputs, stored);
+  }
+
+  /**
+   * Ends a run whose completion the store failed to record ({@link CompletionWriteError}): reported
+   * as an `error` event, then handed back to its queue (`released`) to run again, here or on another
+   * worker. If the store cannot take the hand-back either, the run stays claimed until its lease
+   * ends and a board requeues it (or, on a store of one board, until the board is opened again).
+   */
+  async handBack(active: ActiveRun, error: CompletionWriteError): Promise<void> {
+    const ctx = this.#ctx;
+    const { agent, run, wf } = active;
+    ctx.internalError('recording a completion', agent.spec.name, error.cause);
+    let released = false;
+    try {
+      const done = this.#writer.write(active.claim, { outcome: 'released' });
+      const result = isThenable(done) ? await done : done;
+      released = result.status === 'applied';
+    } catch (releaseError) {
+      ctx.internalError('handing a run back', agent.spec.name, releaseError);
+    }
+    if (released) {
+      // Queued again before it stops running, so that its workflow never looks settled in between.
+      ctx.counters.runQueued(agent, wf);
+      ctx.counters.runEnded(agent, wf, 'requeued');
+      ctx.dispatcher.wake(agent);
+    } else {
+      this.reportCancelled(run, error);
+      ctx.counters.runEnded(agent, wf, 'cancelled');
+    }
   }
 
   #completed(active: ActiveRun, outputs: readonly OutputWrite[], result: UnitResult): readonly Artifact[] {
@@ -412,3 +470,6 @@ function lineageOf(inputs: readonly Artifact[], agent: string): readonly string[
   return lineage;
 }
 
+function writeFailed(error: unknown): CompletionWriteError {
+  return new CompletionWriteError(`the store failed to record the run's completion: ${summarizeError(error).message}`, { cause: error });
+}

@@ -74,8 +74,9 @@ export class Counters {
     this.running++;
   }
 
-  runEnded(agent: LiveAgent, wf: LiveWorkflow, outcome: 'done' | 'failed' | 'cancelled' | 'skipped'): void {
-    agent[outcome]++;
+  /** A run stopped running: how it ended, or `requeued` (handed back to its queue, counted queued already). */
+  runEnded(agent: LiveAgent, wf: LiveWorkflow, outcome: 'done' | 'failed' | 'cancelled' | 'skipped' | 'requeued'): void {
+    if (outcome !== 'requeued') agent[outcome]++;
     agent.running--;
     wf.running--;
     this.running--;

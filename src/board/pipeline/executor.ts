@@ -20,6 +20,7 @@ import { conditionView } from '../run-until.js';
 import type { ArtifactQuery, ClaimedRun } from '../store/contract.js';
 import { isVisibleTo } from '../visibility.js';
 import type { LiveAgent, LiveWorkflow } from './live.js';
+import { CompletionWriteError } from './completion.js';
 import type { Pipeline } from './pipeline.js';
 
 const NO_DRAFTS: readonly Draft[] = Object.freeze([]);
@@ -90,6 +91,9 @@ export class Executor {
       if (active.aborted) {
         ctx.tracing.end(active.span, undefined, { 'skein.cancelled': true, ...usageAttributes(active) });
         await ctx.completion.cancel(agent, run, wf, wf.controller!.signal.reason);
+      } else if (error instanceof CompletionWriteError) {
+        ctx.tracing.end(active.span, error, { 'skein.attempts': active.attempts, ...usageAttributes(active) });
+        await ctx.completion.handBack(active, error);
       } else {
         await ctx.tracing.with(active.span, () => ctx.completion.fail(active, error));
         ctx.tracing.end(active.span, error, { 'skein.attempts': active.attempts, ...usageAttributes(active) });
