@@ -40,6 +40,36 @@ describe('sleep', () => {
     expect(abortListenerCount(controller.signal)).toBe(0);
   });
 
+  it('adds one listener to a signal shared by 1,000 sleeps (no MaxListenersExceededWarning), and none once they end', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const short = Array.from({ length: 500 }, () => sleep(1, { signal: controller.signal }));
+      const long = Array.from({ length: 500 }, () => sleep(60_000, { signal: controller.signal }));
+      expect(abortListenerCount(controller.signal)).toBe(1);
+      await Promise.all(short);
+      expect(abortListenerCount(controller.signal)).toBe(1);
+      const reason = new Error('shutdown');
+      controller.abort(reason);
+      const outcomes = await Promise.allSettled(long);
+      expect(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason === reason)).toBe(true);
+      expect(abortListenerCount(controller.signal)).toBe(0);
+      // A new sleep on another signal after all that starts from nothing.
+      const other = new AbortController();
+      const again = sleep(60_000, { signal: other.signal });
+      expect(abortListenerCount(other.signal)).toBe(1);
+      other.abort('done');
+      await expect(again).rejects.toBe('done');
+      expect(abortListenerCount(other.signal)).toBe(0);
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('waits until the signal aborts when the delay is Infinity', async () => {
     const controller = new AbortController();
     const sleeping = sleep(Infinity, { signal: controller.signal });

@@ -1,4 +1,4 @@
-import { onAbort } from './signal.js';
+import { AbortFanout } from './signal.js';
 import { assertDuration, assertOptions, assertSignal } from './validate.js';
 
 /** Options for {@link sleep}. */
@@ -6,6 +6,13 @@ export interface SleepOptions {
   /** Stops the sleep early: the promise rejects with the signal's reason and the timer is cleared. */
   readonly signal?: AbortSignal;
 }
+
+/**
+ * Every sleep's abort listener, one per signal: a thousand retries backing off under one shutdown
+ * signal (or a board workflow's) add one listener to it, not a thousand, and Node does not warn
+ * `MaxListenersExceededWarning`. An entry lives while a sleep waits on its signal, no longer.
+ */
+const sleeps = new AbortFanout();
 
 /**
  * Waits `ms` milliseconds. Aborting `signal` rejects at once with the signal's reason and clears the
@@ -32,7 +39,7 @@ export function sleep(ms: number, options?: SleepOptions): Promise<void> {
   }
   return new Promise<void>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const removeListener = onAbort(signal, () => {
+    const removeListener = sleeps.add(signal, () => {
       if (timer !== undefined) clearTimeout(timer);
       reject(signal!.reason as unknown);
     });
