@@ -3,7 +3,9 @@
  * per suite, each case's mean time per iteration and skein's time as a multiple of every other case's.
  * `--json [file]` also writes the figures (default `bench-results.json`). `--gc` runs a full garbage
  * collection before every sample (node's `--expose-gc`; the runner restarts itself with it), so that
- * each sample starts from a clean heap and code the collector deoptimised, as real workloads see it.
+ * each sample starts from a clean heap and code the collector deoptimised, as real workloads see it;
+ * each case then takes a fixed count of samples (50, `SKEIN_BENCH_GC_SAMPLES`, or the suite's own
+ * minimum if higher) instead of filling a time budget.
  *
  *   npm run bench                 # everything
  *   npm run bench -- core flow    # files whose name contains "core" or "flow"
@@ -52,6 +54,8 @@ if (gcBeforeEachSample && collect === undefined) {
   process.exit(child.status ?? 1);
 }
 const filters = args.filter((arg) => !arg.startsWith('--'));
+/** Samples per case under --gc (`SKEIN_BENCH_GC_SAMPLES`), each after a full collection. */
+const GC_SAMPLES = Number(process.env.SKEIN_BENCH_GC_SAMPLES ?? 50);
 
 const dir = fileURLToPath(new URL('.', import.meta.url));
 const files = (await readdir(dir))
@@ -68,7 +72,12 @@ const format = (ms: number): string =>
   ms >= 1 ? `${ms.toFixed(2)} ms` : ms >= 0.001 ? `${(ms * 1000).toFixed(2)} µs` : `${(ms * 1e6).toFixed(0)} ns`;
 
 async function runTimed(file: string, suite: TimedSuite): Promise<SuiteResult> {
-  const bench = new Bench({ time: suite.timeMs ?? 1000, iterations: suite.iterations ?? 10, warmupTime: 200, warmupIterations: 3 });
+  // tinybench counts only the measured calls against its time budget, not the GC before each: with a
+  // GC per sample, a case of a microsecond would run for minutes to fill a second. So under --gc a
+  // case runs a fixed number of samples instead (GC_SAMPLES), whatever they add up to.
+  const bench = gcBeforeEachSample
+    ? new Bench({ time: 0, iterations: Math.max(suite.iterations ?? 10, GC_SAMPLES), warmupTime: 0, warmupIterations: 3 })
+    : new Bench({ time: suite.timeMs ?? 1000, iterations: suite.iterations ?? 10, warmupTime: 200, warmupIterations: 3 });
   const hooks = gcBeforeEachSample ? { beforeEach: () => collect!() } : undefined;
   for (const benchCase of suite.cases) bench.add(benchCase.name, benchCase.fn, hooks);
   await bench.run();
