@@ -12,7 +12,7 @@ import { Deque } from '../../flow/deque.js';
 import type { Artifact, ArtifactTypeOf } from '../artifact.js';
 import { assertInteger, assertOptions } from '../../core/validate.js';
 import { checkArtifactQuery } from '../query.js';
-import { checkEmbargoWrite } from '../store/contract.js';
+import { checkWrites } from '../store/check-writes.js';
 import type {
   AdmissionAnswer,
   AdmissionRequest,
@@ -573,23 +573,12 @@ export class MemoryStore implements BoardStore {
 
   /** Everything that could make a unit fail, checked before anything changes. */
   #checkWrites(writes: readonly ArtifactWrite[], releases: readonly string[] = NO_IDS): void {
-    const ids = writes.length > 1 ? new Set<string>() : undefined;
     for (const write of writes) {
       const id = write.artifact.id;
-      if (this.#byId.has(id) || ids?.has(id) === true) throw new Error(`an artifact with id ${id} is already stored`);
+      if (this.#byId.has(id)) throw new Error(`an artifact with id ${id} is already stored`);
       if (this.#embargoed.has(id) && !releases.includes(id)) throw new Error(`an artifact with id ${id} is already stored (held under an embargo)`);
-      checkEmbargoWrite(write);
-      ids?.add(id);
-      for (const deposit of write.deposits) {
-        const width = deposit.kind === 'batch' ? 1 : deposit.typeNames.length;
-        if (deposit.positions.length === 0 || deposit.positions.some((p) => !Number.isInteger(p) || p < 0 || p >= width)) {
-          throw new RangeError(`deposit into gate ${deposit.key} names positions ${deposit.positions.join(', ')} of ${width}`);
-        }
-        if (deposit.kind === 'batch' && (deposit.batchSize === undefined || deposit.batchSize < 1)) {
-          throw new RangeError(`batch deposit into gate ${deposit.key} needs a batchSize >= 1`);
-        }
-      }
     }
+    checkWrites(writes);
   }
 
   #held(claim: ClaimRef): StoredRun | undefined {
