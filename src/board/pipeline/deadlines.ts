@@ -7,6 +7,7 @@
  * processes may flush the same store and each gate closes once, each artifact is released once.
  */
 import { isThenable } from '../../core/task.js';
+import { drainDue } from './drain-due.js';
 import type { Artifact } from '../artifact.js';
 import { BOARD, JoinExpired } from '../builtins.js';
 import type { ArtifactWrite, GateClose, NewRun } from '../store/contract.js';
@@ -125,23 +126,12 @@ export class Deadlines {
   /** Releases the held artifacts whose embargo ended, each in a unit of its own; answers how many this process released. */
   async #releaseEmbargoes(): Promise<number> {
     const ctx = this.#ctx;
-    let released = 0;
-    for (;;) {
-      if (ctx.closed) return released;
-      const now = Date.now();
-      const found = ctx.store.dueEmbargoes(now, FLUSH_BATCH);
-      const due = isThenable(found) ? await found : found;
-      let progress = 0;
-      for (const artifact of due) {
-        try {
-          if (await this.#release(artifact, now)) progress++;
-        } catch (error) {
-          if (!ctx.closed) ctx.internalError('releasing an embargoed artifact', undefined, error);
-        }
-      }
-      released += progress;
-      if (due.length < FLUSH_BATCH || progress === 0) return released;
-    }
+    return drainDue(ctx, {
+      read: (now) => ctx.store.dueEmbargoes(now, FLUSH_BATCH),
+      apply: (artifact, now) => this.#release(artifact, now),
+      failed: (_artifact, error) => ctx.internalError('releasing an embargoed artifact', undefined, error),
+      batchSize: FLUSH_BATCH,
+    });
   }
 
   /** Releases one held artifact: stored and routed now (its embargo ended); false when another process released it first. */

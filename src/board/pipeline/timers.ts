@@ -14,6 +14,7 @@
  */
 import { MAX_TIMER_MS } from '../../core/validate.js';
 import { isThenable } from '../../core/task.js';
+import { drainDue } from './drain-due.js';
 import { BOARD, TimerTick, type TimerTickPayload } from '../builtins.js';
 import { TIMER_SUBSCRIPTION } from '../run-context.js';
 import type { Artifact } from '../artifact.js';
@@ -172,22 +173,11 @@ export class Timers {
 
   /** Fires the due ticks, until none is due (a timer missing ticks under `missed: 'all'` is due again at once). */
   async #pass(): Promise<void> {
-    const ctx = this.#ctx;
-    for (;;) {
-      if (ctx.closed) return;
-      const now = Date.now();
-      const found = this.#store.dueTimers(this.#names, now, FIRE_BATCH);
-      const due = isThenable(found) ? await found : found;
-      let progress = 0;
-      for (const timer of due) {
-        try {
-          if (await this.#fireOne(timer, now)) progress++;
-        } catch (error) {
-          if (!ctx.closed) ctx.internalError('firing a timer', timer.name, error);
-        }
-      }
-      if (due.length === 0 || progress === 0) return;
-    }
+    await drainDue(this.#ctx, {
+      read: (now) => this.#store.dueTimers(this.#names, now, FIRE_BATCH),
+      apply: (timer, now) => this.#fireOne(timer, now),
+      failed: (timer, error) => this.#ctx.internalError('firing a timer', timer.name, error),
+    });
   }
 
   /** Fires one timer's due slot (or skips it) in one unit; false when another board moved the timer first. */
