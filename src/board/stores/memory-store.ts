@@ -390,7 +390,7 @@ export class MemoryStore implements BoardStore {
     const { correlationId, now } = request;
     let retryAt: number | undefined;
     for (const [id, place] of this.#admitted) {
-      const waiting = !this.#byId.has(place.inputId) && place.reservedUntil > now;
+      const waiting = !this.#holdsInput(place.inputId) && place.reservedUntil > now;
       if (!waiting && !this.#hasWork(id)) this.#admitted.delete(id);
       else if (waiting && (retryAt === undefined || place.reservedUntil < retryAt)) retryAt = place.reservedUntil;
     }
@@ -406,21 +406,27 @@ export class MemoryStore implements BoardStore {
 
   releaseWorkflowAdmission(correlationId: string): boolean {
     const place = this.#admitted.get(correlationId);
-    if (place === undefined || this.#byId.has(place.inputId)) return false;
+    if (place === undefined || this.#holdsInput(place.inputId)) return false;
     return this.#admitted.delete(correlationId);
   }
 
   admittedWorkflows(now: number): number {
     let active = 0;
-    for (const [id, place] of this.#admitted) if ((!this.#byId.has(place.inputId) && place.reservedUntil > now) || this.#hasWork(id)) active++;
+    for (const [id, place] of this.#admitted) if ((!this.#holdsInput(place.inputId) && place.reservedUntil > now) || this.#hasWork(id)) active++;
     return active;
   }
 
-  /** Whether workflow `id` has a run queued or running, or an artifact in an open gate with a deadline. */
+  /** Whether a workflow's input is in the store: stored, or held under embargo. */
+  #holdsInput(inputId: string): boolean {
+    return this.#byId.has(inputId) || this.#embargoed.has(inputId);
+  }
+
+  /** Whether workflow `id` has a run queued or running, an artifact in an open gate with a deadline, or one under embargo. */
   #hasWork(id: string): boolean {
     const counts = this.#counts.get(id);
     if (counts !== undefined && counts.queued + counts.running > 0) return true;
     for (const gate of this.#timed) if (holding(gate, id).length > 0) return true;
+    for (const held of this.#embargoed.values()) if (held.artifact.correlationId === id) return true;
     return false;
   }
 

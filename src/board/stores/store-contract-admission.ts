@@ -105,6 +105,24 @@ export function describeAdmissionContract(withStore: WithStore): void {
     );
 
     it(
+      'keeps a place while an artifact of the workflow is held under embargo, and frees it once released',
+      withStore(async (store, f) => {
+        const s = admitting(store);
+        await s.admitWorkflow(ask('w1', 1));
+        const held = f.artifact({ id: 'in-w1', correlationId: 'w1' });
+        await store.publish({ writes: [{ artifact: held, runs: [], deposits: [], embargoUntil: T0 + 100 * RESERVE_MS }], now: T0 });
+        const later = T0 + 10 * RESERVE_MS; // the reservation lapsed and the input is not stored yet: the embargo holds the place
+        expect(await s.admittedWorkflows(later)).toBe(1);
+        expect((await s.admitWorkflow(ask('w2', 1, later))).admitted).toBe(false);
+        expect(await s.releaseWorkflowAdmission('w1')).toBe(false); // the held input is stored work, not a reservation
+        const released = T0 + 100 * RESERVE_MS;
+        await store.publish({ writes: [{ artifact: held, runs: [], deposits: [] }], releases: [held.id], now: released });
+        expect(await s.admittedWorkflows(released)).toBe(0); // stored with no run: the workflow has ended
+        expect(await s.admitWorkflow(ask('w2', 1, released))).toEqual({ admitted: true, active: 1 });
+      }),
+    );
+
+    it(
       'gives back a place only while its input is not stored',
       withStore(async (store, f) => {
         const s = admitting(store);

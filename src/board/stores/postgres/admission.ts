@@ -8,10 +8,15 @@ import { checkAdmission } from '../../store/admission.js';
 import type { AdmissionAnswer, AdmissionRequest } from '../../store/contract.js';
 import type { PostgresClient } from './connection.js';
 
+/** The input of admitted workflow `a` is in the store: stored, or held under embargo. */
+const inputHeld = (s: string) =>
+  `(exists (select 1 from ${s}.artifacts where id = a.input_id) or exists (select 1 from ${s}.embargoes where id = a.input_id))`;
+
 /** An admitted workflow `a` is active at $1: its input not stored and its place reserved, or work in the store. */
 const active = (s: string) => `(
-    (a.reserved_until > $1 and not exists (select 1 from ${s}.artifacts where id = a.input_id))
+    (a.reserved_until > $1 and not ${inputHeld(s)})
     or exists (select 1 from ${s}.runs where correlation_id = a.correlation_id)
+    or exists (select 1 from ${s}.embargoes where correlation_id = a.correlation_id)
     or exists (select 1 from ${s}.gates g where g.deadline is not null
                and g.state->'slots' @> jsonb_build_array(jsonb_build_array(jsonb_build_object('correlationId', a.correlation_id)))))`;
 
@@ -22,7 +27,7 @@ export function admissionStatements(s: string, schema: string) {
     forgetEnded: (now: number) => ({ text: `delete from ${s}.admitted_workflows a where not ${active(s)}`, values: [now] }),
     places: (now: number) => ({
       text: `select count(*) as active,
-          min(a.reserved_until) filter (where a.reserved_until > $1 and not exists (select 1 from ${s}.artifacts where id = a.input_id)) as retry_at
+          min(a.reserved_until) filter (where a.reserved_until > $1 and not ${inputHeld(s)}) as retry_at
         from ${s}.admitted_workflows a`,
       values: [now],
     }),
@@ -35,7 +40,7 @@ export function admissionStatements(s: string, schema: string) {
       values: [correlationId, inputId, until],
     }),
     givePlaceBack: (correlationId: string) => ({
-      text: `delete from ${s}.admitted_workflows a where a.correlation_id = $1 and not exists (select 1 from ${s}.artifacts where id = a.input_id) returning 1`,
+      text: `delete from ${s}.admitted_workflows a where a.correlation_id = $1 and not ${inputHeld(s)} returning 1`,
       values: [correlationId],
     }),
     countActive: (now: number) => ({ text: `select count(*) as active from ${s}.admitted_workflows a where ${active(s)}`, values: [now] }),

@@ -7,10 +7,14 @@ import { checkAdmission } from '../../store/admission.js';
 import type { AdmissionAnswer, AdmissionRequest } from '../../store/contract.js';
 import type { SqliteDriver } from './driver.js';
 
+/** The input of admitted workflow `a` is in the store: stored, or held under embargo. */
+const INPUT_HELD = '(EXISTS (SELECT 1 FROM artifacts WHERE id = a.input_id) OR EXISTS (SELECT 1 FROM embargoes WHERE id = a.input_id))';
+
 /** An admitted workflow `a` is active at ?1: its input not stored and its place reserved, or work in the store. */
 const ACTIVE = `(
-    (a.reserved_until > ?1 AND NOT EXISTS (SELECT 1 FROM artifacts WHERE id = a.input_id))
+    (a.reserved_until > ?1 AND NOT ${INPUT_HELD})
     OR EXISTS (SELECT 1 FROM runs WHERE correlation_id = a.correlation_id)
+    OR EXISTS (SELECT 1 FROM embargoes WHERE correlation_id = a.correlation_id)
     OR EXISTS (SELECT 1 FROM gate_workflows gw JOIN gates g ON g.key = gw.key WHERE gw.correlation_id = a.correlation_id AND g.deadline IS NOT NULL))`;
 
 const SQL = {
@@ -18,7 +22,7 @@ const SQL = {
   forgetEnded: `DELETE FROM admitted_workflows WHERE correlation_id IN (SELECT a.correlation_id FROM admitted_workflows a WHERE NOT ${ACTIVE})`,
   /** now: the places left (all active) and the earliest reservation without its input */
   places: `SELECT count(*) AS active,
-      min(CASE WHEN a.reserved_until > ?1 AND NOT EXISTS (SELECT 1 FROM artifacts WHERE id = a.input_id) THEN a.reserved_until END) AS retry_at
+      min(CASE WHEN a.reserved_until > ?1 AND NOT ${INPUT_HELD} THEN a.reserved_until END) AS retry_at
     FROM admitted_workflows a`,
   /** now */
   countActive: `SELECT count(*) AS active FROM admitted_workflows a WHERE ${ACTIVE}`,
@@ -27,7 +31,7 @@ const SQL = {
   /** correlation_id, input_id, reserved_until */
   takePlace: 'INSERT INTO admitted_workflows (correlation_id, input_id, reserved_until) VALUES (?, ?, ?)',
   /** correlation_id */
-  givePlaceBack: 'DELETE FROM admitted_workflows WHERE correlation_id = ?1 AND NOT EXISTS (SELECT 1 FROM artifacts WHERE id = admitted_workflows.input_id) RETURNING 1 AS released',
+  givePlaceBack: `DELETE FROM admitted_workflows AS a WHERE a.correlation_id = ?1 AND NOT ${INPUT_HELD} RETURNING 1 AS released`,
 } as const;
 
 /** One admission unit (see the contract): forget ended places, then hold, take or refuse. */
