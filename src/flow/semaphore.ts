@@ -81,6 +81,7 @@ class HeldPermit implements Permit {
     const giveBack = this.#giveBack;
     if (giveBack === undefined) return;
     this.#giveBack = undefined;
+    keepReleased(this);
     giveBack(this.weight);
   }
 
@@ -106,12 +107,19 @@ class AcquireWaiter implements RankedWaiter {
 function noop(): void {}
 
 /**
- * One permit and one waiter that live as long as the module. V8 keeps the hidden classes an
- * object's fields lead to only while some object has them: after a full GC that left no permit or
- * waiter alive, the next ones get new classes and the optimised acquire, release and serve are
- * thrown away ("weak objects" deopts), which made a busy semaphore 2 to 3 times slower after a GC.
+ * The last permit released and the last waiter served, emptied of everything they referred to, kept
+ * as long as the module. Measured, not derived: when a full GC found no permit or waiter that had been
+ * through `release` and `#serve` alive, V8 threw away the optimised acquire, #wait, #serve, release
+ * and the constructors ("weak objects" deopts, about 40 per collection on a busy semaphore, which
+ * then ran 2 to 3 times slower, as slow as the interpreter). A permit and a waiter made at module
+ * load, with the same hidden classes, did not prevent it; one that went through the hot path does.
+ * They hold no promise, no function of a caller and no semaphore: nothing else stays alive.
  */
-const _keepShapes: readonly object[] = [new HeldPermit(() => {}, 1), new AcquireWaiter(1, 0)];
+let _releasedPermit: HeldPermit | undefined;
+let _servedWaiter: AcquireWaiter | undefined;
+function keepReleased(permit: HeldPermit): void {
+  _releasedPermit = permit;
+}
 
 /**
  * Limits how many tasks hold a resource at once. `acquire()` waits for permits and resolves to a
@@ -385,6 +393,11 @@ export class Semaphore {
       waiter.cleanup?.();
       this.#inUse += waiter.weight;
       waiter.resolve(new HeldPermit(this.#giveBack, waiter.weight));
+      // Kept (see _servedWaiter) without the promise functions that lead to the permit and the caller.
+      waiter.resolve = noop;
+      waiter.reject = noop;
+      waiter.cleanup = undefined;
+      _servedWaiter = waiter;
       waiter = queue.peek();
     }
   }
