@@ -11,6 +11,7 @@
  *   npm run bench -- core flow    # files whose name contains "core" or "flow"
  *   npm run bench -- --gc core    # a full GC before each sample
  *   npm run bench -- --json out.json
+ *   npm run bench -- --gc flow --only=Semaphore   # only the suites whose name contains "Semaphore"
  */
 import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -54,6 +55,8 @@ if (gcBeforeEachSample && collect === undefined) {
   process.exit(child.status ?? 1);
 }
 const filters = args.filter((arg) => !arg.startsWith('--'));
+/** `--only=<text>` (repeatable): run only the suites whose name contains one of the texts. */
+const suiteFilters = args.filter((arg) => arg.startsWith('--only=')).map((arg) => arg.slice('--only='.length));
 /** Samples per case under --gc (`SKEIN_BENCH_GC_SAMPLES`), each after a full collection. */
 const GC_SAMPLES = Number(process.env.SKEIN_BENCH_GC_SAMPLES ?? 50);
 
@@ -131,6 +134,7 @@ for (const file of files) {
   const module = (await import(pathToFileURL(join(dir, file)).href)) as { default: Suite | readonly Suite[] };
   const suites = Array.isArray(module.default) ? (module.default as readonly Suite[]) : [module.default as Suite];
   for (const suite of suites) {
+    if (suiteFilters.length > 0 && !suiteFilters.some((text) => suite.name.includes(text))) continue;
     results.push(suite.kind === 'timed' ? await runTimed(file, suite) : await runCustom(file, suite));
   }
 }
