@@ -131,6 +131,7 @@ class Gathering extends Supervisor {
     this.#reject = reject;
     const count = fns.length;
     this.#results = new Array<unknown>(count).fill(NOT_SETTLED);
+    if (!this.#settle) this.shareRejectionHandler();
     if (!this.begin(options?.signal, options?.timeout)) {
       this.finish();
       return;
