@@ -152,19 +152,6 @@ export class Semaphore {
     this.#inUse -= weight;
     if (this.#queue.size > 0) this.#serve();
   };
-  /**
-   * One executor shared by every waiting acquire (it reads the waiter from `#enqueuing`), so that a
-   * contended acquire allocates no closure: this is the hottest path of a busy semaphore.
-   */
-  #enqueuing: AcquireWaiter | undefined;
-  readonly #enqueue = (resolve: (permit: Permit) => void, reject: (reason: unknown) => void): void => {
-    const waiter = this.#enqueuing!;
-    this.#enqueuing = undefined;
-    waiter.resolve = resolve;
-    waiter.reject = reject;
-    this.#queue.push(waiter);
-  };
-
   /** @param permits how many permits there are (an integer >= 1). */
   constructor(permits: number) {
     assertInteger(permits, 'permits', { min: 1 });
@@ -263,8 +250,12 @@ export class Semaphore {
   /** The slow path of `acquire`, apart so that the fast path allocates no closure context. */
   #wait(weight: number, priority: number, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Permit> {
     const waiter = new AcquireWaiter(weight, priority);
-    this.#enqueuing = waiter;
-    const promise = new Promise<Permit>(this.#enqueue);
+    const queue = this.#queue;
+    const promise = new Promise<Permit>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
+      queue.push(waiter);
+    });
     if (signal === undefined && timeoutMs === undefined) return promise;
     const leave = (reason: unknown): void => {
       if (waiter.done) return;
