@@ -74,8 +74,6 @@ export abstract class Supervisor {
   #unlinkParent: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
   #cancelGrace: () => void = noop;
-  /** One rejection handler for every child, when the subclass does not need the index (see shareRejectionHandler). */
-  #onAnyRejected: ((error: unknown) => void) | undefined = undefined;
 
   constructor(operation: string, options: SupervisorOptions | undefined) {
     this.#operation = operation;
@@ -127,18 +125,6 @@ export abstract class Supervisor {
     return true;
   }
 
-  /**
-   * For a subclass whose `onRejected` ignores the index (gather's fail-fast mode): every child then
-   * shares one rejection handler instead of allocating its own, a tenth of the cost of a child that
-   * awaits once. `onRejected` receives -1 as the index.
-   */
-  shareRejectionHandler(): void {
-    this.#onAnyRejected = (error: unknown) => {
-      this.pending--;
-      this.onRejected(-1, error);
-    };
-  }
-
   /** Calls `task` with the children's signal and routes its outcome to the subclass. */
   startChild(task: Task<unknown>, index: number): void {
     this.pending++;
@@ -156,11 +142,10 @@ export abstract class Supervisor {
           this.pending--;
           this.onFulfilled(index, result);
         },
-        this.#onAnyRejected ??
-          ((error: unknown) => {
-            this.pending--;
-            this.onRejected(index, error);
-          }),
+        (error: unknown) => {
+          this.pending--;
+          this.onRejected(index, error);
+        },
       );
     } else {
       this.pending--;
