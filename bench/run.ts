@@ -20,7 +20,9 @@
  *
  * `--cpu` (with --gc) measures each sample by the CPU time the process spent (all its threads: the
  * compiler's and the collector's helpers included) instead of the wall clock: on a machine shared
- * with other benchmarks, the wall clock also counts the time spent waiting for a core.
+ * with other benchmarks, the wall clock also counts the time spent waiting for a core. It also counts
+ * the collector's background sweeping after the forced GC, which weighs on samples shorter than a
+ * millisecond (the resilience suites): use it for the suites of milliseconds per sample.
  */
 import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
