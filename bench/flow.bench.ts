@@ -32,7 +32,12 @@ async function workersOverIndex<T, R>(input: readonly T[], fn: (item: T, index: 
   return results;
 }
 
-/** The floor for a semaphore: a count and an array of resolvers read from a moving head. */
+/**
+ * The floor for a semaphore: a count and an array of resolvers read from a moving head. It serves
+ * first-in first-out like skein's; it has no abort, timeout, weight or priority, but the bench's
+ * loops pass none of those to skein either (its path without them allocates nothing for them). What
+ * skein does besides is give each acquirer a permit object: PermitFloorSemaphore measures that.
+ */
 class FloorSemaphore {
   #count: number;
   #waiters: ((() => void) | undefined)[] = [];
@@ -65,6 +70,55 @@ class FloorSemaphore {
   }
 }
 
+/** What the floor lacks of skein's API: a permit object per acquire, released once (a second release does nothing). */
+class FloorPermit {
+  #semaphore: PermitFloorSemaphore | undefined;
+
+  constructor(semaphore: PermitFloorSemaphore) {
+    this.#semaphore = semaphore;
+  }
+
+  release(): void {
+    const semaphore = this.#semaphore;
+    if (semaphore === undefined) return;
+    this.#semaphore = undefined;
+    semaphore.giveBack();
+  }
+}
+
+/** The floor semaphore handing out a {@link FloorPermit}: the least a semaphore with skein's API shape can do. */
+class PermitFloorSemaphore {
+  #count: number;
+  #waiters: (((permit: FloorPermit) => void) | undefined)[] = [];
+  #head = 0;
+
+  constructor(count: number) {
+    this.#count = count;
+  }
+
+  acquire(): Promise<FloorPermit> {
+    if (this.#count > 0) {
+      this.#count--;
+      return Promise.resolve(new FloorPermit(this));
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  giveBack(): void {
+    if (this.#head < this.#waiters.length) {
+      const next = this.#waiters[this.#head]!;
+      this.#waiters[this.#head++] = undefined;
+      if (this.#head === this.#waiters.length) {
+        this.#waiters = [];
+        this.#head = 0;
+      }
+      next(new FloorPermit(this));
+    } else {
+      this.#count++;
+    }
+  }
+}
+
 const CYCLES = 1_000;
 const LOOPS = 16;
 const PERMITS = 4;
@@ -82,6 +136,7 @@ function semaphoreCases(permits: number) {
   const sema = new Sema(permits);
   const mutexSemaphore = new AsyncMutexSemaphore(permits);
   const floor = new FloorSemaphore(permits);
+  const permitFloor = new PermitFloorSemaphore(permits);
   return [
     {
       name: 'skein Semaphore',
@@ -108,6 +163,15 @@ function semaphoreCases(permits: number) {
         cycles(async () => {
           const [, release] = await mutexSemaphore.acquire();
           release();
+        }),
+    },
+    {
+      name: 'hand-written FIFO + release-once permit',
+      role: 'peer' as const,
+      fn: () =>
+        cycles(async () => {
+          const permit = await permitFloor.acquire();
+          permit.release();
         }),
     },
     {

@@ -255,6 +255,44 @@ describe('gather: caller cancellation', () => {
     await expect(gathering).rejects.toBe('stop');
   });
 
+  it('starts no further task once a task aborts the caller while they are being started, and waits for those started', async () => {
+    const controller = new AbortController();
+    const order: string[] = [];
+    const later = vi.fn(async () => 3);
+    const gathering = gather(
+      [
+        async (signal) => {
+          await untilAborted(signal).catch(() => undefined);
+          await sleep(5);
+          order.push('first cleaned up');
+        },
+        () => {
+          controller.abort('stopped by a task');
+          return 2;
+        },
+        later,
+      ],
+      { signal: controller.signal },
+    );
+    await expect(gathering).rejects.toBe('stopped by a task');
+    order.push('gather settled');
+    expect(order).toEqual(['first cleaned up', 'gather settled']);
+    expect(later).not.toHaveBeenCalled();
+  });
+
+  it('waits for every task after a deadline even when one of them then fails', async () => {
+    const cleanedUp: number[] = [];
+    const slowCleanup = async (signal: AbortSignal, id: number): Promise<never> => {
+      await untilAborted(signal).catch(() => undefined);
+      await sleep(id * 3);
+      cleanedUp.push(id);
+      throw new Error(`task ${id} failed while stopping`);
+    };
+    const gathering = gather([(signal) => slowCleanup(signal, 1), (signal) => slowCleanup(signal, 2)], { timeout: 5 });
+    await expect(gathering).rejects.toBeInstanceOf(TimeoutError);
+    expect(cleanedUp).toEqual([1, 2]);
+  });
+
   it('calls no task when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort('before');

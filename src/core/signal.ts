@@ -1,8 +1,10 @@
 /**
  * Linking a child's cancellation to its parent's. skein never uses `AbortSignal.any` on a signal that
  * may live long (a server's shutdown signal, say): each call adds a listener that is only released
- * when the parent itself is collected, so a loop of calls leaks. A link here adds exactly one listener
- * and removes it the moment the child's work is done.
+ * when the parent itself is collected, so a loop of calls leaks. A link here is released the moment
+ * the child's work is done, and however many links share a parent, the parent carries one listener
+ * (see {@link AbortFanout}), so a thousand concurrent timeouts under one workflow's signal do not make
+ * Node warn `MaxListenersExceededWarning`.
  */
 
 /** A live link from a parent signal to a child controller. Dispose it when the child's work is done. */
@@ -15,9 +17,11 @@ const noop = (): void => {};
 const DEAD_LINK: SignalLink = { unlink: noop, [Symbol.dispose]: noop };
 
 /**
- * Makes `child` abort, with the parent's reason, when `parent` aborts. Adds one listener to `parent`
- * and removes it on `unlink()` (or `using`). If `parent` is already aborted, `child` aborts at once
- * and nothing is added.
+ * Makes `child` abort, with the parent's reason, when `parent` aborts, until `unlink()` (or `using`)
+ * removes the link. All the links (and skein's waits) on one parent share a single `abort` listener,
+ * added with the first and removed with the last, so any number of concurrent links leave the parent
+ * with one listener. Until it is unlinked the parent holds the child, as a listener would; nothing
+ * else does. If `parent` is already aborted, `child` aborts at once and nothing is added.
  *
  * @example
  * ```ts
@@ -26,7 +30,7 @@ const DEAD_LINK: SignalLink = { unlink: noop, [Symbol.dispose]: noop };
  * for (let i = 0; i < 3; i++) {
  *   const child = new AbortController();
  *   using _link = linkSignal(child, shutdown.signal);
- *   // ... work with child.signal; the parent's listener is removed at the end of each iteration
+ *   // ... work with child.signal; the link is removed at the end of each iteration
  * }
  * ```
  */
@@ -36,20 +40,18 @@ export function linkSignal(child: AbortController, parent: AbortSignal | undefin
     child.abort(parent.reason);
     return DEAD_LINK;
   }
-  const onAbort = (): void => child.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
-  const unlink = (): void => parent.removeEventListener('abort', onAbort);
+  const unlink = links.add(parent, () => child.abort(parent.reason));
   return { unlink, [Symbol.dispose]: unlink };
 }
 
 /**
- * Registers `onAbort` on `signal` for the duration of one wait, and returns the function that
- * removes it. Used by every wait in skein so that no listener outlives the wait that added it.
+ * Registers `listener` on `signal` for the duration of one wait, and returns the function that
+ * removes it (idempotent). Used by every wait and link in skein so that no listener outlives the wait
+ * that added it; all of them share one `abort` listener per signal. The caller checks
+ * `signal.aborted` first: an already aborted signal never calls `listener`.
  */
 export function onAbort(signal: AbortSignal | undefined, listener: () => void): () => void {
-  if (signal === undefined) return noop;
-  signal.addEventListener('abort', listener, { once: true });
-  return () => signal.removeEventListener('abort', listener);
+  return links.add(signal, listener);
 }
 
 /**
@@ -125,8 +127,13 @@ interface Fan {
  * ```
  */
 export class AbortFanout {
-  /** Made on the first wait with a signal: a primitive that never waits never pays for it. */
-  #fans: Map<AbortSignal, Fan> | undefined;
+  /**
+   * Made on the first wait with a signal: a primitive that never waits never pays for it. Weak, so
+   * that the fan-out never keeps a signal alive: a signal and the waits registered on it (which it
+   * reaches through its one listener) are collected together when nothing else holds the signal,
+   * exactly as with listeners added to it directly, even when a wait is never removed.
+   */
+  #fans: WeakMap<AbortSignal, Fan> | undefined;
 
   /**
    * Calls `listener` when `signal` aborts; returns the function that forgets it (idempotent). The
@@ -134,7 +141,7 @@ export class AbortFanout {
    */
   add(signal: AbortSignal | undefined, listener: () => void): () => void {
     if (signal === undefined) return noop;
-    const fans = (this.#fans ??= new Map<AbortSignal, Fan>());
+    const fans = (this.#fans ??= new WeakMap<AbortSignal, Fan>());
     let fan = fans.get(signal);
     if (fan === undefined) {
       const listeners = new Set<() => void>();
@@ -160,3 +167,10 @@ export class AbortFanout {
     };
   }
 }
+
+/**
+ * The links and waits of the core (`linkSignal`, `onAbort`, every supervisor's link to its caller):
+ * one `abort` listener per parent signal for all of them. It holds no signal (see `#fans`): a child
+ * stays reachable from its parent only until its link is removed, as with a listener of its own.
+ */
+const links = new AbortFanout();

@@ -10,7 +10,7 @@
  */
 import { TimeoutError } from './errors.js';
 import { DEFAULT_GRACE_MS, reportStragglers, startGrace, validateGrace, type GraceOptions } from './grace.js';
-import { deadlineOf, setDeadline } from './signal.js';
+import { deadlineOf, onAbort, setDeadline } from './signal.js';
 import { armTimer } from './timer.js';
 import { isThenable, type Task } from './task.js';
 import { assertDuration, assertKnownOptions, assertOptions, assertSignal, describe } from './validate.js';
@@ -70,7 +70,8 @@ export abstract class Supervisor {
   readonly #graceMs: number;
   readonly #onStraggler: GraceOptions['onStraggler'];
   #parent: AbortSignal | undefined;
-  #parentListener: (() => void) | undefined;
+  /** Removes the link to the caller's signal (shared with every other link on it: see onAbort). */
+  #unlinkParent: (() => void) | undefined;
   #cancelTimer: (() => void) | undefined;
   #cancelGrace: () => void = noop;
 
@@ -94,8 +95,7 @@ export abstract class Supervisor {
         return false;
       }
       this.#parent = signal;
-      this.#parentListener = () => this.#onCallerAbort();
-      signal.addEventListener('abort', this.#parentListener, { once: true });
+      this.#unlinkParent = onAbort(signal, () => this.#onCallerAbort());
     }
     let own = deadline === Infinity ? undefined : deadline;
     let label = 'at its deadline';
@@ -136,7 +136,7 @@ export abstract class Supervisor {
       this.onRejected(index, error);
       return;
     }
-    if (isThenable(value)) {
+    if (value instanceof Promise || isThenable(value)) {
       (value instanceof Promise ? value : Promise.resolve(value)).then(
         (result: unknown) => {
           this.pending--;
@@ -190,15 +190,15 @@ export abstract class Supervisor {
     this.#clearTimer();
     this.#cancelGrace();
     this.#cancelGrace = noop;
-    if (this.#parentListener !== undefined) {
-      this.#parent!.removeEventListener('abort', this.#parentListener);
-      this.#parentListener = undefined;
+    if (this.#unlinkParent !== undefined) {
+      this.#unlinkParent();
+      this.#unlinkParent = undefined;
     }
     this.complete();
   }
 
   #onCallerAbort(): void {
-    this.#parentListener = undefined;
+    this.#unlinkParent = undefined;
     if (this.finished) return;
     this.cancelledByCaller = true;
     this.stop(this.#parent!.reason);
