@@ -97,7 +97,7 @@ export class EventLog {
     this.#events[slot] = event;
     this.#frames[slot] = undefined;
     this.#visibility[slot] = visibility;
-    if (this.#clients.size === 0 || this.#immediate !== undefined) return;
+    if (this.#clients.size === 0 || this.#closed || this.#immediate !== undefined) return;
     if (this.#seq - this.#flushed >= this.#flushAt) this.#immediate = setImmediate(this.flush);
     else this.#schedule();
   }
