@@ -1,8 +1,10 @@
 /**
  * skein/serve under load: a large workflow (a chain of three agents, 100,000 runs by default) run
  * side by side with no server, and with a server streaming every event to 100 SSE subscribers (in a
- * child process, so that the subscribers' parsing is not billed to the board). Figures: the elapsed
- * time of each, their ratio, the frames the subscribers received, and the peak heap of each run
+ * child process, so that the subscribers' reading is not billed to the board; it shares the 2 cores,
+ * and its CPU time is reported). Figures: the elapsed time of each, their ratio, the frames the
+ * subscribers received (fewer than every event to every subscriber when one was skipped ahead,
+ * `lagged`: compare ratios only between runs that received about as many), and the peak heap of each run
  * (bounded memory: a slow subscriber is skipped ahead, never buffered without end). The publisher
  * yields to the event loop every 16 publishes in every setup, so that the stream goes out live.
  * `SKEIN_BENCH_SERVE_RUNS` changes the run count.
@@ -27,7 +29,11 @@ const YIELD_EVERY = 16;
 /** Rounds of the three setups (`SKEIN_BENCH_SERVE_ROUNDS`). */
 const ROUNDS = Number(process.env.SKEIN_BENCH_SERVE_ROUNDS ?? 3);
 
-/** The subscribers: 100 SSE connections reading every frame; prints `ready`, then the frame count when its stdin closes. */
+/**
+ * The subscribers: 100 SSE connections reading every frame; prints `ready`, then the frame count and
+ * its own CPU time (ms) when its stdin closes. (Counting in the raw bytes instead of decoded strings
+ * was tried: no cheaper per frame received.)
+ */
 const SUBSCRIBER_SCRIPT = `
 const http = require('node:http');
 const url = process.argv[1];
@@ -39,7 +45,7 @@ for (let i = 0; i < ${SUBSCRIBERS}; i++) {
     if (++ready === ${SUBSCRIBERS}) process.stdout.write('ready\\n');
   }).on('error', () => {});
 }
-process.stdin.on('end', () => { process.stdout.write(frames + '\\n'); process.exit(0); });
+process.stdin.on('end', () => { const cpu = process.cpuUsage(); process.stdout.write(frames + ' ' + (cpu.user + cpu.system) / 1000 + '\\n'); process.exit(0); });
 process.stdin.resume();
 `;
 
@@ -82,12 +88,12 @@ async function plain(): Promise<{ ms: number; cpuMs: number; peakHeapMb: number 
   }
 }
 
-async function served(subscribers: number): Promise<{ ms: number; cpuMs: number; peakHeapMb: number; frames: number }> {
+async function served(subscribers: number): Promise<{ ms: number; cpuMs: number; peakHeapMb: number; frames: number; subscriberCpuMs: number }> {
   const board = chain();
   const server = await serve(board, { auth: false, rateLimit: false });
   if (subscribers === 0) {
     try {
-      return { ...(await runWorkflow(board)), frames: 0 };
+      return { ...(await runWorkflow(board)), frames: 0, subscriberCpuMs: 0 };
     } finally {
       await server.close();
       await board.shutdown();
@@ -104,8 +110,8 @@ async function served(subscribers: number): Promise<{ ms: number; cpuMs: number;
     await new Promise((resolve) => setTimeout(resolve, 500));
     child.stdin.end();
     await once(child, 'exit');
-    const frames = Number(out.split('\n').at(-2));
-    return { ...result, frames };
+    const [frames, subscriberCpuMs] = out.split('\n').at(-2)!.split(' ').map(Number) as [number, number];
+    return { ...result, frames, subscriberCpuMs };
   } finally {
     child.kill();
     await server.close();
@@ -122,7 +128,7 @@ export default [
       // each alike; the best of each is what the setup costs at its least disturbed.
       const baseline: { ms: number; cpuMs: number; peakHeapMb: number }[] = [];
       const idle: { ms: number; cpuMs: number; peakHeapMb: number }[] = [];
-      const withSse: { ms: number; cpuMs: number; peakHeapMb: number; frames: number }[] = [];
+      const withSse: { ms: number; cpuMs: number; peakHeapMb: number; frames: number; subscriberCpuMs: number }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         baseline.push(await plain());
         idle.push(await served(0));
@@ -149,6 +155,10 @@ export default [
         { name: 'CPU time ratio (subscribers / no server)', value: cpu(withSse) / cpu(baseline), unit: 'x' },
         // Every event to every subscriber, less what a subscriber that fell behind skipped (it is told `lagged`).
         { name: 'frames received by all subscribers (last run)', value: withSse.at(-1)!.frames, unit: 'frames' },
+        // What the server cost this process per frame it delivered: comparable between runs whose subscribers lagged by different amounts.
+        { name: 'server CPU per frame received (last run, over the least no-server CPU)', value: ((withSse.at(-1)!.cpuMs - cpu(baseline)) * 1e6) / Math.max(1, withSse.at(-1)!.frames), unit: 'ns' },
+        // The subscribers' process (its whole life: connecting, reading, counting) shares the 2 cores.
+        { name: 'CPU time of the subscribers process (last run)', value: withSse.at(-1)!.subscriberCpuMs, unit: 'ms' },
         { name: 'peak heap, no server', value: Math.max(...baseline.map((x) => x.peakHeapMb)), unit: 'MB' },
         { name: 'peak heap, with subscribers', value: Math.max(...withSse.map((x) => x.peakHeapMb)), unit: 'MB' },
       ];

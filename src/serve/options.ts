@@ -67,6 +67,15 @@ export interface ServeOptions {
   readonly eventBuffer?: number;
   /** Events one SSE client may be behind before it is skipped ahead to the newest ones with a `lagged` event (default 256). */
   readonly clientBacklog?: number;
+  /**
+   * How long events gather before they are written to the SSE clients, in ms (default 5): each client
+   * gets at most one write per interval, however many events came, so that a busy board with many
+   * clients pays for a few large writes instead of one per client per turn of the event loop. An
+   * event reaches the clients up to this much later; 0 writes at the end of every turn of the event
+   * loop (the least latency, the most writes). Half of `eventBuffer` events waiting are written at
+   * the end of the turn without waiting for the interval.
+   */
+  readonly eventFlushMs?: number;
   /** The SSE heartbeat interval (default 15,000 ms). */
   readonly heartbeatMs?: number;
   /** Runs remembered for the runs views, about (default 10,000): the server keeps their last `4 × runHistory` run events. */
@@ -89,7 +98,7 @@ export interface ServeOptions {
 // Every option of ServeOptions, checked by the compiler: a new option must be named here to be accepted.
 const OPTION_NAMES: Record<keyof ServeOptions, true> = {
   host: true, port: true, token: true, auth: true, protectReads: true, bodyLimit: true, cors: true, rateLimit: true, allowedHosts: true,
-  identify: true, requireIdentity: true, types: true, eventBuffer: true, clientBacklog: true, heartbeatMs: true, runHistory: true,
+  identify: true, requireIdentity: true, types: true, eventBuffer: true, clientBacklog: true, eventFlushMs: true, heartbeatMs: true, runHistory: true,
   webhooks: true, follow: true, dashboard: true, signal: true,
 };
 const OPTIONS = Object.keys(OPTION_NAMES);
@@ -120,6 +129,8 @@ export function checkServeOptions(options: unknown): asserts options is ServeOpt
   assertBoolean(o.dashboard, 'dashboard');
   for (const name of ['bodyLimit', 'eventBuffer', 'clientBacklog', 'runHistory'] as const) if (o[name] !== undefined) assertInteger(o[name], name, { min: 1 });
   if (o.heartbeatMs !== undefined) assertInteger(o.heartbeatMs, 'heartbeatMs', { min: 1, max: MAX_TIMER_MS });
+  // A second is already far more latency than a live view wants: a larger value is a mistake.
+  if (o.eventFlushMs !== undefined) assertInteger(o.eventFlushMs, 'eventFlushMs', { min: 0, max: 1_000 });
   if (o.cors !== undefined) {
     if (!isPlainObject(o.cors)) throw new TypeError(`cors must be { origins }, got ${describe(o.cors)}`);
     assertKnownOptions(o.cors, ['origins'], 'cors');

@@ -45,6 +45,8 @@ export interface ServeHandle extends AsyncDisposable {
 }
 
 const DEFAULT_LIMIT = 100;
+/** How long events gather before the SSE clients are written (`eventFlushMs`). */
+const DEFAULT_EVENT_FLUSH_MS = 5;
 /** Events waiting behind an artifact lookup before the oldest are dropped (and a `lagged` event says so). */
 const INGEST_BACKLOG = 65_536;
 const MAX_LIMIT = 1_000;
@@ -178,7 +180,7 @@ export async function serve(board: Board, options: ServeOptions = {}): Promise<S
   if (options.signal?.aborted) throw options.signal.reason;
 
   const controller = new AbortController();
-  const log = new EventLog(options.eventBuffer ?? 1_024, options.clientBacklog ?? 256, randomBytes(4).toString('hex'));
+  const log = new EventLog(options.eventBuffer ?? 1_024, options.clientBacklog ?? 256, randomBytes(4).toString('hex'), options.eventFlushMs ?? DEFAULT_EVENT_FLUSH_MS);
   const runs = new RunHistory(4 * (options.runHistory ?? 10_000));
   const limiters = new Map<string, RateLimiter>();
   const streams = new Set<() => void>();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { Board, artifactType, visibility } from '../board/index.js';
 import type { BoardEvent } from '../board/events.js';
@@ -180,6 +180,9 @@ describe('EventLog', () => {
     log.flush();
     expect(res.written).toHaveLength(1);
     res.drain();
+    // what it is owed goes out at the next flush (the drain arms it)
+    expect(res.written).toHaveLength(1);
+    log.flush();
     // a lagged event for the 95 it lost, then the newest 4 (two writes, corked into one)
     expect(res.written).toHaveLength(3);
     const [, lagged, frames] = res.written;
@@ -214,6 +217,139 @@ describe('EventLog', () => {
       expect(ids(String(res.written[0]))).toHaveLength(10);
     }
     expect(filtered.written.map(String)).toEqual(['id: boot-11\nevent: idle\ndata: {"kind":"idle","at":11}\n\n']);
+    log.closeAll();
+  });
+});
+
+describe('EventLog: writes gathered over flushMs', () => {
+  const all = { kinds: undefined, correlationId: undefined, viewer: undefined };
+  const ids = (chunk: string | Buffer): string[] => [...String(chunk).matchAll(/"artifactId":"(a\d+)"/g)].map((m) => m[1]!);
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('writes the events of an interval once, in order, when the interval ends', () => {
+    const log = new EventLog(1_000, 256, 'boot', 5);
+    const res = new FastResponse();
+    log.attach(res as unknown as ServerResponse, all, undefined);
+    log.append(event(1));
+    vi.advanceTimersByTime(2);
+    log.append(event(2));
+    log.append(event(3));
+    vi.advanceTimersByTime(2);
+    expect(res.written).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(res.written.map(ids)).toEqual([['a1', 'a2', 'a3']]);
+    // the next event arms the next interval, counted from itself
+    vi.advanceTimersByTime(10);
+    log.append(event(4));
+    vi.advanceTimersByTime(4);
+    expect(res.written).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(res.written.map(ids)).toEqual([['a1', 'a2', 'a3'], ['a4']]);
+    expect(vi.getTimerCount()).toBe(0);
+    log.closeAll();
+  });
+
+  it('writes one Buffer, the same object, to every client that takes everything from the same cursor', () => {
+    const log = new EventLog(1_000, 256, 'boot', 5);
+    const clients = [new FastResponse(), new FastResponse(), new FastResponse()];
+    for (const res of clients) log.attach(res as unknown as ServerResponse, all, undefined);
+    for (let n = 1; n <= 20; n++) log.append(event(n));
+    vi.advanceTimersByTime(5);
+    const [chunk] = clients[0]!.written;
+    expect(chunk).toBeInstanceOf(Buffer);
+    expect(ids(chunk!)).toHaveLength(20);
+    for (const res of clients) expect(res.written).toEqual([chunk]);
+    for (const res of clients) expect(res.written[0]).toBe(chunk);
+    log.closeAll();
+  });
+
+  it("is no lag: a burst larger than clientBacklog within one interval reaches a client that keeps up whole", () => {
+    const log = new EventLog(1_000, 4, 'boot', 5);
+    const res = new FastResponse();
+    log.attach(res as unknown as ServerResponse, all, undefined);
+    for (let n = 1; n <= 100; n++) log.append(event(n));
+    vi.advanceTimersByTime(5);
+    expect(res.written).toHaveLength(1);
+    expect(String(res.written[0])).not.toContain('lagged');
+    expect(ids(res.written[0]!)).toEqual(Array.from({ length: 100 }, (_, i) => `a${i + 1}`));
+    log.closeAll();
+  });
+
+  it('writes half a ring of waiting events at the end of the turn, before the interval, so that none leaves the ring unsent', () => {
+    const log = new EventLog(8, 8, 'boot', 1_000);
+    const res = new FastResponse();
+    log.attach(res as unknown as ServerResponse, all, undefined);
+    for (let n = 1; n <= 4; n++) log.append(event(n));
+    // a setImmediate: the end of this turn, not a second later
+    vi.advanceTimersByTime(0);
+    expect(res.written.map(ids)).toEqual([['a1', 'a2', 'a3', 'a4']]);
+    expect(vi.getTimerCount()).toBe(0);
+    log.append(event(5));
+    vi.advanceTimersByTime(999);
+    expect(res.written).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(res.written.map(ids)).toEqual([['a1', 'a2', 'a3', 'a4'], ['a5']]);
+    log.closeAll();
+  });
+
+  it('tells a slow client lagged, keeping what it is owed to clientBacklog, and writes it on drain at the next flush', () => {
+    const log = new EventLog(1_000, 4, 'boot', 5);
+    const slow = new SlowResponse();
+    const fast = new FastResponse();
+    log.attach(slow as unknown as ServerResponse, all, undefined);
+    log.attach(fast as unknown as ServerResponse, all, undefined);
+    log.append(event(1));
+    vi.advanceTimersByTime(5);
+    expect(slow.written.map(ids)).toEqual([['a1']]);
+    // its socket is full: the events of the next interval wait in the ring, not in a buffer of the client
+    for (let n = 2; n <= 10; n++) log.append(event(n));
+    vi.advanceTimersByTime(5);
+    expect(slow.written).toHaveLength(1);
+    expect(fast.written.map(ids)[1]).toHaveLength(9);
+    for (let n = 11; n <= 12; n++) log.append(event(n));
+    slow.drain();
+    vi.advanceTimersByTime(5);
+    // owed 2..10 (9, beyond its backlog of 4): lagged for 2..6, then the newest 4 owed, 7..10, and what came since, 11 and 12
+    expect(slow.written).toHaveLength(3);
+    expect(JSON.parse(/data: (.*)\n/.exec(slow.written[1]!)![1]!)).toMatchObject({ kind: 'lagged', dropped: 5 });
+    expect(slow.written[1]).toMatch(/^id: boot-6\nevent: lagged\n/);
+    expect(ids(slow.written[2]!)).toEqual(['a7', 'a8', 'a9', 'a10', 'a11', 'a12']);
+    expect(fast.written.flatMap(ids)).toEqual(Array.from({ length: 12 }, (_, i) => `a${i + 1}`));
+    log.closeAll();
+  });
+
+  it('writes what is waiting on close, ends every stream, and leaves no timer behind', () => {
+    // a ring of 4: two events waiting would flush at the end of the turn
+    const log = new EventLog(4, 256, 'boot', 50);
+    const res = new FastResponse();
+    log.attach(res as unknown as ServerResponse, all, undefined);
+    log.append(event(1));
+    expect(vi.getTimerCount()).toBe(1);
+    log.closeAll();
+    expect(res.written.map(ids)).toEqual([['a1']]);
+    expect(res.writableEnded).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+    // events after close (a stream not yet detached) arm nothing, neither the timer nor the end of the turn
+    log.append(event(2));
+    log.append(event(3));
+    log.append(event(4));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('with flushMs 0 writes at the end of each turn of the event loop', () => {
+    const log = new EventLog(1_000, 256, 'boot', 0);
+    const res = new FastResponse();
+    log.attach(res as unknown as ServerResponse, all, undefined);
+    log.append(event(1));
+    log.append(event(2));
+    expect(res.written).toEqual([]);
+    vi.advanceTimersByTime(0);
+    expect(res.written.map(ids)).toEqual([['a1', 'a2']]);
     log.closeAll();
   });
 });

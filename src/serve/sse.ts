@@ -36,12 +36,16 @@ const frameOf = (id: string, kind: string, data: unknown): string => `id: ${id}\
 
 /**
  * The ring of recent events and the SSE clients. Appending an event costs a few array stores,
- * whatever the number of clients: the clients are written once per turn of the event loop (a
- * `setImmediate`), each getting the events since its own cursor in one write. Each event is
- * serialised at most once, when some client first needs it, and the clients that take every event
- * share one buffer of the frames. A client whose socket is still full is skipped until it drains; a
- * client more than `clientBacklog` events behind gets a `lagged` event and the newest
- * `clientBacklog`, so that neither a slow client nor a burst of events makes memory grow.
+ * whatever the number of clients: the clients are written at most once per `flushMs` (a timer armed
+ * by the first event after a flush; 0: once per turn of the event loop, a `setImmediate`), each
+ * getting the events since its own cursor in one write. Each event is serialised at most once, when
+ * some client first needs it, and the clients that take every event and stand at the same cursor
+ * share one buffer of the frames (one `Buffer`, written as is to each). Half a ring of events
+ * waiting flushes at the end of the turn, before the timer, so that none leaves the ring unsent. A
+ * client whose socket is still full is skipped until it drains; one that is owed more than
+ * `clientBacklog` events it could not take at earlier flushes gets a `lagged` event and the newest
+ * `clientBacklog` of those (with what came since), so that neither a slow client nor a burst of
+ * events makes memory grow.
  */
 export class EventLog {
   readonly #capacity: number;
@@ -53,10 +57,20 @@ export class EventLog {
   readonly #clients = new Set<Client>();
   readonly #clientBacklog: number;
   #identified = 0;
-  #scheduled: NodeJS.Immediate | undefined;
+  readonly #flushMs: number;
+  /** Events waiting that flush at the end of the turn rather than at the timer (half the ring). */
+  readonly #flushAt: number;
+  /** The head at the last flush: a client's cursor before it says what it could not take then. */
+  #flushed = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  #closed = false;
 
-  constructor(capacity: number, clientBacklog: number, boot: string) {
+  /** `flushMs`: how long events gather before they are written (0: at the end of the turn). */
+  constructor(capacity: number, clientBacklog: number, boot: string, flushMs = 0) {
     this.#capacity = capacity;
+    this.#flushMs = flushMs;
+    this.#flushAt = Math.max(1, Math.floor(capacity / 2));
     this.#events = new Array<BoardEvent | undefined>(capacity).fill(undefined);
     this.#frames = new Array<string | undefined>(capacity).fill(undefined);
     this.#visibility = new Array<EventVisibility | undefined>(capacity).fill(undefined);
@@ -83,7 +97,16 @@ export class EventLog {
     this.#events[slot] = event;
     this.#frames[slot] = undefined;
     this.#visibility[slot] = visibility;
-    if (this.#scheduled === undefined && this.#clients.size > 0) this.#scheduled = setImmediate(this.flush);
+    if (this.#clients.size === 0 || this.#closed || this.#immediate !== undefined) return;
+    if (this.#seq - this.#flushed >= this.#flushAt) this.#immediate = setImmediate(this.flush);
+    else this.#schedule();
+  }
+
+  /** Arms the flush, unless one is armed: after `flushMs`, or at the end of the turn. */
+  #schedule(): void {
+    if (this.#closed || this.#timer !== undefined || this.#immediate !== undefined) return;
+    if (this.#flushMs === 0) this.#immediate = setImmediate(this.flush);
+    else this.#timer = setTimeout(this.flush, this.#flushMs).unref();
   }
 
   /**
@@ -98,13 +121,16 @@ export class EventLog {
       next: this.#seq + 1,
       lagged: 0,
       reason: undefined,
-      onDrain: () => this.#flushClient(client, undefined),
+      // What it is owed goes out at the next flush, in the buffer the clients at its cursor share.
+      onDrain: () => {
+        if (client.next <= this.#seq || client.lagged !== 0) this.#schedule();
+      },
     };
     if (lastEventId !== undefined) this.#resume(client, lastEventId);
     res.on('drain', client.onDrain);
     this.#clients.add(client);
     if (filter.viewer !== undefined) this.#identified++;
-    if (client.next <= this.#seq || client.lagged !== 0) this.#scheduled ??= setImmediate(this.flush);
+    if (client.next <= this.#seq || client.lagged !== 0) this.#schedule();
     let detached = false;
     return () => {
       if (detached) return;
@@ -120,17 +146,21 @@ export class EventLog {
     for (const client of this.#clients) if (!client.res.writableNeedDrain && client.next > this.#seq) client.res.write(': heartbeat\n\n');
   }
 
-  /** Writes what each client has not received yet (once per turn of the event loop; tests call it directly). */
+  /** Writes what each client has not received yet (when the flush is due; tests call it directly). */
   readonly flush = (): void => {
-    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
-    this.#scheduled = undefined;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
     const shared = new Map<number, Buffer>();
     for (const client of this.#clients) this.#flushClient(client, shared);
+    this.#flushed = this.#seq;
   };
 
-  /** Ends every stream, after what it can still be sent. */
+  /** Ends every stream, after what it can still be sent; no flush is armed after it. */
   closeAll(): void {
     this.flush();
+    this.#closed = true;
     for (const client of [...this.#clients]) client.res.end();
   }
 
@@ -158,8 +188,9 @@ export class EventLog {
     if (res.writableEnded || res.writableNeedDrain) return;
     const head = this.#seq;
     let from = client.next;
-    // What left the ring, or lies beyond the backlog a client may have, is skipped: the client is told.
-    const floor = Math.max(1, head - this.#capacity + 1, head - this.#clientBacklog + 1);
+    // What left the ring, or what it is owed beyond its backlog (events up to the last flush, which it
+    // could not take then: they were not merely gathering for this flush), is skipped: it is told.
+    const floor = Math.max(1, head - this.#capacity + 1, this.#flushed - this.#clientBacklog + 1);
     if (from < floor) {
       client.lagged = client.lagged === null ? null : client.lagged + (floor - from);
       client.reason ??= 'the client fell behind';
