@@ -3,8 +3,8 @@
  * and, run as a script, one worker process (`BENCH_SCHEMA`, `BENCH_URL`): a real
  * `Board({ store: PostgresStore, shared: true })` that works until SIGTERM. It prints `ready` once
  * its agents are declared, and `start <epoch ms with fraction>` when a run of agent `a` starts (for
- * the wake-up latency), if `BENCH_REPORT_STARTS` is set; at SIGTERM, `stats {statements, cpuUs}`: the
- * statements it sent and the CPU it used since `ready`.
+ * the wake-up latency), if `BENCH_REPORT_STARTS` is set; at SIGUSR2, `mark {statements, cpuUs}`, and at
+ * SIGTERM, `stats {statements, cpuUs}`: the statements it sent and the CPU it used since `ready`.
  */
 import pg from 'pg';
 import { z } from 'zod';
@@ -41,10 +41,15 @@ if (process.env.BENCH_SCHEMA !== undefined && process.argv[1]?.endsWith('postgre
   const report = process.env.BENCH_REPORT_STARTS !== undefined;
   declareChain(board, report ? () => process.stdout.write(`start ${performance.timeOrigin + performance.now()}\n`) : undefined);
   const cpuAtReady = process.cpuUsage();
+  const used = () => {
+    const cpu = process.cpuUsage(cpuAtReady);
+    return JSON.stringify({ statements, cpuUs: cpu.user + cpu.system });
+  };
+  // The figures so far, when the bench marks the end of the warm-up pass.
+  process.on('SIGUSR2', () => process.stdout.write(`mark ${used()}\n`));
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-  const cpu = process.cpuUsage(cpuAtReady);
-  process.stdout.write(`stats ${JSON.stringify({ statements, cpuUs: cpu.user + cpu.system })}\n`);
+  process.stdout.write(`stats ${used()}\n`);
   await board.shutdown();
   process.exit(0);
 }

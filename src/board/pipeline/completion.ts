@@ -45,12 +45,16 @@ interface Queued {
  * that end while one is (for a store answering with promises: until it settles; for a synchronous
  * store that asks for it with `groupCommit`: until the end of the current turn of the event loop) are
  * written together in the next one, with the store's `completeMany`, each keeping its own guard and
- * its own result. A store without `completeMany` gets `complete` per run.
+ * its own result. A store that asks for `groupCommit` and answers with promises (seen on its first
+ * write) has even the first completion wait for the end of its turn, so that the runs ending together
+ * share its write. A store without `completeMany` gets `complete` per run.
  */
 export class CompletionWriter {
   readonly #store: BoardStore;
   #queue: Queued[] = [];
   #busy = false;
+  /** The store answered a write with a promise (then a write waits for the end of its turn when the store asks for grouping). */
+  #answersLater = false;
   readonly #drain = (): void => this.#flush();
 
   constructor(store: BoardStore) {
@@ -60,13 +64,22 @@ export class CompletionWriter {
   write(claim: ClaimRef, completion: StoreCompletion): UnitResult | Promise<UnitResult> {
     const store = this.#store;
     if (store.completeMany === undefined) return store.complete(claim, completion, Date.now());
-    if (this.#busy) {
-      return new Promise<UnitResult>((resolve, reject) => {
+    if (this.#busy || (this.#answersLater && store.groupCommit === true)) {
+      const queued = new Promise<UnitResult>((resolve, reject) => {
         this.#queue.push({ item: { claim, completion }, resolve, reject });
       });
+      if (!this.#busy) {
+        // A store worth grouping for that answers with promises: the completions that end in this
+        // turn (the runs of one claim, whose bodies answered at once) go in one write, not the first
+        // alone and the rest in the next.
+        this.#busy = true;
+        setImmediate(this.#drain);
+      }
+      return queued;
     }
     const result = store.complete(claim, completion, Date.now());
     if (isThenable(result)) {
+      this.#answersLater = true;
       this.#busy = true;
       return Promise.resolve(result).finally(this.#drain);
     }
@@ -95,6 +108,7 @@ export class CompletionWriter {
       return;
     }
     if (isThenable(written)) {
+      this.#answersLater = true;
       Promise.resolve(written as Promise<UnitResult | readonly PromiseSettledResult<UnitResult>[]>).then(
         (done) => {
           settle(queued, done);

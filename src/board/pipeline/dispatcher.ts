@@ -68,7 +68,13 @@ export class Dispatcher {
         while ((shared !== undefined || agent.queued > 0) && !ctx.closed) {
           // No signal on this wait: a listener per wait on the board's long-lived signal is what skein
           // avoids. At shutdown every run is aborted, so permits come back and the loop sees `closed`.
+          const waits = shared !== undefined && agent.permits.available === 0;
           const permits = [await agent.permits.acquire()];
+          // Sharing the store, the runs that end together (a group-committed batch of completions)
+          // give their permits back one by one within one turn of the event loop, and a wait for a
+          // permit ends at the first: let that turn end, so that one claim takes them all rather
+          // than a claim of one run and another of the rest (a round trip and a claim each).
+          if (waits && !ctx.closed) await new Promise<void>((resolve) => setImmediate(resolve));
           if (ctx.closed) {
             permits[0]!.release();
             return;

@@ -508,7 +508,8 @@ export interface BoardStore {
    * Optional hint: true when a commit costs enough (a disk write, a round trip) that the board should
    * group completions into {@link completeMany}, even for a store that answers synchronously: those
    * that end in the same turn of the event loop as a write go in the next one. A store answering with
-   * promises has its completions grouped while a write is in flight whatever this says.
+   * promises has its completions grouped while a write is in flight whatever this says; with this, the
+   * first completion of a turn also waits for the turn's end, to share its write with the others.
    */
   readonly groupCommit?: boolean;
 
