@@ -1,5 +1,6 @@
 /** Small helpers shared by test files. */
 import { getEventListeners } from 'node:events';
+import { afterEach, beforeEach } from 'vitest';
 
 /** A promise with its resolve and reject exposed. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
@@ -47,3 +48,25 @@ export function gate(): { wait: (signal: AbortSignal) => Promise<void>; open: ()
       }),
   };
 }
+
+/**
+ * Collects the process warnings emitted during each test of the calling file or `describe` block
+ * (emptied before each test). Warnings are emitted on the next tick: await {@link nextTick} first.
+ */
+export function captureWarnings(): Error[] {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(warning);
+  };
+  beforeEach(() => {
+    warnings.length = 0;
+    process.on('warning', onWarning);
+  });
+  afterEach(() => {
+    process.off('warning', onWarning);
+  });
+  return warnings;
+}
+
+/** Resolves on the next tick of the process (after what `process.nextTick` queued before it). */
+export const nextTick = (): Promise<void> => new Promise<void>((resolve) => process.nextTick(resolve));

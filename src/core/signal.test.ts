@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { abortListenerCount, deferred } from '../../test/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { abortListenerCount, captureWarnings, deferred, nextTick } from '../../test/helpers.js';
 import { gather } from './gather.js';
 import { deadlineOf, linkSignal, neverAbortedSignal, onAbort, setDeadline } from './signal.js';
 import { timeout } from './timeout.js';
@@ -55,19 +55,7 @@ describe('linkSignal', () => {
 
 describe('many links on one parent', () => {
   const LINKS = 1_000;
-  let warnings: Error[] = [];
-  const onWarning = (warning: Error): void => {
-    warnings.push(warning);
-  };
-  beforeEach(() => {
-    warnings = [];
-    process.on('warning', onWarning);
-  });
-  afterEach(() => {
-    process.off('warning', onWarning);
-  });
-  /** Warnings are emitted on the next tick: let them arrive before looking. */
-  const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+  const warnings = captureWarnings();
 
   it('1,000 live links leave the parent one listener and no MaxListenersExceededWarning, and none once disposed', async () => {
     const parent = new AbortController();

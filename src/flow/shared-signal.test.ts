@@ -2,29 +2,14 @@
  * Many waits on one signal (a server's shutdown signal, a `map`'s signal): each primitive instance
  * adds one `abort` listener per signal, whatever the number of waits, and removes it with the last.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { abortListenerCount, deferred } from '../../test/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { abortListenerCount, captureWarnings, deferred, nextTick } from '../../test/helpers.js';
 import { RateLimiter } from './rate-limiter.js';
 import { Semaphore } from './semaphore.js';
 import { TaskQueue } from './task-queue.js';
 
 const WAITS = 1_000;
-let warnings: Error[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(warning);
-};
-
-beforeEach(() => {
-  warnings = [];
-  process.on('warning', onWarning);
-});
-
-afterEach(() => {
-  process.off('warning', onWarning);
-});
-
-/** Warnings are emitted on the next tick: let them arrive before looking. */
-const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+const warnings = captureWarnings();
 
 describe('one signal shared by 1,000 waits', () => {
   it('RateLimiter: waits and runs add one listener, abort rejects every wait, none is left', async () => {
